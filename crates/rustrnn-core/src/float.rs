@@ -1,0 +1,55 @@
+//! The element types the core computes in: `f32` and `f64`.
+//!
+//! [`Float`] gathers what the kernels need from a scalar type, including the
+//! dispatch to the vectorised activation kernels for that type.
+
+use crate::kernels::activations;
+use ndarray::LinalgScalar;
+use std::fmt::Debug;
+
+pub trait Float:
+    LinalgScalar + num_traits::Float + std::ops::AddAssign + ndarray::ScalarOperand + Debug + Default + Send + Sync + std::iter::Sum + 'static
+{
+    /// NumPy's name of the type, for messages.
+    const NAME: &'static str;
+
+    fn from_f64(v: f64) -> Self;
+
+    /// `x[i] = 1 / (1 + exp(-x[i]))`, in place.
+    fn sigmoid_inplace(x: &mut [Self]);
+
+    /// `x[i] = tanh(x[i])`, in place.
+    fn tanh_inplace(x: &mut [Self]);
+}
+
+impl Float for f32 {
+    const NAME: &'static str = "float32";
+    #[inline]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    #[inline]
+    fn sigmoid_inplace(x: &mut [Self]) {
+        activations::sigmoid_f32(x)
+    }
+    #[inline]
+    fn tanh_inplace(x: &mut [Self]) {
+        activations::tanh_f32(x)
+    }
+}
+
+impl Float for f64 {
+    const NAME: &'static str = "float64";
+    #[inline]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    #[inline]
+    fn sigmoid_inplace(x: &mut [Self]) {
+        activations::sigmoid_f64(x)
+    }
+    #[inline]
+    fn tanh_inplace(x: &mut [Self]) {
+        activations::tanh_f64(x)
+    }
+}

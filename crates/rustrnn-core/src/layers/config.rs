@@ -1,0 +1,117 @@
+//! The configuration of a recurrent layer stack, as PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU` take it.
+
+use crate::error::{RnnError, Result};
+
+/// Nonlinearity of a plain (Elman) RNN cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nonlinearity {
+    Tanh,
+    Relu,
+}
+
+/// The recurrent cell, with PyTorch's gate order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// `h' = act(W_ih x + b_ih + W_hh h + b_hh)`.
+    Rnn(Nonlinearity),
+    /// Gates i, f, g, o: `c' = f*c + i*g`, `h' = o*tanh(c')`.
+    Lstm,
+    /// Gates r, z, n: `n = tanh(W_in x + b_in + r*(W_hn h + b_hn))`, `h' = (1-z)*n + z*h`.
+    Gru,
+}
+
+impl CellKind {
+    /// Number of gate blocks of `hidden_size` rows in each weight matrix.
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::Rnn(_) => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+        }
+    }
+
+    pub fn has_cell_state(self) -> bool {
+        self == CellKind::Lstm
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Rnn(_) => "RNN",
+            CellKind::Lstm => "LSTM",
+            CellKind::Gru => "GRU",
+        }
+    }
+}
+
+/// Everything that fixes the parameter shapes and the data layout of a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RnnConfig {
+    pub cell: CellKind,
+    pub input_size: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub bidirectional: bool,
+    pub bias: bool,
+    /// Input and output as (batch, seq, feature) when true, (seq, batch, feature) when false.
+    pub batch_first: bool,
+}
+
+impl RnnConfig {
+    pub fn new(cell: CellKind, input_size: usize, hidden_size: usize) -> Self {
+        RnnConfig {
+            cell,
+            input_size,
+            hidden_size,
+            num_layers: 1,
+            bidirectional: false,
+            bias: true,
+            batch_first: true,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [
+            ("input_size", self.input_size),
+            ("hidden_size", self.hidden_size),
+            ("num_layers", self.num_layers),
+        ] {
+            if v == 0 {
+                return Err(RnnError::value(format!("{name}: expected a positive integer, got 0")));
+            }
+        }
+        Ok(())
+    }
+
+    /// 2 for a bidirectional stack, else 1.
+    pub fn num_directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Rows of every weight matrix: gates × hidden.
+    pub fn gate_size(&self) -> usize {
+        self.cell.gates() * self.hidden_size
+    }
+
+    /// Features entering layer `layer`.
+    pub fn layer_input_size(&self, layer: usize) -> usize {
+        if layer == 0 {
+            self.input_size
+        } else {
+            self.num_directions() * self.hidden_size
+        }
+    }
+
+    /// Features of the output sequence.
+    pub fn output_size(&self) -> usize {
+        self.num_directions() * self.hidden_size
+    }
+
+    /// Leading extent of `h0`, `hn`, `c0`, `cn`.
+    pub fn num_states(&self) -> usize {
+        self.num_layers * self.num_directions()
+    }
+}

@@ -1,0 +1,12 @@
+//! Recurrent layers built from the kernels: configuration, parameters, the
+//! per-direction time loop, and the multi-layer, bidirectional stack.
+
+pub mod config;
+pub mod direction;
+pub mod params;
+pub mod recurrent;
+pub mod sequence;
+
+pub use config::{CellKind, Nonlinearity, RnnConfig};
+pub use params::{param_name, param_slots, CellParams, ParamKind, ParamSlot, RnnParams};
+pub use recurrent::{Recurrent, RnnInputGrads, RnnOutput};

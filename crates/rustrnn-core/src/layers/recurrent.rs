@@ -1,0 +1,400 @@
+//! A stack of recurrent layers (PyTorch's `nn.RNN`, `nn.LSTM`, `nn.GRU`):
+//! parameters, gradients, forward with an optional backward cache, and BPTT.
+
+use super::config::{CellKind, RnnConfig};
+use super::direction::{self, DirectionCache, DirectionSpec};
+use super::params::{param_slots, ParamSlot, RnnParams};
+use super::sequence::{SeqLayout, Validity};
+use crate::error::{fmt_shape, RnnError, Result};
+use crate::float::Float;
+use crate::kernels::gemm::gemm;
+use crate::threads;
+use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, Axis};
+
+/// Output of a forward call.
+#[derive(Debug, Clone)]
+pub struct RnnOutput<F> {
+    /// (B, T, D·H) when batch-first, else (T, B, D·H); zero past each length.
+    pub output: Array3<F>,
+    /// (L·D, B, H): the state at each sequence's last valid step.
+    pub h_n: Array3<F>,
+    /// LSTM only, like `h_n`.
+    pub c_n: Option<Array3<F>>,
+}
+
+/// Gradients of a backward call with respect to the inputs of the forward.
+#[derive(Debug, Clone)]
+pub struct RnnInputGrads<F> {
+    /// Same shape as the input.
+    pub dx: Array3<F>,
+    /// (L·D, B, H).
+    pub dh0: Array3<F>,
+    pub dc0: Option<Array3<F>>,
+}
+
+/// What backward needs from the last training-mode forward.
+#[derive(Debug)]
+struct ForwardCache<F> {
+    layout: SeqLayout,
+    lengths: Option<Vec<usize>>,
+    input_dims: (usize, usize, usize),
+    /// Per layer: its input (N, I_l) and one cache per direction.
+    layers: Vec<(Array2<F>, Vec<DirectionCache<F>>)>,
+}
+
+/// A recurrent stack with its parameters, accumulated gradients and the cache
+/// of the last forward pass.
+#[derive(Debug)]
+pub struct Recurrent<F> {
+    config: RnnConfig,
+    slots: Vec<ParamSlot>,
+    params: RnnParams<F>,
+    grads: RnnParams<F>,
+    training: bool,
+    cache: Option<ForwardCache<F>>,
+}
+
+impl<F: Float> Recurrent<F> {
+    /// A stack initialised as PyTorch does, from `seed`.
+    pub fn new(config: RnnConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        Ok(Recurrent {
+            slots: param_slots(&config),
+            params: RnnParams::init_uniform(&config, seed),
+            grads: RnnParams::zeros(&config),
+            config,
+            training: true,
+            cache: None,
+        })
+    }
+
+    pub fn config(&self) -> &RnnConfig {
+        &self.config
+    }
+
+    /// Parameter slots in PyTorch's `named_parameters()` order.
+    pub fn slots(&self) -> &[ParamSlot] {
+        &self.slots
+    }
+
+    fn slot(&self, name: &str) -> Result<&ParamSlot> {
+        self.slots.iter().find(|s| s.name == name).ok_or_else(|| {
+            let names: Vec<_> = self.slots.iter().map(|s| s.name.as_str()).collect();
+            RnnError::value(format!("{name}: not a parameter of this {}; expected one of {}", self.config.cell.name(), names.join(", ")))
+        })
+    }
+
+    pub fn param(&self, name: &str) -> Result<ArrayViewD<'_, F>> {
+        Ok(self.params.get(self.slot(name)?))
+    }
+
+    pub fn grad(&self, name: &str) -> Result<ArrayViewD<'_, F>> {
+        Ok(self.grads.get(self.slot(name)?))
+    }
+
+    /// Copies `value` into the named parameter. NaN and infinities are
+    /// accepted (and propagate through forward), as in PyTorch.
+    pub fn set_param(&mut self, name: &str, value: ArrayViewD<'_, F>) -> Result<()> {
+        let slot = self.slot(name)?.clone();
+        self.params.set(&slot, value)
+    }
+
+    pub fn params(&self) -> &RnnParams<F> {
+        &self.params
+    }
+
+    pub fn grads(&self) -> &RnnParams<F> {
+        &self.grads
+    }
+
+    pub fn zero_grad(&mut self) {
+        self.grads.fill_zero();
+    }
+
+    /// Training mode keeps what backward needs; eval mode keeps nothing.
+    pub fn set_training(&mut self, training: bool) {
+        self.training = training;
+        if !training {
+            self.cache = None;
+        }
+    }
+
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
+    fn check_state(&self, name: &str, state: Option<ArrayView3<F>>, batch: usize) -> Result<()> {
+        if let Some(s) = state {
+            let want = [self.config.num_states(), batch, self.config.hidden_size];
+            if s.shape() != want {
+                return Err(RnnError::shape(format!(
+                    "{name}: expected shape {} (num_layers*num_directions, batch, hidden_size), got {}",
+                    fmt_shape(&want),
+                    fmt_shape(s.shape())
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_lengths(lengths: Option<&[i64]>, seq_len: usize, batch: usize) -> Result<Option<Vec<usize>>> {
+        let Some(lengths) = lengths else { return Ok(None) };
+        if lengths.len() != batch {
+            return Err(RnnError::shape(format!("lengths: expected {batch} lengths (one per batch element), got {}", lengths.len())));
+        }
+        lengths
+            .iter()
+            .enumerate()
+            .map(|(b, &l)| {
+                if l < 1 || l as u64 > seq_len as u64 {
+                    Err(RnnError::value(format!("lengths: every length must be in 1..={seq_len} (the sequence length), got lengths[{b}] = {l}")))
+                } else {
+                    Ok(l as usize)
+                }
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// Runs the stack over `x`: (B, T, I) when batch-first, else (T, B, I).
+    /// `h0`, `c0` (L·D, B, H) default to zeros; `lengths` (B,) in 1..=T marks
+    /// the valid prefix of each sequence. In training mode the cache for
+    /// [`backward`](Self::backward) is kept.
+    pub fn forward(
+        &mut self,
+        x: ArrayView3<F>,
+        h0: Option<ArrayView3<F>>,
+        c0: Option<ArrayView3<F>>,
+        lengths: Option<&[i64]>,
+    ) -> Result<RnnOutput<F>> {
+        let cfg = self.config;
+        let (d0, d1, features) = x.dim();
+        let (seq_len, batch) = if cfg.batch_first { (d1, d0) } else { (d0, d1) };
+        let order = if cfg.batch_first { "(batch, seq_len, input_size)" } else { "(seq_len, batch, input_size)" };
+        if features != cfg.input_size || seq_len == 0 || batch == 0 {
+            return Err(RnnError::shape(format!(
+                "x: expected shape {order} with input_size {} and non-empty batch and sequence, got {}",
+                cfg.input_size,
+                fmt_shape(x.shape())
+            )));
+        }
+        self.check_state("h0", h0, batch)?;
+        match (cfg.cell, c0) {
+            (CellKind::Lstm, c0) => self.check_state("c0", c0, batch)?,
+            (_, Some(_)) => return Err(RnnError::value(format!("c0: a {} has no cell state; pass only h0", cfg.cell.name()))),
+            _ => {}
+        }
+        let lengths = Self::check_lengths(lengths, seq_len, batch)?;
+        let layout = SeqLayout::new(seq_len, batch, cfg.batch_first);
+        self.cache = None;
+
+        let x2 = x.as_standard_layout();
+        let x2 = x2.view().into_shape_with_order((layout.rows(), features)).expect("standard layout");
+        let keep = self.training;
+        let (output, h_n, c_n, layers) =
+            threads::install(|| run_forward(&cfg, &self.params, x2, layout, lengths.as_deref(), h0, c0, keep));
+        if keep {
+            self.cache = Some(ForwardCache { layout, lengths, input_dims: x.dim(), layers });
+        }
+        let (a, b) = (x.dim().0, x.dim().1);
+        let output = output.into_shape_with_order((a, b, cfg.output_size())).expect("row order kept");
+        Ok(RnnOutput { output, h_n, c_n })
+    }
+
+    /// Backpropagation through time from the gradients of the last forward's
+    /// outputs. Each argument may be `None` (zeros). Parameter gradients are
+    /// added to [`grads`](Self::grads); the cache is consumed.
+    pub fn backward(
+        &mut self,
+        dout: Option<ArrayView3<F>>,
+        dhn: Option<ArrayView3<F>>,
+        dcn: Option<ArrayView3<F>>,
+    ) -> Result<RnnInputGrads<F>> {
+        let cfg = self.config;
+        let Some(cache) = self.cache.as_ref() else {
+            return Err(RnnError::state(if self.training {
+                "backward: no forward pass to differentiate; call forward (in training mode) first, once per backward"
+            } else {
+                "backward: the module is in eval mode, whose forward keeps nothing for backward; call train() and run forward again"
+            }));
+        };
+        let (a, b, _) = cache.input_dims;
+        let batch = cache.layout.batch;
+        if let Some(d) = dout {
+            let want = [a, b, cfg.output_size()];
+            if d.shape() != want {
+                return Err(RnnError::shape(format!("dout: expected shape {} (the shape of the output), got {}", fmt_shape(&want), fmt_shape(d.shape()))));
+            }
+        }
+        self.check_state("dhn", dhn, batch)?;
+        match (cfg.cell, dcn) {
+            (CellKind::Lstm, d) => self.check_state("dcn", d, batch)?,
+            (_, Some(_)) => return Err(RnnError::value(format!("dcn: a {} has no cell state", cfg.cell.name()))),
+            _ => {}
+        }
+        let cache = self.cache.take().expect("checked above");
+        let dout2 = dout.map(|d| d.as_standard_layout().into_owned());
+        let dout2 = dout2.as_ref().map(|d| d.view().into_shape_with_order((cache.layout.rows(), cfg.output_size())).expect("standard"));
+        let (dx, dh0, dc0) = threads::install(|| run_backward(&cfg, &self.params, &mut self.grads, cache, dout2, dhn, dcn));
+        Ok(RnnInputGrads { dx: dx.into_shape_with_order((a, b, cfg.input_size)).expect("row order kept"), dh0, dc0 })
+    }
+}
+
+type LayerCaches<F> = Vec<(Array2<F>, Vec<DirectionCache<F>>)>;
+
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn run_forward<F: Float>(
+    cfg: &RnnConfig,
+    params: &RnnParams<F>,
+    x: ArrayView2<F>,
+    layout: SeqLayout,
+    lengths: Option<&[usize]>,
+    h0: Option<ArrayView3<F>>,
+    c0: Option<ArrayView3<F>>,
+    keep: bool,
+) -> (Array2<F>, Array3<F>, Option<Array3<F>>, LayerCaches<F>) {
+    let (hs, nd) = (cfg.hidden_size, cfg.num_directions());
+    let is_lstm = cfg.cell == CellKind::Lstm;
+    let mut h_n = Array3::zeros((cfg.num_states(), layout.batch, hs));
+    let mut c_n = is_lstm.then(|| Array3::zeros((cfg.num_states(), layout.batch, hs)));
+    let mut caches = Vec::new();
+    let valid = Validity::new(lengths);
+
+    // The first layer reads the caller's x in place; its cached copy has the
+    // padding zeroed, so garbage (even NaN) there cannot reach the gradients.
+    let mut input: Option<Array2<F>> = None;
+    for layer in 0..cfg.num_layers {
+        let inp = input.as_ref().map_or(x, |a| a.view());
+        let mut out = Array2::<F>::zeros((layout.rows(), nd * hs));
+        let results: Vec<_> = {
+            let mut blocks: Vec<ArrayViewMut2<F>> = Vec::with_capacity(nd);
+            let mut rest = out.view_mut();
+            for _ in 0..nd {
+                let (head, tail) = rest.split_at(Axis(1), hs);
+                blocks.push(head);
+                rest = tail;
+            }
+            let run = |dir: usize, block: ArrayViewMut2<F>| {
+                let idx = layer * nd + dir;
+                let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
+                let zeros;
+                let h0d = match h0 {
+                    Some(h) => h.index_axis_move(Axis(0), idx),
+                    None => {
+                        zeros = Array2::zeros((layout.batch, hs));
+                        return direction::forward(spec, &params.cells[idx], inp, zeros.view(), c0.map(|c| c.index_axis_move(Axis(0), idx)), block, keep);
+                    }
+                };
+                direction::forward(spec, &params.cells[idx], inp, h0d, c0.map(|c| c.index_axis_move(Axis(0), idx)), block, keep)
+            };
+            if nd == 2 {
+                let b1 = blocks.pop().expect("two blocks");
+                let b0 = blocks.pop().expect("two blocks");
+                let (r0, r1) = rayon::join(|| run(0, b0), || run(1, b1));
+                vec![r0, r1]
+            } else {
+                vec![run(0, blocks.pop().expect("one block"))]
+            }
+        };
+        let mut dir_caches = Vec::with_capacity(nd);
+        for (dir, (state, cache)) in results.into_iter().enumerate() {
+            let idx = layer * nd + dir;
+            h_n.index_axis_mut(Axis(0), idx).assign(&state.h);
+            if let (Some(cn), Some(c)) = (c_n.as_mut(), state.c.as_ref()) {
+                cn.index_axis_mut(Axis(0), idx).assign(c);
+            }
+            if let Some(c) = cache {
+                dir_caches.push(c);
+            }
+        }
+        if keep {
+            let kept_input = match input.take() {
+                Some(a) => a,
+                None => {
+                    let mut a = x.to_owned();
+                    zero_padding(&mut a, layout, valid);
+                    a
+                }
+            };
+            caches.push((kept_input, dir_caches));
+        }
+        input = Some(out);
+    }
+    (input.expect("at least one layer"), h_n, c_n, caches)
+}
+
+fn zero_padding<F: Float>(a: &mut Array2<F>, layout: SeqLayout, valid: Validity<'_>) {
+    for t in 0..layout.seq_len {
+        for b in 0..layout.batch {
+            if !valid.is_valid(t, b) {
+                a.row_mut(layout.row(t, b)).fill(F::zero());
+            }
+        }
+    }
+}
+
+#[allow(clippy::type_complexity)]
+fn run_backward<F: Float>(
+    cfg: &RnnConfig,
+    params: &RnnParams<F>,
+    grads: &mut RnnParams<F>,
+    cache: ForwardCache<F>,
+    dout: Option<ArrayView2<F>>,
+    dhn: Option<ArrayView3<F>>,
+    dcn: Option<ArrayView3<F>>,
+) -> (Array2<F>, Array3<F>, Option<Array3<F>>) {
+    let (hs, nd) = (cfg.hidden_size, cfg.num_directions());
+    let ForwardCache { layout, lengths, layers, .. } = cache;
+    let valid = Validity::new(lengths.as_deref());
+    let is_lstm = cfg.cell == CellKind::Lstm;
+    let mut dh0 = Array3::zeros((cfg.num_states(), layout.batch, hs));
+    let mut dc0 = is_lstm.then(|| Array3::zeros((cfg.num_states(), layout.batch, hs)));
+
+    // Gradient of the current layer's output, (N, D·H); None means zeros.
+    let mut d_upper: Option<Array2<F>> = None;
+    for (layer, (input, dir_caches)) in layers.into_iter().enumerate().rev() {
+        let d_out_view = match d_upper.as_ref() {
+            Some(d) => Some(d.view()),
+            None if layer == cfg.num_layers - 1 => dout,
+            None => None,
+        };
+        let cell_grads = &mut grads.cells[layer * nd..(layer + 1) * nd];
+        let run = |dir: usize, cache: DirectionCache<F>, g: &mut _| {
+            let idx = layer * nd + dir;
+            let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
+            let cols = dir * hs..(dir + 1) * hs;
+            direction::backward(
+                spec,
+                &params.cells[idx],
+                g,
+                input.view(),
+                cache,
+                d_out_view.map(|d| d.slice_move(s![.., cols])),
+                dhn.map(|d| d.index_axis_move(Axis(0), idx)),
+                dcn.map(|d| d.index_axis_move(Axis(0), idx)),
+            )
+        };
+        let mut caches = dir_caches.into_iter();
+        let results = if nd == 2 {
+            let (g0, g1) = cell_grads.split_at_mut(1);
+            let (c0, c1) = (caches.next().expect("fwd"), caches.next().expect("rev"));
+            let (r0, r1) = rayon::join(|| run(0, c0, &mut g0[0]), || run(1, c1, &mut g1[0]));
+            vec![r0, r1]
+        } else {
+            vec![run(0, caches.next().expect("fwd"), &mut cell_grads[0])]
+        };
+        // d input (N, I_l) = Σ_dir dG_dir (N, G·H) · W_ih_dir (G·H, I_l)
+        let mut d_input = Array2::<F>::zeros(input.raw_dim());
+        for (dir, r) in results.iter().enumerate() {
+            let idx = layer * nd + dir;
+            let beta = if dir == 0 { F::zero() } else { F::one() };
+            gemm(F::one(), r.d_gates.view(), params.cells[idx].weight_ih.view(), beta, d_input.view_mut());
+            dh0.index_axis_mut(Axis(0), idx).assign(&r.dh0);
+            if let (Some(d), Some(r)) = (dc0.as_mut(), r.dc0.as_ref()) {
+                d.index_axis_mut(Axis(0), idx).assign(r);
+            }
+        }
+        d_upper = Some(d_input);
+    }
+    (d_upper.expect("at least one layer"), dh0, dc0)
+}

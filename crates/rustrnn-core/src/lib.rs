@@ -1,0 +1,21 @@
+//! # rustrnn-core
+//!
+//! Exact RNN, LSTM and GRU layers with forward propagation and
+//! backpropagation through time, numerically matching PyTorch. Pure Rust: the
+//! Python binding lives in the `rustrnn-py` crate.
+//!
+//! Layout, from the bottom up:
+//! - [`kernels`]: matrix products and element-wise cell kernels (SIMD activations);
+//! - [`layers`]: configuration, parameters and the recurrent stack;
+//! - [`threads`]: the shared thread pool; [`rng`]: seedable initialization.
+
+pub mod error;
+pub mod float;
+pub mod kernels;
+pub mod layers;
+pub mod rng;
+pub mod threads;
+
+pub use error::{Result, RnnError};
+pub use float::Float;
+pub use layers::{CellKind, Nonlinearity, Recurrent, RnnConfig};

@@ -1,0 +1,46 @@
+//! The thread pool all parallel work runs in.
+//!
+//! One pool for the whole process, sized by `RUSTRNN_NUM_THREADS` or the number
+//! of available cores, and resizable with [`set_num_threads`]. Calls from many
+//! caller threads share it, so the machine is never oversubscribed.
+
+use std::sync::{Arc, OnceLock, RwLock};
+
+fn pool_slot() -> &'static RwLock<Arc<rayon::ThreadPool>> {
+    static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
+    POOL.get_or_init(|| RwLock::new(Arc::new(build(default_threads()))))
+}
+
+fn default_threads() -> usize {
+    std::env::var("RUSTRNN_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn build(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("rustrnn-{i}"))
+        .build()
+        .expect("building a thread pool")
+}
+
+/// Replaces the pool with one of `threads` threads (at least 1). Work already
+/// running finishes on the old pool.
+pub fn set_num_threads(threads: usize) {
+    let pool = Arc::new(build(threads.max(1)));
+    *pool_slot().write().unwrap_or_else(|e| e.into_inner()) = pool;
+}
+
+/// Threads of the current pool.
+pub fn num_threads() -> usize {
+    pool_slot().read().unwrap_or_else(|e| e.into_inner()).current_num_threads()
+}
+
+/// Runs `f` inside the pool (so rayon calls within it use the pool's threads).
+pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let pool = pool_slot().read().unwrap_or_else(|e| e.into_inner()).clone();
+    pool.install(f)
+}

@@ -1,0 +1,35 @@
+//! `rustrnn._native`: the PyO3 binding of `rustrnn-core`. Glue only; the
+//! public API is the Python package `rustrnn`.
+
+mod errors;
+mod recurrent;
+
+use pyo3::prelude::*;
+
+/// Resets the seed sequence that initializes new modules.
+#[pyfunction]
+fn manual_seed(seed: u64) {
+    rustrnn_core::rng::manual_seed(seed);
+}
+
+/// Sets the number of compute threads (at least 1).
+#[pyfunction]
+fn set_num_threads(threads: usize) {
+    rustrnn_core::threads::set_num_threads(threads);
+}
+
+/// The number of compute threads.
+#[pyfunction]
+fn get_num_threads() -> usize {
+    rustrnn_core::threads::num_threads()
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<recurrent::RecurrentHandle>()?;
+    m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! `rustrnn._native.Recurrent`: a handle on a core [`Recurrent`] stack in
+//! float32 or float64. Glue only: arrays come in as read-only NumPy views
+//! (no copy) and go out with `into_pyarray` (no copy); all checks on shapes and
+//! values happen in the core.
+
+use crate::errors::{compute, dtype_error, to_py};
+use numpy::{Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArray3, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use rustrnn_core::layers::{CellKind, Nonlinearity, Recurrent, RnnConfig};
+use rustrnn_core::{rng, Float};
+
+enum Stack {
+    F32(Recurrent<f32>),
+    F64(Recurrent<f64>),
+}
+
+/// Runs `$body` with `$m` bound to the typed stack and `$t` to its element type.
+macro_rules! with_stack {
+    ($self:expr, $m:ident, $t:ident, $body:block) => {
+        match &mut $self.stack {
+            Stack::F32($m) => {
+                #[allow(dead_code)]
+                type $t = f32;
+                $body
+            }
+            Stack::F64($m) => {
+                #[allow(dead_code)]
+                type $t = f64;
+                $body
+            }
+        }
+    };
+}
+
+#[pyclass(module = "rustrnn._native")]
+pub struct RecurrentHandle {
+    stack: Stack,
+}
+
+/// A read-only view of a C-contiguous 3-D array of `T`, or a `TypeError`
+/// naming the argument. (The Python layer converts; this is the last guard.)
+fn view3<'py, T: Element + Float>(arg: &'static str, obj: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray3<'py, T>> {
+    let py = obj.py();
+    let arr = obj.cast::<numpy::PyUntypedArray>().map_err(|_| dtype_error(py, format!("{arg}: expected a numpy.ndarray of {}, got {}", T::NAME, type_name(obj))))?;
+    if arr.ndim() != 3 {
+        return Err(to_py(py, rustrnn_core::RnnError::shape(format!("{arg}: expected a 3-D array, got shape {}", rustrnn_core::error::fmt_shape(arr.shape())))));
+    }
+    let typed = obj
+        .extract::<PyReadonlyArray3<'py, T>>()
+        .map_err(|_| dtype_error(py, format!("{arg}: expected dtype {}, got {}", T::NAME, arr.dtype())))?;
+    if !typed.is_c_contiguous() {
+        return Err(PyValueError::new_err(format!("{arg}: expected a C-contiguous array")));
+    }
+    Ok(typed)
+}
+
+fn opt_view3<'py, T: Element + Float>(arg: &'static str, obj: Option<&Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArray3<'py, T>>> {
+    match obj {
+        Some(o) if !o.is_none() => Ok(Some(view3::<T>(arg, o)?)),
+        _ => Ok(None),
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+}
+
+#[pymethods]
+impl RecurrentHandle {
+    #[new]
+    #[pyo3(signature = (cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, nonlinearity, dtype, seed=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        cell: &str,
+        input_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        bidirectional: bool,
+        bias: bool,
+        batch_first: bool,
+        nonlinearity: &str,
+        dtype: &str,
+        seed: Option<u64>,
+    ) -> PyResult<Self> {
+        let act = match nonlinearity {
+            "tanh" => Nonlinearity::Tanh,
+            "relu" => Nonlinearity::Relu,
+            other => return Err(PyValueError::new_err(format!("nonlinearity: expected 'tanh' or 'relu', got {other:?}"))),
+        };
+        let cell = match cell {
+            "rnn" => CellKind::Rnn(act),
+            "lstm" => CellKind::Lstm,
+            "gru" => CellKind::Gru,
+            other => return Err(PyValueError::new_err(format!("cell: expected 'rnn', 'lstm' or 'gru', got {other:?}"))),
+        };
+        let config = RnnConfig { cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first };
+        let seed = seed.unwrap_or_else(rng::next_seed);
+        let stack = match dtype {
+            "float32" => Stack::F32(Recurrent::new(config, seed).map_err(|e| to_py(py, e))?),
+            "float64" => Stack::F64(Recurrent::new(config, seed).map_err(|e| to_py(py, e))?),
+            other => return Err(dtype_error(py, format!("dtype: expected float32 or float64, got {other}"))),
+        };
+        Ok(RecurrentHandle { stack })
+    }
+
+    /// Returns `(output, h_n, c_n or None)`.
+    #[pyo3(signature = (x, h0=None, c0=None, lengths=None))]
+    fn forward<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        h0: Option<&Bound<'py, PyAny>>,
+        c0: Option<&Bound<'py, PyAny>>,
+        lengths: Option<Vec<i64>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        with_stack!(self, m, T, {
+            let x = view3::<T>("x", x)?;
+            let h0 = opt_view3::<T>("h0", h0)?;
+            let c0 = opt_view3::<T>("c0", c0)?;
+            let (xv, h0v, c0v) = (x.as_array(), h0.as_ref().map(|a| a.as_array()), c0.as_ref().map(|a| a.as_array()));
+            let out = compute(py, || m.forward(xv, h0v, c0v, lengths.as_deref()))?;
+            let cn = out.c_n.map(|c| c.into_pyarray(py).into_any());
+            PyTuple::new(py, [out.output.into_pyarray(py).into_any(), out.h_n.into_pyarray(py).into_any(), cn.unwrap_or_else(|| py.None().into_bound(py))])
+        })
+    }
+
+    /// Returns `(dx, dh0, dc0 or None)`; parameter gradients accumulate.
+    #[pyo3(signature = (dout=None, dhn=None, dcn=None))]
+    fn backward<'py>(
+        &mut self,
+        py: Python<'py>,
+        dout: Option<&Bound<'py, PyAny>>,
+        dhn: Option<&Bound<'py, PyAny>>,
+        dcn: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        with_stack!(self, m, T, {
+            let dout = opt_view3::<T>("dout", dout)?;
+            let dhn = opt_view3::<T>("dhn", dhn)?;
+            let dcn = opt_view3::<T>("dcn", dcn)?;
+            let (a, b, c) = (dout.as_ref().map(|a| a.as_array()), dhn.as_ref().map(|a| a.as_array()), dcn.as_ref().map(|a| a.as_array()));
+            let g = compute(py, || m.backward(a, b, c))?;
+            let dc0 = g.dc0.map(|c| c.into_pyarray(py).into_any());
+            PyTuple::new(py, [g.dx.into_pyarray(py).into_any(), g.dh0.into_pyarray(py).into_any(), dc0.unwrap_or_else(|| py.None().into_bound(py))])
+        })
+    }
+
+    /// Parameter names in PyTorch's `named_parameters()` order.
+    fn param_names(&self) -> Vec<String> {
+        let slots = match &self.stack {
+            Stack::F32(m) => m.slots(),
+            Stack::F64(m) => m.slots(),
+        };
+        slots.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// A copy of a parameter.
+    fn get_param<'py>(&mut self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        with_stack!(self, m, T, { Ok(m.param(name).map_err(|e| to_py(py, e))?.to_owned().into_pyarray(py).into_any()) })
+    }
+
+    /// A copy of a parameter's accumulated gradient.
+    fn get_grad<'py>(&mut self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        with_stack!(self, m, T, { Ok(m.grad(name).map_err(|e| to_py(py, e))?.to_owned().into_pyarray(py).into_any()) })
+    }
+
+    /// Copies `value` (an array of the module's dtype) into a parameter.
+    fn set_param(&mut self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        with_stack!(self, m, T, {
+            let arr = value
+                .cast::<PyArrayDyn<T>>()
+                .map_err(|_| dtype_error(py, format!("{name}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, type_name(value))))?;
+            let ro: PyReadonlyArrayDyn<T> = arr.readonly();
+            m.set_param(name, ro.as_array()).map_err(|e| to_py(py, e))
+        })
+    }
+
+    fn zero_grad(&mut self) {
+        with_stack!(self, m, T, { m.zero_grad() })
+    }
+
+    #[getter]
+    fn training(&self) -> bool {
+        match &self.stack {
+            Stack::F32(m) => m.is_training(),
+            Stack::F64(m) => m.is_training(),
+        }
+    }
+
+    #[setter]
+    fn set_training(&mut self, training: bool) {
+        with_stack!(self, m, T, { m.set_training(training) })
+    }
+
+    fn num_parameters(&self) -> usize {
+        match &self.stack {
+            Stack::F32(m) => m.params().len(),
+            Stack::F64(m) => m.params().len(),
+        }
+    }
+}

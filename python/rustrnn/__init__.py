@@ -1,0 +1,53 @@
+"""rustrnn: fast, exact RNN, LSTM and GRU for Python on the CPU, with a Rust core.
+
+>>> import numpy as np, rustrnn
+>>> lstm = rustrnn.nn.LSTM(8, 16)
+>>> out, (hn, cn) = lstm(np.zeros((4, 10, 8), np.float32))
+>>> out.shape, hn.shape
+((4, 10, 16), (1, 4, 16))
+"""
+
+from __future__ import annotations
+
+from . import nn
+from ._native import __version__
+from ._native import get_num_threads as _get_num_threads
+from ._native import manual_seed as _manual_seed
+from ._native import set_num_threads as _set_num_threads
+from .errors import ArgumentError, DTypeError, InternalError, RustRnnError, ShapeError, StateError
+
+__all__ = [
+    "nn",
+    "manual_seed",
+    "set_num_threads",
+    "get_num_threads",
+    "RustRnnError",
+    "ShapeError",
+    "ArgumentError",
+    "DTypeError",
+    "StateError",
+    "InternalError",
+    "__version__",
+]
+
+
+def manual_seed(seed: int) -> None:
+    """Makes the initialization of modules created afterwards reproducible."""
+    import operator
+
+    _manual_seed(operator.index(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the number of compute threads (default: ``RUSTRNN_NUM_THREADS`` or all cores)."""
+    import operator
+
+    n = operator.index(n)
+    if n < 1:
+        raise ArgumentError(f"n: expected a positive number of threads, got {n}")
+    _set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of compute threads."""
+    return int(_get_num_threads())

@@ -1,0 +1,245 @@
+"""Recurrent layer stacks with PyTorch's parameters, numerics and gate order.
+
+Each module is a thin wrapper over a native handle that owns the parameters,
+their accumulated gradients and the cache of the last training-mode forward.
+
+Shapes (``D`` = 2 if bidirectional else 1, ``L`` = num_layers)::
+
+    x        (B, T, I)  if batch_first else (T, B, I)
+    output   (B, T, D*H) if batch_first else (T, B, D*H), zero past each length
+    h0, hn   (L*D, B, H);  c0, cn (LSTM) likewise
+    lengths  (B,) ints in 1..=T: the valid prefix of each sequence (any order)
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from .. import _native
+from .._convert import as_float_array, as_lengths, resolve_dtype
+from ..errors import ArgumentError, DTypeError, ShapeError
+
+Array = np.ndarray
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise DTypeError(f"{name}: expected a positive integer, got {value!r}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise DTypeError(f"{name}: expected a positive integer, got {type(value).__name__}") from None
+    if v <= 0:
+        raise ArgumentError(f"{name}: expected a positive integer, got {v}")
+    return v
+
+
+class _Recurrent:
+    """What RNN, LSTM and GRU share."""
+
+    _cell = ""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        bidirectional: bool = False,
+        dtype: Any = np.float32,
+        seed: Optional[int] = None,
+        nonlinearity: str = "tanh",
+    ) -> None:
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.num_layers = _positive_int("num_layers", num_layers)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.bidirectional = bool(bidirectional)
+        self.dtype = resolve_dtype(dtype)
+        if nonlinearity not in ("tanh", "relu"):
+            raise ArgumentError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        if seed is not None:
+            seed = operator.index(seed) & 0xFFFF_FFFF_FFFF_FFFF
+        self._handle = _native.RecurrentHandle(
+            self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
+            self.bias, self.batch_first, nonlinearity, self.dtype.name, seed,
+        )
+
+    # ----- parameters -------------------------------------------------------------------------
+    def parameter_names(self) -> list[str]:
+        """Parameter names in PyTorch's ``named_parameters()`` order."""
+        return list(self._handle.param_names())
+
+    def state_dict(self) -> dict[str, Array]:
+        """A copy of every parameter, by PyTorch's name."""
+        return {name: self._handle.get_param(name) for name in self._handle.param_names()}
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> None:
+        """Copies parameters in, by PyTorch's names and shapes (torch tensors work too).
+
+        Everything is checked before anything is written, so a failed load
+        leaves the module unchanged. NaN and infinite values are accepted and
+        propagate through forward, as in PyTorch.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise DTypeError(f"state_dict: expected a mapping of parameter names to arrays, got {type(state_dict).__name__}")
+        names = self._handle.param_names()
+        unexpected = [k for k in state_dict.keys() if k not in names]
+        missing = [k for k in names if k not in state_dict]
+        if unexpected:
+            raise ArgumentError(f"state_dict: unexpected key(s) {', '.join(map(str, unexpected))}; expected {', '.join(names)}")
+        if strict and missing:
+            raise ArgumentError(f"state_dict: missing key(s) {', '.join(missing)}")
+        staged = {}
+        for name in names:
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            arr = as_float_array(name, value, self.dtype)
+            want = self._handle.get_param(name).shape
+            if arr.shape != want:
+                raise ShapeError(f"{name}: expected shape {want}, got {arr.shape}")
+            staged[name] = arr
+        for name, arr in staged.items():
+            self._handle.set_param(name, arr)
+
+    @property
+    def grads(self) -> dict[str, Array]:
+        """A copy of each parameter's gradient, accumulated over backward calls."""
+        return {name: self._handle.get_grad(name) for name in self._handle.param_names()}
+
+    def zero_grad(self) -> None:
+        """Resets the accumulated parameter gradients to zero."""
+        self._handle.zero_grad()
+
+    def num_parameters(self) -> int:
+        return int(self._handle.num_parameters())
+
+    # ----- modes ------------------------------------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return bool(self._handle.training)
+
+    def train(self, mode: bool = True) -> "_Recurrent":
+        """Training mode: forward keeps what backward needs."""
+        self._handle.training = bool(mode)
+        return self
+
+    def eval(self) -> "_Recurrent":
+        """Eval mode: forward keeps nothing, so it is leaner; backward is unavailable."""
+        return self.train(False)
+
+    # ----- compute ----------------------------------------------------------------------------
+    def _run(self, x: Any, h0: Any, c0: Any, lengths: Any) -> tuple:
+        dt = self.dtype
+        return self._handle.forward(
+            as_float_array("x", x, dt, ndim=3),
+            None if h0 is None else as_float_array("h0", h0, dt, ndim=3),
+            None if c0 is None else as_float_array("c0", c0, dt, ndim=3),
+            as_lengths(lengths),
+        )
+
+    def _grad(self, dout: Any, dhn: Any, dcn: Any) -> tuple:
+        dt = self.dtype
+        return self._handle.backward(
+            None if dout is None else as_float_array("dout", dout, dt, ndim=3),
+            None if dhn is None else as_float_array("dhn", dhn, dt, ndim=3),
+            None if dcn is None else as_float_array("dcn", dcn, dt, ndim=3),
+        )
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.num_layers != 1:
+            extra += f", num_layers={self.num_layers}"
+        if self._cell == "rnn" and self.nonlinearity != "tanh":
+            extra += f", nonlinearity={self.nonlinearity!r}"
+        if not self.bias:
+            extra += ", bias=False"
+        if not self.batch_first:
+            extra += ", batch_first=False"
+        if self.bidirectional:
+            extra += ", bidirectional=True"
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, dtype={self.dtype.name})"
+
+
+class _SingleState(_Recurrent):
+    """RNN and GRU: the state is ``h`` alone."""
+
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> Tuple[Array, Array]:
+        """``out, hn = module(x, h0=None, lengths=None)``."""
+        if isinstance(h0, tuple):
+            raise DTypeError(f"h0: a {type(self).__name__} has no cell state; expected one array (num_layers*num_directions, batch, hidden_size), got a tuple")
+        out, hn, _ = self._run(x, h0, None, lengths)
+        return out, hn
+
+    __call__ = forward
+
+    def backward(self, dout: Any = None, dhn: Any = None) -> Tuple[Array, Array]:
+        """``dx, dh0 = module.backward(dout, dhn=None)`` for the last forward call."""
+        if isinstance(dhn, tuple):
+            raise DTypeError(f"dhn: a {type(self).__name__} has no cell state; expected one array, got a tuple")
+        dx, dh0, _ = self._grad(dout, dhn, None)
+        return dx, dh0
+
+
+class RNN(_SingleState):
+    """Elman RNN: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)`` with act tanh or relu."""
+
+    _cell = "rnn"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = True, bidirectional: bool = False,
+                 dtype: Any = np.float32, seed: Optional[int] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed, nonlinearity)
+
+
+class GRU(_SingleState):
+    """GRU, gates r, z, n: ``n = tanh(W_in x + b_in + r*(W_hn h + b_hn))``, ``h' = (1-z)*n + z*h``."""
+
+    _cell = "gru"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = True, bidirectional: bool = False, dtype: Any = np.float32,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+
+
+def _pair(name: str, value: Any) -> Tuple[Any, Any]:
+    if value is None:
+        return None, None
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise DTypeError(f"{name}: expected a pair (h, c) of arrays or None, got {type(value).__name__}")
+    return value[0], value[1]
+
+
+class LSTM(_Recurrent):
+    """LSTM, gates i, f, g, o: ``c' = f*c + i*g``, ``h' = o*tanh(c')``."""
+
+    _cell = "lstm"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = True, bidirectional: bool = False, dtype: Any = np.float32,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+
+    def forward(self, x: Any, state: Any = None, lengths: Any = None) -> Tuple[Array, Tuple[Array, Array]]:
+        """``out, (hn, cn) = lstm(x, (h0, c0)=None, lengths=None)``; either of h0, c0 may be None."""
+        h0, c0 = _pair("state", state)
+        out, hn, cn = self._run(x, h0, c0, lengths)
+        return out, (hn, cn)
+
+    __call__ = forward
+
+    def backward(self, dout: Any = None, dstate: Any = None) -> Tuple[Array, Tuple[Array, Array]]:
+        """``dx, (dh0, dc0) = lstm.backward(dout, (dhn, dcn)=None)`` for the last forward call."""
+        dhn, dcn = _pair("dstate (dhn, dcn)", dstate)
+        dx, dh0, dc0 = self._grad(dout, dhn, dcn)
+        return dx, (dh0, dc0)
