@@ -1,0 +1,24 @@
+# Newcomer commands:
+#   make demo   build, install, and run the main job
+#   make test   build, install, and run every test (Rust unit tests + pytest)
+PY ?= python3
+
+.PHONY: install demo test test-rust test-python bench
+
+install:
+	$(PY) -m pip install -q -e . "pytest>=7"
+
+demo: install
+	$(PY) -m rustrnn demo layers
+
+test-rust:
+	cargo test -p rustrnn-core --quiet
+
+test-python: install
+	$(PY) -m pytest -q
+
+test: test-rust test-python
+
+bench: install
+	cargo bench -p rustrnn-core
+	$(PY) benches/compare_torch.py
