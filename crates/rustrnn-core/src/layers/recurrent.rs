@@ -36,7 +36,7 @@ pub struct RnnInputGrads<F> {
 #[derive(Debug)]
 struct ForwardCache<F> {
     layout: SeqLayout,
-    lengths: Option<Vec<usize>>,
+    spans: Option<Vec<(usize, usize)>>,
     input_dims: (usize, usize, usize),
     /// Per layer: its input (N, I_l) and one cache per direction.
     layers: Vec<(Array2<F>, Vec<DirectionCache<F>>)>,
@@ -137,8 +137,7 @@ impl<F: Float> Recurrent<F> {
         Ok(())
     }
 
-    fn check_lengths(lengths: Option<&[i64]>, seq_len: usize, batch: usize) -> Result<Option<Vec<usize>>> {
-        let Some(lengths) = lengths else { return Ok(None) };
+    fn lengths_to_spans(lengths: &[i64], seq_len: usize, batch: usize) -> Result<Vec<(usize, usize)>> {
         if lengths.len() != batch {
             return Err(RnnError::shape(format!("lengths: expected {batch} lengths (one per batch element), got {}", lengths.len())));
         }
@@ -149,11 +148,24 @@ impl<F: Float> Recurrent<F> {
                 if l < 1 || l as u64 > seq_len as u64 {
                     Err(RnnError::value(format!("lengths: every length must be in 1..={seq_len} (the sequence length), got lengths[{b}] = {l}")))
                 } else {
-                    Ok(l as usize)
+                    Ok((0, l as usize))
                 }
             })
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
+            .collect()
+    }
+
+    fn check_spans(spans: &[(usize, usize)], seq_len: usize, batch: usize) -> Result<()> {
+        if spans.len() != batch {
+            return Err(RnnError::shape(format!("spans: expected {batch} spans (one per batch element), got {}", spans.len())));
+        }
+        for (b, &(start, end)) in spans.iter().enumerate() {
+            if start >= end || end > seq_len {
+                return Err(RnnError::value(format!(
+                    "spans: every span (start, end) must satisfy start < end <= {seq_len}, got spans[{b}] = ({start}, {end})"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Runs the stack over `x`: (B, T, I) when batch-first, else (T, B, I).
@@ -166,6 +178,31 @@ impl<F: Float> Recurrent<F> {
         h0: Option<ArrayView3<F>>,
         c0: Option<ArrayView3<F>>,
         lengths: Option<&[i64]>,
+    ) -> Result<RnnOutput<F>> {
+        let spans = match lengths {
+            Some(l) => {
+                let (d0, d1, _) = x.dim();
+                let (seq_len, batch) = if self.config.batch_first { (d1, d0) } else { (d0, d1) };
+                if seq_len > 0 && batch > 0 {
+                    Some(Self::lengths_to_spans(l, seq_len, batch)?)
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
+        self.forward_spans(x, h0, c0, spans)
+    }
+
+    /// Like [`forward`](Self::forward), with each sequence's valid steps given
+    /// as a span `(start, end)`, `start < end <= T`: `(0, len)` for right
+    /// padding, `(T - len, T)` for left padding.
+    pub fn forward_spans(
+        &mut self,
+        x: ArrayView3<F>,
+        h0: Option<ArrayView3<F>>,
+        c0: Option<ArrayView3<F>>,
+        spans: Option<Vec<(usize, usize)>>,
     ) -> Result<RnnOutput<F>> {
         let cfg = self.config;
         let (d0, d1, features) = x.dim();
@@ -184,7 +221,9 @@ impl<F: Float> Recurrent<F> {
             (_, Some(_)) => return Err(RnnError::value(format!("c0: a {} has no cell state; pass only h0", cfg.cell.name()))),
             _ => {}
         }
-        let lengths = Self::check_lengths(lengths, seq_len, batch)?;
+        if let Some(s) = spans.as_deref() {
+            Self::check_spans(s, seq_len, batch)?;
+        }
         let layout = SeqLayout::new(seq_len, batch, cfg.batch_first);
         self.cache = None;
 
@@ -192,9 +231,9 @@ impl<F: Float> Recurrent<F> {
         let x2 = x2.view().into_shape_with_order((layout.rows(), features)).expect("standard layout");
         let keep = self.training;
         let (output, h_n, c_n, layers) =
-            threads::install(|| run_forward(&cfg, &self.params, x2, layout, lengths.as_deref(), h0, c0, keep));
+            threads::install(|| run_forward(&cfg, &self.params, x2, layout, spans.as_deref(), h0, c0, keep));
         if keep {
-            self.cache = Some(ForwardCache { layout, lengths, input_dims: x.dim(), layers });
+            self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers });
         }
         let (a, b) = (x.dim().0, x.dim().1);
         let output = output.into_shape_with_order((a, b, cfg.output_size())).expect("row order kept");
@@ -248,7 +287,7 @@ fn run_forward<F: Float>(
     params: &RnnParams<F>,
     x: ArrayView2<F>,
     layout: SeqLayout,
-    lengths: Option<&[usize]>,
+    spans: Option<&[(usize, usize)]>,
     h0: Option<ArrayView3<F>>,
     c0: Option<ArrayView3<F>>,
     keep: bool,
@@ -258,7 +297,7 @@ fn run_forward<F: Float>(
     let mut h_n = Array3::zeros((cfg.num_states(), layout.batch, hs));
     let mut c_n = is_lstm.then(|| Array3::zeros((cfg.num_states(), layout.batch, hs)));
     let mut caches = Vec::new();
-    let valid = Validity::new(lengths);
+    let valid = Validity::new(spans);
 
     // The first layer reads the caller's x in place; its cached copy has the
     // padding zeroed, so garbage (even NaN) there cannot reach the gradients.
@@ -344,8 +383,8 @@ fn run_backward<F: Float>(
     dcn: Option<ArrayView3<F>>,
 ) -> (Array2<F>, Array3<F>, Option<Array3<F>>) {
     let (hs, nd) = (cfg.hidden_size, cfg.num_directions());
-    let ForwardCache { layout, lengths, layers, .. } = cache;
-    let valid = Validity::new(lengths.as_deref());
+    let ForwardCache { layout, spans, layers, .. } = cache;
+    let valid = Validity::new(spans.as_deref());
     let is_lstm = cfg.cell == CellKind::Lstm;
     let mut dh0 = Array3::zeros((cfg.num_states(), layout.batch, hs));
     let mut dc0 = is_lstm.then(|| Array3::zeros((cfg.num_states(), layout.batch, hs)));

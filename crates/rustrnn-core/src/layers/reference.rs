@@ -21,7 +21,7 @@ pub fn forward(
     x: ArrayView3<f64>,
     h0: ArrayView3<f64>,
     c0: ArrayView3<f64>,
-    lengths: &[usize],
+    spans: &[(usize, usize)],
 ) -> (Array3<f64>, Array3<f64>, Array3<f64>) {
     let (batch, seq, _) = x.dim();
     let (hs, nd) = (cfg.hidden_size, cfg.num_directions());
@@ -36,8 +36,8 @@ pub fn forward(
             for b in 0..batch {
                 let mut h: Vec<f64> = h0.slice(ndarray::s![idx, b, ..]).to_vec();
                 let mut c: Vec<f64> = c0.slice(ndarray::s![idx, b, ..]).to_vec();
-                let len = lengths[b];
-                let times: Vec<usize> = if dir == 0 { (0..len).collect() } else { (0..len).rev().collect() };
+                let (start, end) = spans[b];
+                let times: Vec<usize> = if dir == 0 { (start..end).collect() } else { (start..end).rev().collect() };
                 for t in times {
                     let xt: Vec<f64> = input.slice(ndarray::s![b, t, ..]).to_vec();
                     let g = cfg.cell.gates() * hs;

@@ -55,20 +55,23 @@ impl SeqLayout {
     }
 }
 
-/// Which (t, b) hold real data: `t < lengths[b]`, or everything.
+/// Which (t, b) hold real data: `start <= t < end` of each sequence's span,
+/// or everything. Right padding (PyTorch's lengths) is the span `(0, len)`,
+/// left padding (Keras' default) `(T - len, T)`. Outside its span a
+/// sequence's state passes through unchanged and its output is zero.
 #[derive(Debug, Clone, Copy)]
 pub struct Validity<'a> {
-    lengths: Option<&'a [usize]>,
+    spans: Option<&'a [(usize, usize)]>,
 }
 
 impl<'a> Validity<'a> {
-    pub fn new(lengths: Option<&'a [usize]>) -> Self {
-        Validity { lengths }
+    pub fn new(spans: Option<&'a [(usize, usize)]>) -> Self {
+        Validity { spans }
     }
 
     #[inline]
     pub fn is_valid(&self, t: usize, b: usize) -> bool {
-        self.lengths.is_none_or(|l| t < l[b])
+        self.spans.is_none_or(|s| s[b].0 <= t && t < s[b].1)
     }
 }
 

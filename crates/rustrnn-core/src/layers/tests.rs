@@ -61,7 +61,8 @@ fn forward_matches_reference_in_both_layouts() {
         let h0 = random(Ix3(cfg.num_states(), case.batch, cfg.hidden_size), &mut rng);
         let c0 = random(Ix3(cfg.num_states(), case.batch, cfg.hidden_size), &mut rng);
         let mut m = Recurrent::<f64>::new(cfg, 7 + n as u64).unwrap();
-        let (ro, rh, rc) = reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &case.lengths);
+        let spans: Vec<_> = case.lengths.iter().map(|&l| (0, l)).collect();
+        let (ro, rh, rc) = reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &spans);
         let c0v = (cfg.cell == CellKind::Lstm).then(|| c0.view());
         let got = m.forward(x.view(), Some(h0.view()), c0v, Some(&lengths_i64(&case.lengths))).unwrap();
         assert!(max_diff(&got.output, &ro) < 1e-12, "case {n} {:?}: output", cfg.cell);
@@ -81,6 +82,12 @@ fn forward_matches_reference_in_both_layouts() {
         let got_tm = m_tm.forward(xt.view(), Some(h0.view()), c0v, Some(&lengths_i64(&case.lengths))).unwrap();
         let back = got_tm.output.view().permuted_axes([1, 0, 2]).to_owned();
         assert!(max_diff(&back, &ro) < 1e-12, "case {n}: time-major output");
+
+        // Left padding: each sequence's valid steps at the end.
+        let left: Vec<_> = case.lengths.iter().map(|&l| (case.seq - l, case.seq)).collect();
+        let (ro, rh, _) = reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &left);
+        let got = m.forward_spans(x.view(), Some(h0.view()), c0v, Some(left.clone())).unwrap();
+        assert!(max_diff(&got.output, &ro) < 1e-12 && max_diff(&got.h_n, &rh) < 1e-12, "case {n}: left padding");
     }
 }
 
