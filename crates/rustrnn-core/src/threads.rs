@@ -36,11 +36,37 @@ pub fn set_num_threads(threads: usize) {
 
 /// Threads of the current pool.
 pub fn num_threads() -> usize {
-    pool_slot().read().unwrap_or_else(|e| e.into_inner()).current_num_threads()
+    pool_slot()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .current_num_threads()
 }
 
 /// Runs `f` inside the pool (so rayon calls within it use the pool's threads).
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    let pool = pool_slot().read().unwrap_or_else(|e| e.into_inner()).clone();
+    let pool = THREAD_OVERRIDE
+        .with(|o| o.borrow().clone())
+        .unwrap_or_else(|| {
+            pool_slot()
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        });
     pool.install(f)
+}
+
+/// Runs `f` with the thread pool of `threads` threads (used by tests and
+/// benchmarks to compare thread counts without touching the global setting).
+pub fn with_num_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    let pool = build(threads.max(1));
+    THREAD_OVERRIDE.with(|o| {
+        let prev = o.replace(Some(Arc::new(pool)));
+        let r = f();
+        o.replace(prev);
+        r
+    })
+}
+
+thread_local! {
+    static THREAD_OVERRIDE: std::cell::RefCell<Option<Arc<rayon::ThreadPool>>> = const { std::cell::RefCell::new(None) };
 }

@@ -1,6 +1,6 @@
 //! The configuration of a recurrent layer stack, as PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU` take it.
 
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 
 /// Nonlinearity of a plain (Elman) RNN cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,9 @@ impl RnnConfig {
             ("num_layers", self.num_layers),
         ] {
             if v == 0 {
-                return Err(RnnError::value(format!("{name}: expected a positive integer, got 0")));
+                return Err(RnnError::value(format!(
+                    "{name}: expected a positive integer, got 0"
+                )));
             }
         }
         Ok(())

@@ -5,7 +5,7 @@ use super::config::{CellKind, RnnConfig};
 use super::direction::{self, DirectionCache, DirectionSpec};
 use super::params::{param_slots, ParamSlot, RnnParams};
 use super::sequence::{SeqLayout, Validity};
-use crate::error::{fmt_shape, RnnError, Result};
+use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::kernels::gemm::gemm;
 use crate::threads;
@@ -80,7 +80,11 @@ impl<F: Float> Recurrent<F> {
     fn slot(&self, name: &str) -> Result<&ParamSlot> {
         self.slots.iter().find(|s| s.name == name).ok_or_else(|| {
             let names: Vec<_> = self.slots.iter().map(|s| s.name.as_str()).collect();
-            RnnError::value(format!("{name}: not a parameter of this {}; expected one of {}", self.config.cell.name(), names.join(", ")))
+            RnnError::value(format!(
+                "{name}: not a parameter of this {}; expected one of {}",
+                self.config.cell.name(),
+                names.join(", ")
+            ))
         })
     }
 
@@ -137,9 +141,16 @@ impl<F: Float> Recurrent<F> {
         Ok(())
     }
 
-    fn lengths_to_spans(lengths: &[i64], seq_len: usize, batch: usize) -> Result<Vec<(usize, usize)>> {
+    fn lengths_to_spans(
+        lengths: &[i64],
+        seq_len: usize,
+        batch: usize,
+    ) -> Result<Vec<(usize, usize)>> {
         if lengths.len() != batch {
-            return Err(RnnError::shape(format!("lengths: expected {batch} lengths (one per batch element), got {}", lengths.len())));
+            return Err(RnnError::shape(format!(
+                "lengths: expected {batch} lengths (one per batch element), got {}",
+                lengths.len()
+            )));
         }
         lengths
             .iter()
@@ -156,7 +167,10 @@ impl<F: Float> Recurrent<F> {
 
     fn check_spans(spans: &[(usize, usize)], seq_len: usize, batch: usize) -> Result<()> {
         if spans.len() != batch {
-            return Err(RnnError::shape(format!("spans: expected {batch} spans (one per batch element), got {}", spans.len())));
+            return Err(RnnError::shape(format!(
+                "spans: expected {batch} spans (one per batch element), got {}",
+                spans.len()
+            )));
         }
         for (b, &(start, end)) in spans.iter().enumerate() {
             if start >= end || end > seq_len {
@@ -182,7 +196,11 @@ impl<F: Float> Recurrent<F> {
         let spans = match lengths {
             Some(l) => {
                 let (d0, d1, _) = x.dim();
-                let (seq_len, batch) = if self.config.batch_first { (d1, d0) } else { (d0, d1) };
+                let (seq_len, batch) = if self.config.batch_first {
+                    (d1, d0)
+                } else {
+                    (d0, d1)
+                };
                 if seq_len > 0 && batch > 0 {
                     Some(Self::lengths_to_spans(l, seq_len, batch)?)
                 } else {
@@ -207,7 +225,11 @@ impl<F: Float> Recurrent<F> {
         let cfg = self.config;
         let (d0, d1, features) = x.dim();
         let (seq_len, batch) = if cfg.batch_first { (d1, d0) } else { (d0, d1) };
-        let order = if cfg.batch_first { "(batch, seq_len, input_size)" } else { "(seq_len, batch, input_size)" };
+        let order = if cfg.batch_first {
+            "(batch, seq_len, input_size)"
+        } else {
+            "(seq_len, batch, input_size)"
+        };
         if features != cfg.input_size || seq_len == 0 || batch == 0 {
             return Err(RnnError::shape(format!(
                 "x: expected shape {order} with input_size {} and non-empty batch and sequence, got {}",
@@ -218,7 +240,12 @@ impl<F: Float> Recurrent<F> {
         self.check_state("h0", h0, batch)?;
         match (cfg.cell, c0) {
             (CellKind::Lstm, c0) => self.check_state("c0", c0, batch)?,
-            (_, Some(_)) => return Err(RnnError::value(format!("c0: a {} has no cell state; pass only h0", cfg.cell.name()))),
+            (_, Some(_)) => {
+                return Err(RnnError::value(format!(
+                    "c0: a {} has no cell state; pass only h0",
+                    cfg.cell.name()
+                )))
+            }
             _ => {}
         }
         if let Some(s) = spans.as_deref() {
@@ -228,15 +255,35 @@ impl<F: Float> Recurrent<F> {
         self.cache = None;
 
         let x2 = x.as_standard_layout();
-        let x2 = x2.view().into_shape_with_order((layout.rows(), features)).expect("standard layout");
+        let x2 = x2
+            .view()
+            .into_shape_with_order((layout.rows(), features))
+            .expect("standard layout");
         let keep = self.training;
-        let (output, h_n, c_n, layers) =
-            threads::install(|| run_forward(&cfg, &self.params, x2, layout, spans.as_deref(), h0, c0, keep));
+        let (output, h_n, c_n, layers) = threads::install(|| {
+            run_forward(
+                &cfg,
+                &self.params,
+                x2,
+                layout,
+                spans.as_deref(),
+                h0,
+                c0,
+                keep,
+            )
+        });
         if keep {
-            self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers });
+            self.cache = Some(ForwardCache {
+                layout,
+                spans,
+                input_dims: x.dim(),
+                layers,
+            });
         }
         let (a, b) = (x.dim().0, x.dim().1);
-        let output = output.into_shape_with_order((a, b, cfg.output_size())).expect("row order kept");
+        let output = output
+            .into_shape_with_order((a, b, cfg.output_size()))
+            .expect("row order kept");
         Ok(RnnOutput { output, h_n, c_n })
     }
 
@@ -262,20 +309,41 @@ impl<F: Float> Recurrent<F> {
         if let Some(d) = dout {
             let want = [a, b, cfg.output_size()];
             if d.shape() != want {
-                return Err(RnnError::shape(format!("dout: expected shape {} (the shape of the output), got {}", fmt_shape(&want), fmt_shape(d.shape()))));
+                return Err(RnnError::shape(format!(
+                    "dout: expected shape {} (the shape of the output), got {}",
+                    fmt_shape(&want),
+                    fmt_shape(d.shape())
+                )));
             }
         }
         self.check_state("dhn", dhn, batch)?;
         match (cfg.cell, dcn) {
             (CellKind::Lstm, d) => self.check_state("dcn", d, batch)?,
-            (_, Some(_)) => return Err(RnnError::value(format!("dcn: a {} has no cell state", cfg.cell.name()))),
+            (_, Some(_)) => {
+                return Err(RnnError::value(format!(
+                    "dcn: a {} has no cell state",
+                    cfg.cell.name()
+                )))
+            }
             _ => {}
         }
         let cache = self.cache.take().expect("checked above");
         let dout2 = dout.map(|d| d.as_standard_layout().into_owned());
-        let dout2 = dout2.as_ref().map(|d| d.view().into_shape_with_order((cache.layout.rows(), cfg.output_size())).expect("standard"));
-        let (dx, dh0, dc0) = threads::install(|| run_backward(&cfg, &self.params, &mut self.grads, cache, dout2, dhn, dcn));
-        Ok(RnnInputGrads { dx: dx.into_shape_with_order((a, b, cfg.input_size)).expect("row order kept"), dh0, dc0 })
+        let dout2 = dout2.as_ref().map(|d| {
+            d.view()
+                .into_shape_with_order((cache.layout.rows(), cfg.output_size()))
+                .expect("standard")
+        });
+        let (dx, dh0, dc0) = threads::install(|| {
+            run_backward(&cfg, &self.params, &mut self.grads, cache, dout2, dhn, dcn)
+        });
+        Ok(RnnInputGrads {
+            dx: dx
+                .into_shape_with_order((a, b, cfg.input_size))
+                .expect("row order kept"),
+            dh0,
+            dc0,
+        })
     }
 }
 
@@ -315,16 +383,37 @@ fn run_forward<F: Float>(
             }
             let run = |dir: usize, block: ArrayViewMut2<F>| {
                 let idx = layer * nd + dir;
-                let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
+                let spec = DirectionSpec {
+                    cell: cfg.cell,
+                    layout,
+                    valid,
+                    reverse: dir == 1,
+                };
                 let zeros;
                 let h0d = match h0 {
                     Some(h) => h.index_axis_move(Axis(0), idx),
                     None => {
                         zeros = Array2::zeros((layout.batch, hs));
-                        return direction::forward(spec, &params.cells[idx], inp, zeros.view(), c0.map(|c| c.index_axis_move(Axis(0), idx)), block, keep);
+                        return direction::forward(
+                            spec,
+                            &params.cells[idx],
+                            inp,
+                            zeros.view(),
+                            c0.map(|c| c.index_axis_move(Axis(0), idx)),
+                            block,
+                            keep,
+                        );
                     }
                 };
-                direction::forward(spec, &params.cells[idx], inp, h0d, c0.map(|c| c.index_axis_move(Axis(0), idx)), block, keep)
+                direction::forward(
+                    spec,
+                    &params.cells[idx],
+                    inp,
+                    h0d,
+                    c0.map(|c| c.index_axis_move(Axis(0), idx)),
+                    block,
+                    keep,
+                )
             };
             if nd == 2 {
                 let b1 = blocks.pop().expect("two blocks");
@@ -383,7 +472,12 @@ fn run_backward<F: Float>(
     dcn: Option<ArrayView3<F>>,
 ) -> (Array2<F>, Array3<F>, Option<Array3<F>>) {
     let (hs, nd) = (cfg.hidden_size, cfg.num_directions());
-    let ForwardCache { layout, spans, layers, .. } = cache;
+    let ForwardCache {
+        layout,
+        spans,
+        layers,
+        ..
+    } = cache;
     let valid = Validity::new(spans.as_deref());
     let is_lstm = cfg.cell == CellKind::Lstm;
     let mut dh0 = Array3::zeros((cfg.num_states(), layout.batch, hs));
@@ -400,7 +494,12 @@ fn run_backward<F: Float>(
         let cell_grads = &mut grads.cells[layer * nd..(layer + 1) * nd];
         let run = |dir: usize, cache: DirectionCache<F>, g: &mut _| {
             let idx = layer * nd + dir;
-            let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
+            let spec = DirectionSpec {
+                cell: cfg.cell,
+                layout,
+                valid,
+                reverse: dir == 1,
+            };
             let cols = dir * hs..(dir + 1) * hs;
             direction::backward(
                 spec,
@@ -426,8 +525,12 @@ fn run_backward<F: Float>(
         let mut d_input = Array2::<F>::zeros(input.raw_dim());
         for (dir, r) in results.iter().enumerate() {
             let idx = layer * nd + dir;
-            let beta = if dir == 0 { F::zero() } else { F::one() };
-            gemm(F::one(), r.d_gates.view(), params.cells[idx].weight_ih.view(), beta, d_input.view_mut());
+            gemm(
+                r.d_gates.view(),
+                params.cells[idx].weight_ih.view(),
+                dir > 0,
+                d_input.view_mut(),
+            );
             dh0.index_axis_mut(Axis(0), idx).assign(&r.dh0);
             if let (Some(d), Some(r)) = (dc0.as_mut(), r.dc0.as_ref()) {
                 d.index_axis_mut(Axis(0), idx).assign(r);

@@ -1,0 +1,84 @@
+//! Packing operands into the layouts the micro-kernel streams through.
+
+use super::microkernel::{GemmElem, MR};
+use ndarray::ArrayView2;
+
+/// B (k × n) packed once into panels of `NR` columns — for each panel, `k` rows
+/// of `NR` values, zero-padded past `n` — so it can be reused by many products
+/// (the recurrent weights are packed once per sequence and read every step).
+#[derive(Debug, Clone, Default)]
+pub struct PackedB<F> {
+    data: Vec<F>,
+    k: usize,
+    n: usize,
+}
+
+impl<F: GemmElem + num_traits::Zero> PackedB<F> {
+    /// Packs `b` (k × n, any strides).
+    pub fn new(b: ArrayView2<F>) -> Self {
+        let mut p = PackedB {
+            data: Vec::new(),
+            k: 0,
+            n: 0,
+        };
+        p.repack(b);
+        p
+    }
+
+    /// Packs `b` into this buffer, reusing its allocation.
+    pub fn repack(&mut self, b: ArrayView2<F>) {
+        let (k, n) = b.dim();
+        let nr = F::NR;
+        let panels = n.div_ceil(nr);
+        self.k = k;
+        self.n = n;
+        self.data.clear();
+        self.data.resize(panels * k * nr, F::zero());
+        for p in 0..panels {
+            let cols = (p * nr)..n.min((p + 1) * nr);
+            let panel = &mut self.data[p * k * nr..(p + 1) * k * nr];
+            for kk in 0..k {
+                let dst = &mut panel[kk * nr..kk * nr + cols.len()];
+                for (d, j) in dst.iter_mut().zip(cols.clone()) {
+                    *d = b[[kk, j]];
+                }
+            }
+        }
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn panels(&self) -> usize {
+        self.n.div_ceil(F::NR)
+    }
+
+    /// Rows `kb..kb+kc` of panel `p`.
+    #[inline]
+    pub(super) fn block_ptr(&self, p: usize, kb: usize) -> *const F {
+        debug_assert!(p < self.panels() && kb <= self.k);
+        // SAFETY: in bounds by the assertion above.
+        unsafe { self.data.as_ptr().add(p * self.k * F::NR + kb * F::NR) }
+    }
+}
+
+/// Packs `a` (mc × kc, any strides) into `buf` as consecutive blocks of `MR`
+/// rows (the last one shorter), each block `kc` steps of its row values.
+pub fn pack_a<F: GemmElem>(a: ArrayView2<F>, buf: &mut Vec<F>) {
+    let (mc, kc) = a.dim();
+    buf.clear();
+    buf.reserve(mc * kc);
+    for ib in (0..mc).step_by(MR) {
+        let mr = MR.min(mc - ib);
+        for kk in 0..kc {
+            for i in 0..mr {
+                buf.push(a[[ib + i, kk]]);
+            }
+        }
+    }
+}
