@@ -171,6 +171,12 @@ mod x86 {
                 n: usize,
             ) {
                 const NR: usize = 2 * $lanes;
+                // Start fetching the C tile now so that a cold tile (the big
+                // all-steps products write C once) does not stall the stores.
+                for i in 0..M {
+                    _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc + NR - 1) as *const i8);
+                }
                 let mut c0 = [$zero(); M];
                 let mut c1 = [$zero(); M];
                 let mut k = 0;

@@ -180,25 +180,22 @@ pub struct PackedGates<F> {
 }
 
 impl<F: Float> PackedGates<F> {
-    /// Packs `w` (G·H × K) with `gates` blocks of `hidden` rows.
+    /// Packs `w` (G·H × K, rows contiguous) with `gates` blocks of `hidden` rows.
     pub fn new(w: ArrayView2<F>, gates: usize) -> Self {
-        let hidden = w.nrows() / gates;
+        let w = w.as_standard_layout();
+        let (rows, k) = w.dim();
+        let hidden = rows / gates;
         let nr = F::NR;
         let unit_panels = hidden.div_ceil(nr);
-        let mut wt = ndarray::Array2::<F>::zeros((w.ncols(), unit_panels * gates * nr));
-        for p in 0..unit_panels {
-            for g in 0..gates {
-                for j in 0..nr.min(hidden - p * nr) {
-                    wt.column_mut((p * gates + g) * nr + j)
-                        .assign(&w.row(g * hidden + p * nr + j));
-                }
-            }
-        }
-        PackedGates {
-            packed: PackedB::new(wt.view()),
-            gates,
-            hidden,
-        }
+        let flat = w.as_slice().expect("standard layout");
+        // Column q·NR + j of the packed matrix is row g·H + p·NR + j of w.
+        let packed = PackedB::from_columns(k, unit_panels * gates * nr, |col| {
+            let (q, j) = (col / nr, col % nr);
+            let (p, g) = (q / gates, q % gates);
+            let unit = p * nr + j;
+            (unit < hidden).then(|| &flat[(g * hidden + unit) * k..(g * hidden + unit + 1) * k])
+        });
+        PackedGates { packed, gates, hidden }
     }
 
     /// Panels of `NR` hidden units.

@@ -46,6 +46,25 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
         }
     }
 
+    /// Packs the `n` columns given by `column(j)` (each `k` long; `None` for a
+    /// zero column). Used to pack a transposed row-major matrix straight from
+    /// its rows, in any column order.
+    pub fn from_columns<'a>(k: usize, n: usize, column: impl Fn(usize) -> Option<&'a [F]>) -> Self {
+        let nr = F::NR;
+        let panels = n.div_ceil(nr);
+        let mut data = vec![F::zero(); panels * k * nr];
+        for (p, panel) in data.chunks_exact_mut(k * nr).enumerate() {
+            for j in 0..nr.min(n - p * nr) {
+                if let Some(col) = column(p * nr + j) {
+                    for (kk, &v) in col[..k].iter().enumerate() {
+                        panel[kk * nr + j] = v;
+                    }
+                }
+            }
+        }
+        PackedB { data, k, n }
+    }
+
     pub fn k(&self) -> usize {
         self.k
     }
