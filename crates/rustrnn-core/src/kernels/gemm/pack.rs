@@ -39,8 +39,10 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
             let panel = &mut self.data[p * k * nr..(p + 1) * k * nr];
             for kk in 0..k {
                 let dst = &mut panel[kk * nr..kk * nr + cols.len()];
+                let row = b.row(kk);
                 for (d, j) in dst.iter_mut().zip(cols.clone()) {
-                    *d = b[[kk, j]];
+                    // SAFETY: j < n = row.len().
+                    *d = unsafe { *row.uget(j) };
                 }
             }
         }
@@ -90,13 +92,25 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
 /// rows (the last one shorter), each block `kc` steps of its row values.
 pub fn pack_a<F: GemmElem>(a: ArrayView2<F>, buf: &mut Vec<F>) {
     let (mc, kc) = a.dim();
+    let (rs, cs) = (a.strides()[0], a.strides()[1]);
+    let base = a.as_ptr();
     buf.clear();
     buf.reserve(mc * kc);
-    for ib in (0..mc).step_by(MR) {
-        let mr = MR.min(mc - ib);
-        for kk in 0..kc {
-            for i in 0..mr {
-                buf.push(a[[ib + i, kk]]);
+    // SAFETY: every (i, kk) read is inside the view: i < mc, kk < kc.
+    unsafe {
+        let at = |i: usize, kk: usize| *base.offset(i as isize * rs + kk as isize * cs);
+        for ib in (0..mc).step_by(MR) {
+            let mr = MR.min(mc - ib);
+            if mr == MR {
+                for kk in 0..kc {
+                    buf.extend_from_slice(&[at(ib, kk), at(ib + 1, kk), at(ib + 2, kk), at(ib + 3, kk), at(ib + 4, kk), at(ib + 5, kk)]);
+                }
+            } else {
+                for kk in 0..kc {
+                    for i in 0..mr {
+                        buf.push(at(ib + i, kk));
+                    }
+                }
             }
         }
     }
