@@ -20,11 +20,7 @@ fn default_threads() -> usize {
 }
 
 fn build(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("rustrnn-{i}"))
-        .build()
-        .expect("building a thread pool")
+    rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("rustrnn-{i}")).build().expect("building a thread pool")
 }
 
 /// Replaces the pool with one of `threads` threads (at least 1). Work already
@@ -36,22 +32,13 @@ pub fn set_num_threads(threads: usize) {
 
 /// Threads of the current pool.
 pub fn num_threads() -> usize {
-    pool_slot()
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .current_num_threads()
+    pool_slot().read().unwrap_or_else(|e| e.into_inner()).current_num_threads()
 }
 
 /// Runs `f` inside the pool (so rayon calls within it use the pool's threads).
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    let pool = THREAD_OVERRIDE
-        .with(|o| o.borrow().clone())
-        .unwrap_or_else(|| {
-            pool_slot()
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-        });
+    let pool =
+        THREAD_OVERRIDE.with(|o| o.borrow().clone()).unwrap_or_else(|| pool_slot().read().unwrap_or_else(|e| e.into_inner()).clone());
     pool.install(f)
 }
 

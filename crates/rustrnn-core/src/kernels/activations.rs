@@ -242,11 +242,7 @@ mod avx2 {
         // Clamp; with x as the second operand, max/min return x when it is NaN.
         let x = _mm256_max_ps(_mm256_set1_ps(EXP_LO), x);
         let x = _mm256_min_ps(_mm256_set1_ps(EXP_HI), x);
-        let t = _mm256_fmadd_ps(
-            x,
-            _mm256_set1_ps(std::f32::consts::LOG2_E),
-            _mm256_set1_ps(ROUND_MAGIC),
-        );
+        let t = _mm256_fmadd_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E), _mm256_set1_ps(ROUND_MAGIC));
         let n = _mm256_sub_ps(t, _mm256_set1_ps(ROUND_MAGIC));
         let ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(ROUND_MAGIC_BITS));
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
@@ -294,10 +290,7 @@ mod avx2 {
         // Both branches on |x|, then x's sign: keeps tanh(-0) = -0.
         let small = _mm256_fmadd_ps(_mm256_mul_ps(q, z), ax, ax);
         let e = exp_ps(_mm256_mul_ps(ax, _mm256_set1_ps(-2.0)));
-        let large = _mm256_sub_ps(
-            one,
-            _mm256_div_ps(_mm256_add_ps(e, e), _mm256_add_ps(one, e)),
-        );
+        let large = _mm256_sub_ps(one, _mm256_div_ps(_mm256_add_ps(e, e), _mm256_add_ps(one, e)));
         // Ordered compare: NaN selects `large`, which is NaN.
         let is_small = _mm256_cmp_ps::<_CMP_LT_OQ>(ax, _mm256_set1_ps(TANH_SMALL));
         let y = _mm256_blendv_ps(large, small, is_small);
@@ -479,9 +472,7 @@ mod tests {
 
     /// `n` consecutive floats on each side of `x`.
     fn around(x: f32, n: i32) -> Vec<f32> {
-        (-n..=n)
-            .map(|k| f32::from_bits((x.to_bits() as i32 + k) as u32))
-            .collect()
+        (-n..=n).map(|k| f32::from_bits((x.to_bits() as i32 + k) as u32)).collect()
     }
 
     /// Deterministic pseudo-random bit patterns (xorshift), no dependencies.
@@ -498,9 +489,7 @@ mod tests {
 
     #[test]
     fn dense_grid() {
-        let xs: Vec<f32> = (-20 * 8192..=20 * 8192)
-            .map(|i| i as f32 / 8192.0)
-            .collect();
+        let xs: Vec<f32> = (-20 * 8192..=20 * 8192).map(|i| i as f32 / 8192.0).collect();
         check_all("grid [-20, 20]", &xs);
     }
 
@@ -518,19 +507,11 @@ mod tests {
                 xs.extend([v, -v]);
             }
         }
-        for b in (1u32..0x0080_0000)
-            .step_by(997)
-            .chain([1, 2, 3, 0x007f_ffff])
-        {
+        for b in (1u32..0x0080_0000).step_by(997).chain([1, 2, 3, 0x007f_ffff]) {
             let v = f32::from_bits(b);
             xs.extend([v, -v]);
         }
-        xs.extend([
-            f32::MIN_POSITIVE,
-            -f32::MIN_POSITIVE,
-            f32::EPSILON,
-            -f32::EPSILON,
-        ]);
+        xs.extend([f32::MIN_POSITIVE, -f32::MIN_POSITIVE, f32::EPSILON, -f32::EPSILON]);
         check_all("tiny", &xs);
         // tanh(x) = x exactly for tiny x (|x| < 2^-12 or so).
         for (_, k) in Func::Tanh.paths() {
@@ -622,11 +603,7 @@ mod tests {
                         let mut one = [x];
                         k(&mut one);
                         let y = buf[8 + i];
-                        assert_eq!(
-                            y.to_bits(),
-                            one[0].to_bits(),
-                            "{f:?}/{name} len {len} i {i}"
-                        );
+                        assert_eq!(y.to_bits(), one[0].to_bits(), "{f:?}/{name} len {len} i {i}");
                         assert!(ulp_dist(y, f.reference(x)) <= f.bound());
                     }
                     for j in (0..8).chain(8 + len..len + 16) {
@@ -649,10 +626,7 @@ mod tests {
                 let mut y = xs.clone();
                 k(&mut y);
                 for ((&x, &a), &b) in xs.iter().zip(&y).zip(&base) {
-                    assert!(
-                        ulp_dist(a, b) <= MAX_ULP,
-                        "{f:?}/{name} vs scalar at {x:e}: {a:e} vs {b:e}"
-                    );
+                    assert!(ulp_dist(a, b) <= MAX_ULP, "{f:?}/{name} vs scalar at {x:e}: {a:e} vs {b:e}");
                 }
             }
         }
@@ -668,32 +642,22 @@ mod tests {
             k(&mut b);
             for ((x, a), b) in xs.iter().zip(&a).zip(&b) {
                 let s = *a as f64 + *b as f64;
-                assert!(
-                    (s - 1.0).abs() <= 2.0 * f32::EPSILON as f64,
-                    "{name}: x = {x}: {s}"
-                );
+                assert!((s - 1.0).abs() <= 2.0 * f32::EPSILON as f64, "{name}: x = {x}: {s}");
             }
         }
     }
 
     #[test]
     fn f64_kernels() {
-        let xs: Vec<f64> = (-8000..=8000)
-            .map(|i| i as f64 / 100.0)
-            .chain([
-                1e-300, -1e-300, 5e-324, 0.0, -0.0, 700.0, -745.0, 1e308, -1e308,
-            ])
-            .collect();
+        let xs: Vec<f64> =
+            (-8000..=8000).map(|i| i as f64 / 100.0).chain([1e-300, -1e-300, 5e-324, 0.0, -0.0, 700.0, -745.0, 1e308, -1e308]).collect();
         let mut s = xs.clone();
         let mut t = xs.clone();
         sigmoid_f64(&mut s);
         tanh_f64(&mut t);
         for ((&x, &s), &t) in xs.iter().zip(&s).zip(&t) {
             let want = 1.0 / (1.0 + (-x).exp());
-            assert!(
-                (s - want).abs() <= 1e-15 * want.max(1e-300),
-                "sigmoid({x}) = {s}, want {want}"
-            );
+            assert!((s - want).abs() <= 1e-15 * want.max(1e-300), "sigmoid({x}) = {s}, want {want}");
             assert!((0.0..=1.0).contains(&s));
             assert_eq!(t, x.tanh());
         }
@@ -774,10 +738,7 @@ mod tests {
                 best = best.min(t.elapsed().as_nanos() as f64);
             }
             let per = (REPS * LEN) as f64 / best;
-            println!(
-                "{name:>20}: {per:6.2} elem/ns  ({:.1} ns per 256-slice)",
-                best / REPS as f64
-            );
+            println!("{name:>20}: {per:6.2} elem/ns  ({:.1} ns per 256-slice)", best / REPS as f64);
         }
     }
 }

@@ -69,14 +69,7 @@ pub fn rnn_backward<F: Float>(act: Nonlinearity, g: &mut [F], dh: &mut [F]) {
 /// and becomes the activated gates i,f,g,o (kept for backward); `gh` (gates
 /// `stride_h` apart) is `W_hh h`; `c` becomes `c'` and `h_out` receives `h'`.
 #[inline]
-pub fn lstm_forward<F: Float>(
-    x: &mut [F],
-    stride_x: usize,
-    gh: &[F],
-    stride_h: usize,
-    c: &mut [F],
-    h_out: &mut [F],
-) {
+pub fn lstm_forward<F: Float>(x: &mut [F], stride_x: usize, gh: &[F], stride_h: usize, c: &mut [F], h_out: &mut [F]) {
     let n = c.len();
     let [i, f, g, o] = split_gates::<F, 4>(x, stride_x, n);
     add_assign(i, gate(gh, 0, stride_h, n));
@@ -102,14 +95,7 @@ pub fn lstm_forward<F: Float>(
 /// step; `dh`, `dc` hold the gradients of `h'`, `c'` and become those of `h`
 /// (the part not through `W_hh`: zero) and `c`. `tanh_c` is scratch.
 #[inline]
-pub fn lstm_backward<F: Float>(
-    gates: &mut [F],
-    stride: usize,
-    c_prev: &[F],
-    dh: &mut [F],
-    dc: &mut [F],
-    tanh_c: &mut [F],
-) {
+pub fn lstm_backward<F: Float>(gates: &mut [F], stride: usize, c_prev: &[F], dh: &mut [F], dc: &mut [F], tanh_c: &mut [F]) {
     let n = dh.len();
     let one = F::one();
     let [i, f, g, o] = split_gates::<F, 4>(gates, stride, n);
@@ -172,13 +158,7 @@ pub fn gru_forward<F: Float>(
 /// the gradient of `h'` and becomes the part of the gradient of `h` not
 /// through `W_hh` (`dh'·z`).
 #[inline]
-pub fn gru_backward<F: Float>(
-    gates: &mut [F],
-    stride: usize,
-    gh_n: &mut [F],
-    h_prev: &[F],
-    dh: &mut [F],
-) {
+pub fn gru_backward<F: Float>(gates: &mut [F], stride: usize, gh_n: &mut [F], h_prev: &[F], dh: &mut [F]) {
     let len = dh.len();
     let one = F::one();
     let [r, z, n] = split_gates::<F, 3>(gates, stride, len);
@@ -221,9 +201,6 @@ mod tests {
     fn split_gates_yields_strided_blocks() {
         let mut v: Vec<i32> = (0..12).collect();
         let [a, b, c] = split_gates::<i32, 3>(&mut v, 4, 2);
-        assert_eq!(
-            (a.to_vec(), b.to_vec(), c.to_vec()),
-            (vec![0, 1], vec![4, 5], vec![8, 9])
-        );
+        assert_eq!((a.to_vec(), b.to_vec(), c.to_vec()), (vec![0, 1], vec![4, 5], vec![8, 9]));
     }
 }

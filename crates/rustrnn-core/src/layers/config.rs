@@ -58,27 +58,13 @@ pub struct RnnConfig {
 
 impl RnnConfig {
     pub fn new(cell: CellKind, input_size: usize, hidden_size: usize) -> Self {
-        RnnConfig {
-            cell,
-            input_size,
-            hidden_size,
-            num_layers: 1,
-            bidirectional: false,
-            bias: true,
-            batch_first: true,
-        }
+        RnnConfig { cell, input_size, hidden_size, num_layers: 1, bidirectional: false, bias: true, batch_first: true }
     }
 
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [
-            ("input_size", self.input_size),
-            ("hidden_size", self.hidden_size),
-            ("num_layers", self.num_layers),
-        ] {
+        for (name, v) in [("input_size", self.input_size), ("hidden_size", self.hidden_size), ("num_layers", self.num_layers)] {
             if v == 0 {
-                return Err(RnnError::value(format!(
-                    "{name}: expected a positive integer, got 0"
-                )));
+                return Err(RnnError::value(format!("{name}: expected a positive integer, got 0")));
             }
         }
         Ok(())

@@ -16,11 +16,12 @@
 //! over all steps after the loop.
 
 use super::config::CellKind;
+use super::packed::PackedCell;
 use super::params::CellParams;
 use super::sequence::{SeqLayout, Validity};
 use crate::float::Float;
 use crate::kernels::cells;
-use crate::kernels::gemm::{gemm, gemm_packed, PackedB, PackedGates};
+use crate::kernels::gemm::{gemm, gemm_packed, gemm_prepacked};
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -75,15 +76,8 @@ unsafe impl<F: Sync> Sync for Shared<F> {}
 
 impl<F> Shared<F> {
     fn new(m: &mut ArrayViewMut2<F>) -> Self {
-        assert!(
-            m.strides()[1] == 1 && m.strides()[0] >= 0,
-            "rows must be contiguous"
-        );
-        Shared {
-            ptr: m.as_mut_ptr(),
-            row_stride: m.strides()[0] as usize,
-            cols: m.ncols(),
-        }
+        assert!(m.strides()[1] == 1 && m.strides()[0] >= 0, "rows must be contiguous");
+        Shared { ptr: m.as_mut_ptr(), row_stride: m.strides()[0] as usize, cols: m.ncols() }
     }
 
     /// Columns `cols` of row `r`.
@@ -104,13 +98,7 @@ impl<F> Shared<F> {
     }
 
     /// The (rows × cols) block at `r0`, every `step` rows, columns `cols`.
-    unsafe fn block<'a>(
-        self,
-        r0: usize,
-        rows: usize,
-        step: usize,
-        cols: Range<usize>,
-    ) -> ArrayViewMut2<'a, F> {
+    unsafe fn block<'a>(self, r0: usize, rows: usize, step: usize, cols: Range<usize>) -> ArrayViewMut2<'a, F> {
         ArrayViewMut2::from_shape_ptr(
             (rows, cols.len()).strides((self.row_stride * step, 1)),
             self.ptr.add(r0 * self.row_stride + cols.start),
@@ -122,11 +110,7 @@ impl<F> Shared<F> {
 /// product is too small for the hand-off to pay.
 fn plan_workers(unit_panels: usize, step_flops: usize) -> Vec<Range<usize>> {
     let threads = rayon::current_num_threads();
-    let workers = if step_flops < (1 << 21) {
-        1
-    } else {
-        threads.min(unit_panels).max(1)
-    };
+    let workers = if step_flops < (1 << 21) { 1 } else { threads.min(unit_panels).max(1) };
     let base = unit_panels / workers;
     let extra = unit_panels % workers;
     let mut start = 0;
@@ -145,10 +129,7 @@ fn for_each_worker<S: Send>(scratch: &mut [S], work: impl Fn(usize, &mut S) + Sy
     if scratch.len() == 1 {
         work(0, &mut scratch[0]);
     } else {
-        scratch
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(w, s)| work(w, s));
+        scratch.par_iter_mut().enumerate().for_each(|(w, s)| work(w, s));
     }
 }
 
@@ -157,18 +138,14 @@ fn for_each_worker<S: Send>(scratch: &mut [S], work: impl Fn(usize, &mut S) + Sy
 pub fn forward<F: Float>(
     spec: DirectionSpec<'_>,
     p: &CellParams<F>,
+    packed: &PackedCell<F>,
     input: ArrayView2<F>,
     h0: ArrayView2<F>,
     c0: Option<ArrayView2<F>>,
     mut out: ArrayViewMut2<F>,
     keep_cache: bool,
 ) -> (FinalState<F>, Option<DirectionCache<F>>) {
-    let DirectionSpec {
-        cell,
-        layout,
-        valid,
-        reverse,
-    } = spec;
+    let DirectionSpec { cell, layout, valid, reverse } = spec;
     let (n, batch) = (layout.rows(), layout.batch);
     let hs = h0.ncols();
     let g_count = cell.gates();
@@ -184,32 +161,23 @@ pub fn forward<F: Float>(
         let mut head = bias.slice_mut(s![..folded]);
         head += &b_hh.slice(s![..folded]);
     }
-    gates
-        .rows_mut()
-        .into_iter()
-        .for_each(|mut r| r.assign(&bias));
-    gemm(input, p.weight_ih.t(), true, gates.view_mut());
+    gates.rows_mut().into_iter().for_each(|mut r| r.assign(&bias));
+    gemm_prepacked(input, &packed.w_ih_t, true, gates.view_mut());
     let b_hn = match (cell, p.bias_hh.as_ref()) {
         (CellKind::Gru, Some(b)) => Some(b.slice(s![2 * hs..]).to_owned()),
         _ => None,
     };
 
-    let packed = PackedGates::new(p.weight_hh.view(), g_count);
     let nr = F::NR;
-    let workers = plan_workers(packed.unit_panels(), 2 * batch * gs * hs);
-    let mut scratch: Vec<Array2<F>> = workers
-        .iter()
-        .map(|w| Array2::zeros((batch, g_count * w.len() * nr)))
-        .collect();
+    let workers = plan_workers(packed.hh_gates.unit_panels(), 2 * batch * gs * hs);
+    let mut scratch: Vec<Array2<F>> = workers.iter().map(|w| Array2::zeros((batch, g_count * w.len() * nr))).collect();
 
     let mut h_cur = h0.to_owned(); // (B, H)
     let mut h_next = Array2::<F>::zeros((batch, hs));
-    let mut c = (cell == CellKind::Lstm)
-        .then(|| c0.map_or_else(|| Array2::zeros((batch, hs)), |c0| c0.to_owned()));
+    let mut c = (cell == CellKind::Lstm).then(|| c0.map_or_else(|| Array2::zeros((batch, hs)), |c0| c0.to_owned()));
     let mut h_prev = keep_cache.then(|| Array2::<F>::zeros((n, hs)));
     let mut c_prev = (keep_cache && cell == CellKind::Lstm).then(|| Array2::<F>::zeros((n, hs)));
-    let mut gh_n = (cell == CellKind::Gru)
-        .then(|| Array2::<F>::zeros((if keep_cache { n } else { batch }, hs)));
+    let mut gh_n = (cell == CellKind::Gru).then(|| Array2::<F>::zeros((if keep_cache { n } else { batch }, hs)));
 
     let s_gates = Shared::new(&mut gates.view_mut());
     let s_out = Shared::new(&mut out);
@@ -228,7 +196,7 @@ pub fn forward<F: Float>(
             let len = units.len();
             let stride_h = panels.len() * nr;
             // gh (B, G·U): this worker's units' gates of W_hh·h for the whole batch.
-            packed.product(h_in, panels, gh.view_mut());
+            packed.hh_gates.product(h_in, panels, gh.view_mut());
             // SAFETY: this worker writes only columns `units` (of each gate
             // block, for `gates`) of rows of time t, and reads h_in, which
             // nobody writes during the step.
@@ -248,9 +216,7 @@ pub fn forward<F: Float>(
                     let x = s_gates.row_from(r, units.start);
                     let ghb = &gh.row(b).to_slice().expect("contiguous")[..];
                     match cell {
-                        CellKind::Rnn(act) => {
-                            cells::rnn_forward(act, &mut x[..len], &ghb[..len], h_new)
-                        }
+                        CellKind::Rnn(act) => cells::rnn_forward(act, &mut x[..len], &ghb[..len], h_new),
                         CellKind::Lstm => {
                             let cb = s_c.expect("LSTM").row(b, units.clone());
                             if let Some(cp) = s_c_prev {
@@ -261,9 +227,7 @@ pub fn forward<F: Float>(
                         CellKind::Gru => {
                             let rr = if keep_cache { r } else { b };
                             let ghn = s_gh_n.expect("GRU").row(rr, units.clone());
-                            let bn = b_hn
-                                .as_ref()
-                                .map(|v| &v.as_slice().expect("contiguous")[units.clone()]);
+                            let bn = b_hn.as_ref().map(|v| &v.as_slice().expect("contiguous")[units.clone()]);
                             cells::gru_forward(x, hs, ghb, stride_h, bn, ghn, h_old, h_new)
                         }
                     }
@@ -274,12 +238,7 @@ pub fn forward<F: Float>(
         std::mem::swap(&mut h_cur, &mut h_next);
     }
 
-    let cache = keep_cache.then(|| DirectionCache {
-        gates,
-        h_prev: h_prev.expect("kept"),
-        c_prev,
-        gh_n,
-    });
+    let cache = keep_cache.then(|| DirectionCache { gates, h_prev: h_prev.expect("kept"), c_prev, gh_n });
     (FinalState { h: h_cur, c }, cache)
 }
 
@@ -303,7 +262,7 @@ pub struct DirectionGrads<F> {
 #[allow(clippy::too_many_arguments)]
 pub fn backward<F: Float>(
     spec: DirectionSpec<'_>,
-    p: &CellParams<F>,
+    packed: &PackedCell<F>,
     grads: &mut CellParams<F>,
     input: ArrayView2<F>,
     cache: DirectionCache<F>,
@@ -311,31 +270,19 @@ pub fn backward<F: Float>(
     dhn: Option<ArrayView2<F>>,
     dcn: Option<ArrayView2<F>>,
 ) -> DirectionGrads<F> {
-    let DirectionSpec {
-        cell,
-        layout,
-        valid,
-        reverse,
-    } = spec;
-    let DirectionCache {
-        mut gates,
-        h_prev,
-        c_prev,
-        mut gh_n,
-    } = cache;
+    let DirectionSpec { cell, layout, valid, reverse } = spec;
+    let DirectionCache { mut gates, h_prev, c_prev, mut gh_n } = cache;
     let hs = h_prev.ncols();
     let gs = gates.ncols();
     let batch = layout.batch;
     let nr = F::NR;
 
     let mut dh = dhn.map_or_else(|| Array2::zeros((batch, hs)), |d| d.to_owned());
-    let mut dc = (cell == CellKind::Lstm)
-        .then(|| dcn.map_or_else(|| Array2::zeros((batch, hs)), |d| d.to_owned()));
+    let mut dc = (cell == CellKind::Lstm).then(|| dcn.map_or_else(|| Array2::zeros((batch, hs)), |d| d.to_owned()));
     // Columns of the gate gradient that multiply W_hh directly; for GRU the
     // n block goes through gh_n instead.
     let direct_cols = if cell == CellKind::Gru { 2 * hs } else { gs };
-    let w_direct = PackedB::new(p.weight_hh.slice(s![..direct_cols, ..]));
-    let w_n = (cell == CellKind::Gru).then(|| PackedB::new(p.weight_hh.slice(s![2 * hs.., ..])));
+    let (w_direct, w_n) = (&packed.hh_direct, packed.hh_n.as_ref());
     let workers = plan_workers(hs.div_ceil(nr), 2 * batch * gs * hs);
     let mut scratch: Vec<Vec<F>> = workers.iter().map(|_| vec![F::zero(); hs]).collect();
 
@@ -350,23 +297,13 @@ pub fn backward<F: Float>(
     // time t of gates/gh_n, which nobody writes meanwhile.
     let through_w_hh = |t: usize, panels: Range<usize>, units: Range<usize>| unsafe {
         let first = layout.row(t, 0);
-        let step = if batch > 1 {
-            layout.row(t, 1) - first
-        } else {
-            1
-        };
+        let step = if batch > 1 { layout.row(t, 1) - first } else { 1 };
         let dst = s_dh.block(0, batch, 1, units.clone());
         let dg = s_gates.block(first, batch, step, 0..direct_cols);
-        gemm_packed(dg.view(), &w_direct, panels.clone(), true, dst);
-        if let (Some(g), Some(w)) = (s_gh_n, w_n.as_ref()) {
+        gemm_packed(dg.view(), w_direct, panels.clone(), true, dst);
+        if let (Some(g), Some(w)) = (s_gh_n, w_n) {
             let dst = s_dh.block(0, batch, 1, units);
-            gemm_packed(
-                g.block(first, batch, step, 0..hs).view(),
-                w,
-                panels,
-                true,
-                dst,
-            );
+            gemm_packed(g.block(first, batch, step, 0..hs).view(), w, panels, true, dst);
         }
     };
 
@@ -405,30 +342,12 @@ pub fn backward<F: Float>(
                     match cell {
                         CellKind::Rnn(act) => cells::rnn_backward(act, &mut x[..units.len()], dhb),
                         CellKind::Lstm => {
-                            let cp = &c_prev
-                                .as_ref()
-                                .expect("LSTM caches c_prev")
-                                .row(r)
-                                .to_slice()
-                                .expect("contiguous")[units.clone()];
-                            cells::lstm_backward(
-                                x,
-                                hs,
-                                cp,
-                                dhb,
-                                s_dc.expect("LSTM").row(b, units.clone()),
-                                tanh_c,
-                            )
+                            let cp = &c_prev.as_ref().expect("LSTM caches c_prev").row(r).to_slice().expect("contiguous")[units.clone()];
+                            cells::lstm_backward(x, hs, cp, dhb, s_dc.expect("LSTM").row(b, units.clone()), tanh_c)
                         }
                         CellKind::Gru => {
                             let hp = &h_prev.row(r).to_slice().expect("contiguous")[units.clone()];
-                            cells::gru_backward(
-                                x,
-                                hs,
-                                s_gh_n.expect("GRU").row(r, units.clone()),
-                                hp,
-                                dhb,
-                            )
+                            cells::gru_backward(x, hs, s_gh_n.expect("GRU").row(r, units.clone()), hp, dhb)
                         }
                     }
                 }
@@ -446,19 +365,9 @@ pub fn backward<F: Float>(
     // Parameter gradients over all steps at once.
     // dW_ih (G·H, I) += dGᵀ · input;  dW_hh += dG_hiddenᵀ · h_prev;  db += Σ_rows dG
     gemm(gates.t(), input, true, grads.weight_ih.view_mut());
-    gemm(
-        gates.slice(s![.., ..direct_cols]).t(),
-        h_prev.view(),
-        true,
-        grads.weight_hh.slice_mut(s![..direct_cols, ..]),
-    );
+    gemm(gates.slice(s![.., ..direct_cols]).t(), h_prev.view(), true, grads.weight_hh.slice_mut(s![..direct_cols, ..]));
     if let Some(g) = gh_n.as_ref() {
-        gemm(
-            g.t(),
-            h_prev.view(),
-            true,
-            grads.weight_hh.slice_mut(s![direct_cols.., ..]),
-        );
+        gemm(g.t(), h_prev.view(), true, grads.weight_hh.slice_mut(s![direct_cols.., ..]));
     }
     if let Some(db) = grads.bias_ih.as_mut() {
         *db += &gates.sum_axis(Axis(0));
@@ -472,9 +381,5 @@ pub fn backward<F: Float>(
         }
     }
 
-    DirectionGrads {
-        d_gates: gates,
-        dh0: dh,
-        dc0: dc,
-    }
+    DirectionGrads { d_gates: gates, dh0: dh, dc0: dc }
 }

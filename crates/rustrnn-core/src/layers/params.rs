@@ -30,12 +30,7 @@ pub enum ParamKind {
 }
 
 impl ParamKind {
-    const ALL: [ParamKind; 4] = [
-        ParamKind::WeightIh,
-        ParamKind::WeightHh,
-        ParamKind::BiasIh,
-        ParamKind::BiasHh,
-    ];
+    const ALL: [ParamKind; 4] = [ParamKind::WeightIh, ParamKind::WeightHh, ParamKind::BiasIh, ParamKind::BiasHh];
 
     fn prefix(self) -> &'static str {
         match self {
@@ -53,12 +48,7 @@ impl ParamKind {
 
 /// PyTorch's name of a parameter, e.g. `weight_hh_l1_reverse`.
 pub fn param_name(kind: ParamKind, layer: usize, reverse: bool) -> String {
-    format!(
-        "{}_l{}{}",
-        kind.prefix(),
-        layer,
-        if reverse { "_reverse" } else { "" }
-    )
+    format!("{}_l{}{}", kind.prefix(), layer, if reverse { "_reverse" } else { "" })
 }
 
 /// All parameters of a stack; `cells[layer * D + direction]`.
@@ -92,12 +82,7 @@ pub fn param_slots(config: &RnnConfig) -> Vec<ParamSlot> {
                     ParamKind::WeightHh => vec![g, config.hidden_size],
                     ParamKind::BiasIh | ParamKind::BiasHh => vec![g],
                 };
-                slots.push(ParamSlot {
-                    name: param_name(kind, layer, dir == 1),
-                    cell: layer * d + dir,
-                    kind,
-                    shape,
-                });
+                slots.push(ParamSlot { name: param_name(kind, layer, dir == 1), cell: layer * d + dir, kind, shape });
             }
         }
     }
@@ -133,19 +118,11 @@ impl<F: Float> RnnParams<F> {
                 let weight_ih = Array2::from_shape_simple_fn((g, input), &mut next);
                 let weight_hh = Array2::from_shape_simple_fn((g, h), &mut next);
                 let (bias_ih, bias_hh) = if config.bias {
-                    (
-                        Some(Array1::from_shape_simple_fn(g, &mut next)),
-                        Some(Array1::from_shape_simple_fn(g, &mut next)),
-                    )
+                    (Some(Array1::from_shape_simple_fn(g, &mut next)), Some(Array1::from_shape_simple_fn(g, &mut next)))
                 } else {
                     (None, None)
                 };
-                CellParams {
-                    weight_ih,
-                    weight_hh,
-                    bias_ih,
-                    bias_hh,
-                }
+                CellParams { weight_ih, weight_hh, bias_ih, bias_hh }
             })
             .collect();
         RnnParams { cells }
@@ -157,18 +134,8 @@ impl<F: Float> RnnParams<F> {
         match slot.kind {
             ParamKind::WeightIh => cell.weight_ih.view().into_dyn(),
             ParamKind::WeightHh => cell.weight_hh.view().into_dyn(),
-            ParamKind::BiasIh => cell
-                .bias_ih
-                .as_ref()
-                .expect("slot exists only with bias")
-                .view()
-                .into_dyn(),
-            ParamKind::BiasHh => cell
-                .bias_hh
-                .as_ref()
-                .expect("slot exists only with bias")
-                .view()
-                .into_dyn(),
+            ParamKind::BiasIh => cell.bias_ih.as_ref().expect("slot exists only with bias").view().into_dyn(),
+            ParamKind::BiasHh => cell.bias_hh.as_ref().expect("slot exists only with bias").view().into_dyn(),
         }
     }
 
@@ -186,16 +153,8 @@ impl<F: Float> RnnParams<F> {
         match slot.kind {
             ParamKind::WeightIh => cell.weight_ih.assign(&into_2d(value)),
             ParamKind::WeightHh => cell.weight_hh.assign(&into_2d(value)),
-            ParamKind::BiasIh => cell
-                .bias_ih
-                .as_mut()
-                .expect("slot exists only with bias")
-                .assign(&into_1d(value)),
-            ParamKind::BiasHh => cell
-                .bias_hh
-                .as_mut()
-                .expect("slot exists only with bias")
-                .assign(&into_1d(value)),
+            ParamKind::BiasIh => cell.bias_ih.as_mut().expect("slot exists only with bias").assign(&into_1d(value)),
+            ParamKind::BiasHh => cell.bias_hh.as_mut().expect("slot exists only with bias").assign(&into_1d(value)),
         }
         Ok(())
     }
@@ -252,30 +211,12 @@ mod tests {
         cfg.bidirectional = true;
         let slots = param_slots(&cfg);
         let names: Vec<_> = slots.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(
-            &names[..5],
-            [
-                "weight_ih_l0",
-                "weight_hh_l0",
-                "bias_ih_l0",
-                "bias_hh_l0",
-                "weight_ih_l0_reverse"
-            ]
-        );
+        assert_eq!(&names[..5], ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse"]);
         assert_eq!(slots.len(), 16);
-        let w1 = slots
-            .iter()
-            .find(|s| s.name == "weight_ih_l1_reverse")
-            .unwrap();
+        let w1 = slots.iter().find(|s| s.name == "weight_ih_l1_reverse").unwrap();
         assert_eq!(w1.shape, vec![20, 10]);
         let p = RnnParams::<f64>::init_uniform(&cfg, 7);
-        assert_eq!(
-            p.len(),
-            slots
-                .iter()
-                .map(|s| s.shape.iter().product::<usize>())
-                .sum::<usize>()
-        );
+        assert_eq!(p.len(), slots.iter().map(|s| s.shape.iter().product::<usize>()).sum::<usize>());
         let bound = 1.0 / 5f64.sqrt();
         for s in &slots {
             assert!(p.get(s).iter().all(|v| v.abs() <= bound));
@@ -291,10 +232,7 @@ mod tests {
         let slot = &param_slots(&cfg)[0];
         let bad = ndarray::Array2::<f32>::zeros((9, 3));
         let err = p.set(slot, bad.view().into_dyn()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "weight_ih_l0: expected shape (9, 2), got (9, 3)"
-        );
+        assert_eq!(err.to_string(), "weight_ih_l0: expected shape (9, 2), got (9, 3)");
         let good = ndarray::Array2::<f32>::ones((9, 2));
         p.set(slot, good.view().into_dyn()).unwrap();
         assert!(p.cells[0].weight_ih.iter().all(|&v| v == 1.0));

@@ -3,11 +3,12 @@
 
 use super::config::{CellKind, RnnConfig};
 use super::direction::{self, DirectionCache, DirectionSpec};
+use super::packed::PackedCell;
 use super::params::{param_slots, ParamSlot, RnnParams};
 use super::sequence::{SeqLayout, Validity};
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
-use crate::kernels::gemm::gemm;
+use crate::kernels::gemm::gemm_prepacked;
 use crate::threads;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, Axis};
 
@@ -52,6 +53,9 @@ pub struct Recurrent<F> {
     grads: RnnParams<F>,
     training: bool,
     cache: Option<ForwardCache<F>>,
+    /// The weights packed for the kernels, one per cell; dropped whenever a
+    /// parameter changes.
+    packed: Option<Vec<PackedCell<F>>>,
 }
 
 impl<F: Float> Recurrent<F> {
@@ -65,6 +69,7 @@ impl<F: Float> Recurrent<F> {
             config,
             training: true,
             cache: None,
+            packed: None,
         })
     }
 
@@ -80,11 +85,7 @@ impl<F: Float> Recurrent<F> {
     fn slot(&self, name: &str) -> Result<&ParamSlot> {
         self.slots.iter().find(|s| s.name == name).ok_or_else(|| {
             let names: Vec<_> = self.slots.iter().map(|s| s.name.as_str()).collect();
-            RnnError::value(format!(
-                "{name}: not a parameter of this {}; expected one of {}",
-                self.config.cell.name(),
-                names.join(", ")
-            ))
+            RnnError::value(format!("{name}: not a parameter of this {}; expected one of {}", self.config.cell.name(), names.join(", ")))
         })
     }
 
@@ -100,6 +101,7 @@ impl<F: Float> Recurrent<F> {
     /// accepted (and propagate through forward), as in PyTorch.
     pub fn set_param(&mut self, name: &str, value: ArrayViewD<'_, F>) -> Result<()> {
         let slot = self.slot(name)?.clone();
+        self.packed = None;
         self.params.set(&slot, value)
     }
 
@@ -141,23 +143,18 @@ impl<F: Float> Recurrent<F> {
         Ok(())
     }
 
-    fn lengths_to_spans(
-        lengths: &[i64],
-        seq_len: usize,
-        batch: usize,
-    ) -> Result<Vec<(usize, usize)>> {
+    fn lengths_to_spans(lengths: &[i64], seq_len: usize, batch: usize) -> Result<Vec<(usize, usize)>> {
         if lengths.len() != batch {
-            return Err(RnnError::shape(format!(
-                "lengths: expected {batch} lengths (one per batch element), got {}",
-                lengths.len()
-            )));
+            return Err(RnnError::shape(format!("lengths: expected {batch} lengths (one per batch element), got {}", lengths.len())));
         }
         lengths
             .iter()
             .enumerate()
             .map(|(b, &l)| {
                 if l < 1 || l as u64 > seq_len as u64 {
-                    Err(RnnError::value(format!("lengths: every length must be in 1..={seq_len} (the sequence length), got lengths[{b}] = {l}")))
+                    Err(RnnError::value(format!(
+                        "lengths: every length must be in 1..={seq_len} (the sequence length), got lengths[{b}] = {l}"
+                    )))
                 } else {
                     Ok((0, l as usize))
                 }
@@ -167,10 +164,7 @@ impl<F: Float> Recurrent<F> {
 
     fn check_spans(spans: &[(usize, usize)], seq_len: usize, batch: usize) -> Result<()> {
         if spans.len() != batch {
-            return Err(RnnError::shape(format!(
-                "spans: expected {batch} spans (one per batch element), got {}",
-                spans.len()
-            )));
+            return Err(RnnError::shape(format!("spans: expected {batch} spans (one per batch element), got {}", spans.len())));
         }
         for (b, &(start, end)) in spans.iter().enumerate() {
             if start >= end || end > seq_len {
@@ -196,11 +190,7 @@ impl<F: Float> Recurrent<F> {
         let spans = match lengths {
             Some(l) => {
                 let (d0, d1, _) = x.dim();
-                let (seq_len, batch) = if self.config.batch_first {
-                    (d1, d0)
-                } else {
-                    (d0, d1)
-                };
+                let (seq_len, batch) = if self.config.batch_first { (d1, d0) } else { (d0, d1) };
                 if seq_len > 0 && batch > 0 {
                     Some(Self::lengths_to_spans(l, seq_len, batch)?)
                 } else {
@@ -225,11 +215,7 @@ impl<F: Float> Recurrent<F> {
         let cfg = self.config;
         let (d0, d1, features) = x.dim();
         let (seq_len, batch) = if cfg.batch_first { (d1, d0) } else { (d0, d1) };
-        let order = if cfg.batch_first {
-            "(batch, seq_len, input_size)"
-        } else {
-            "(seq_len, batch, input_size)"
-        };
+        let order = if cfg.batch_first { "(batch, seq_len, input_size)" } else { "(seq_len, batch, input_size)" };
         if features != cfg.input_size || seq_len == 0 || batch == 0 {
             return Err(RnnError::shape(format!(
                 "x: expected shape {order} with input_size {} and non-empty batch and sequence, got {}",
@@ -240,12 +226,7 @@ impl<F: Float> Recurrent<F> {
         self.check_state("h0", h0, batch)?;
         match (cfg.cell, c0) {
             (CellKind::Lstm, c0) => self.check_state("c0", c0, batch)?,
-            (_, Some(_)) => {
-                return Err(RnnError::value(format!(
-                    "c0: a {} has no cell state; pass only h0",
-                    cfg.cell.name()
-                )))
-            }
+            (_, Some(_)) => return Err(RnnError::value(format!("c0: a {} has no cell state; pass only h0", cfg.cell.name()))),
             _ => {}
         }
         if let Some(s) = spans.as_deref() {
@@ -255,35 +236,16 @@ impl<F: Float> Recurrent<F> {
         self.cache = None;
 
         let x2 = x.as_standard_layout();
-        let x2 = x2
-            .view()
-            .into_shape_with_order((layout.rows(), features))
-            .expect("standard layout");
+        let x2 = x2.view().into_shape_with_order((layout.rows(), features)).expect("standard layout");
         let keep = self.training;
-        let (output, h_n, c_n, layers) = threads::install(|| {
-            run_forward(
-                &cfg,
-                &self.params,
-                x2,
-                layout,
-                spans.as_deref(),
-                h0,
-                c0,
-                keep,
-            )
-        });
+        let params = &self.params;
+        let packed = self.packed.get_or_insert_with(|| params.cells.iter().map(|c| PackedCell::new(cfg.cell, c)).collect());
+        let (output, h_n, c_n, layers) = threads::install(|| run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep));
         if keep {
-            self.cache = Some(ForwardCache {
-                layout,
-                spans,
-                input_dims: x.dim(),
-                layers,
-            });
+            self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers });
         }
         let (a, b) = (x.dim().0, x.dim().1);
-        let output = output
-            .into_shape_with_order((a, b, cfg.output_size()))
-            .expect("row order kept");
+        let output = output.into_shape_with_order((a, b, cfg.output_size())).expect("row order kept");
         Ok(RnnOutput { output, h_n, c_n })
     }
 
@@ -319,31 +281,17 @@ impl<F: Float> Recurrent<F> {
         self.check_state("dhn", dhn, batch)?;
         match (cfg.cell, dcn) {
             (CellKind::Lstm, d) => self.check_state("dcn", d, batch)?,
-            (_, Some(_)) => {
-                return Err(RnnError::value(format!(
-                    "dcn: a {} has no cell state",
-                    cfg.cell.name()
-                )))
-            }
+            (_, Some(_)) => return Err(RnnError::value(format!("dcn: a {} has no cell state", cfg.cell.name()))),
             _ => {}
         }
         let cache = self.cache.take().expect("checked above");
         let dout2 = dout.map(|d| d.as_standard_layout().into_owned());
-        let dout2 = dout2.as_ref().map(|d| {
-            d.view()
-                .into_shape_with_order((cache.layout.rows(), cfg.output_size()))
-                .expect("standard")
-        });
-        let (dx, dh0, dc0) = threads::install(|| {
-            run_backward(&cfg, &self.params, &mut self.grads, cache, dout2, dhn, dcn)
-        });
-        Ok(RnnInputGrads {
-            dx: dx
-                .into_shape_with_order((a, b, cfg.input_size))
-                .expect("row order kept"),
-            dh0,
-            dc0,
-        })
+        let dout2 = dout2.as_ref().map(|d| d.view().into_shape_with_order((cache.layout.rows(), cfg.output_size())).expect("standard"));
+        let params = &self.params;
+        let packed = self.packed.get_or_insert_with(|| params.cells.iter().map(|c| PackedCell::new(cfg.cell, c)).collect());
+        let grads = &mut self.grads;
+        let (dx, dh0, dc0) = threads::install(|| run_backward(&cfg, packed, grads, cache, dout2, dhn, dcn));
+        Ok(RnnInputGrads { dx: dx.into_shape_with_order((a, b, cfg.input_size)).expect("row order kept"), dh0, dc0 })
     }
 }
 
@@ -353,6 +301,7 @@ type LayerCaches<F> = Vec<(Array2<F>, Vec<DirectionCache<F>>)>;
 fn run_forward<F: Float>(
     cfg: &RnnConfig,
     params: &RnnParams<F>,
+    packed: &[PackedCell<F>],
     x: ArrayView2<F>,
     layout: SeqLayout,
     spans: Option<&[(usize, usize)]>,
@@ -383,31 +332,17 @@ fn run_forward<F: Float>(
             }
             let run = |dir: usize, block: ArrayViewMut2<F>| {
                 let idx = layer * nd + dir;
-                let spec = DirectionSpec {
-                    cell: cfg.cell,
-                    layout,
-                    valid,
-                    reverse: dir == 1,
-                };
-                let zeros;
-                let h0d = match h0 {
-                    Some(h) => h.index_axis_move(Axis(0), idx),
-                    None => {
-                        zeros = Array2::zeros((layout.batch, hs));
-                        return direction::forward(
-                            spec,
-                            &params.cells[idx],
-                            inp,
-                            zeros.view(),
-                            c0.map(|c| c.index_axis_move(Axis(0), idx)),
-                            block,
-                            keep,
-                        );
-                    }
+                let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
+                let zeros = h0.is_none().then(|| Array2::zeros((layout.batch, hs)));
+                let h0d = match (h0, zeros.as_ref()) {
+                    (Some(h), _) => h.index_axis_move(Axis(0), idx),
+                    (None, Some(z)) => z.view(),
+                    (None, None) => unreachable!("zeros exist when h0 is absent"),
                 };
                 direction::forward(
                     spec,
                     &params.cells[idx],
+                    &packed[idx],
                     inp,
                     h0d,
                     c0.map(|c| c.index_axis_move(Axis(0), idx)),
@@ -464,7 +399,7 @@ fn zero_padding<F: Float>(a: &mut Array2<F>, layout: SeqLayout, valid: Validity<
 #[allow(clippy::type_complexity)]
 fn run_backward<F: Float>(
     cfg: &RnnConfig,
-    params: &RnnParams<F>,
+    packed: &[PackedCell<F>],
     grads: &mut RnnParams<F>,
     cache: ForwardCache<F>,
     dout: Option<ArrayView2<F>>,
@@ -472,12 +407,7 @@ fn run_backward<F: Float>(
     dcn: Option<ArrayView3<F>>,
 ) -> (Array2<F>, Array3<F>, Option<Array3<F>>) {
     let (hs, nd) = (cfg.hidden_size, cfg.num_directions());
-    let ForwardCache {
-        layout,
-        spans,
-        layers,
-        ..
-    } = cache;
+    let ForwardCache { layout, spans, layers, .. } = cache;
     let valid = Validity::new(spans.as_deref());
     let is_lstm = cfg.cell == CellKind::Lstm;
     let mut dh0 = Array3::zeros((cfg.num_states(), layout.batch, hs));
@@ -494,16 +424,11 @@ fn run_backward<F: Float>(
         let cell_grads = &mut grads.cells[layer * nd..(layer + 1) * nd];
         let run = |dir: usize, cache: DirectionCache<F>, g: &mut _| {
             let idx = layer * nd + dir;
-            let spec = DirectionSpec {
-                cell: cfg.cell,
-                layout,
-                valid,
-                reverse: dir == 1,
-            };
+            let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
             let cols = dir * hs..(dir + 1) * hs;
             direction::backward(
                 spec,
-                &params.cells[idx],
+                &packed[idx],
                 g,
                 input.view(),
                 cache,
@@ -525,12 +450,7 @@ fn run_backward<F: Float>(
         let mut d_input = Array2::<F>::zeros(input.raw_dim());
         for (dir, r) in results.iter().enumerate() {
             let idx = layer * nd + dir;
-            gemm(
-                r.d_gates.view(),
-                params.cells[idx].weight_ih.view(),
-                dir > 0,
-                d_input.view_mut(),
-            );
+            gemm_prepacked(r.d_gates.view(), &packed[idx].w_ih, dir > 0, d_input.view_mut());
             dh0.index_axis_mut(Axis(0), idx).assign(&r.dh0);
             if let (Some(d), Some(r)) = (dc0.as_mut(), r.dc0.as_ref()) {
                 d.index_axis_mut(Axis(0), idx).assign(r);

@@ -10,14 +10,8 @@ fn sigmoid(v: f64) -> f64 {
 }
 
 /// `W·v + b` for a block of rows of `w`.
-fn affine(
-    w: &Array2<f64>,
-    b: Option<&ndarray::Array1<f64>>,
-    v: &[f64],
-    rows: std::ops::Range<usize>,
-) -> Vec<f64> {
-    rows.map(|r| w.row(r).iter().zip(v).map(|(a, x)| a * x).sum::<f64>() + b.map_or(0.0, |b| b[r]))
-        .collect()
+fn affine(w: &Array2<f64>, b: Option<&ndarray::Array1<f64>>, v: &[f64], rows: std::ops::Range<usize>) -> Vec<f64> {
+    rows.map(|r| w.row(r).iter().zip(v).map(|(a, x)| a * x).sum::<f64>() + b.map_or(0.0, |b| b[r])).collect()
 }
 
 /// Output (B, T, D·H), h_n, c_n for batch-first `x` (B, T, I).
@@ -43,11 +37,7 @@ pub fn forward(
                 let mut h: Vec<f64> = h0.slice(ndarray::s![idx, b, ..]).to_vec();
                 let mut c: Vec<f64> = c0.slice(ndarray::s![idx, b, ..]).to_vec();
                 let (start, end) = spans[b];
-                let times: Vec<usize> = if dir == 0 {
-                    (start..end).collect()
-                } else {
-                    (start..end).rev().collect()
-                };
+                let times: Vec<usize> = if dir == 0 { (start..end).collect() } else { (start..end).rev().collect() };
                 for t in times {
                     let xt: Vec<f64> = input.slice(ndarray::s![b, t, ..]).to_vec();
                     let g = cfg.cell.gates() * hs;

@@ -18,17 +18,8 @@ pub struct SeqLayout {
 
 impl SeqLayout {
     pub fn new(seq_len: usize, batch: usize, batch_first: bool) -> Self {
-        let (t_stride, b_stride) = if batch_first {
-            (1, seq_len)
-        } else {
-            (batch, 1)
-        };
-        SeqLayout {
-            seq_len,
-            batch,
-            t_stride,
-            b_stride,
-        }
+        let (t_stride, b_stride) = if batch_first { (1, seq_len) } else { (batch, 1) };
+        SeqLayout { seq_len, batch, t_stride, b_stride }
     }
 
     /// Rows in a buffer: seq_len · batch.

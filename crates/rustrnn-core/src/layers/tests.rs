@@ -11,12 +11,7 @@ fn random<D: Dimension>(shape: D, rng: &mut SplitMix64) -> Array<f64, D> {
     Array::from_shape_simple_fn(shape, || rng.uniform(-1.0, 1.0))
 }
 
-const CELLS: [CellKind; 4] = [
-    CellKind::Rnn(Nonlinearity::Tanh),
-    CellKind::Rnn(Nonlinearity::Relu),
-    CellKind::Lstm,
-    CellKind::Gru,
-];
+const CELLS: [CellKind; 4] = [CellKind::Rnn(Nonlinearity::Tanh), CellKind::Rnn(Nonlinearity::Relu), CellKind::Lstm, CellKind::Gru];
 
 struct Case {
     cfg: RnnConfig,
@@ -41,15 +36,8 @@ fn cases() -> Vec<Case> {
             cfg.num_layers = layers;
             cfg.bidirectional = bidir;
             cfg.bias = bias;
-            let lengths = (0..b)
-                .map(|k| if varlen { 1 + (k * 5 + t - 1) % t } else { t })
-                .collect();
-            v.push(Case {
-                cfg,
-                batch: b,
-                seq: t,
-                lengths,
-            });
+            let lengths = (0..b).map(|k| if varlen { 1 + (k * 5 + t - 1) % t } else { t }).collect();
+            v.push(Case { cfg, batch: b, seq: t, lengths });
         }
     }
     v
@@ -74,22 +62,10 @@ fn forward_matches_reference_in_both_layouts() {
         let c0 = random(Ix3(cfg.num_states(), case.batch, cfg.hidden_size), &mut rng);
         let mut m = Recurrent::<f64>::new(cfg, 7 + n as u64).unwrap();
         let spans: Vec<_> = case.lengths.iter().map(|&l| (0, l)).collect();
-        let (ro, rh, rc) =
-            reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &spans);
+        let (ro, rh, rc) = reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &spans);
         let c0v = (cfg.cell == CellKind::Lstm).then(|| c0.view());
-        let got = m
-            .forward(
-                x.view(),
-                Some(h0.view()),
-                c0v,
-                Some(&lengths_i64(&case.lengths)),
-            )
-            .unwrap();
-        assert!(
-            max_diff(&got.output, &ro) < 1e-12,
-            "case {n} {:?}: output",
-            cfg.cell
-        );
+        let got = m.forward(x.view(), Some(h0.view()), c0v, Some(&lengths_i64(&case.lengths))).unwrap();
+        assert!(max_diff(&got.output, &ro) < 1e-12, "case {n} {:?}: output", cfg.cell);
         assert!(max_diff(&got.h_n, &rh) < 1e-12, "case {n}: h_n");
         if let Some(cn) = got.c_n {
             assert!(max_diff(&cn, &rc) < 1e-12, "case {n}: c_n");
@@ -102,58 +78,23 @@ fn forward_matches_reference_in_both_layouts() {
         for s in m.slots().to_vec() {
             m_tm.set_param(&s.name, m.param(&s.name).unwrap()).unwrap();
         }
-        let xt = x
-            .view()
-            .permuted_axes([1, 0, 2])
-            .as_standard_layout()
-            .into_owned();
-        let got_tm = m_tm
-            .forward(
-                xt.view(),
-                Some(h0.view()),
-                c0v,
-                Some(&lengths_i64(&case.lengths)),
-            )
-            .unwrap();
+        let xt = x.view().permuted_axes([1, 0, 2]).as_standard_layout().into_owned();
+        let got_tm = m_tm.forward(xt.view(), Some(h0.view()), c0v, Some(&lengths_i64(&case.lengths))).unwrap();
         let back = got_tm.output.view().permuted_axes([1, 0, 2]).to_owned();
         assert!(max_diff(&back, &ro) < 1e-12, "case {n}: time-major output");
 
         // Left padding: each sequence's valid steps at the end.
-        let left: Vec<_> = case
-            .lengths
-            .iter()
-            .map(|&l| (case.seq - l, case.seq))
-            .collect();
-        let (ro, rh, _) =
-            reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &left);
-        let got = m
-            .forward_spans(x.view(), Some(h0.view()), c0v, Some(left.clone()))
-            .unwrap();
-        assert!(
-            max_diff(&got.output, &ro) < 1e-12 && max_diff(&got.h_n, &rh) < 1e-12,
-            "case {n}: left padding"
-        );
+        let left: Vec<_> = case.lengths.iter().map(|&l| (case.seq - l, case.seq)).collect();
+        let (ro, rh, _) = reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &left);
+        let got = m.forward_spans(x.view(), Some(h0.view()), c0v, Some(left.clone())).unwrap();
+        assert!(max_diff(&got.output, &ro) < 1e-12 && max_diff(&got.h_n, &rh) < 1e-12, "case {n}: left padding");
     }
 }
 
 /// L = Σ out·dout + Σ h_n·dhn (+ Σ c_n·dcn).
-fn loss(
-    m: &mut Recurrent<f64>,
-    x: &Array3<f64>,
-    h0: &Array3<f64>,
-    c0: &Array3<f64>,
-    lengths: &[i64],
-    w: &[Array3<f64>; 3],
-) -> f64 {
+fn loss(m: &mut Recurrent<f64>, x: &Array3<f64>, h0: &Array3<f64>, c0: &Array3<f64>, lengths: &[i64], w: &[Array3<f64>; 3]) -> f64 {
     let lstm = m.config().cell == CellKind::Lstm;
-    let o = m
-        .forward(
-            x.view(),
-            Some(h0.view()),
-            lstm.then(|| c0.view()),
-            Some(lengths),
-        )
-        .unwrap();
+    let o = m.forward(x.view(), Some(h0.view()), lstm.then(|| c0.view()), Some(lengths)).unwrap();
     let mut l = (&o.output * &w[0]).sum() + (&o.h_n * &w[1]).sum();
     if let Some(cn) = o.c_n {
         l += (&cn * &w[2]).sum();
@@ -173,26 +114,9 @@ fn backward_matches_finite_differences() {
         let c0 = random(Ix3(cfg.num_states(), case.batch, cfg.hidden_size), &mut rng);
         let lengths = lengths_i64(&case.lengths);
         let mut m = Recurrent::<f64>::new(cfg, n as u64).unwrap();
-        let out = m
-            .forward(
-                x.view(),
-                Some(h0.view()),
-                lstm.then(|| c0.view()),
-                Some(&lengths),
-            )
-            .unwrap();
-        let w = [
-            random(out.output.raw_dim(), &mut rng),
-            random(out.h_n.raw_dim(), &mut rng),
-            random(out.h_n.raw_dim(), &mut rng),
-        ];
-        let g = m
-            .backward(
-                Some(w[0].view()),
-                Some(w[1].view()),
-                lstm.then(|| w[2].view()),
-            )
-            .unwrap();
+        let out = m.forward(x.view(), Some(h0.view()), lstm.then(|| c0.view()), Some(&lengths)).unwrap();
+        let w = [random(out.output.raw_dim(), &mut rng), random(out.h_n.raw_dim(), &mut rng), random(out.h_n.raw_dim(), &mut rng)];
+        let g = m.backward(Some(w[0].view()), Some(w[1].view()), lstm.then(|| w[2].view())).unwrap();
 
         let check = |analytic: f64, plus: f64, minus: f64, what: &str| {
             let numeric = (plus - minus) / (2.0 * eps);
@@ -208,35 +132,21 @@ fn backward_matches_finite_differences() {
             let (mut xp, mut xm) = (x.clone(), x.clone());
             xp.as_slice_mut().unwrap()[k] += eps;
             xm.as_slice_mut().unwrap()[k] -= eps;
-            let (lp, lm) = (
-                loss(&mut m, &xp, &h0, &c0, &lengths, &w),
-                loss(&mut m, &xm, &h0, &c0, &lengths, &w),
-            );
+            let (lp, lm) = (loss(&mut m, &xp, &h0, &c0, &lengths, &w), loss(&mut m, &xm, &h0, &c0, &lengths, &w));
             check(g.dx.as_slice().unwrap()[k], lp, lm, "dx");
         }
         for k in (0..h0.len()).step_by(5) {
             let (mut hp, mut hm) = (h0.clone(), h0.clone());
             hp.as_slice_mut().unwrap()[k] += eps;
             hm.as_slice_mut().unwrap()[k] -= eps;
-            let (lp, lm) = (
-                loss(&mut m, &x, &hp, &c0, &lengths, &w),
-                loss(&mut m, &x, &hm, &c0, &lengths, &w),
-            );
+            let (lp, lm) = (loss(&mut m, &x, &hp, &c0, &lengths, &w), loss(&mut m, &x, &hm, &c0, &lengths, &w));
             check(g.dh0.as_slice().unwrap()[k], lp, lm, "dh0");
             if lstm {
                 let (mut cp, mut cm) = (c0.clone(), c0.clone());
                 cp.as_slice_mut().unwrap()[k] += eps;
                 cm.as_slice_mut().unwrap()[k] -= eps;
-                let (lp, lm) = (
-                    loss(&mut m, &x, &h0, &cp, &lengths, &w),
-                    loss(&mut m, &x, &h0, &cm, &lengths, &w),
-                );
-                check(
-                    g.dc0.as_ref().unwrap().as_slice().unwrap()[k],
-                    lp,
-                    lm,
-                    "dc0",
-                );
+                let (lp, lm) = (loss(&mut m, &x, &h0, &cp, &lengths, &w), loss(&mut m, &x, &h0, &cm, &lengths, &w));
+                check(g.dc0.as_ref().unwrap().as_slice().unwrap()[k], lp, lm, "dc0");
             }
         }
         // Every parameter tensor: a strided subset of entries.
@@ -271,21 +181,14 @@ fn results_are_bit_identical_for_any_thread_count() {
         let lengths: Vec<i64> = (0..64).map(|b| 1 + b % 7).collect();
         let run = |threads: usize| {
             let mut m = Recurrent::<f32>::new(cfg, 3).unwrap();
-            let out = crate::threads::with_num_threads(threads, || {
-                m.forward(x.view(), None, None, Some(&lengths)).unwrap()
-            });
-            let g = crate::threads::with_num_threads(threads, || {
-                m.backward(Some(dout.view()), None, None).unwrap()
-            });
+            let out = crate::threads::with_num_threads(threads, || m.forward(x.view(), None, None, Some(&lengths)).unwrap());
+            let g = crate::threads::with_num_threads(threads, || m.backward(Some(dout.view()), None, None).unwrap());
             (out.output, g.dx, m.grads().clone())
         };
         let one = run(1);
         for t in [2, 3] {
             let other = run(t);
-            assert!(
-                one.0 == other.0 && one.1 == other.1 && one.2 == other.2,
-                "{cell:?}: {t} threads differ"
-            );
+            assert!(one.0 == other.0 && one.1 == other.1 && one.2 == other.2, "{cell:?}: {t} threads differ");
         }
     }
 }
@@ -302,17 +205,10 @@ fn several_workers_match_the_reference() {
         let lengths: Vec<usize> = (0..40).map(|b| 1 + b % 4).collect();
         let spans: Vec<_> = lengths.iter().map(|&l| (0, l)).collect();
         let mut m = Recurrent::<f64>::new(cfg, 2).unwrap();
-        let (ro, rh, _) =
-            reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &spans);
+        let (ro, rh, _) = reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &spans);
         let c0v = (cell == CellKind::Lstm).then(|| c0.view());
-        let got = crate::threads::with_num_threads(3, || {
-            m.forward(x.view(), Some(h0.view()), c0v, Some(&lengths_i64(&lengths)))
-                .unwrap()
-        });
-        assert!(
-            max_diff(&got.output, &ro) < 1e-12 && max_diff(&got.h_n, &rh) < 1e-12,
-            "{cell:?}"
-        );
+        let got = crate::threads::with_num_threads(3, || m.forward(x.view(), Some(h0.view()), c0v, Some(&lengths_i64(&lengths))).unwrap());
+        assert!(max_diff(&got.output, &ro) < 1e-12 && max_diff(&got.h_n, &rh) < 1e-12, "{cell:?}");
     }
 }
 
@@ -320,42 +216,22 @@ fn several_workers_match_the_reference() {
 fn misuse_is_reported_not_panicked() {
     let cfg = RnnConfig::new(CellKind::Gru, 3, 4);
     let mut m = Recurrent::<f64>::new(cfg, 1).unwrap();
-    assert!(m
-        .backward(None, None, None)
-        .unwrap_err()
-        .to_string()
-        .contains("forward"));
+    assert!(m.backward(None, None, None).unwrap_err().to_string().contains("forward"));
     let x = Array3::<f64>::zeros((2, 5, 3));
-    let err = m
-        .forward(Array3::<f64>::zeros((2, 5, 4)).view(), None, None, None)
-        .unwrap_err();
+    let err = m.forward(Array3::<f64>::zeros((2, 5, 4)).view(), None, None, None).unwrap_err();
     assert!(err.to_string().contains("(2, 5, 4)"), "{err}");
     let err = m.forward(x.view(), None, None, Some(&[1, 6])).unwrap_err();
     assert!(err.to_string().contains("lengths[1] = 6"), "{err}");
     let err = m.forward(x.view(), None, None, Some(&[1])).unwrap_err();
     assert!(err.to_string().starts_with("lengths"), "{err}");
-    let err = m
-        .forward(x.view(), Some(Array3::zeros((1, 3, 4)).view()), None, None)
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("h0") && err.to_string().contains("(1, 2, 4)"),
-        "{err}"
-    );
+    let err = m.forward(x.view(), Some(Array3::zeros((1, 3, 4)).view()), None, None).unwrap_err();
+    assert!(err.to_string().contains("h0") && err.to_string().contains("(1, 2, 4)"), "{err}");
     m.forward(x.view(), None, None, None).unwrap();
-    let err = m
-        .backward(Some(Array3::zeros((2, 5, 5)).view()), None, None)
-        .unwrap_err();
+    let err = m.backward(Some(Array3::zeros((2, 5, 5)).view()), None, None).unwrap_err();
     assert!(err.to_string().starts_with("dout"), "{err}");
     m.backward(None, None, None).unwrap();
-    assert!(
-        m.backward(None, None, None).is_err(),
-        "the cache is consumed"
-    );
+    assert!(m.backward(None, None, None).is_err(), "the cache is consumed");
     m.set_training(false);
     m.forward(x.view(), None, None, None).unwrap();
-    assert!(m
-        .backward(None, None, None)
-        .unwrap_err()
-        .to_string()
-        .contains("eval"));
+    assert!(m.backward(None, None, None).unwrap_err().to_string().contains("eval"));
 }

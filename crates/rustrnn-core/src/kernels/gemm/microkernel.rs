@@ -29,16 +29,7 @@ pub trait GemmElem: Copy + Send + Sync + 'static {
     /// # Safety
     /// `a` points to `kc * m` packed values, `b` to `kc * NR`, and `c` to a
     /// row-major tile with row stride `ldc` holding at least `m` rows of `n`.
-    unsafe fn kernel(
-        m: usize,
-        n: usize,
-        kc: usize,
-        a: *const Self,
-        b: *const Self,
-        c: *mut Self,
-        ldc: usize,
-        accumulate: bool,
-    );
+    unsafe fn kernel(m: usize, n: usize, kc: usize, a: *const Self, b: *const Self, c: *mut Self, ldc: usize, accumulate: bool);
 }
 
 fn has_avx2_fma() -> bool {
@@ -46,8 +37,7 @@ fn has_avx2_fma() -> bool {
     *DETECTED.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
+            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -84,13 +74,8 @@ unsafe fn kernel_portable<F, const NR: usize>(
 }
 
 #[inline(always)]
-unsafe fn store_tile<F, const NR: usize>(
-    acc: &[[F; NR]],
-    n: usize,
-    c: *mut F,
-    ldc: usize,
-    accumulate: bool,
-) where
+unsafe fn store_tile<F, const NR: usize>(acc: &[[F; NR]], n: usize, c: *mut F, ldc: usize, accumulate: bool)
+where
     F: Copy + std::ops::Add<Output = F>,
 {
     for (i, row) in acc.iter().enumerate() {
@@ -107,16 +92,7 @@ impl GemmElem for f32 {
     const MC: usize = 120;
 
     #[inline]
-    unsafe fn kernel(
-        m: usize,
-        n: usize,
-        kc: usize,
-        a: *const f32,
-        b: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        accumulate: bool,
-    ) {
+    unsafe fn kernel(m: usize, n: usize, kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
         #[cfg(target_arch = "x86_64")]
         if has_avx2_fma() {
             return x86::kernel_f32(m, n, kc, a, b, c, ldc, accumulate);
@@ -131,16 +107,7 @@ impl GemmElem for f64 {
     const MC: usize = 96;
 
     #[inline]
-    unsafe fn kernel(
-        m: usize,
-        n: usize,
-        kc: usize,
-        a: *const f64,
-        b: *const f64,
-        c: *mut f64,
-        ldc: usize,
-        accumulate: bool,
-    ) {
+    unsafe fn kernel(m: usize, n: usize, kc: usize, a: *const f64, b: *const f64, c: *mut f64, ldc: usize, accumulate: bool) {
         #[cfg(target_arch = "x86_64")]
         if has_avx2_fma() {
             return x86::kernel_f64(m, n, kc, a, b, c, ldc, accumulate);
@@ -185,10 +152,7 @@ mod x86 {
                     let mut d1 = [$zero(); M];
                     while k + 2 <= kc {
                         let (b0, b1) = ($load(b.add(k * NR)), $load(b.add(k * NR + $lanes)));
-                        let (e0, e1) = (
-                            $load(b.add(k * NR + NR)),
-                            $load(b.add(k * NR + NR + $lanes)),
-                        );
+                        let (e0, e1) = ($load(b.add(k * NR + NR)), $load(b.add(k * NR + NR + $lanes)));
                         for i in 0..M {
                             let av = $set1(*a.add(k * M + i));
                             c0[i] = $fma(av, b0, c0[i]);
@@ -263,16 +227,7 @@ mod x86 {
     macro_rules! dispatch {
         ($pub_name:ident, $tile:ident, $t:ty, $nr:expr) => {
             #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $pub_name(
-                m: usize,
-                n: usize,
-                kc: usize,
-                a: *const $t,
-                b: *const $t,
-                c: *mut $t,
-                ldc: usize,
-                accumulate: bool,
-            ) {
+            pub unsafe fn $pub_name(m: usize, n: usize, kc: usize, a: *const $t, b: *const $t, c: *mut $t, ldc: usize, accumulate: bool) {
                 let full = n == $nr;
                 debug_assert!(m >= 1 && m <= MR);
                 match m {
@@ -304,12 +259,8 @@ mod tests {
         let nr = F::NR;
         for kc in [0usize, 1, 2, 3, 7, 64] {
             for m in 1..=MR {
-                let a: Vec<F> = (0..kc * m)
-                    .map(|v| to(((v * 7) % 11) as f64 * 0.1 - 0.5))
-                    .collect();
-                let b: Vec<F> = (0..kc * nr)
-                    .map(|v| to(((v * 5) % 13) as f64 * 0.1 - 0.6))
-                    .collect();
+                let a: Vec<F> = (0..kc * m).map(|v| to(((v * 7) % 11) as f64 * 0.1 - 0.5)).collect();
+                let b: Vec<F> = (0..kc * nr).map(|v| to(((v * 5) % 13) as f64 * 0.1 - 0.6)).collect();
                 for n in [1, nr / 2 + 1, nr] {
                     for accumulate in [false, true] {
                         for portable in [false, true] {
@@ -319,39 +270,12 @@ mod tests {
                             unsafe {
                                 if portable {
                                     if nr == 16 {
-                                        kernel_portable::<F, 16>(
-                                            m,
-                                            n,
-                                            kc,
-                                            a.as_ptr(),
-                                            b.as_ptr(),
-                                            c.as_mut_ptr(),
-                                            ldc,
-                                            accumulate,
-                                        )
+                                        kernel_portable::<F, 16>(m, n, kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
                                     } else {
-                                        kernel_portable::<F, 8>(
-                                            m,
-                                            n,
-                                            kc,
-                                            a.as_ptr(),
-                                            b.as_ptr(),
-                                            c.as_mut_ptr(),
-                                            ldc,
-                                            accumulate,
-                                        )
+                                        kernel_portable::<F, 8>(m, n, kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
                                     }
                                 } else {
-                                    F::kernel(
-                                        m,
-                                        n,
-                                        kc,
-                                        a.as_ptr(),
-                                        b.as_ptr(),
-                                        c.as_mut_ptr(),
-                                        ldc,
-                                        accumulate,
-                                    )
+                                    F::kernel(m, n, kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
                                 }
                             }
                             for i in 0..m {
@@ -359,14 +283,15 @@ mod tests {
                                     let got = back(c[i * ldc + j]);
                                     let old = back(before[i * ldc + j]);
                                     let want = if j < n {
-                                        let dot: f64 = (0..kc)
-                                            .map(|k| back(a[k * m + i]) * back(b[k * nr + j]))
-                                            .sum();
+                                        let dot: f64 = (0..kc).map(|k| back(a[k * m + i]) * back(b[k * nr + j])).sum();
                                         dot + if accumulate { old } else { 0.0 }
                                     } else {
                                         old // columns past n are never written
                                     };
-                                    assert!((got - want).abs() <= tol, "kc {kc} m {m} n {n} acc {accumulate} portable {portable} ({i},{j}): {got} vs {want}");
+                                    assert!(
+                                        (got - want).abs() <= tol,
+                                        "kc {kc} m {m} n {n} acc {accumulate} portable {portable} ({i},{j}): {got} vs {want}"
+                                    );
                                 }
                             }
                         }

@@ -26,23 +26,23 @@ const PARALLEL_MIN_FLOPS: usize = 1 << 18;
 
 /// `C = A·B` (or `C += A·B` with `accumulate`), A (m×k), B (k×n), C (m×n).
 /// Without `accumulate` the old contents of C are ignored (NaN included).
-pub fn gemm<F: Float>(
-    a: ArrayView2<F>,
-    b: ArrayView2<F>,
-    accumulate: bool,
-    mut c: ArrayViewMut2<F>,
-) {
+pub fn gemm<F: Float>(a: ArrayView2<F>, b: ArrayView2<F>, accumulate: bool, c: ArrayViewMut2<F>) {
+    assert_eq!(b.nrows(), a.ncols(), "gemm: inner dimensions differ");
+    gemm_prepacked(a, &PackedB::new(b), accumulate, c);
+}
+
+/// `C = A·B` (or `C += A·B`) with B packed beforehand, parallel over the pool.
+pub fn gemm_prepacked<F: Float>(a: ArrayView2<F>, packed: &PackedB<F>, accumulate: bool, mut c: ArrayViewMut2<F>) {
     let (m, k) = a.dim();
-    let n = b.ncols();
-    assert_eq!(b.nrows(), k, "gemm: inner dimensions differ");
+    let n = packed.n();
+    assert_eq!(packed.k(), k, "gemm: inner dimensions differ");
     assert_eq!(c.dim(), (m, n), "gemm: output shape");
     if m == 0 || n == 0 {
         return;
     }
-    let packed = PackedB::new(b);
     let threads = rayon::current_num_threads();
     if threads <= 1 || m * n * k < PARALLEL_MIN_FLOPS {
-        return gemm_packed(a, &packed, 0..packed.panels(), accumulate, c);
+        return gemm_packed(a, packed, 0..packed.panels(), accumulate, c);
     }
     let panels = packed.panels();
     if panels >= 2 * threads {
@@ -57,35 +57,22 @@ pub fn gemm<F: Float>(
             tasks.push((start..end, head));
             rest = tail;
         }
-        tasks
-            .into_par_iter()
-            .for_each(|(range, cblock)| gemm_packed(a, &packed, range, accumulate, cblock));
+        tasks.into_par_iter().for_each(|(range, cblock)| gemm_packed(a, packed, range, accumulate, cblock));
     } else {
         let rows = m.div_ceil(2 * threads).max(MR).next_multiple_of(MR);
         c.axis_chunks_iter_mut(Axis(0), rows)
             .into_par_iter()
             .zip(a.axis_chunks_iter(Axis(0), rows).into_par_iter())
-            .for_each(|(cblock, ablock)| {
-                gemm_packed(ablock, &packed, 0..panels, accumulate, cblock)
-            });
+            .for_each(|(cblock, ablock)| gemm_packed(ablock, packed, 0..panels, accumulate, cblock));
     }
 }
 
 /// `C (+)= A·B[:, panels]` on the calling thread. `C` holds exactly the columns
 /// of the panel range: `min(n, end·NR) - start·NR`.
-pub fn gemm_packed<F: Float>(
-    a: ArrayView2<F>,
-    b: &PackedB<F>,
-    panels: Range<usize>,
-    accumulate: bool,
-    mut c: ArrayViewMut2<F>,
-) {
+pub fn gemm_packed<F: Float>(a: ArrayView2<F>, b: &PackedB<F>, panels: Range<usize>, accumulate: bool, mut c: ArrayViewMut2<F>) {
     let (m, k) = a.dim();
     assert_eq!(k, b.k(), "gemm: inner dimensions differ");
-    let width = b
-        .n()
-        .min(panels.end * F::NR)
-        .saturating_sub(panels.start * F::NR);
+    let width = b.n().min(panels.end * F::NR).saturating_sub(panels.start * F::NR);
     assert_eq!(c.dim(), (m, width), "gemm: output shape");
     if m == 0 || width == 0 {
         return;
@@ -112,9 +99,7 @@ pub fn gemm_packed<F: Float>(
     // SAFETY: `c` is (m × width) with unit column stride and row stride ldc;
     // panel p maps to columns (p - start)·NR .. +n_valid, inside `width`.
     unsafe {
-        drive(a, b, panels, accumulate, c.as_mut_ptr(), ldc, |p| {
-            ((p - start) * F::NR, F::NR.min(width - (p - start) * F::NR))
-        });
+        drive(a, b, panels, accumulate, c.as_mut_ptr(), ldc, |p| ((p - start) * F::NR, F::NR.min(width - (p - start) * F::NR)));
     }
 }
 
@@ -151,16 +136,7 @@ unsafe fn drive<F: Float>(
                     let mr = MR.min(mc - ib);
                     // abuf holds mc·kc packed values (block ib at ib·kc); the
                     // panel block holds kc·NR values.
-                    F::kernel(
-                        mr,
-                        n_valid,
-                        kc,
-                        abuf.as_ptr().add(ib * kc),
-                        bptr,
-                        c.add((mb + ib) * ldc + col0),
-                        ldc,
-                        acc,
-                    );
+                    F::kernel(mr, n_valid, kc, abuf.as_ptr().add(ib * kc), bptr, c.add((mb + ib) * ldc + col0), ldc, acc);
                 }
             }
         }
@@ -211,10 +187,7 @@ impl<F: Float> PackedGates<F> {
         let u = (units.end - units.start) * nr;
         assert_eq!(a.ncols(), self.packed.k(), "gemm: inner dimensions differ");
         assert_eq!(c.dim(), (a.nrows(), g_count * u), "gemm: output shape");
-        assert!(
-            c.strides()[1] == 1 && c.strides()[0] >= 0,
-            "gemm: output rows must be contiguous"
-        );
+        assert!(c.strides()[1] == 1 && c.strides()[0] >= 0, "gemm: output rows must be contiguous");
         let p0 = units.start;
         let panels = units.start * g_count..units.end * g_count;
         if a.nrows() == 0 {
@@ -224,9 +197,7 @@ impl<F: Float> PackedGates<F> {
         // SAFETY: panel q = p·G + g lands at column g·U + (p - p0)·NR, all
         // NR columns inside the (m × G·U) output.
         unsafe {
-            drive(a, &self.packed, panels, false, c.as_mut_ptr(), ldc, |q| {
-                ((q % g_count) * u + (q / g_count - p0) * nr, nr)
-            });
+            drive(a, &self.packed, panels, false, c.as_mut_ptr(), ldc, |q| ((q % g_count) * u + (q / g_count - p0) * nr, nr));
         }
     }
 }
@@ -264,14 +235,7 @@ mod tests {
 
     #[test]
     fn matches_naive_product_for_odd_sizes_and_strides() {
-        for &(m, k, n) in &[
-            (1, 1, 1),
-            (3, 7, 5),
-            (17, 33, 9),
-            (64, 31, 130),
-            (200, 65, 97),
-            (130, 700, 300),
-        ] {
+        for &(m, k, n) in &[(1, 1, 1), (3, 7, 5), (17, 33, 9), (64, 31, 130), (200, 65, 97), (130, 700, 300)] {
             let a = filled(m, k, 1);
             let b = filled(k, n, 2);
             let c0 = filled(m, n, 3);
@@ -286,9 +250,7 @@ mod tests {
             let bt = b.t().to_owned();
             let mut cf = Array2::<f64>::zeros((m, n).f());
             gemm(at.t(), bt.t(), false, cf.view_mut());
-            let err = (&cf - &naive(&a, &b))
-                .iter()
-                .fold(0.0f64, |e, v| e.max(v.abs()));
+            let err = (&cf - &naive(&a, &b)).iter().fold(0.0f64, |e, v| e.max(v.abs()));
             assert!(err < 1e-12, "transposed ({m},{k},{n}) err {err}");
         }
     }
@@ -299,12 +261,7 @@ mod tests {
         let b = filled(129, 70, 5);
         let expect = naive(&a, &b);
         let mut c = Array2::<f32>::from_elem((37, 70), f32::NAN);
-        gemm(
-            a.mapv(|v| v as f32).view(),
-            b.mapv(|v| v as f32).view(),
-            false,
-            c.view_mut(),
-        );
+        gemm(a.mapv(|v| v as f32).view(), b.mapv(|v| v as f32).view(), false, c.view_mut());
         for (g, e) in c.iter().zip(expect.iter()) {
             assert!((*g as f64 - e).abs() < 1e-4, "{g} vs {e}");
         }
@@ -334,9 +291,7 @@ mod tests {
         // Panels of 8 columns: 0..2 -> cols 0..16, 2..6 -> cols 16..41.
         gemm_packed(a.view(), &packed, 0..2, false, c.slice_mut(s![.., ..16]));
         gemm_packed(a.view(), &packed, 2..6, false, c.slice_mut(s![.., 16..]));
-        let err = (&c - &naive(&a, &b))
-            .iter()
-            .fold(0.0f64, |e, v| e.max(v.abs()));
+        let err = (&c - &naive(&a, &b)).iter().fold(0.0f64, |e, v| e.max(v.abs()));
         assert!(err < 1e-11, "err {err}");
     }
 
@@ -357,11 +312,7 @@ mod tests {
                 for j in 0..u {
                     let unit = units.start * 8 + j;
                     for i in 0..m {
-                        let want = if unit < h {
-                            full[[i, gate * h + unit]]
-                        } else {
-                            0.0
-                        };
+                        let want = if unit < h { full[[i, gate * h + unit]] } else { 0.0 };
                         assert!((c[[i, gate * u + j]] - want).abs() < 1e-12);
                     }
                 }
@@ -374,10 +325,7 @@ mod tests {
         let a = filled(300, 64, 6);
         let b = filled(64, 96, 7);
         let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let mut c = Array2::<f64>::zeros((300, 96));
             pool.install(|| gemm(a.view(), b.view(), false, c.view_mut()));
             c

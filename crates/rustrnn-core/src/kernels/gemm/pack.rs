@@ -16,11 +16,7 @@ pub struct PackedB<F> {
 impl<F: GemmElem + num_traits::Zero> PackedB<F> {
     /// Packs `b` (k × n, any strides).
     pub fn new(b: ArrayView2<F>) -> Self {
-        let mut p = PackedB {
-            data: Vec::new(),
-            k: 0,
-            n: 0,
-        };
+        let mut p = PackedB { data: Vec::new(), k: 0, n: 0 };
         p.repack(b);
         p
     }
