@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import nn
 from . import text
+from . import timeseries
 from ._native import __version__
 from ._native import get_num_threads as _get_num_threads
 from ._native import manual_seed as _manual_seed
@@ -20,6 +21,7 @@ from .errors import ArgumentError, DTypeError, InternalError, RustRnnError, Shap
 __all__ = [
     "nn",
     "text",
+    "timeseries",
     "manual_seed",
     "set_num_threads",
     "get_num_threads",
