@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import nn
+from . import datasets, nn
 from . import text
 from . import timeseries
 from ._native import __version__
@@ -20,6 +20,7 @@ from .errors import ArgumentError, DTypeError, InternalError, RustRnnError, Shap
 
 __all__ = [
     "nn",
+    "datasets",
     "text",
     "timeseries",
     "manual_seed",
