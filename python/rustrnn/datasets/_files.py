@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 from importlib import resources
 from typing import Iterator
 
@@ -34,16 +33,3 @@ def path_of(name: str) -> Iterator[str]:
     with resources.as_file(_resource(name)) as p:
         yield str(p)
 
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pauses the cyclic garbage collector while building many small containers:
-    they hold no cycles, and its repeated passes over them would otherwise cost
-    several times the building itself."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

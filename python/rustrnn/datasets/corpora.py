@@ -7,7 +7,8 @@ from types import MappingProxyType
 from typing import Mapping
 
 from .._checks import as_bool
-from ._files import gc_paused, read_text
+from .._gc import gc_paused
+from ._files import read_text
 
 __all__ = ["shakespeare", "cmudict"]
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _native
 from .._checks import as_bool, as_int, as_str
+from .._gc import gc_paused
 from ..errors import ArgumentError, DTypeError, StateError
 from .ragged import RaggedSequences
 
@@ -184,7 +185,9 @@ class Tokenizer:
     def texts_to_sequences(self, texts: Iterable[Text]) -> list[list[int]]:
         """The word ids of each text (a list of lists of ints)."""
         num_words, oov_index = self._encode_args()
-        return self.word_index.encoder().encode(_as_texts(texts), *self._options(), num_words, oov_index)
+        encoder, texts = self.word_index.encoder(), _as_texts(texts)
+        with gc_paused():
+            return encoder.encode(texts, *self._options(), num_words, oov_index)
 
     def texts_to_sequences_generator(self, texts: Iterable[Text]):
         """Yields the word ids of each text in turn."""
