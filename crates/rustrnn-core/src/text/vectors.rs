@@ -32,24 +32,124 @@ struct Piece {
     error: Option<(usize, String)>,
 }
 
+#[inline]
+fn is_sep(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// The next space- or tab-separated field at or after `*pos`, advancing `*pos`.
+#[inline]
+fn next_field<'a>(line: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
+    let mut i = *pos;
+    while i < line.len() && is_sep(line[i]) {
+        i += 1;
+    }
+    if i == line.len() {
+        *pos = i;
+        return None;
+    }
+    let start = i;
+    while i < line.len() && !is_sep(line[i]) {
+        i += 1;
+    }
+    *pos = i;
+    Some(&line[start..i])
+}
+
+/// Powers of ten that f64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A decimal number as the correctly rounded f64 (what Python's `float` gives).
+///
+/// Plain decimals with at most 19 digits and a small exponent, which is what
+/// vector files hold, take Clinger's fast path: an integer mantissa below 2^53
+/// and an exact power of ten meet in one correctly rounded multiplication or
+/// division. Everything else (long mantissas, large exponents, inf, nan, junk)
+/// goes to the standard library's parser.
+#[inline]
+fn parse_number(field: &[u8]) -> Option<f64> {
+    let fallback = || std::str::from_utf8(field).ok()?.parse::<f64>().ok();
+    let (neg, body) = match field.first() {
+        Some(b'-') => (true, &field[1..]),
+        Some(b'+') => (false, &field[1..]),
+        _ => (false, field),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0;
+    let mut frac = 0i32;
+    let mut i = 0;
+    let mut seen_point = false;
+    while i < body.len() {
+        match body[i] {
+            d @ b'0'..=b'9' => {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add((d - b'0') as u64);
+                digits += 1;
+                frac += seen_point as i32;
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if digits == 0 || digits > 19 {
+        return fallback();
+    }
+    let mut exp: i32 = 0;
+    if i < body.len() {
+        if body[i] != b'e' && body[i] != b'E' {
+            return fallback();
+        }
+        i += 1;
+        let eneg = match body.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let e_digits = &body[i..];
+        if e_digits.is_empty() || e_digits.len() > 4 || !e_digits.iter().all(u8::is_ascii_digit) {
+            return fallback();
+        }
+        exp = e_digits.iter().fold(0, |acc, d| acc * 10 + (d - b'0') as i32);
+        if eneg {
+            exp = -exp;
+        }
+    }
+    let exp10 = exp - frac;
+    if mantissa > (1u64 << 53) || !(-22..=22).contains(&exp10) {
+        return fallback();
+    }
+    let m = mantissa as f64;
+    let v = if exp10 >= 0 { m * POW10[exp10 as usize] } else { m / POW10[(-exp10) as usize] };
+    Some(if neg { -v } else { v })
+}
+
 fn parse_line(line: &[u8], dim: usize, values: &mut Vec<f32>) -> std::result::Result<Option<String>, String> {
-    let is_sep = |b: &u8| *b == b' ' || *b == b'\t';
-    let mut fields = line.split(is_sep).filter(|f| !f.is_empty());
-    let Some(word) = fields.next() else { return Ok(None) };
+    let mut pos = 0;
+    let Some(word) = next_field(line, &mut pos) else { return Ok(None) };
     let start = values.len();
-    for field in fields.by_ref() {
-        if values.len() - start == dim {
-            let extra = 1 + fields.count();
+    while let Some(field) = next_field(line, &mut pos) {
+        let got = values.len() - start;
+        if got == dim {
+            let mut extra = 1;
+            while next_field(line, &mut pos).is_some() {
+                extra += 1;
+            }
             values.truncate(start);
             return Err(format!("expected {dim} numbers after the word, got {}", dim + extra));
         }
-        let number = std::str::from_utf8(field).ok().and_then(|s| s.parse::<f64>().ok());
-        match number {
+        match parse_number(field) {
             Some(x) => values.push(x as f32),
             None => {
-                let k = values.len() - start + 1;
                 values.truncate(start);
-                return Err(format!("bad number {:?} (value {k} of {dim})", String::from_utf8_lossy(field)));
+                return Err(format!("bad number {:?} (value {} of {dim})", String::from_utf8_lossy(field), got + 1));
             }
         }
     }
@@ -233,6 +333,33 @@ mod tests {
         assert_eq!(&r.values[2 * 4321..2 * 4322], &[4321.0, -4321.5]);
         let r = parse_text(text.as_bytes(), 2, 3000, 1, true).unwrap();
         assert_eq!((r.words.len(), r.lines, r.words[2999].as_str()), (3000, 3000, "w2999"));
+    }
+
+    #[test]
+    fn fast_number_parsing_equals_the_standard_parser() {
+        let mut rng = crate::rng::SplitMix64::new(7);
+        let mut fields: Vec<String> = [
+            "0", "-0", "-0.0", "1.", ".5", "+2.25", "0.41800", "-0.00066", "4.00710", "1e5", "2.5E+3", "7e-3",
+            "123456789012345678", "1234567890123456789", "12345678901234567890", "9007199254740993", "1e22", "1e23",
+            "1e-22", "1e-23", "3.4028235e38", "1e-45", "inf", "-inf", "NaN", "0.1e1", "00012.50",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..20_000 {
+            let x = rng.uniform(-8.0, 8.0);
+            let digits = (rng.next_u64() % 10) as usize;
+            fields.push(format!("{x:.digits$}"));
+            fields.push(format!("{:e}", x * 10f64.powi((rng.next_u64() % 30) as i32 - 15)));
+        }
+        for f in &fields {
+            let std = f.parse::<f64>().unwrap();
+            let fast = parse_number(f.as_bytes()).unwrap();
+            assert!(fast.to_bits() == std.to_bits() || (fast.is_nan() && std.is_nan()), "{f}: {fast} vs {std}");
+        }
+        for bad in ["", "-", ".", "1e", "1e+", "1.2.3", "--1", "1x", "e5", "0x10"] {
+            assert_eq!(parse_number(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 
     fn record(word: &str, v: &[f32]) -> Vec<u8> {
