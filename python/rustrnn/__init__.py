@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
-from . import nn
+from . import datasets, nn
+from . import text
+from . import timeseries
 from ._native import __version__
 from ._native import get_num_threads as _get_num_threads
 from ._native import manual_seed as _manual_seed
@@ -18,6 +20,9 @@ from .errors import ArgumentError, DTypeError, InternalError, RustRnnError, Shap
 
 __all__ = [
     "nn",
+    "datasets",
+    "text",
+    "timeseries",
     "manual_seed",
     "set_num_threads",
     "get_num_threads",
