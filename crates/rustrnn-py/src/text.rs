@@ -38,7 +38,9 @@ impl Batch {
                 let first = b.spans.len();
                 for (j, tok) in item.try_iter()?.enumerate() {
                     let tok = tok?;
-                    let s = tok.cast::<PyString>().map_err(|_| dtype_error(py, format!("texts[{i}][{j}]: expected str, got {}", type_name(&tok))))?;
+                    let s = tok
+                        .cast::<PyString>()
+                        .map_err(|_| dtype_error(py, format!("texts[{i}][{j}]: expected str, got {}", type_name(&tok))))?;
                     b.push(s, || format!("texts[{i}][{j}]"))?;
                 }
                 b.docs.push((first, b.spans.len() - first, true));
@@ -76,7 +78,14 @@ fn splitter(py: Python<'_>, filters: &str, lower: bool, split: &str, char_level:
 
 /// The tokens of each document.
 #[pyfunction]
-fn text_tokenize(py: Python<'_>, texts: &Bound<'_, PyAny>, filters: &str, lower: bool, split: &str, char_level: bool) -> PyResult<Vec<Vec<String>>> {
+fn text_tokenize(
+    py: Python<'_>,
+    texts: &Bound<'_, PyAny>,
+    filters: &str,
+    lower: bool,
+    split: &str,
+    char_level: bool,
+) -> PyResult<Vec<Vec<String>>> {
     let s = splitter(py, filters, lower, split, char_level)?;
     let batch = Batch::collect(texts)?;
     compute(py, || {
@@ -140,7 +149,8 @@ impl TextEncoder {
         let mut pairs = Vec::with_capacity(word_index.len());
         for (k, v) in word_index.iter() {
             let word: String = k.extract().map_err(|_| dtype_error(py, format!("word_index: expected str keys, got {}", type_name(&k))))?;
-            let id: i64 = v.extract().map_err(|_| dtype_error(py, format!("word_index[{word:?}]: expected an int, got {}", type_name(&v))))?;
+            let id: i64 =
+                v.extract().map_err(|_| dtype_error(py, format!("word_index[{word:?}]: expected an int, got {}", type_name(&v))))?;
             pairs.push((word, id));
         }
         Ok(TextEncoder { enc: Encoder::new(pairs) })
@@ -191,7 +201,14 @@ type Rows<'py> = (Vec<String>, Bound<'py, PyArray1<f32>>, usize, usize);
 /// Text rows of a block: `(words, values, bytes consumed, lines consumed)`.
 #[pyfunction]
 #[pyo3(signature = (block, dim, max_rows=None, first_line=1, at_eof=true))]
-fn vectors_parse_text<'py>(py: Python<'py>, block: &[u8], dim: usize, max_rows: Option<usize>, first_line: usize, at_eof: bool) -> PyResult<Rows<'py>> {
+fn vectors_parse_text<'py>(
+    py: Python<'py>,
+    block: &[u8],
+    dim: usize,
+    max_rows: Option<usize>,
+    first_line: usize,
+    at_eof: bool,
+) -> PyResult<Rows<'py>> {
     let r = compute(py, || text::parse_text(block, dim, max_rows.unwrap_or(usize::MAX), first_line, at_eof))?;
     Ok((r.words, r.values.into_pyarray(py), r.consumed, r.lines))
 }
@@ -199,7 +216,14 @@ fn vectors_parse_text<'py>(py: Python<'py>, block: &[u8], dim: usize, max_rows: 
 /// word2vec binary rows of a block: `(words, values, bytes consumed, 0)`.
 #[pyfunction]
 #[pyo3(signature = (block, dim, max_rows=None, first_row=1, at_eof=true))]
-fn vectors_parse_binary<'py>(py: Python<'py>, block: &[u8], dim: usize, max_rows: Option<usize>, first_row: usize, at_eof: bool) -> PyResult<Rows<'py>> {
+fn vectors_parse_binary<'py>(
+    py: Python<'py>,
+    block: &[u8],
+    dim: usize,
+    max_rows: Option<usize>,
+    first_row: usize,
+    at_eof: bool,
+) -> PyResult<Rows<'py>> {
     let r = compute(py, || text::parse_binary(block, dim, max_rows.unwrap_or(usize::MAX), first_row, at_eof))?;
     Ok((r.words, r.values.into_pyarray(py), r.consumed, r.lines))
 }

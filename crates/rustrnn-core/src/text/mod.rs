@@ -7,8 +7,8 @@
 //! - [`encode`]: mapping documents to word ids, in parallel;
 //! - [`vectors`]: GloVe / word2vec text and word2vec binary rows.
 
-mod hash;
 pub mod encode;
+mod hash;
 pub mod tokenize;
 pub mod vectors;
 pub mod vocab;

@@ -85,7 +85,15 @@ impl Splitter {
             }
             _ => None,
         };
-        Ok(Splitter { lower: opts.lower, char_level: opts.char_level, split: opts.split.clone(), byte_table, split_char, ascii_filters, other_filters })
+        Ok(Splitter {
+            lower: opts.lower,
+            char_level: opts.char_level,
+            split: opts.split.clone(),
+            byte_table,
+            split_char,
+            ascii_filters,
+            other_filters,
+        })
     }
 
     #[inline]
