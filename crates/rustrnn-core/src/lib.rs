@@ -13,6 +13,7 @@ pub mod error;
 pub mod float;
 pub mod kernels;
 pub mod layers;
+pub mod models;
 pub mod rng;
 pub mod threads;
 
