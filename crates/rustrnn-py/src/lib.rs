@@ -31,6 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::ModelHandle>()?;
     m.add_function(wrap_pyfunction!(model::serialize_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::deserialize_model, m)?)?;
+    m.add_function(wrap_pyfunction!(model::next_seed, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;

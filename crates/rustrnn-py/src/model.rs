@@ -432,3 +432,9 @@ pub fn deserialize_model<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'
         .collect();
     Ok((d, items))
 }
+
+/// The next seed of the `manual_seed` sequence (for shuffling and sampling).
+#[pyfunction]
+pub fn next_seed() -> u64 {
+    rng::next_seed()
+}
