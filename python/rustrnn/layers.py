@@ -83,8 +83,9 @@ class Layer:
         return cls(**config)
 
     def _built(self):
-        if self._model is None or self._model._handle is None:
-            raise ArgumentError(f"{self.name or self._class}: the layer is not built yet; call fit, predict or build on its model first")
+        if self._model is None:
+            raise ArgumentError(f"{self.name or self._class}: the layer is not in a model yet")
+        self._model._require_built(f"{self.name}.get_weights")
         return self._model
 
     def get_weights(self) -> list:

@@ -409,6 +409,12 @@ class Sequential(Model):
             self._input = self._input_spec(input_shape=input_shape)
             self._build_native(self._spec())
 
+    def _require_built(self, what: str) -> None:
+        # A model reading indices needs no data to know its input: build it now.
+        if self._handle is None and self.layers and isinstance(self.layers[0], Embedding):
+            self.build()
+        super()._require_built(what)
+
     def _spec(self) -> dict:
         if not self.layers:
             raise StateError("the model has no layers; add some first")
@@ -485,6 +491,8 @@ class Sequential(Model):
 
     def summary(self, print_fn: Any = print) -> None:
         """Prints each layer's output shape and parameter count, and the totals."""
+        if self._handle is None and self.layers and isinstance(self.layers[0], Embedding):
+            self.build()
         info = json.loads(self._handle.layer_info()) if self._handle is not None else None
         rows = []
         for i, layer in enumerate(self.layers):
