@@ -66,6 +66,8 @@ class Model:
         self.metrics_names: list = []
         self.stop_training = False
         self.history: Optional[callbacks_module.History] = None
+        # Drawn now, so that weights built later still follow manual_seed.
+        self._seed = _native.next_seed()
 
     # ----- to implement ------------------------------------------------------------------------
     def _native_spec(self, x: Any) -> dict:
@@ -86,7 +88,7 @@ class Model:
         return self._handle is not None
 
     def _build_native(self, spec: dict) -> None:
-        self._handle = _native.ModelHandle(json.dumps(spec), self.dtype.name)
+        self._handle = _native.ModelHandle(json.dumps(spec), self.dtype.name, self._seed)
         self._after_build()
         if self.optimizer is not None:
             self._compile_native()
@@ -210,7 +212,8 @@ class Model:
         steps = -(-n // batch_size)
         history = callbacks_module.History()
         user = list(callbacks or [])
-        cbs = [history] + ([callbacks_module.ProgbarLogger(verbose)] if verbose else []) + user
+        # As in Keras: the progress bar first, History last (it sees what other callbacks logged).
+        cbs = ([callbacks_module.ProgbarLogger(verbose)] if verbose else []) + user + [history]
         cb = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size, "samples": n})
         self.history = history
         self.stop_training = False
