@@ -9,20 +9,35 @@
 
 from __future__ import annotations
 
-from . import datasets, nn
-from . import text
-from . import timeseries
+from . import callbacks, datasets, layers, losses, metrics, nn, optimizers, text, timeseries, utils
 from ._native import __version__
 from ._native import get_num_threads as _get_num_threads
 from ._native import manual_seed as _manual_seed
 from ._native import set_num_threads as _set_num_threads
-from .errors import ArgumentError, DTypeError, InternalError, RustRnnError, ShapeError, StateError
+from .errors import ArgumentError, DTypeError, InternalError, ModelFileError, RustRnnError, ShapeError, StateError
+from .generation import generate
+from .models import Model, Sequential
+from .saving import load_model, save_model
+from .seq2seq import Seq2Seq
 
 __all__ = [
     "nn",
     "datasets",
     "text",
     "timeseries",
+    "layers",
+    "losses",
+    "metrics",
+    "optimizers",
+    "callbacks",
+    "utils",
+    "Model",
+    "Sequential",
+    "Seq2Seq",
+    "generate",
+    "load_model",
+    "save_model",
+    "ModelFileError",
     "manual_seed",
     "set_num_threads",
     "get_num_threads",
@@ -37,7 +52,8 @@ __all__ = [
 
 
 def manual_seed(seed: int) -> None:
-    """Makes the initialization of modules created afterwards reproducible."""
+    """Makes everything created or run afterwards reproducible bit for bit on the
+    same machine: initialization, shuffling and dropout in ``fit``, sampling."""
     import operator
 
     _manual_seed(operator.index(seed) & 0xFFFF_FFFF_FFFF_FFFF)

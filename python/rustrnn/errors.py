@@ -7,7 +7,7 @@ a Python user would expect, so ``except ValueError`` works as well as
 
 from __future__ import annotations
 
-__all__ = ["RustRnnError", "ShapeError", "ArgumentError", "DTypeError", "StateError", "InternalError"]
+__all__ = ["RustRnnError", "ShapeError", "ArgumentError", "DTypeError", "StateError", "InternalError", "ModelFileError"]
 
 
 class RustRnnError(Exception):
@@ -32,3 +32,7 @@ class StateError(RustRnnError, ValueError):
 
 class InternalError(RustRnnError, RuntimeError):
     """A bug in rustrnn: the native code failed an internal check. Please report it."""
+
+
+class ModelFileError(RustRnnError, ValueError):
+    """A model file is truncated, corrupted or does not describe a valid model."""

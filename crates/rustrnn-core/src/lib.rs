@@ -14,6 +14,7 @@ pub mod error;
 pub mod float;
 pub mod kernels;
 pub mod layers;
+pub mod models;
 pub mod rng;
 pub mod text;
 pub mod threads;

@@ -2,6 +2,7 @@
 //! public API is the Python package `rustrnn`.
 
 mod errors;
+mod model;
 mod recurrent;
 mod text;
 
@@ -28,6 +29,10 @@ fn get_num_threads() -> usize {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<recurrent::RecurrentHandle>()?;
+    m.add_class::<model::ModelHandle>()?;
+    m.add_function(wrap_pyfunction!(model::serialize_model, m)?)?;
+    m.add_function(wrap_pyfunction!(model::deserialize_model, m)?)?;
+    m.add_function(wrap_pyfunction!(model::next_seed, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;

@@ -1,0 +1,235 @@
+//! Losses, averaged over the valid rows (samples, or time steps of a masked
+//! sequence) and weighted per sample. Cross-entropies are fused with the
+//! output layer's sigmoid or softmax: they read its pre-activation and hand
+//! back the gradient of it, which is exact and never overflows.
+//!
+//! Per row: binary cross-entropy, MSE and MAE average over the outputs (as
+//! Keras does); categorical cross-entropies sum over the classes.
+
+use super::activation::{log_sum_exp, softmax_inplace, Activation};
+use super::network::{Forward, OutGrad};
+use crate::error::{fmt_shape, Result, RnnError};
+use crate::float::Float;
+use ndarray::{Array2, ArrayView2, ArrayViewD, Axis, Ix2};
+use rayon::prelude::*;
+
+/// Clipping of probabilities away from 0 and 1 (Keras' epsilon).
+pub const EPSILON: f64 = 1e-7;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossKind {
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loss {
+    pub kind: LossKind,
+    /// Outputs are logits rather than probabilities.
+    pub from_logits: bool,
+}
+
+/// What a loss reads from the model output.
+enum Source {
+    Logits,
+    Output,
+}
+
+pub fn to_f64<F: Float>(v: F) -> f64 {
+    num_traits::ToPrimitive::to_f64(&v).unwrap_or(f64::NAN)
+}
+
+impl Loss {
+    pub fn parse(name: &str, from_logits: bool) -> Result<Self> {
+        let kind = match name {
+            "binary_crossentropy" | "bce" => LossKind::BinaryCrossentropy,
+            "categorical_crossentropy" | "cce" => LossKind::CategoricalCrossentropy,
+            "sparse_categorical_crossentropy" => LossKind::SparseCategoricalCrossentropy,
+            "mse" | "mean_squared_error" => LossKind::MeanSquaredError,
+            "mae" | "mean_absolute_error" => LossKind::MeanAbsoluteError,
+            other => {
+                return Err(RnnError::value(format!(
+                    "loss: expected one of binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, mse, mae, got {other:?}"
+                )))
+            }
+        };
+        Ok(Loss { kind, from_logits })
+    }
+
+    pub fn is_sparse(&self) -> bool {
+        self.kind == LossKind::SparseCategoricalCrossentropy
+    }
+
+    fn source(&self, act: Activation) -> Source {
+        use LossKind::*;
+        match (self.kind, act, self.from_logits) {
+            (BinaryCrossentropy, Activation::Sigmoid, false) => Source::Logits,
+            (CategoricalCrossentropy | SparseCategoricalCrossentropy, Activation::Softmax, false) => Source::Logits,
+            _ => Source::Output,
+        }
+    }
+
+    /// `y` as `(rows, C)` (or `(rows, 1)` of class indices for the sparse
+    /// loss), for a model output of shape `out` ((B, C) or (B, T, C)).
+    pub fn target_rows<'a, F: Float>(&self, y: ArrayViewD<'a, F>, out: &[usize]) -> Result<ArrayView2<'a, F>> {
+        let c = *out.last().expect("non-empty shape");
+        let lead = &out[..out.len() - 1];
+        let rows: usize = lead.iter().product();
+        let s = y.shape();
+        let cols = if self.is_sparse() {
+            let ok = s == lead || (s.len() == out.len() && &s[..lead.len()] == lead && s[lead.len()] == 1);
+            if !ok {
+                return Err(RnnError::shape(format!(
+                    "y: expected class indices of shape {} (or {} with a trailing 1) for the output {}, got {}",
+                    fmt_shape(lead),
+                    fmt_shape(lead),
+                    fmt_shape(out),
+                    fmt_shape(s)
+                )));
+            }
+            1
+        } else {
+            let ok = s == out || (c == 1 && s == lead);
+            if !ok {
+                let alt = if c == 1 { format!(" or {}", fmt_shape(lead)) } else { String::new() };
+                return Err(RnnError::shape(format!(
+                    "y: expected shape {}{alt} to match the model output, got {}",
+                    fmt_shape(out),
+                    fmt_shape(s)
+                )));
+            }
+            c
+        };
+        let y = y.into_shape_with_order((rows, cols)).map_err(|_| RnnError::shape("y: expected a C-contiguous array"))?;
+        Ok(y.into_dimensionality::<Ix2>().expect("2-D"))
+    }
+
+    /// Loss of a batch: returns `Σ weight·loss` over the rows and the gradient
+    /// of `Σ weight·loss / count`. `weights` has one entry per row: the sample
+    /// weight, or 0 for a masked step; `count` is the number of valid rows.
+    pub fn compute<F: Float>(&self, fwd: &Forward<F>, target: ArrayView2<F>, weights: &[F], count: f64) -> Result<(f64, OutGrad<F>)> {
+        let y = &fwd.y.data;
+        let (rows, c) = y.dim();
+        if self.is_sparse() {
+            check_labels(target, c)?;
+        }
+        let (pred, fused) = match (self.source(fwd.activation), fwd.logits.as_ref()) {
+            (Source::Logits, Some(z)) => (z, true),
+            _ => (y, self.from_logits),
+        };
+        let scale = if count > 0.0 { 1.0 / count } else { 0.0 };
+        let kind = self.kind;
+        let mut grad = Array2::<F>::zeros((rows, c));
+        let mut losses = vec![0.0f64; rows];
+        grad.axis_iter_mut(Axis(0)).into_par_iter().zip(losses.par_iter_mut()).enumerate().with_min_len(64).for_each(|(r, (mut g, l))| {
+            let w = weights[r];
+            if w == F::zero() {
+                return;
+            }
+            let g = g.as_slice_mut().expect("contiguous");
+            let p = pred.row(r);
+            let p = p.as_slice().expect("contiguous");
+            let t = target.row(r);
+            let loss = row_loss(kind, fused, p, t.as_slice().expect("contiguous"), g);
+            let k = F::from_f64(scale) * w;
+            g.iter_mut().for_each(|v| *v = *v * k);
+            *l = loss * to_f64(w);
+        });
+        let sum: f64 = losses.iter().sum();
+        let grad = if fused { OutGrad::Logits(grad) } else { OutGrad::Output(grad) };
+        Ok((sum, grad))
+    }
+}
+
+fn check_labels<F: Float>(t: ArrayView2<F>, classes: usize) -> Result<()> {
+    for (r, &v) in t.iter().enumerate() {
+        let k = to_f64(v);
+        if !(k >= 0.0 && k < classes as f64 && k.fract() == 0.0) {
+            return Err(RnnError::value(format!("y: class index {k} (row {r}) is not an integer in 0..{classes} (the number of outputs)")));
+        }
+    }
+    Ok(())
+}
+
+/// One row's loss; writes the unscaled gradient into `g`.
+fn row_loss<F: Float>(kind: LossKind, logits: bool, p: &[F], t: &[F], g: &mut [F]) -> f64 {
+    let c = p.len();
+    let inv_c = F::from_f64(1.0 / c as f64);
+    let eps = F::from_f64(EPSILON);
+    let one = F::one();
+    let mut loss = 0.0;
+    match kind {
+        LossKind::BinaryCrossentropy => {
+            for k in 0..c {
+                let (z, y) = (p[k], t[k]);
+                if logits {
+                    // max(z, 0) - z·y + log(1 + exp(-|z|))
+                    let l = z.max(F::zero()) - z * y + (-z.abs()).exp().ln_1p();
+                    loss += to_f64(l);
+                    g[k] = (one / (one + (-z).exp()) - y) * inv_c;
+                } else {
+                    let q = z.max(eps).min(one - eps);
+                    loss -= to_f64(y * q.ln() + (one - y) * (one - q).ln());
+                    g[k] = if q == z { (q - y) / (q * (one - q)) * inv_c } else { F::zero() };
+                }
+            }
+            loss / c as f64
+        }
+        LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy => {
+            let sparse = kind == LossKind::SparseCategoricalCrossentropy;
+            let label = |k: usize| match sparse {
+                true if to_f64(t[0]) as usize == k => one,
+                true => F::zero(),
+                false => t[k],
+            };
+            if logits {
+                let lse = log_sum_exp(p);
+                g.copy_from_slice(p);
+                softmax_inplace(g);
+                let tsum = (0..c).fold(F::zero(), |s, k| s + label(k));
+                for k in 0..c {
+                    let y = label(k);
+                    if y != F::zero() {
+                        loss += to_f64(y * (lse - p[k]));
+                    }
+                    g[k] = g[k] * tsum - y;
+                }
+            } else {
+                for k in 0..c {
+                    let y = label(k);
+                    let q = p[k].max(eps).min(one - eps);
+                    if y != F::zero() {
+                        loss -= to_f64(y * q.ln());
+                    }
+                    g[k] = if q == p[k] { -y / q } else { F::zero() };
+                }
+            }
+            loss
+        }
+        LossKind::MeanSquaredError => {
+            for k in 0..c {
+                let d = p[k] - t[k];
+                loss += to_f64(d * d);
+                g[k] = F::from_f64(2.0) * d * inv_c;
+            }
+            loss / c as f64
+        }
+        LossKind::MeanAbsoluteError => {
+            for k in 0..c {
+                let d = p[k] - t[k];
+                loss += to_f64(d.abs());
+                g[k] = if d > F::zero() {
+                    inv_c
+                } else if d < F::zero() {
+                    -inv_c
+                } else {
+                    F::zero()
+                };
+            }
+            loss / c as f64
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! `SimpleRNN`, `LSTM`, `GRU` as Keras layers over the exact recurrent stack:
+//! masks as spans, `return_sequences`, `return_state`, bidirectional
+//! `merge_mode`, `go_backwards`, and dropout between stacked layers.
+//!
+//! With `dropout == 0` (or one layer) the layer is one [`Recurrent`] of
+//! `num_layers`; otherwise one single-layer stack per layer, so that the
+//! dropout masks can sit between them. Parameters keep PyTorch's names either
+//! way (`weight_ih_l1_reverse`, ...).
+//!
+//! Without `return_sequences` the output is the final state of each
+//! direction of the top layer: the forward direction's state at the last
+//! valid step and the reverse direction's after the first valid step, as in
+//! Keras' `Bidirectional`.
+
+use super::dropout::draw_mask;
+use super::network::Mode;
+use super::tensor::{gather_rows, mul_assign, Mask, Tensor};
+use crate::error::{Result, RnnError};
+use crate::float::Float;
+use crate::layers::{CellKind, Recurrent, RnnConfig};
+use crate::rng::SplitMix64;
+use ndarray::{s, Array2, Array3, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
+
+/// How the two directions of a bidirectional layer are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeMode {
+    Concat,
+    Sum,
+    Mul,
+    Ave,
+}
+
+impl MergeMode {
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "concat" => MergeMode::Concat,
+            "sum" => MergeMode::Sum,
+            "mul" => MergeMode::Mul,
+            "ave" => MergeMode::Ave,
+            other => return Err(RnnError::value(format!("merge_mode: expected one of concat, sum, mul, ave, got {other:?}"))),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecurrentLayerConfig {
+    pub cell: CellKind,
+    pub input_size: usize,
+    pub units: usize,
+    pub num_layers: usize,
+    pub bidirectional: bool,
+    pub merge_mode: MergeMode,
+    pub return_sequences: bool,
+    pub return_state: bool,
+    pub go_backwards: bool,
+    /// Dropout rate between stacked layers.
+    pub dropout: f64,
+    pub trainable: bool,
+}
+
+impl RecurrentLayerConfig {
+    pub fn directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Features of the output (per step or final).
+    pub fn output_size(&self) -> usize {
+        if self.bidirectional && self.merge_mode == MergeMode::Concat {
+            2 * self.units
+        } else {
+            self.units
+        }
+    }
+}
+
+/// Output of a recurrent layer.
+#[derive(Debug)]
+pub struct RecurrentOut<F> {
+    /// `(B·T, out)` with `return_sequences`, else `(B, out)`.
+    pub y: Tensor<F>,
+    /// (L·D, B, H): final states of every layer and direction.
+    pub h_n: Array3<F>,
+    pub c_n: Option<Array3<F>>,
+}
+
+#[derive(Debug)]
+struct Cache<F> {
+    batch: usize,
+    steps: usize,
+    empty: Vec<bool>,
+    perm: Option<Vec<usize>>,
+    dropout_masks: Vec<Array2<F>>,
+    /// Forward and reverse halves before a `mul` merge, `(rows, H)` each.
+    halves: Option<(Array2<F>, Array2<F>)>,
+}
+
+#[derive(Debug)]
+pub struct RecurrentLayer<F> {
+    pub cfg: RecurrentLayerConfig,
+    stacks: Vec<Recurrent<F>>,
+    /// (stack, name inside the stack, public name), in parameter order.
+    names: Vec<(usize, String, String)>,
+    cache: Option<Cache<F>>,
+}
+
+impl<F: Float> RecurrentLayer<F> {
+    pub fn new(cfg: RecurrentLayerConfig, seed: u64) -> Result<Self> {
+        if !(0.0..1.0).contains(&cfg.dropout) {
+            return Err(RnnError::value(format!("dropout: expected a rate in [0, 1), got {}", cfg.dropout)));
+        }
+        let split = cfg.dropout > 0.0 && cfg.num_layers > 1;
+        let mut rng = SplitMix64::new(seed);
+        let mut stacks = Vec::new();
+        let mut names = Vec::new();
+        let n_stacks = if split { cfg.num_layers } else { 1 };
+        for k in 0..n_stacks {
+            let rc = RnnConfig {
+                cell: cfg.cell,
+                input_size: if k == 0 { cfg.input_size } else { cfg.directions() * cfg.units },
+                hidden_size: cfg.units,
+                num_layers: if split { 1 } else { cfg.num_layers },
+                bidirectional: cfg.bidirectional,
+                bias: true,
+                batch_first: true,
+            };
+            let stack = Recurrent::new(rc, rng.next_u64())?;
+            for slot in stack.slots() {
+                let public = if split { slot.name.replacen("_l0", &format!("_l{k}"), 1) } else { slot.name.clone() };
+                names.push((k, slot.name.clone(), public));
+            }
+            stacks.push(stack);
+        }
+        Ok(RecurrentLayer { cfg, stacks, names, cache: None })
+    }
+
+    pub fn stacks(&self) -> &[Recurrent<F>] {
+        &self.stacks
+    }
+
+    /// Layers of each stack.
+    fn layers_per_stack(&self) -> usize {
+        self.stacks[0].config().num_layers
+    }
+
+    /// Runs the layer on `x` (B·T, I). `init` is the initial state of every
+    /// layer and direction, `(L·D, B, H)` (zeros when absent).
+    pub fn forward(
+        &mut self,
+        x: Tensor<F>,
+        mask: Option<&Mask>,
+        init: Option<(ArrayView3<F>, Option<ArrayView3<F>>)>,
+        mode: Mode,
+        rng: &mut SplitMix64,
+    ) -> Result<RecurrentOut<F>> {
+        let cfg = self.cfg;
+        let Some(steps) = x.steps else {
+            return Err(RnnError::shape(format!(
+                "{}: expected a sequence input (batch, time, features), got shape ({}, {})",
+                cfg.cell.name(),
+                x.batch(),
+                x.features()
+            )));
+        };
+        let batch = x.batch();
+        if x.features() != cfg.input_size {
+            return Err(RnnError::shape(format!("{}: expected {} input features, got {}", cfg.cell.name(), cfg.input_size, x.features())));
+        }
+        if steps == 0 || batch == 0 {
+            return Err(RnnError::shape(format!("x: expected a non-empty batch and sequence, got batch {batch}, {steps} steps")));
+        }
+        let (d, h) = (cfg.directions(), cfg.units);
+        let empty: Vec<bool> = (0..batch).map(|b| mask.is_some_and(|m| m.spans[b].0 == m.spans[b].1)).collect();
+        let spans: Option<Vec<(usize, usize)>> = mask.map(|m| m.spans.iter().map(|&(s, e)| if s == e { (0, 1) } else { (s, e) }).collect());
+        let perm = cfg.go_backwards.then(|| reverse_valid_steps(batch, steps, spans.as_deref()));
+        let mut inp = match &perm {
+            Some(p) => gather_rows(x.data.view(), p.iter().copied()),
+            None => x.data,
+        };
+        let keep = mode != Mode::Infer;
+        let per = self.layers_per_stack();
+        let n_states = cfg.num_layers * d;
+        let mut h_n = Array3::<F>::zeros((n_states, batch, h));
+        let mut c_n = (cfg.cell == CellKind::Lstm).then(|| Array3::<F>::zeros((n_states, batch, h)));
+        let mut dropout_masks = Vec::new();
+        let n_stacks = self.stacks.len();
+        for (k, stack) in self.stacks.iter_mut().enumerate() {
+            stack.set_training(keep);
+            let rows = k * per * d..(k + 1) * per * d;
+            let h0 = init.as_ref().map(|(h0, _)| h0.slice(s![rows.clone(), .., ..]));
+            let c0 = init.as_ref().and_then(|(_, c0)| c0.as_ref().map(|c| c.slice(s![rows.clone(), .., ..])));
+            let features = inp.ncols();
+            let x3 = inp.view().into_shape_with_order((batch, steps, features)).expect("batch-major rows");
+            let out = stack.forward_spans(x3, h0, c0, spans.clone())?;
+            h_n.slice_mut(s![rows.clone(), .., ..]).assign(&out.h_n);
+            if let (Some(cn), Some(c)) = (c_n.as_mut(), out.c_n.as_ref()) {
+                cn.slice_mut(s![rows, .., ..]).assign(c);
+            }
+            inp = out.output.into_shape_with_order((batch * steps, d * h)).expect("batch-major rows");
+            if k + 1 < n_stacks && mode == Mode::Train {
+                let m = draw_mask::<F>(inp.nrows(), inp.ncols(), cfg.dropout, rng);
+                mul_assign(&mut inp, &m);
+                dropout_masks.push(m);
+            }
+        }
+        for (b, _) in empty.iter().enumerate().filter(|(_, e)| **e) {
+            h_n.slice_mut(s![.., b, ..]).fill(F::zero());
+            if let Some(c) = c_n.as_mut() {
+                c.slice_mut(s![.., b, ..]).fill(F::zero());
+            }
+        }
+        let (both, out_steps) = if cfg.return_sequences {
+            for (b, _) in empty.iter().enumerate().filter(|(_, e)| **e) {
+                inp.slice_mut(s![b * steps..(b + 1) * steps, ..]).fill(F::zero());
+            }
+            (inp, Some(steps))
+        } else {
+            let top = (cfg.num_layers - 1) * d;
+            let mut last = Array2::<F>::zeros((batch, d * h));
+            for dir in 0..d {
+                last.slice_mut(s![.., dir * h..(dir + 1) * h]).assign(&h_n.index_axis(Axis(0), top + dir));
+            }
+            (last, None)
+        };
+        let (y, halves) = merge(cfg, both, keep);
+        self.cache = keep.then_some(Cache { batch, steps, empty, perm, dropout_masks, halves });
+        Ok(RecurrentOut { y: Tensor::new(y, out_steps), h_n, c_n })
+    }
+
+    /// Backward from the gradient of the output `dy` and, optionally, of the
+    /// final states `(L·D, B, H)`. Returns `dx` (B·T, I) and the gradients
+    /// of the initial states.
+    #[allow(clippy::type_complexity)]
+    pub fn backward(
+        &mut self,
+        dy: Option<Array2<F>>,
+        dstates: Option<(Array3<F>, Option<Array3<F>>)>,
+    ) -> Result<(Array2<F>, Array3<F>, Option<Array3<F>>)> {
+        let cfg = self.cfg;
+        let cache = self
+            .cache
+            .take()
+            .ok_or_else(|| RnnError::state(format!("{}.backward: no training forward to differentiate", cfg.cell.name())))?;
+        let Cache { batch, steps, empty, perm, mut dropout_masks, halves } = cache;
+        let (d, h) = (cfg.directions(), cfg.units);
+        let per = self.layers_per_stack();
+        let rows_out = if cfg.return_sequences { batch * steps } else { batch };
+        let mut dboth = match dy {
+            Some(dy) => unmerge(cfg, dy, halves),
+            None => Array2::zeros((rows_out, d * h)),
+        };
+        let (mut dhn_all, mut dcn_all) = match dstates {
+            Some((a, b)) => (a, b),
+            None => (Array3::zeros((cfg.num_layers * d, batch, h)), None),
+        };
+        let is_lstm = cfg.cell == CellKind::Lstm;
+        if is_lstm && dcn_all.is_none() {
+            dcn_all = Some(Array3::zeros(dhn_all.raw_dim()));
+        }
+        for (b, _) in empty.iter().enumerate().filter(|(_, e)| **e) {
+            let rows = if cfg.return_sequences { b * steps..(b + 1) * steps } else { b..b + 1 };
+            dboth.slice_mut(s![rows, ..]).fill(F::zero());
+            dhn_all.slice_mut(s![.., b, ..]).fill(F::zero());
+            if let Some(c) = dcn_all.as_mut() {
+                c.slice_mut(s![.., b, ..]).fill(F::zero());
+            }
+        }
+        if !cfg.return_sequences {
+            let top = (cfg.num_layers - 1) * d;
+            for dir in 0..d {
+                let mut t = dhn_all.index_axis_mut(Axis(0), top + dir);
+                t += &dboth.slice(s![.., dir * h..(dir + 1) * h]);
+            }
+        }
+        let mut dh0 = Array3::<F>::zeros((cfg.num_layers * d, batch, h));
+        let mut dc0 = is_lstm.then(|| Array3::<F>::zeros((cfg.num_layers * d, batch, h)));
+        let mut dout: Option<Array2<F>> = cfg.return_sequences.then_some(dboth);
+        let n_stacks = self.stacks.len();
+        for k in (0..n_stacks).rev() {
+            let rows = k * per * d..(k + 1) * per * d;
+            let stack = &mut self.stacks[k];
+            let dout3 = dout.as_ref().map(|a| a.view().into_shape_with_order((batch, steps, d * h)).expect("batch-major"));
+            let dhn = dhn_all.slice(s![rows.clone(), .., ..]);
+            let dcn = dcn_all.as_ref().map(|c| c.slice(s![rows.clone(), .., ..]));
+            let g = stack.backward(dout3, Some(dhn), dcn)?;
+            dh0.slice_mut(s![rows.clone(), .., ..]).assign(&g.dh0);
+            if let (Some(a), Some(b)) = (dc0.as_mut(), g.dc0.as_ref()) {
+                a.slice_mut(s![rows, .., ..]).assign(b);
+            }
+            let features = g.dx.shape()[2];
+            let mut dx = g.dx.into_shape_with_order((batch * steps, features)).expect("batch-major");
+            if k > 0 {
+                if let Some(m) = dropout_masks.pop() {
+                    mul_assign(&mut dx, &m);
+                }
+            }
+            dout = Some(dx);
+        }
+        let mut dx = dout.expect("at least one stack");
+        if let Some(p) = perm {
+            dx = gather_rows(dx.view(), p.into_iter());
+        }
+        Ok((dx, dh0, dc0))
+    }
+
+    pub fn param_names(&self) -> Vec<String> {
+        self.names.iter().map(|n| n.2.clone()).collect()
+    }
+
+    pub fn param(&self, i: usize) -> ArrayViewD<'_, F> {
+        let (k, local, _) = &self.names[i];
+        self.stacks[*k].param(local).expect("known slot")
+    }
+
+    pub fn grad(&self, i: usize) -> ArrayViewD<'_, F> {
+        let (k, local, _) = &self.names[i];
+        self.stacks[*k].grad(local).expect("known slot")
+    }
+
+    pub fn set_param(&mut self, i: usize, value: ArrayViewD<F>) -> Result<()> {
+        let (k, local, public) = &self.names[i];
+        self.stacks[*k].set_param(local, value).map_err(|e| RnnError::shape(e.to_string().replacen(local.as_str(), public, 1)))
+    }
+
+    /// The stack owns its parameters; each is updated on a copy and written back.
+    pub fn update(&mut self, f: &mut dyn FnMut(usize, ArrayViewMutD<F>, ArrayViewD<F>)) {
+        for (i, (k, local, _)) in self.names.iter().enumerate() {
+            let stack = &mut self.stacks[*k];
+            let mut w = stack.param(local).expect("known slot").to_owned();
+            f(i, w.view_mut(), stack.grad(local).expect("known slot"));
+            stack.set_param(local, w.view()).expect("same shape");
+        }
+    }
+
+    pub fn zero_grad(&mut self) {
+        self.stacks.iter_mut().for_each(|s| s.zero_grad());
+    }
+}
+
+/// Row permutation that reverses the valid steps of each sequence (an
+/// involution: it is its own inverse).
+fn reverse_valid_steps(batch: usize, steps: usize, spans: Option<&[(usize, usize)]>) -> Vec<usize> {
+    let mut p = Vec::with_capacity(batch * steps);
+    for b in 0..batch {
+        let (s, e) = spans.map_or((0, steps), |sp| sp[b]);
+        p.extend((0..steps).map(|t| b * steps + if s <= t && t < e { s + e - 1 - t } else { t }));
+    }
+    p
+}
+
+/// Combines the `(rows, 2H)` directions per `merge_mode`; returns the output
+/// and, for `mul`, the halves that backward needs.
+#[allow(clippy::type_complexity)]
+fn merge<F: Float>(cfg: RecurrentLayerConfig, both: Array2<F>, keep: bool) -> (Array2<F>, Option<(Array2<F>, Array2<F>)>) {
+    if !cfg.bidirectional || cfg.merge_mode == MergeMode::Concat {
+        return (both, None);
+    }
+    let h = cfg.units;
+    let fw = both.slice(s![.., ..h]);
+    let bw = both.slice(s![.., h..]);
+    match cfg.merge_mode {
+        MergeMode::Sum => (&fw + &bw, None),
+        MergeMode::Ave => ((&fw + &bw) * F::from_f64(0.5), None),
+        MergeMode::Mul => (&fw * &bw, keep.then(|| (fw.to_owned(), bw.to_owned()))),
+        MergeMode::Concat => unreachable!("handled above"),
+    }
+}
+
+fn unmerge<F: Float>(cfg: RecurrentLayerConfig, dy: Array2<F>, halves: Option<(Array2<F>, Array2<F>)>) -> Array2<F> {
+    if !cfg.bidirectional || cfg.merge_mode == MergeMode::Concat {
+        return dy;
+    }
+    let h = cfg.units;
+    let mut both = Array2::<F>::zeros((dy.nrows(), 2 * h));
+    let (mut a, mut b) = both.view_mut().split_at(Axis(1), h);
+    match cfg.merge_mode {
+        MergeMode::Sum => {
+            a.assign(&dy);
+            b.assign(&dy);
+        }
+        MergeMode::Ave => {
+            let half = &dy * F::from_f64(0.5);
+            a.assign(&half);
+            b.assign(&half);
+        }
+        MergeMode::Mul => {
+            let (fw, bw) = halves.expect("kept for mul");
+            a.assign(&(&dy * &bw));
+            b.assign(&(&dy * &fw));
+        }
+        MergeMode::Concat => unreachable!("handled above"),
+    }
+    both
+}

@@ -1,0 +1,351 @@
+//! An encoder-decoder (sequence to sequence) model: the encoder RNN reads the
+//! source, its final state initialises the decoder RNN, which is trained with
+//! teacher forcing (it reads the target shifted right behind a BOS token)
+//! and decodes greedily or with beam search, step by step in Rust.
+//!
+//! Layers: `encoder_embedding`, `encoder`, `decoder_embedding`, `decoder`,
+//! `output` (a softmax `Dense` over the target vocabulary). Index 0 is
+//! padding on both sides. A bidirectional encoder hands the decoder the
+//! concatenated states of its two directions, so the decoder has `2·units`.
+
+use super::activation::{log_sum_exp, Activation};
+use super::dense::Dense;
+use super::embedding::Embedding;
+use super::layer::{Layer, LayerKind};
+use super::network::{Forward, Input, Mode, OutGrad};
+use super::recurrent_layer::{MergeMode, RecurrentLayer, RecurrentLayerConfig};
+use super::spec::Obj;
+use crate::error::{Result, RnnError};
+use crate::float::Float;
+use crate::layers::{CellKind, Nonlinearity};
+use crate::rng::SplitMix64;
+use ndarray::{s, Array2, Array3, ArrayView2, Axis};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seq2SeqConfig {
+    pub src_vocab: usize,
+    pub tgt_vocab: usize,
+    pub embedding_dim: usize,
+    pub units: usize,
+    pub cell: CellKind,
+    pub num_layers: usize,
+    pub bidirectional_encoder: bool,
+    pub dropout: f64,
+    pub bos_id: usize,
+    pub eos_id: usize,
+}
+
+impl Seq2SeqConfig {
+    pub fn parse(v: &Value) -> Result<Self> {
+        let mut o = Obj::new("seq2seq", v)?;
+        let cell = match o.str("cell", Some("lstm"))?.as_str() {
+            "lstm" => CellKind::Lstm,
+            "gru" => CellKind::Gru,
+            "simple_rnn" | "rnn" => CellKind::Rnn(Nonlinearity::Tanh),
+            other => return Err(RnnError::value(format!("seq2seq.cell: expected \"lstm\", \"gru\" or \"simple_rnn\", got {other:?}"))),
+        };
+        let cfg = Seq2SeqConfig {
+            src_vocab: o.positive("src_vocab", None)?,
+            tgt_vocab: o.positive("tgt_vocab", None)?,
+            embedding_dim: o.positive("embedding_dim", Some(64))?,
+            units: o.positive("units", Some(128))?,
+            cell,
+            num_layers: o.positive("num_layers", Some(1))?,
+            bidirectional_encoder: o.bool("bidirectional_encoder", false)?,
+            dropout: o.f64("dropout", Some(0.0))?,
+            bos_id: o.usize("bos_id", Some(1))?,
+            eos_id: o.usize("eos_id", Some(2))?,
+        };
+        o.finish()?;
+        for (name, id) in [("bos_id", cfg.bos_id), ("eos_id", cfg.eos_id)] {
+            if id == 0 || id >= cfg.tgt_vocab {
+                return Err(RnnError::value(format!("seq2seq.{name}: expected a token in 1..{} (0 is padding), got {id}", cfg.tgt_vocab)));
+            }
+        }
+        if !(0.0..1.0).contains(&cfg.dropout) {
+            return Err(RnnError::value(format!("seq2seq.dropout: expected a rate in [0, 1), got {}", cfg.dropout)));
+        }
+        Ok(cfg)
+    }
+
+    fn directions(&self) -> usize {
+        if self.bidirectional_encoder {
+            2
+        } else {
+            1
+        }
+    }
+
+    pub fn decoder_units(&self) -> usize {
+        self.directions() * self.units
+    }
+}
+
+const SRC_EMB: usize = 0;
+const ENCODER: usize = 1;
+const TGT_EMB: usize = 2;
+const DECODER: usize = 3;
+const OUTPUT: usize = 4;
+
+#[derive(Debug)]
+pub struct Seq2Seq<F> {
+    pub cfg: Seq2SeqConfig,
+    pub layers: Vec<Layer<F>>,
+    rng: SplitMix64,
+}
+
+macro_rules! layer {
+    ($self:expr, $i:expr, $kind:ident) => {
+        match &mut $self.layers[$i].kind {
+            LayerKind::$kind(l) => l,
+            _ => unreachable!("fixed layout"),
+        }
+    };
+}
+
+impl<F: Float> Seq2Seq<F> {
+    pub fn new(cfg: Seq2SeqConfig, seed: u64) -> Result<Self> {
+        let mut rng = SplitMix64::new(seed);
+        let rnn = |input_size, units, bidirectional, return_sequences| RecurrentLayerConfig {
+            cell: cfg.cell,
+            input_size,
+            units,
+            num_layers: cfg.num_layers,
+            bidirectional,
+            merge_mode: MergeMode::Concat,
+            return_sequences,
+            return_state: !return_sequences,
+            go_backwards: false,
+            dropout: cfg.dropout,
+            trainable: true,
+        };
+        let e = cfg.embedding_dim;
+        let hd = cfg.decoder_units();
+        let layers = vec![
+            Layer {
+                name: "encoder_embedding".into(),
+                kind: LayerKind::Embedding(Embedding::new(cfg.src_vocab, e, true, true, rng.next_u64())?),
+            },
+            Layer {
+                name: "encoder".into(),
+                kind: LayerKind::Recurrent(RecurrentLayer::new(rnn(e, cfg.units, cfg.bidirectional_encoder, false), rng.next_u64())?),
+            },
+            Layer {
+                name: "decoder_embedding".into(),
+                kind: LayerKind::Embedding(Embedding::new(cfg.tgt_vocab, e, true, true, rng.next_u64())?),
+            },
+            Layer { name: "decoder".into(), kind: LayerKind::Recurrent(RecurrentLayer::new(rnn(e, hd, false, true), rng.next_u64())?) },
+            Layer {
+                name: "output".into(),
+                kind: LayerKind::Dense(Dense::new(hd, cfg.tgt_vocab, Activation::Softmax, true, true, rng.next_u64())?),
+            },
+        ];
+        Ok(Seq2Seq { cfg, layers, rng: SplitMix64::new(rng.next_u64()) })
+    }
+
+    pub fn set_seed(&mut self, seed: u64) {
+        self.rng = SplitMix64::new(seed);
+    }
+
+    /// Encoder states `(L·D, B, H)` to decoder states `(L, B, D·H)`.
+    fn bridge(&self, a: &Array3<F>) -> Array3<F> {
+        let (d, h, l) = (self.cfg.directions(), self.cfg.units, self.cfg.num_layers);
+        let mut out = Array3::zeros((l, a.shape()[1], d * h));
+        for layer in 0..l {
+            for dir in 0..d {
+                out.slice_mut(s![layer, .., dir * h..(dir + 1) * h]).assign(&a.index_axis(Axis(0), layer * d + dir));
+            }
+        }
+        out
+    }
+
+    fn unbridge(&self, g: &Array3<F>) -> Array3<F> {
+        let (d, h, l) = (self.cfg.directions(), self.cfg.units, self.cfg.num_layers);
+        let mut out = Array3::zeros((l * d, g.shape()[1], h));
+        for layer in 0..l {
+            for dir in 0..d {
+                out.index_axis_mut(Axis(0), layer * d + dir).assign(&g.slice(s![layer, .., dir * h..(dir + 1) * h]));
+            }
+        }
+        out
+    }
+
+    /// Runs the encoder; returns the decoder's initial `(h, c)`.
+    fn encode(&mut self, src: ArrayView2<i64>, mode: Mode) -> Result<(Array3<F>, Option<Array3<F>>)> {
+        let (x, mask) = layer!(self, SRC_EMB, Embedding).forward(src, mode.keep())?;
+        let mut rng = self.rng.clone();
+        let out = layer!(self, ENCODER, Recurrent).forward(x, mask.as_ref(), None, mode, &mut rng)?;
+        self.rng = rng;
+        let h = self.bridge(&out.h_n);
+        let c = out.c_n.as_ref().map(|c| self.bridge(c));
+        Ok((h, c))
+    }
+
+    pub fn forward(&mut self, input: Input<'_, F>, mode: Mode) -> Result<Forward<F>> {
+        let Input::Pair(src, dec_in) = input else {
+            return Err(RnnError::value("x: a Seq2Seq model takes a pair (source indices, decoder-input indices)"));
+        };
+        if src.nrows() != dec_in.nrows() {
+            return Err(RnnError::shape(format!(
+                "x: source and decoder input must have the same batch size, got {} and {}",
+                src.nrows(),
+                dec_in.nrows()
+            )));
+        }
+        let (h0, c0) = self.encode(src, mode)?;
+        let (x, mask) = layer!(self, TGT_EMB, Embedding).forward(dec_in, mode.keep())?;
+        let mut rng = self.rng.clone();
+        let dec =
+            layer!(self, DECODER, Recurrent).forward(x, mask.as_ref(), Some((h0.view(), c0.as_ref().map(|c| c.view()))), mode, &mut rng)?;
+        self.rng = rng;
+        let (y, logits) = layer!(self, OUTPUT, Dense).forward(dec.y, mode.keep(), true)?;
+        Ok(Forward { y, logits, activation: Activation::Softmax, mask, states: Vec::new() })
+    }
+
+    pub fn backward(&mut self, grad: OutGrad<F>) -> Result<()> {
+        let (d, is_logits) = match grad {
+            OutGrad::Output(d) => (d, false),
+            OutGrad::Logits(d) => (d, true),
+        };
+        let d = layer!(self, OUTPUT, Dense).backward(d, is_logits)?;
+        let (dx, dh0, dc0) = layer!(self, DECODER, Recurrent).backward(Some(d), None)?;
+        layer!(self, TGT_EMB, Embedding).backward(dx.view())?;
+        let dh = self.unbridge(&dh0);
+        let dc = dc0.as_ref().map(|c| self.unbridge(c));
+        let (dx, _, _) = layer!(self, ENCODER, Recurrent).backward(None, Some((dh, dc)))?;
+        layer!(self, SRC_EMB, Embedding).backward(dx.view())
+    }
+
+    /// One decoder step for `tokens` (n,) from states `(L, n, H')`; returns
+    /// the log-probabilities (n, V) and the new states.
+    #[allow(clippy::type_complexity)]
+    fn step(&mut self, tokens: &[i64], h: &Array3<F>, c: Option<&Array3<F>>) -> Result<(Array2<F>, Array3<F>, Option<Array3<F>>)> {
+        let idx = Array2::from_shape_vec((tokens.len(), 1), tokens.to_vec()).expect("n x 1");
+        let (x, _) = layer!(self, TGT_EMB, Embedding).forward(idx.view(), false)?;
+        let mut rng = self.rng.clone();
+        let out = layer!(self, DECODER, Recurrent).forward(x, None, Some((h.view(), c.map(|c| c.view()))), Mode::Infer, &mut rng)?;
+        let dense = layer!(self, OUTPUT, Dense);
+        let mut z = dense.linear(&out.y.data);
+        for mut row in z.rows_mut() {
+            let lse = log_sum_exp(row.as_slice().expect("contiguous"));
+            row.mapv_inplace(|v| v - lse);
+        }
+        Ok((z, out.h_n, out.c_n))
+    }
+
+    fn check_src(&self, src: ArrayView2<i64>, max_length: usize) -> Result<()> {
+        if max_length == 0 {
+            return Err(RnnError::value("max_length: expected a positive number of tokens, got 0"));
+        }
+        if src.nrows() == 0 || src.ncols() == 0 {
+            return Err(RnnError::shape("x: expected a non-empty (batch, time) array of source indices"));
+        }
+        Ok(())
+    }
+
+    /// Greedy decoding: `(B, max_length)` token ids, each sequence ending
+    /// with EOS (when produced) and padded with 0 after it.
+    pub fn greedy(&mut self, src: ArrayView2<i64>, max_length: usize) -> Result<Array2<i64>> {
+        self.check_src(src, max_length)?;
+        crate::threads::install(|| {
+            let (mut h, mut c) = self.encode(src, Mode::Infer)?;
+            let b = src.nrows();
+            let eos = self.cfg.eos_id as i64;
+            let mut out = Array2::<i64>::zeros((b, max_length));
+            let mut tokens = vec![self.cfg.bos_id as i64; b];
+            let mut done = vec![false; b];
+            for t in 0..max_length {
+                let (lp, h2, c2) = self.step(&tokens, &h, c.as_ref())?;
+                (h, c) = (h2, c2);
+                for i in 0..b {
+                    if done[i] {
+                        continue;
+                    }
+                    let best = super::metrics::argmax(lp.row(i).iter().copied()) as i64;
+                    out[[i, t]] = best;
+                    tokens[i] = best;
+                    done[i] = best == eos;
+                }
+                if done.iter().all(|d| *d) {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Beam search with `beam_width` hypotheses per source; the score is the
+    /// sum of log-probabilities divided by `((5 + len) / 6)^length_penalty`.
+    pub fn beam_search(&mut self, src: ArrayView2<i64>, max_length: usize, beam_width: usize, length_penalty: f64) -> Result<Array2<i64>> {
+        self.check_src(src, max_length)?;
+        if beam_width == 0 {
+            return Err(RnnError::value("beam_width: expected a positive integer, got 0"));
+        }
+        crate::threads::install(|| {
+            let (h_all, c_all) = self.encode(src, Mode::Infer)?;
+            let mut out = Array2::<i64>::zeros((src.nrows(), max_length));
+            for i in 0..src.nrows() {
+                let pick = |a: &Array3<F>| a.slice(s![.., i..i + 1, ..]).to_owned();
+                let best = self.beam_one(pick(&h_all), c_all.as_ref().map(pick), max_length, beam_width, length_penalty)?;
+                for (t, v) in best.into_iter().enumerate() {
+                    out[[i, t]] = v;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn beam_one(&mut self, h0: Array3<F>, c0: Option<Array3<F>>, max_length: usize, k: usize, alpha: f64) -> Result<Vec<i64>> {
+        let eos = self.cfg.eos_id as i64;
+        let norm = |score: f64, len: usize| score / ((5.0 + len as f64) / 6.0).powf(alpha);
+        // Live hypotheses: (tokens, score); their states are rows of h, c.
+        let mut beams: Vec<(Vec<i64>, f64)> = vec![(Vec::new(), 0.0)];
+        let (mut h, mut c) = (h0, c0);
+        let mut finished: Vec<(Vec<i64>, f64)> = Vec::new();
+        for _ in 0..max_length {
+            let tokens: Vec<i64> = beams.iter().map(|(t, _)| *t.last().unwrap_or(&(self.cfg.bos_id as i64))).collect();
+            let (lp, h2, c2) = self.step(&tokens, &h, c.as_ref())?;
+            let mut cand: Vec<(f64, usize, i64)> = Vec::with_capacity(beams.len() * lp.ncols());
+            for (bi, (_, score)) in beams.iter().enumerate() {
+                for (v, &l) in lp.row(bi).iter().enumerate() {
+                    cand.push((score + super::losses::to_f64(l), bi, v as i64));
+                }
+            }
+            cand.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut next = Vec::with_capacity(k);
+            let mut parents = Vec::with_capacity(k);
+            for (score, bi, v) in cand.into_iter().take(2 * k) {
+                let mut seq = beams[bi].0.clone();
+                seq.push(v);
+                if v == eos {
+                    let len = seq.len();
+                    finished.push((seq, norm(score, len)));
+                } else if next.len() < k {
+                    next.push((seq, score));
+                    parents.push(bi);
+                }
+                if next.len() == k {
+                    break;
+                }
+            }
+            // Stop once the best finished hypothesis beats every live one.
+            let best_done = finished.iter().map(|f| f.1).fold(f64::NEG_INFINITY, f64::max);
+            let best_live = next.iter().map(|(s, sc)| norm(*sc, s.len())).fold(f64::NEG_INFINITY, f64::max);
+            if next.is_empty() || (finished.len() >= k && best_done >= best_live) {
+                beams.clear();
+                break;
+            }
+            let take = |a: &Array3<F>| a.select(Axis(1), &parents);
+            h = take(&h2);
+            c = c2.as_ref().map(take);
+            beams = next;
+        }
+        for (seq, score) in beams {
+            let len = seq.len();
+            finished.push((seq, norm(score, len)));
+        }
+        let best = finished.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|b| b.0).unwrap_or_default();
+        Ok(best)
+    }
+}

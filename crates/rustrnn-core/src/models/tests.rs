@@ -1,0 +1,175 @@
+//! Whole models against central finite differences in float64, and the
+//! optimizers against their update rules written out by hand.
+
+use super::losses::Loss;
+use super::network::{Input, Network};
+use super::optim::OptimizerConfig;
+use super::seq2seq::{Seq2Seq, Seq2SeqConfig};
+use super::sequential::Sequential;
+use super::spec::ModelSpec;
+use super::training::Trainer;
+use crate::rng::SplitMix64;
+use ndarray::{Array2, ArrayD, IxDyn};
+
+fn trainer(spec: &str, loss: &str) -> Trainer<f64> {
+    let v: serde_json::Value = serde_json::from_str(spec).unwrap();
+    let net = if v["type"] == "seq2seq" {
+        Network::Seq2Seq(Seq2Seq::new(Seq2SeqConfig::parse(&v["config"]).unwrap(), 11).unwrap())
+    } else {
+        Network::Sequential(Sequential::new(ModelSpec::parse(&v).unwrap(), 11).unwrap())
+    };
+    let mut t = Trainer::new(net);
+    let opt = OptimizerConfig::parse(&serde_json::json!({"name": "sgd"})).unwrap();
+    t.compile(Loss::parse(loss, false).unwrap(), vec![], opt).unwrap();
+    t
+}
+
+/// Checks every gradient entry (or a spread-out sample of large tensors)
+/// against central differences of the loss.
+fn fd_check(t: &mut Trainer<f64>, input: impl Fn() -> Input<'static, f64>, y: &ArrayD<f64>) {
+    let (_, grads) = t.gradients(input(), y.view(), None).unwrap();
+    let eps = 1e-6;
+    let mut worst = 0.0f64;
+    let largest = grads.iter().flat_map(|(_, g)| g.iter()).fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(largest > 1e-3, "all gradients are (near) zero: {largest}");
+    for (li, layer_grads) in grads.iter().enumerate() {
+        let (name, g) = layer_grads;
+        let (l, p) = super::layer::find_param(t.net.layers(), name).unwrap();
+        let base = t.net.layers()[l].param(p).to_owned();
+        let n = base.len();
+        let stride = (n / 40).max(1);
+        for k in (li % stride..n).step_by(stride) {
+            let mut loss_at = |d: f64| {
+                let mut w = base.clone();
+                w.as_slice_mut().unwrap()[k] += d;
+                t.net.layers_mut()[l].set_param(p, w.view()).unwrap();
+                let s = t.test_batch(input(), y.view(), None).unwrap();
+                s.loss_sum / s.count
+            };
+            let num = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
+            let got = g.as_slice().unwrap()[k];
+            let err = (num - got).abs() / (1e-6 + num.abs().max(got.abs()));
+            assert!(err < 1e-5 || (num - got).abs() < 1e-9, "{name}[{k}]: analytic {got}, numeric {num}");
+            if (num - got).abs() >= 1e-9 {
+                worst = worst.max(err);
+            }
+        }
+        t.net.layers_mut()[l].set_param(p, base.view()).unwrap();
+    }
+    assert!(worst < 1e-5);
+}
+
+fn leak<T>(v: T) -> &'static T {
+    Box::leak(Box::new(v))
+}
+
+fn indices(rows: &[&[i64]]) -> &'static Array2<i64> {
+    let t = rows[0].len();
+    leak(Array2::from_shape_fn((rows.len(), t), |(b, s)| rows[b][s]))
+}
+
+#[test]
+fn embedding_bilstm_dense_with_masks_matches_finite_differences() {
+    let spec = r#"{"input": {"kind": "indices"}, "layers": [
+        {"class": "Embedding", "name": "emb", "config": {"input_dim": 7, "output_dim": 3, "mask_zero": true}},
+        {"class": "LSTM", "name": "lstm", "config": {"units": 4, "bidirectional": true}},
+        {"class": "Dense", "name": "out", "config": {"units": 1, "activation": "sigmoid"}}]}"#;
+    let mut t = trainer(spec, "binary_crossentropy");
+    // Right padding, left padding, no padding, all padding.
+    let x = indices(&[&[1, 2, 3, 0, 0], &[0, 0, 4, 5, 6], &[6, 5, 4, 3, 2], &[0, 0, 0, 0, 0]]);
+    let y = ArrayD::from_shape_vec(IxDyn(&[4]), vec![1.0, 0.0, 1.0, 0.0]).unwrap();
+    fd_check(&mut t, || Input::Indices(x.view()), &y);
+}
+
+#[test]
+fn gru_sequences_with_softmax_and_masked_sparse_loss_matches_finite_differences() {
+    let spec = r#"{"input": {"kind": "indices"}, "layers": [
+        {"class": "Embedding", "name": "emb", "config": {"input_dim": 6, "output_dim": 3, "mask_zero": true}},
+        {"class": "GRU", "name": "gru", "config": {"units": 5, "return_sequences": true, "num_layers": 2}},
+        {"class": "Dense", "name": "tags", "config": {"units": 4, "activation": "softmax"}}]}"#;
+    let mut t = trainer(spec, "sparse_categorical_crossentropy");
+    let x = indices(&[&[1, 2, 3, 4], &[5, 1, 0, 0], &[0, 2, 2, 3]]);
+    let y = ArrayD::from_shape_fn(IxDyn(&[3, 4]), |i| ((i[0] + 2 * i[1]) % 4) as f64);
+    fd_check(&mut t, || Input::Indices(x.view()), &y);
+}
+
+#[test]
+fn merge_modes_go_backwards_and_stacked_dropout_layers_match_finite_differences() {
+    for (merge, cell) in [("sum", "SimpleRNN"), ("mul", "LSTM"), ("ave", "GRU"), ("concat", "LSTM")] {
+        let spec = format!(
+            r#"{{"input": {{"kind": "indices"}}, "layers": [
+            {{"class": "Embedding", "name": "emb", "config": {{"input_dim": 6, "output_dim": 3, "mask_zero": true}}}},
+            {{"class": "{cell}", "name": "rnn", "config": {{"units": 3, "bidirectional": true, "merge_mode": "{merge}",
+               "return_sequences": true, "go_backwards": true, "num_layers": 2, "dropout": 0.5}}}},
+            {{"class": "Dropout", "name": "drop", "config": {{"rate": 0.3}}}},
+            {{"class": "Dense", "name": "out", "config": {{"units": 2, "activation": "tanh"}}}}]}}"#
+        );
+        let mut t = trainer(&spec, "mse");
+        let x = indices(&[&[1, 2, 3, 4], &[0, 5, 1, 2], &[3, 4, 0, 0]]);
+        let y = ArrayD::from_shape_fn(IxDyn(&[3, 4, 2]), |i| ((i[0] * 3 + i[1] + i[2]) % 5) as f64 / 5.0 - 0.4);
+        fd_check(&mut t, || Input::Indices(x.view()), &y);
+    }
+}
+
+#[test]
+fn float_features_through_rnn_and_dense_layers_match_finite_differences() {
+    let spec = r#"{"input": {"kind": "features", "features": 2}, "layers": [
+        {"class": "SimpleRNN", "name": "rnn", "config": {"units": 4, "return_sequences": true, "activation": "relu"}},
+        {"class": "Dense", "name": "hidden", "config": {"units": 3, "activation": "relu"}},
+        {"class": "LSTM", "name": "lstm", "config": {"units": 3}},
+        {"class": "Dense", "name": "out", "config": {"units": 3, "activation": "softmax"}}]}"#;
+    let mut t = trainer(spec, "categorical_crossentropy");
+    let mut rng = SplitMix64::new(3);
+    let x = leak(ArrayD::from_shape_simple_fn(IxDyn(&[3, 5, 2]), || rng.uniform(-1.0, 1.0)));
+    let y = ArrayD::from_shape_fn(IxDyn(&[3, 3]), |i| f64::from(u8::from(i[0] == i[1])));
+    fd_check(&mut t, || Input::Features(x.view()), &y);
+}
+
+#[test]
+fn seq2seq_with_bidirectional_encoder_matches_finite_differences() {
+    for cell in ["lstm", "gru"] {
+        let spec = format!(
+            r#"{{"type": "seq2seq", "config": {{"src_vocab": 6, "tgt_vocab": 5, "embedding_dim": 3, "units": 3,
+               "cell": "{cell}", "num_layers": 2, "bidirectional_encoder": true}}}}"#
+        );
+        let mut t = trainer(&spec, "sparse_categorical_crossentropy");
+        let src = indices(&[&[3, 4, 5, 0], &[5, 3, 0, 0]]);
+        let dec = indices(&[&[1, 3, 4, 3], &[1, 4, 0, 0]]);
+        let y = ArrayD::from_shape_vec(IxDyn(&[2, 4]), vec![3.0, 4.0, 3.0, 2.0, 4.0, 2.0, 0.0, 0.0]).unwrap();
+        fd_check(&mut t, || Input::Pair(src.view(), dec.view()), &y);
+    }
+}
+
+#[test]
+fn adam_matches_its_update_rule_and_state_round_trips() {
+    let spec = r#"{"input": {"kind": "features", "features": 2, "sequence": false}, "layers": [
+        {"class": "Dense", "name": "d", "config": {"units": 1}}]}"#;
+    let v: serde_json::Value = serde_json::from_str(spec).unwrap();
+    let mut t = Trainer::<f64>::new(Network::Sequential(Sequential::new(ModelSpec::parse(&v).unwrap(), 1).unwrap()));
+    let opt = OptimizerConfig::parse(&serde_json::json!({"name": "adam", "learning_rate": 0.1, "clipvalue": 0.5})).unwrap();
+    t.compile(Loss::parse("mse", false).unwrap(), vec!["mae".into()], opt).unwrap();
+    let x = ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![1.0, 2.0, -1.0, 0.5]).unwrap();
+    let y = ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![3.0, -2.0]).unwrap();
+    let (mut m, mut v2) = (ArrayD::<f64>::zeros(IxDyn(&[2, 1])), ArrayD::<f64>::zeros(IxDyn(&[2, 1])));
+    for step in 1..=3 {
+        let w0 = t.net.layers()[0].param(0).to_owned();
+        let (_, grads) = t.gradients(Input::Features(x.view()), y.view(), None).unwrap();
+        let g = grads[0].1.mapv(|v| v.clamp(-0.5, 0.5));
+        m = &m + &((&g - &m) * 0.1);
+        v2 = &v2 + &((&g * &g - &v2) * 0.001);
+        let lr_t = 0.1 * (1.0 - 0.999f64.powi(step)).sqrt() / (1.0 - 0.9f64.powi(step));
+        let expect = &w0 - &(&m * lr_t / (v2.mapv(f64::sqrt) + 1e-7));
+        t.train_batch(Input::Features(x.view()), y.view(), None).unwrap();
+        let got = t.net.layers()[0].param(0).to_owned();
+        assert!((&got - &expect).iter().all(|d| d.abs() < 1e-12), "step {step}: {got} vs {expect}");
+    }
+    let c = t.compiled.as_ref().unwrap();
+    let saved: Vec<(String, ArrayD<f64>)> = c.optimizer.state().into_iter().map(|(n, a)| (n, a.to_owned())).collect();
+    assert_eq!(saved.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["d/bias/m", "d/bias/v", "d/kernel/m", "d/kernel/v"]);
+    let layers = &t.net;
+    let mut fresh = c.optimizer.clone();
+    fresh.set_state(3, saved.clone(), layers.layers()).unwrap();
+    assert_eq!(fresh.state().len(), 4);
+    let err = fresh.set_state(3, vec![("d/kernel/q".into(), saved[0].1.clone())], layers.layers()).unwrap_err();
+    assert!(err.to_string().contains("d/kernel/q"), "{err}");
+}

@@ -1,0 +1,253 @@
+"""Keras-style layers for :class:`rustrnn.Sequential`.
+
+Layers are configurations: the model builds them in Rust on first use,
+inferring every input size from the data. After that ``layer.get_weights()``
+and ``layer.set_weights()`` reach the built parameters.
+
+Shapes (``B`` batch, ``T`` time steps)::
+
+    Embedding        (B, T) int            -> (B, T, output_dim)
+    SimpleRNN/LSTM/GRU (B, T, I)           -> (B, units·D) or (B, T, units·D) with return_sequences
+    Dense            (B, I) or (B, T, I)   -> (B, units) or (B, T, units)
+    Dropout          any                   -> same
+
+``D`` is 2 for ``bidirectional=True`` with ``merge_mode="concat"``, else 1.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Optional
+
+import numpy as np
+
+from .errors import ArgumentError, DTypeError, ShapeError
+
+__all__ = ["Layer", "Embedding", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
+
+ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+def positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise DTypeError(f"{name}: expected a positive integer, got {value!r}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise DTypeError(f"{name}: expected a positive integer, got {type(value).__name__}") from None
+    if v <= 0:
+        raise ArgumentError(f"{name}: expected a positive integer, got {v}")
+    return v
+
+
+def check_rate(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise DTypeError(f"{name}: expected a number in [0, 1), got {type(value).__name__}")
+    v = float(value)
+    if not 0.0 <= v < 1.0:
+        raise ArgumentError(f"{name}: expected a rate in [0, 1), got {v}")
+    return v
+
+
+def check_choice(name: str, value: Any, options: tuple) -> str:
+    if value is None and "linear" in options:
+        return "linear"
+    if not isinstance(value, str) or value.lower() not in options:
+        raise ArgumentError(f"{name}: expected one of {', '.join(options)}, got {value!r}")
+    return value.lower()
+
+
+class Layer:
+    """Base class: a name, a config, and (once built) access to the weights."""
+
+    _class = ""
+    _prefix = ""
+
+    def __init__(self, name: Optional[str] = None, trainable: bool = True) -> None:
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ArgumentError(f"name: expected a non-empty string without '/', got {name!r}")
+        self.name = name
+        self.trainable = bool(trainable)
+        self._model = None
+
+    def get_config(self) -> dict:
+        raise NotImplementedError
+
+    def spec(self) -> dict:
+        """The layer as the native model and the model file describe it."""
+        return {"class": self._class, "name": self.name, "config": self.get_config()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    def _built(self):
+        if self._model is None:
+            raise ArgumentError(f"{self.name or self._class}: the layer is not in a model yet")
+        self._model._require_built(f"{self.name}.get_weights")
+        return self._model
+
+    def get_weights(self) -> list:
+        """This layer's parameters, in order, as NumPy arrays (copies)."""
+        model = self._built()
+        return [v for k, v in model._handle.weights() if k.split("/", 1)[0] == self.name]
+
+    def set_weights(self, weights: list) -> None:
+        """Sets this layer's parameters from arrays in :meth:`get_weights` order."""
+        model = self._built()
+        names = [k for k in model._handle.weight_names() if k.split("/", 1)[0] == self.name]
+        if len(weights) != len(names):
+            raise ArgumentError(f"weights: {self.name} has {len(names)} weight arrays ({', '.join(names)}), got {len(weights)}")
+        model._set_named_weights(dict(zip(names, weights)))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Embedding(Layer):
+    """Integer indices to dense vectors.
+
+    ``mask_zero=True`` treats index 0 as padding: recurrent layers then skip
+    the padded steps (padding before or after the tokens of each sequence)
+    and sequence losses ignore them. ``weights`` is a pretrained
+    ``(input_dim, output_dim)`` matrix; ``trainable=False`` freezes it.
+    """
+
+    _class = "Embedding"
+    _prefix = "embedding"
+
+    def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False, weights: Any = None,
+                 trainable: bool = True, name: Optional[str] = None) -> None:
+        super().__init__(name, trainable)
+        self.input_dim = positive_int("input_dim", input_dim)
+        self.output_dim = positive_int("output_dim", output_dim)
+        self.mask_zero = bool(mask_zero)
+        self.initial_weights = None
+        if weights is not None:
+            if isinstance(weights, (list, tuple)) and len(weights) == 1:
+                weights = weights[0]  # Keras' weights=[matrix]
+            w = np.asarray(weights)
+            if w.dtype.kind not in "fiu":
+                raise DTypeError(f"weights: expected a numeric matrix, got dtype {w.dtype}")
+            if w.shape != (self.input_dim, self.output_dim):
+                raise ShapeError(f"weights: expected shape ({self.input_dim}, {self.output_dim}) (input_dim, output_dim), got {w.shape}")
+            self.initial_weights = w
+
+    def get_config(self) -> dict:
+        return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero, "trainable": self.trainable}
+
+
+class _Recurrent(Layer):
+    """What SimpleRNN, LSTM and GRU share.
+
+    Without ``return_sequences`` the output is each sequence's last valid
+    step (for a bidirectional layer: the forward direction's last valid step
+    and the backward direction's state after the first one, merged).
+    ``num_layers`` stacks layers with ``dropout`` between them;
+    ``go_backwards`` reads each sequence in reverse and returns the output
+    sequence in that order, as Keras does. ``return_state`` (last layer of a
+    Sequential only) makes ``predict`` return ``[output, h, (c), ...]`` per
+    direction.
+    """
+
+    def __init__(self, units: int, return_sequences: bool = False, return_state: bool = False,
+                 bidirectional: bool = False, merge_mode: str = "concat", num_layers: int = 1,
+                 dropout: float = 0.0, go_backwards: bool = False, trainable: bool = True,
+                 name: Optional[str] = None) -> None:
+        super().__init__(name, trainable)
+        self.units = positive_int("units", units)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.bidirectional = bool(bidirectional)
+        self.merge_mode = check_choice("merge_mode", merge_mode, MERGE_MODES)
+        self.num_layers = positive_int("num_layers", num_layers)
+        self.dropout = check_rate("dropout", dropout)
+        self.go_backwards = bool(go_backwards)
+
+    def get_config(self) -> dict:
+        return {
+            "units": self.units, "return_sequences": self.return_sequences, "return_state": self.return_state,
+            "bidirectional": self.bidirectional, "merge_mode": self.merge_mode, "num_layers": self.num_layers,
+            "dropout": self.dropout, "go_backwards": self.go_backwards, "trainable": self.trainable,
+        }
+
+
+class SimpleRNN(_Recurrent):
+    """Elman RNN, ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; ``activation`` tanh or relu."""
+
+    _class = "SimpleRNN"
+    _prefix = "simple_rnn"
+
+    def __init__(self, units: int, activation: str = "tanh", **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.activation = check_choice("activation", activation, ("tanh", "relu"))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": self.activation}
+
+
+class LSTM(_Recurrent):
+    """LSTM with PyTorch's gates and initialization (i, f, g, o)."""
+
+    _class = "LSTM"
+    _prefix = "lstm"
+
+
+class GRU(_Recurrent):
+    """GRU with PyTorch's gates and initialization (r, z, n; reset applied after the matrix product)."""
+
+    _class = "GRU"
+    _prefix = "gru"
+
+
+class Dense(Layer):
+    """``y = activation(x @ kernel + bias)``, per time step on a sequence."""
+
+    _class = "Dense"
+    _prefix = "dense"
+
+    def __init__(self, units: int, activation: Optional[str] = None, use_bias: bool = True,
+                 trainable: bool = True, name: Optional[str] = None) -> None:
+        super().__init__(name, trainable)
+        self.units = positive_int("units", units)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.use_bias = bool(use_bias)
+
+    def get_config(self) -> dict:
+        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias, "trainable": self.trainable}
+
+
+class Dropout(Layer):
+    """Zeroes a fraction ``rate`` of its inputs in training (scaling the rest); identity otherwise."""
+
+    _class = "Dropout"
+    _prefix = "dropout"
+
+    def __init__(self, rate: float, name: Optional[str] = None) -> None:
+        super().__init__(name, True)
+        self.rate = check_rate("rate", rate)
+
+    def get_config(self) -> dict:
+        return {"rate": self.rate}
+
+
+LAYER_CLASSES = {c._class: c for c in (Embedding, SimpleRNN, LSTM, GRU, Dense, Dropout)}
+
+
+def layer_from_spec(spec: Any) -> Layer:
+    """Rebuilds a layer from :meth:`Layer.spec` output (only the known classes)."""
+    if not isinstance(spec, dict) or set(spec) != {"class", "name", "config"}:
+        raise ArgumentError(f"layer spec: expected an object with class, name and config, got {spec!r}")
+    cls = LAYER_CLASSES.get(spec["class"])
+    if cls is None:
+        raise ArgumentError(f"layer spec: unknown layer class {spec['class']!r}; expected one of {', '.join(LAYER_CLASSES)}")
+    config = spec["config"]
+    if not isinstance(config, dict):
+        raise ArgumentError(f"layer spec {spec['name']!r}: config must be an object")
+    try:
+        layer = cls(**config, name=spec["name"])
+    except TypeError as e:
+        raise ArgumentError(f"layer spec {spec['name']!r}: {e}") from None
+    return layer

@@ -1,0 +1,81 @@
+"""Loss functions, by name or as objects (for ``from_logits``).
+
+Cross-entropies are fused with a final sigmoid/softmax ``Dense`` layer (they
+read its pre-activation), so they are exact and never overflow. Losses
+average over valid rows: samples, or the unpadded steps of a sequence output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ArgumentError, DTypeError
+
+__all__ = ["Loss", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+           "MeanSquaredError", "MeanAbsoluteError", "get"]
+
+ALIASES = {
+    "binary_crossentropy": "binary_crossentropy", "bce": "binary_crossentropy",
+    "categorical_crossentropy": "categorical_crossentropy", "cce": "categorical_crossentropy",
+    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
+    "mse": "mse", "mean_squared_error": "mse", "mae": "mae", "mean_absolute_error": "mae",
+}
+
+
+class Loss:
+    name = ""
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+
+    def spec(self) -> dict:
+        return {"name": self.name, "from_logits": self.from_logits}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(from_logits={self.from_logits})"
+
+
+class BinaryCrossentropy(Loss):
+    name = "binary_crossentropy"
+
+
+class CategoricalCrossentropy(Loss):
+    name = "categorical_crossentropy"
+
+
+class SparseCategoricalCrossentropy(Loss):
+    name = "sparse_categorical_crossentropy"
+
+
+class MeanSquaredError(Loss):
+    name = "mse"
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class MeanAbsoluteError(Loss):
+    name = "mae"
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+_BY_NAME = {c.name: c for c in (BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError)}
+
+
+def get(identifier: Any) -> Loss:
+    """A loss from a name (``"mse"``), a spec dict or an instance."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, dict):
+        loss = get(identifier.get("name"))
+        if identifier.get("from_logits"):
+            loss = type(loss)(from_logits=True)
+        return loss
+    if isinstance(identifier, str):
+        name = ALIASES.get(identifier.lower())
+        if name is None:
+            raise ArgumentError(f"loss: expected one of {', '.join(sorted(set(ALIASES)))}, got {identifier!r}")
+        return _BY_NAME[name]()
+    raise DTypeError(f"loss: expected a name or a rustrnn.losses.Loss, got {type(identifier).__name__}")

@@ -1,0 +1,518 @@
+"""Keras-style models: :class:`Model` (compile, fit, evaluate, predict, save)
+and :class:`Sequential`.
+
+Every batch — forward, loss, backpropagation through time, clipping and the
+optimizer update — runs in Rust with the GIL released; Python only slices
+batches and calls callbacks. Ctrl-C during ``fit`` stops after the current
+batch and leaves the model usable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import sys
+import warnings
+from typing import Any, Iterable, Optional, Union
+
+import numpy as np
+
+from . import _native
+from . import callbacks as callbacks_module
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from ._convert import resolve_dtype
+from .errors import ArgumentError, DTypeError, ShapeError, StateError
+from .layers import Embedding, Layer, _Recurrent, layer_from_spec
+
+__all__ = ["Model", "Sequential"]
+
+
+def _batch_size(value: Any) -> int:
+    if isinstance(value, bool):
+        raise DTypeError(f"batch_size: expected a positive integer, got {value!r}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise DTypeError(f"batch_size: expected a positive integer, got {type(value).__name__}") from None
+    if v <= 0:
+        raise ArgumentError(f"batch_size: expected a positive integer, got {v}")
+    return v
+
+
+def _num_samples(x: Any) -> int:
+    if isinstance(x, tuple):
+        return len(x[0])
+    return len(x)
+
+
+def _take(x: Any, idx: Any) -> Any:
+    if isinstance(x, tuple):
+        return tuple(np.ascontiguousarray(a[idx]) for a in x)
+    return np.ascontiguousarray(x[idx])
+
+
+class Model:
+    """What every model shares: compile, fit, evaluate, predict, summary, save."""
+
+    def __init__(self, dtype: Any = np.float32, name: Optional[str] = None) -> None:
+        self.dtype = resolve_dtype(dtype)
+        self.name = name or type(self).__name__.lower()
+        self._handle: Any = None
+        self.optimizer: Optional[optimizers_module.Optimizer] = None
+        self.loss: Optional[losses_module.Loss] = None
+        self.metrics_names: list = []
+        self.stop_training = False
+        self.history: Optional[callbacks_module.History] = None
+        # Drawn now, so that weights built later still follow manual_seed.
+        self._seed = _native.next_seed()
+
+    # ----- to implement ------------------------------------------------------------------------
+    def _native_spec(self, x: Any) -> dict:
+        raise NotImplementedError
+
+    def _prepare_x(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def _prepare_xy(self, x: Any, y: Any) -> tuple:
+        return self._prepare_x(x), self._prepare_y(y)
+
+    def get_config(self) -> dict:
+        raise NotImplementedError
+
+    # ----- building ----------------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return self._handle is not None
+
+    def _build_native(self, spec: dict) -> None:
+        self._handle = _native.ModelHandle(json.dumps(spec), self.dtype.name, self._seed)
+        self._after_build()
+        if self.optimizer is not None:
+            self._compile_native()
+
+    def _after_build(self) -> None:
+        pass
+
+    def _ensure_built(self, x: Any) -> None:
+        if self._handle is None:
+            self._build_native(self._native_spec(x))
+
+    def _require_built(self, what: str) -> None:
+        if self._handle is None:
+            raise StateError(f"{what}: the model has no weights yet; call fit, predict or build first")
+
+    # ----- compile -----------------------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Optional[Iterable] = None) -> None:
+        """Chooses the optimizer (name or object), the loss (name or object) and metric names."""
+        if loss is None:
+            raise ArgumentError("loss: a loss is required, e.g. loss='binary_crossentropy'")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        if metrics is not None and isinstance(metrics, str):
+            metrics = [metrics]
+        self.metrics_names = [metrics_module.get(m) for m in (metrics or [])]
+        if self._handle is not None:
+            self._compile_native()
+
+    def _compile_native(self) -> None:
+        self._handle.compile(self.loss.name, self.loss.from_logits, self.metrics_names, json.dumps(self.optimizer.native_config()))
+        self.optimizer._bind(self._handle)
+
+    def _require_compiled(self, what: str) -> None:
+        if self.optimizer is None:
+            raise StateError(f"{what}: the model is not compiled; call compile(optimizer=..., loss=...) first")
+
+    # ----- data --------------------------------------------------------------------------------
+    def _prepare_y(self, y: Any) -> np.ndarray:
+        arr = np.asarray(y)
+        if arr.dtype.kind not in "fiub":
+            raise DTypeError(f"y: expected numbers, got dtype {arr.dtype}")
+        return np.ascontiguousarray(arr, dtype=self.dtype)
+
+    def _prepare_weights(self, sample_weight: Any, n: int) -> Optional[np.ndarray]:
+        if sample_weight is None:
+            return None
+        w = np.ascontiguousarray(np.asarray(sample_weight, dtype=self.dtype))
+        if w.ndim == 0 or w.shape[0] != n:
+            raise ShapeError(f"sample_weight: expected one weight per sample ({n},) (or (N, T) per step), got shape {w.shape}")
+        return w
+
+    def _check_lengths(self, x: Any, y: Any, what: str = "y") -> None:
+        n = _num_samples(x)
+        if len(y) != n:
+            raise ShapeError(f"{what}: expected {n} rows (one per sample of x), got {len(y)}")
+
+    # ----- training ----------------------------------------------------------------------------
+    def _logs(self, totals: list) -> dict:
+        loss_sum, count, metrics = totals
+        logs = {"loss": loss_sum / count if count else float("nan")}
+        for name, (s, w) in zip(self.metrics_names, metrics):
+            logs[name] = s / w if w else float("nan")
+        return logs
+
+    @staticmethod
+    def _accumulate(totals: list, stats: tuple) -> None:
+        totals[0] += stats[0]
+        totals[1] += stats[1]
+        if not totals[2]:
+            totals[2] = [[0.0, 0.0] for _ in stats[2]]
+        for acc, (s, w) in zip(totals[2], stats[2]):
+            acc[0] += s
+            acc[1] += w
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int = 1, verbose: Union[int, str] = "auto",
+            callbacks: Optional[list] = None, validation_split: float = 0.0, validation_data: Optional[tuple] = None,
+            shuffle: bool = True, sample_weight: Any = None, initial_epoch: int = 0, seed: Optional[int] = None) -> callbacks_module.History:
+        """Trains for ``epochs`` epochs; returns a :class:`~rustrnn.callbacks.History`.
+
+        ``validation_split`` holds out the last fraction of the samples (before
+        shuffling, as Keras does); ``validation_data=(x_val, y_val)`` is the
+        alternative. ``seed`` makes shuffling and dropout reproducible.
+        """
+        self._require_compiled("fit")
+        batch_size = _batch_size(batch_size)
+        epochs = operator.index(epochs)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if verbose not in (0, 1, 2):
+            raise ArgumentError(f"verbose: expected 0, 1, 2 or 'auto', got {verbose}")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ArgumentError(f"validation_split: expected a fraction in [0, 1), got {validation_split}")
+        if validation_split and validation_data is not None:
+            raise ArgumentError("validation_split, validation_data: give one or the other")
+        x, y = self._prepare_xy(x, y)
+        self._check_lengths(x, y)
+        n = _num_samples(x)
+        sw = self._prepare_weights(sample_weight, n)
+        val = None
+        if validation_split:
+            split = int(math.floor(n * (1.0 - validation_split)))
+            if split == 0 or split == n:
+                raise ArgumentError(f"validation_split: {validation_split} of {n} samples leaves an empty training or validation set")
+            idx_tr, idx_val = np.arange(split), np.arange(split, n)
+            val = (_take(x, idx_val), y[idx_val], None if sw is None else sw[idx_val])
+            x, y, sw = _take(x, idx_tr), y[idx_tr], None if sw is None else sw[idx_tr]
+            n = split
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise DTypeError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+            vx, vy = self._prepare_xy(validation_data[0], validation_data[1])
+            self._check_lengths(vx, vy, "validation_data[1]")
+            vw = self._prepare_weights(validation_data[2], len(vy)) if len(validation_data) == 3 else None
+            val = (vx, vy, vw)
+        if n == 0:
+            raise ShapeError("x: expected at least one sample, got 0")
+        self._ensure_built(x)
+        seed = _native.next_seed() if seed is None else operator.index(seed) & 0xFFFF_FFFF_FFFF_FFFF
+        rng = np.random.default_rng(seed)
+        self._handle.set_seed(int(rng.integers(0, 2**63)))
+
+        steps = -(-n // batch_size)
+        history = callbacks_module.History()
+        user = list(callbacks or [])
+        # As in Keras: the progress bar first, History last (it sees what other callbacks logged).
+        cbs = ([callbacks_module.ProgbarLogger(verbose)] if verbose else []) + user + [history]
+        cb = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size, "samples": n})
+        self.history = history
+        self.stop_training = False
+        logs: dict = {}
+        cb.on_train_begin()
+        try:
+            for epoch in range(initial_epoch, epochs):
+                cb.on_epoch_begin(epoch)
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                totals: list = [0.0, 0.0, []]
+                for b in range(steps):
+                    cb.on_train_batch_begin(b)
+                    idx = order[b * batch_size:(b + 1) * batch_size]
+                    self.optimizer._before_step()
+                    stats = self._handle.train_batch(_take(x, idx), y[idx], None if sw is None else sw[idx])
+                    self._accumulate(totals, stats)
+                    logs = self._logs(totals)
+                    cb.on_train_batch_end(b, dict(logs))
+                    if self.stop_training:
+                        break
+                if val is not None:
+                    vlogs = self.evaluate(val[0], val[1], batch_size=batch_size, sample_weight=val[2], verbose=0)
+                    logs.update({"val_" + k: v for k, v in vlogs.items()})
+                cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            # The interrupted batch either finished in Rust or never started:
+            # the weights and optimizer state are consistent.
+            history.interrupted = True
+            self.stop_training = True
+            print("\nTraining interrupted; the model keeps the weights of the last completed batch.", file=sys.stderr)
+        finally:
+            cb.on_train_end(logs)
+        return history
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: int = 0, sample_weight: Any = None,
+                 return_dict: bool = True) -> Union[dict, list]:
+        """Loss and metrics over the whole data set, in batches."""
+        self._require_compiled("evaluate")
+        batch_size = _batch_size(batch_size)
+        x, y = self._prepare_xy(x, y)
+        self._check_lengths(x, y)
+        n = _num_samples(x)
+        if n == 0:
+            raise ShapeError("x: expected at least one sample, got 0")
+        sw = self._prepare_weights(sample_weight, n)
+        self._ensure_built(x)
+        totals: list = [0.0, 0.0, []]
+        for start in range(0, n, batch_size):
+            sl = slice(start, start + batch_size)
+            self._accumulate(totals, self._handle.test_batch(_take(x, sl), y[sl], None if sw is None else sw[sl]))
+        logs = self._logs(totals)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        return logs if return_dict else list(logs.values())
+
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> dict:
+        """One optimizer step on one batch; returns its loss and metrics."""
+        self._require_compiled("train_on_batch")
+        x, y = self._prepare_xy(x, y)
+        self._check_lengths(x, y)
+        sw = self._prepare_weights(sample_weight, _num_samples(x))
+        self._ensure_built(x)
+        self.optimizer._before_step()
+        totals: list = [0.0, 0.0, []]
+        self._accumulate(totals, self._handle.train_batch(x, y, sw))
+        return self._logs(totals)
+
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> dict:
+        return self.evaluate(x, y, batch_size=max(1, _num_samples(self._prepare_x(x))), sample_weight=sample_weight)
+
+    def loss_and_gradients(self, x: Any, y: Any, sample_weight: Any = None) -> tuple:
+        """``(loss, {name: gradient})`` of one batch with dropout off; nothing is updated."""
+        self._require_compiled("loss_and_gradients")
+        x, y = self._prepare_xy(x, y)
+        self._check_lengths(x, y)
+        sw = self._prepare_weights(sample_weight, _num_samples(x))
+        self._ensure_built(x)
+        loss, grads = self._handle.gradients(x, y, sw)
+        return float(loss), dict(grads)
+
+    # ----- weights -----------------------------------------------------------------------------
+    def get_weights(self) -> list:
+        """Every parameter (copies), in :attr:`weight_names` order."""
+        self._require_built("get_weights")
+        return [a for _, a in self._handle.weights()]
+
+    def set_weights(self, weights: list) -> None:
+        self._require_built("set_weights")
+        names = self._handle.weight_names()
+        if len(weights) != len(names):
+            raise ArgumentError(f"weights: expected {len(names)} arrays ({', '.join(names)}), got {len(weights)}")
+        self._set_named_weights(dict(zip(names, weights)))
+
+    @property
+    def weight_names(self) -> list:
+        self._require_built("weight_names")
+        return list(self._handle.weight_names())
+
+    def get_weight_dict(self) -> dict:
+        self._require_built("get_weight_dict")
+        return dict(self._handle.weights())
+
+    def _set_named_weights(self, weights: dict) -> None:
+        items = []
+        for name, value in weights.items():
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "fiu":
+                raise DTypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+            items.append((name, np.ascontiguousarray(arr, dtype=self.dtype)))
+        self._handle.set_weights(items)
+
+    def count_params(self) -> int:
+        self._require_built("count_params")
+        return int(self._handle.num_params()[0])
+
+    # ----- saving ------------------------------------------------------------------------------
+    def save(self, filepath: Any, include_optimizer: bool = True) -> None:
+        """Writes architecture, weights, compile settings and optimizer state to one
+        file (safetensors + JSON), atomically: a crash never leaves a partial file."""
+        from .saving import save_model
+
+        save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def summary(self, print_fn: Any = print) -> None:
+        raise NotImplementedError
+
+
+def _auto_names(layers: list) -> None:
+    taken = {l.name for l in layers if l.name}
+    counts: dict = {}
+    for l in layers:
+        if l.name:
+            continue
+        k = counts.get(l._prefix, 0)
+        while True:
+            name = l._prefix if k == 0 else f"{l._prefix}_{k}"
+            k += 1
+            if name not in taken:
+                break
+        counts[l._prefix] = k
+        l.name = name
+        taken.add(name)
+
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    >>> model = Sequential([layers.Embedding(1000, 32, mask_zero=True), layers.LSTM(32), layers.Dense(1, "sigmoid")])
+    >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+
+    Input sizes are inferred from the first batch the model sees (or from
+    :meth:`build`). ``dtype`` is float32 (default) or float64.
+    """
+
+    def __init__(self, layers: Optional[list] = None, dtype: Any = np.float32, name: Optional[str] = None) -> None:
+        super().__init__(dtype, name or "sequential")
+        self.layers: list = []
+        self._input: Optional[dict] = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise DTypeError(f"layer: expected a rustrnn.layers.Layer, got {type(layer).__name__}")
+        if self._handle is not None:
+            raise StateError("add: the model is already built; layers cannot be added afterwards")
+        if layer._model is not None and layer._model is not self:
+            raise ArgumentError(f"layer: {layer.name or layer._class} already belongs to another model")
+        if isinstance(layer, Embedding) and self.layers:
+            raise ArgumentError("layer: an Embedding can only be the first layer")
+        self.layers.append(layer)
+        layer._model = self
+        _auto_names(self.layers)
+        names = [l.name for l in self.layers]
+        if len(set(names)) != len(names):
+            raise ArgumentError(f"layer: the name {layer.name!r} is already used in this model")
+
+    def _input_spec(self, x: Optional[np.ndarray] = None, input_shape: Optional[tuple] = None) -> dict:
+        if self.layers and isinstance(self.layers[0], Embedding):
+            return {"kind": "indices"}
+        shape = input_shape if input_shape is not None else (x.shape[1:] if x is not None else None)
+        if shape is None:
+            raise StateError("build: the input size is not known yet; call build(input_shape) or pass data to fit/predict")
+        if len(shape) not in (1, 2) or shape[-1] is None:
+            raise ShapeError(f"input_shape: expected (features,) or (time, features) without the batch, got {tuple(shape)}")
+        return {"kind": "features", "features": int(shape[-1]), "sequence": len(shape) == 2}
+
+    def build(self, input_shape: Optional[tuple] = None) -> None:
+        """Builds the weights for inputs of ``input_shape`` (without the batch axis);
+        not needed for a model starting with an Embedding."""
+        if self._handle is None:
+            if input_shape is not None and len(input_shape) in (2, 3) and input_shape[0] is None:
+                input_shape = tuple(input_shape[1:])
+            self._input = self._input_spec(input_shape=input_shape)
+            self._build_native(self._spec())
+
+    def _require_built(self, what: str) -> None:
+        # A model reading indices needs no data to know its input: build it now.
+        if self._handle is None and self.layers and isinstance(self.layers[0], Embedding):
+            self.build()
+        super()._require_built(what)
+
+    def _spec(self) -> dict:
+        if not self.layers:
+            raise StateError("the model has no layers; add some first")
+        return {"type": "sequential", "input": self._input, "layers": [l.spec() for l in self.layers]}
+
+    def _native_spec(self, x: Any) -> dict:
+        self._input = self._input_spec(x)
+        return self._spec()
+
+    def _after_build(self) -> None:
+        for layer in self.layers:
+            if isinstance(layer, Embedding) and layer.initial_weights is not None:
+                layer.set_weights([layer.initial_weights])
+
+    def _prepare_x(self, x: Any) -> np.ndarray:
+        if x is None:
+            raise ArgumentError("x: input data is required")
+        arr = np.asarray(x)
+        if self.layers and isinstance(self.layers[0], Embedding):
+            if arr.dtype.kind not in "iu":
+                raise DTypeError(f"x: the model starts with an Embedding and expects integer indices (int32/int64), got dtype {arr.dtype}")
+            if arr.ndim != 2:
+                raise ShapeError(f"x: expected indices of shape (batch, time), got shape {arr.shape}")
+            return np.ascontiguousarray(arr, dtype=np.int64)
+        if arr.dtype.kind not in "fiu":
+            raise DTypeError(f"x: expected float features, got dtype {arr.dtype}")
+        if arr.ndim not in (2, 3):
+            raise ShapeError(f"x: expected features of shape (batch, time, features) or (batch, features), got shape {arr.shape}")
+        return np.ascontiguousarray(arr, dtype=self.dtype)
+
+    def _returns_state(self) -> bool:
+        return bool(self.layers) and isinstance(self.layers[-1], _Recurrent) and self.layers[-1].return_state
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Any:
+        """The model's output for every sample, computed in batches. With
+        ``return_state`` on the last layer: ``[output, h, (c), ...]`` per direction."""
+        batch_size = _batch_size(batch_size)
+        x = self._prepare_x(x)
+        if len(x) == 0:
+            raise ShapeError("x: expected at least one sample, got 0")
+        self._ensure_built(x)
+        outs, states = [], []
+        for start in range(0, len(x), batch_size):
+            y, st = self._handle.predict_batch(np.ascontiguousarray(x[start:start + batch_size]))
+            outs.append(y)
+            states.append(st)
+        y = np.concatenate(outs)
+        if self._returns_state():
+            return [y] + [np.concatenate([s[i] for s in states]) for i in range(len(states[0]))]
+        return y
+
+    def predict_on_batch(self, x: Any) -> Any:
+        return self.predict(x, batch_size=max(1, len(np.asarray(x))))
+
+    def __call__(self, x: Any) -> Any:
+        return self.predict(x, batch_size=max(1, len(np.asarray(x))))
+
+    def generate(self, seed_ids: Any, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
+                 seed: Optional[int] = None) -> np.ndarray:
+        """See :func:`rustrnn.generate`."""
+        from .generation import generate
+
+        return generate(self, seed_ids, length, temperature=temperature, top_k=top_k, seed=seed)
+
+    def get_config(self) -> dict:
+        return {"class": "Sequential", "name": self.name, "dtype": self.dtype.name, "input": self._input,
+                "layers": [l.spec() for l in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        model = cls([layer_from_spec(s) for s in config["layers"]], dtype=config.get("dtype", "float32"), name=config.get("name"))
+        model._input = config.get("input")
+        return model
+
+    def summary(self, print_fn: Any = print) -> None:
+        """Prints each layer's output shape and parameter count, and the totals."""
+        if self._handle is None and self.layers and isinstance(self.layers[0], Embedding):
+            self.build()
+        info = json.loads(self._handle.layer_info()) if self._handle is not None else None
+        rows = []
+        for i, layer in enumerate(self.layers):
+            if info is not None:
+                shape = "(" + ", ".join("None" if d is None else str(d) for d in info[i]["output_shape"]) + ")"
+                params = f"{info[i]['params']:,}"
+            else:
+                shape, params = "?", "0 (unbuilt)"
+            rows.append((f"{layer.name} ({layer._class})", shape, params))
+        w = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        line = "─" * (sum(w) + 6)
+        out = [f'Model: "{self.name}"', line, f"{'Layer (type)':<{w[0]}}   {'Output Shape':<{w[1]}}   {'Param #':>{w[2]}}", line]
+        out += [f"{a:<{w[0]}}   {b:<{w[1]}}   {c:>{w[2]}}" for a, b, c in rows]
+        out.append(line)
+        if self._handle is not None:
+            total, trainable = self._handle.num_params()
+            out += [f"Total params: {total:,}", f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}"]
+        else:
+            out.append("Total params: 0 (unbuilt; input sizes are inferred on first use)")
+        print_fn("\n".join(out))

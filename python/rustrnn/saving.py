@@ -1,0 +1,140 @@
+"""One-file model saving: weights and optimizer slots as safetensors tensors,
+architecture and compile settings as JSON in the file's metadata.
+
+Writes are atomic (a temporary file in the same directory, flushed to disk,
+then renamed over the target), so a crash leaves either the old file or the
+new one. Loading parses only JSON and raw tensors — it never executes code —
+and checks every name, shape and dtype before building anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from . import _native
+from .errors import ArgumentError, ModelFileError, RustRnnError
+
+__all__ = ["save_model", "load_model"]
+
+FORMAT = "rustrnn.model"
+FORMAT_VERSION = "1"
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> None:
+    """See :meth:`rustrnn.Model.save`."""
+    from . import __version__
+
+    path = os.fspath(filepath)
+    model._require_built("save")
+    tensors = [("weights/" + name, arr) for name, arr in model._handle.weights()]
+    training = None
+    if model.optimizer is not None:
+        training = {"loss": model.loss.spec(), "metrics": list(model.metrics_names), "optimizer": model.optimizer.spec()}
+        if include_optimizer:
+            iterations, state = model._handle.optimizer_state()
+            training["iterations"] = int(iterations)
+            tensors += [("optimizer/" + name, arr) for name, arr in state]
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "rustrnn_version": __version__,
+        "architecture": json.dumps(model.get_config()),
+        "training": json.dumps(training),
+    }
+    _atomic_write(path, bytes(_native.serialize_model(tensors, metadata)))
+
+
+def _model_from_config(config: Any) -> Any:
+    from .models import Sequential
+    from .seq2seq import Seq2Seq
+
+    if not isinstance(config, dict):
+        raise ModelFileError("architecture: expected a JSON object")
+    classes = {"Sequential": Sequential, "Seq2Seq": Seq2Seq}
+    cls = classes.get(config.get("class"))
+    if cls is None:
+        raise ModelFileError(f"architecture: unknown model class {config.get('class')!r}; expected Sequential or Seq2Seq")
+    return cls.from_config(config)
+
+
+def load_model(filepath: Any, compile: bool = True) -> Any:
+    """Loads a model written by :meth:`rustrnn.Model.save`, with its optimizer state
+    (so that training continues exactly where it stopped)."""
+    from . import losses, optimizers
+
+    path = os.fspath(filepath)
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        meta, tensors = _native.deserialize_model(data)
+    except RustRnnError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a rustrnn model file (format {meta.get('format')!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: unsupported format version {meta.get('format_version')!r}; expected {FORMAT_VERSION}")
+    try:
+        config = json.loads(meta["architecture"])
+        training = json.loads(meta.get("training", "null"))
+    except (KeyError, ValueError) as e:
+        raise ModelFileError(f"{path}: the architecture metadata is missing or not JSON ({e})") from None
+    try:
+        model = _model_from_config(config)
+        if config.get("class") == "Sequential":
+            if model._input is None:
+                raise ModelFileError(f"{path}: the saved model has no input description")
+            model._build_native(model._spec())
+        weights = {k[len("weights/"):]: v for k, v in tensors if k.startswith("weights/")}
+        slots = [(k[len("optimizer/"):], v) for k, v in tensors if k.startswith("optimizer/")]
+        unknown = [k for k, _ in tensors if not k.startswith(("weights/", "optimizer/"))]
+        if unknown:
+            raise ModelFileError(f"{path}: unexpected tensors {', '.join(unknown)}")
+        names = model._handle.weight_names()
+        missing = [n for n in names if n not in weights]
+        extra = [n for n in weights if n not in names]
+        if missing or extra:
+            raise ModelFileError(f"{path}: weights do not match the architecture (missing: {', '.join(missing) or '-'}; unexpected: {', '.join(extra) or '-'})")
+        for n, arr in weights.items():
+            if arr.dtype != model.dtype:
+                raise ModelFileError(f"{path}: weight {n} is {arr.dtype}, but the model is {model.dtype}")
+        model._handle.set_weights(list(weights.items()))
+        if compile and training is not None:
+            model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=losses.get(training["loss"]), metrics=training["metrics"])
+            if slots or training.get("iterations"):
+                model._handle.set_optimizer_state(int(training.get("iterations", 0)), slots)
+                model.optimizer._bind(model._handle)
+    except ModelFileError:
+        raise
+    except (RustRnnError, KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: invalid model: {e}") from None
+    return model

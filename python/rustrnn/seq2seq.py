@@ -1,0 +1,127 @@
+"""Encoder-decoder model: :class:`Seq2Seq`.
+
+The encoder RNN reads the source; its final state initialises the decoder
+RNN, trained with teacher forcing and decoded greedily or with beam search,
+step by step in Rust. Token 0 is padding on both sides; targets end with
+``eos_id`` and the decoder starts from ``bos_id``.
+
+>>> model = Seq2Seq(src_vocab=12, tgt_vocab=13, units=64)
+>>> model.compile(optimizer="adam", metrics=["accuracy"])
+>>> model.fit(src, tgt, epochs=20)            # tgt: (N, T) = tokens..., eos_id, 0...
+>>> model.predict(src, max_length=10, beam_width=4)
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Iterable, Optional
+
+import numpy as np
+
+from .errors import ArgumentError, DTypeError, ShapeError
+from .layers import check_choice, check_rate, positive_int
+from .models import Model, _batch_size
+
+__all__ = ["Seq2Seq"]
+
+
+def _indices(name: str, value: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu":
+        raise DTypeError(f"{name}: expected integer token ids, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ShapeError(f"{name}: expected token ids of shape (batch, time), got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+class Seq2Seq(Model):
+    """Sequence-to-sequence model with an RNN encoder and decoder.
+
+    ``cell`` is ``"lstm"``, ``"gru"`` or ``"simple_rnn"``; ``num_layers`` applies
+    to both; a bidirectional encoder hands its concatenated directions to a
+    decoder of ``2 * units``.
+    """
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, embedding_dim: int = 64, units: int = 128, cell: str = "lstm",
+                 num_layers: int = 1, bidirectional_encoder: bool = False, dropout: float = 0.0, bos_id: int = 1,
+                 eos_id: int = 2, dtype: Any = np.float32, name: Optional[str] = None) -> None:
+        super().__init__(dtype, name or "seq2seq")
+        self.config = {
+            "src_vocab": positive_int("src_vocab", src_vocab),
+            "tgt_vocab": positive_int("tgt_vocab", tgt_vocab),
+            "embedding_dim": positive_int("embedding_dim", embedding_dim),
+            "units": positive_int("units", units),
+            "cell": check_choice("cell", cell, ("lstm", "gru", "simple_rnn")),
+            "num_layers": positive_int("num_layers", num_layers),
+            "bidirectional_encoder": bool(bidirectional_encoder),
+            "dropout": check_rate("dropout", dropout),
+            "bos_id": positive_int("bos_id", bos_id),
+            "eos_id": positive_int("eos_id", eos_id),
+        }
+        for k in ("bos_id", "eos_id"):
+            if self.config[k] >= self.config["tgt_vocab"]:
+                raise ArgumentError(f"{k}: expected a token id below tgt_vocab={self.config['tgt_vocab']}, got {self.config[k]}")
+        self._build_native({"type": "seq2seq", "config": self.config})
+
+    def compile(self, optimizer: Any = "adam", loss: Any = "sparse_categorical_crossentropy", metrics: Optional[Iterable] = None) -> None:
+        """Like :meth:`Model.compile`; the loss defaults to (and should be) sparse categorical cross-entropy."""
+        super().compile(optimizer, loss, metrics)
+
+    def _prepare_x(self, x: Any) -> np.ndarray:
+        return _indices("x", x)
+
+    def _prepare_xy(self, x: Any, y: Any) -> tuple:
+        if isinstance(x, tuple) and len(x) == 2:  # already (source, decoder input)
+            return x, self._prepare_y(y)
+        src = _indices("x", x)
+        tgt = _indices("y", y)
+        if len(tgt) != len(src):
+            raise ShapeError(f"y: expected {len(src)} target sequences (one per source), got {len(tgt)}")
+        if tgt.size and (tgt.min() < 0 or tgt.max() >= self.config["tgt_vocab"]):
+            raise ArgumentError(f"y: token ids must be in 0..{self.config['tgt_vocab'] - 1}")
+        return (src, self.decoder_inputs(tgt)), np.ascontiguousarray(tgt, dtype=self.dtype)
+
+    def decoder_inputs(self, targets: Any) -> np.ndarray:
+        """Teacher forcing: BOS followed by the targets shifted right; padding stays 0."""
+        tgt = _indices("targets", targets)
+        dec = np.zeros_like(tgt)
+        dec[:, 0] = self.config["bos_id"]
+        dec[:, 1:] = tgt[:, :-1]
+        dec[tgt == 0] = 0
+        return dec
+
+    def _native_spec(self, x: Any) -> dict:
+        return {"type": "seq2seq", "config": self.config}
+
+    def predict(self, x: Any, max_length: Optional[int] = None, beam_width: int = 1, length_penalty: float = 0.0,
+                batch_size: int = 64, verbose: int = 0) -> np.ndarray:
+        """Decoded token ids ``(N, max_length)``: each row ends with ``eos_id``
+        (when produced) and is 0 after it. ``beam_width > 1`` uses beam search."""
+        src = _indices("x", x)
+        max_length = 2 * src.shape[1] + 2 if max_length is None else operator.index(max_length)
+        if max_length <= 0:
+            raise ArgumentError(f"max_length: expected a positive integer, got {max_length}")
+        beam_width = positive_int("beam_width", beam_width)
+        batch_size = _batch_size(batch_size)
+        parts = [self._handle.decode(np.ascontiguousarray(src[i:i + batch_size]), max_length, beam_width, float(length_penalty))
+                 for i in range(0, len(src), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, max_length), np.int64)
+
+    def get_config(self) -> dict:
+        return {"class": "Seq2Seq", "name": self.name, "dtype": self.dtype.name, **self.config}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Seq2Seq":
+        config = dict(config)
+        config.pop("class", None)
+        return cls(**config)
+
+    def summary(self, print_fn: Any = print) -> None:
+        import json
+
+        info = json.loads(self._handle.layer_info())
+        lines = [f'Model: "{self.name}" (Seq2Seq, {self.config["cell"]})']
+        lines += [f"{i['name']:<20} {i['class']:<10} {i['params']:>12,}" for i in info]
+        total, trainable = self._handle.num_params()
+        lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}"]
+        print_fn("\n".join(lines))

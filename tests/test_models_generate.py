@@ -1,0 +1,77 @@
+"""Generation's single-token step path agrees with the full-sequence
+forward pass, for every cell, stacked layers and intermediate Dense layers."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import rustrnn
+from rustrnn import layers
+
+
+@pytest.mark.parametrize("stack", [
+    lambda: [layers.LSTM(7, num_layers=2, return_sequences=True)],
+    lambda: [layers.GRU(6, return_sequences=True), layers.Dropout(0.5), layers.SimpleRNN(5, activation="relu", return_sequences=True)],
+    lambda: [layers.Dense(6, activation="tanh"), layers.GRU(5, return_sequences=True), layers.Dense(4, activation="relu")],
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_greedy_generation_matches_the_argmax_of_a_full_forward_pass(stack, dtype):
+    rustrnn.manual_seed(8)
+    vocab = 9
+    m = rustrnn.Sequential([layers.Embedding(vocab, 5), *stack(), layers.Dense(vocab, activation="softmax")], dtype=dtype)
+    prompt = np.array([[3, 1, 4], [1, 5, 8]])
+    out = m.generate(prompt, 12, temperature=0)
+    full = np.concatenate([prompt, out], axis=1)
+    probs = m.predict(full[:, :-1])
+    np.testing.assert_array_equal(probs.argmax(-1)[:, 2:], out)
+
+
+def test_sampling_follows_the_distribution_and_top_k():
+    rustrnn.manual_seed(9)
+    m = rustrnn.Sequential([layers.Embedding(4, 3), layers.LSTM(4, return_sequences=True), layers.Dense(4)])
+    first = m.generate(np.zeros((4000, 1), np.int64), 1, seed=1)[:, 0]
+    p = m.predict(np.zeros((1, 1), np.int64))[0, 0]
+    p = np.exp(p - p.max())
+    p /= p.sum()
+    freq = np.bincount(first, minlength=4) / len(first)
+    np.testing.assert_allclose(freq, p, atol=0.03)
+    top = m.generate(np.zeros((500, 1), np.int64), 1, top_k=1, seed=2)[:, 0]
+    assert set(top) == {int(np.argmax(p))}
+    with pytest.raises(ValueError, match="top_k"):
+        m.generate([0], 3, top_k=0)
+    with pytest.raises(ValueError, match="seed_ids: token 4"):
+        m.generate([4], 3)
+    with pytest.raises(ValueError, match="generate: .*backwards"):
+        rustrnn.Sequential([layers.Embedding(4, 3), layers.GRU(4, bidirectional=True, return_sequences=True), layers.Dense(4)]).generate([1], 2)
+    with pytest.raises(ValueError, match="generate: .*Dense"):
+        rustrnn.Sequential([layers.Embedding(4, 3), layers.GRU(4, return_sequences=True)]).generate([1], 2)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_real_sigint_during_fit_stops_cleanly():
+    script = textwrap.dedent("""
+        import sys, numpy as np, rustrnn
+        from rustrnn import layers
+        rustrnn.manual_seed(0)
+        m = rustrnn.Sequential([layers.Embedding(50, 32), layers.LSTM(64), layers.Dense(1, activation="sigmoid")])
+        m.compile(optimizer="adam", loss="binary_crossentropy")
+        x = np.random.default_rng(0).integers(1, 50, size=(20000, 30))
+        y = (x[:, 0] > 25).astype(np.float32)
+        print("start", flush=True)
+        h = m.fit(x, y, batch_size=32, epochs=50, verbose=0)
+        print("interrupted" if h.interrupted else "finished", m.optimizer.iterations > 0, m.predict(x[:2]).shape, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "start"
+    import time
+
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.strip() == "interrupted True (2, 1)", (out, err)

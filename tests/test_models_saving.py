@@ -1,0 +1,127 @@
+"""Model files: round trips (predictions and optimizer state, so training
+continues identically), validation of corrupted, truncated and hostile
+files, and atomic writes."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import rustrnn
+from rustrnn import _native, layers
+
+
+def trained_model(tmp_path):
+    rustrnn.manual_seed(5)
+    m = rustrnn.Sequential([layers.Embedding(12, 4, mask_zero=True), layers.GRU(6, bidirectional=True, merge_mode="sum", num_layers=2, dropout=0.2),
+                            layers.Dense(3, activation="softmax")])
+    m.compile(optimizer=rustrnn.optimizers.Adam(learning_rate=rustrnn.optimizers.ExponentialDecay(0.01, 10, 0.9), clipnorm=1.0),
+              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 12, size=(40, 7))
+    x[::3, 5:] = 0
+    y = rng.integers(0, 3, size=40)
+    m.fit(x, y, batch_size=8, epochs=2, verbose=0, seed=1)
+    return m, x, y
+
+
+def test_round_trip_keeps_predictions_and_continues_training_identically(tmp_path):
+    m, x, y = trained_model(tmp_path)
+    path = tmp_path / "model.rnn"
+    m.save(path)
+    loaded = rustrnn.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x), m.predict(x))
+    assert [l.name for l in loaded.layers] == [l.name for l in m.layers]
+    assert loaded.optimizer.iterations == m.optimizer.iterations == 10
+    assert loaded.optimizer.learning_rate == m.optimizer.learning_rate
+    assert loaded.metrics_names == ["accuracy"]
+    # Same state, same data, same seed: the next epoch is bit-identical.
+    h1 = m.fit(x, y, batch_size=8, epochs=1, verbose=0, seed=9)
+    h2 = loaded.fit(x, y, batch_size=8, epochs=1, verbose=0, seed=9)
+    assert h1.history == h2.history
+    for a, b in zip(m.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_seq2seq_and_float64_round_trip(tmp_path):
+    rustrnn.manual_seed(6)
+    s = rustrnn.Seq2Seq(src_vocab=7, tgt_vocab=6, embedding_dim=4, units=5, cell="gru", dtype="float64")
+    path = tmp_path / "s2s.rnn"
+    s.save(path)  # uncompiled: architecture and weights only
+    loaded = rustrnn.load_model(path)
+    src = np.array([[3, 4, 5], [6, 3, 0]])
+    np.testing.assert_array_equal(loaded.predict(src, max_length=5), s.predict(src, max_length=5))
+    assert loaded.dtype == np.float64 and loaded.optimizer is None
+
+
+def test_truncated_corrupted_and_foreign_files_are_clear_errors(tmp_path):
+    m, x, _ = trained_model(tmp_path)
+    path = tmp_path / "model.rnn"
+    m.save(path)
+    data = path.read_bytes()
+    bad = tmp_path / "bad.rnn"
+    for broken in (data[: len(data) // 2], data[:5], b"", b"\x00" * 64, data[:8] + b"{not json" + data[17:]):
+        bad.write_bytes(broken)
+        with pytest.raises(rustrnn.ModelFileError, match="bad.rnn"):
+            rustrnn.load_model(bad)
+    with pytest.raises(FileNotFoundError):
+        rustrnn.load_model(tmp_path / "missing.rnn")
+
+
+def _rewrite(path, out, edit_meta=None, edit_tensors=None):
+    meta, tensors = _native.deserialize_model(path.read_bytes())
+    if edit_meta:
+        edit_meta(meta)
+    if edit_tensors:
+        tensors = edit_tensors(tensors)
+    out.write_bytes(bytes(_native.serialize_model(tensors, meta)))
+
+
+def test_loading_validates_architecture_and_weights_and_runs_no_code(tmp_path):
+    m, _, _ = trained_model(tmp_path)
+    path = tmp_path / "model.rnn"
+    m.save(path)
+    out = tmp_path / "edited.rnn"
+
+    def arch(edit):
+        def f(meta):
+            a = json.loads(meta["architecture"])
+            edit(a)
+            meta["architecture"] = json.dumps(a)
+        return f
+
+    cases = [
+        (arch(lambda a: a.update({"class": "os.system"})), None, "unknown model class"),
+        (arch(lambda a: a["layers"][1].update({"class": "Lambda"})), None, "unknown layer class"),
+        (arch(lambda a: a["layers"][1]["config"].update({"units": 7})), None, "shape"),
+        (arch(lambda a: a["layers"][1]["config"].update({"eval": "1"})), None, "eval"),
+        (lambda meta: meta.update({"format": "pickle"}), None, "not a rustrnn model"),
+        (None, lambda t: t[1:], "missing"),
+        (None, lambda t: t + [("weights/extra/kernel", np.zeros(2, np.float32))], "unexpected"),
+        (None, lambda t: [(n, a.astype(np.float64)) for n, a in t], "float64"),
+        (None, lambda t: t + [("optimizer/dense/kernel/q", np.zeros((12, 3), np.float32))], "optimizer"),
+    ]
+    for edit_meta, edit_tensors, words in cases:
+        _rewrite(path, out, edit_meta, edit_tensors)
+        with pytest.raises(rustrnn.ModelFileError, match=words):
+            rustrnn.load_model(out)
+
+
+def test_a_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    m, x, _ = trained_model(tmp_path)
+    path = tmp_path / "model.rnn"
+    m.save(path)
+    before = path.read_bytes()
+    m.fit(x, np.zeros(len(x)), epochs=1, verbose=0)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        m.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["model.rnn"]  # no temporary file left behind
+    rustrnn.load_model(path)
