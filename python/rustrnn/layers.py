@@ -16,29 +16,17 @@ Shapes (``B`` batch, ``T`` time steps)::
 
 from __future__ import annotations
 
-import operator
 from typing import Any, Optional
 
 import numpy as np
 
+from ._checks import positive_int
 from .errors import ArgumentError, DTypeError, ShapeError
 
 __all__ = ["Layer", "Embedding", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
-
-
-def positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise DTypeError(f"{name}: expected a positive integer, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise DTypeError(f"{name}: expected a positive integer, got {type(value).__name__}") from None
-    if v <= 0:
-        raise ArgumentError(f"{name}: expected a positive integer, got {v}")
-    return v
 
 
 def check_rate(name: str, value: Any) -> float:

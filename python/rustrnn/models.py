@@ -13,7 +13,6 @@ import json
 import math
 import operator
 import sys
-import warnings
 from typing import Any, Iterable, Optional, Union
 
 import numpy as np
@@ -23,6 +22,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from ._checks import positive_int
 from ._convert import resolve_dtype
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
@@ -31,15 +31,7 @@ __all__ = ["Model", "Sequential"]
 
 
 def _batch_size(value: Any) -> int:
-    if isinstance(value, bool):
-        raise DTypeError(f"batch_size: expected a positive integer, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise DTypeError(f"batch_size: expected a positive integer, got {type(value).__name__}") from None
-    if v <= 0:
-        raise ArgumentError(f"batch_size: expected a positive integer, got {v}")
-    return v
+    return positive_int("batch_size", value)
 
 
 def _num_samples(x: Any) -> int:
