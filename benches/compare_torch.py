@@ -209,6 +209,8 @@ def check_agreement(shape: Shape, tol: float) -> dict[str, float]:
 # Between runs of different frameworks: lets the other's worker threads stop
 # spinning (OpenMP, rayon) so they do not steal cores from the next run.
 SWITCH_PAUSE_S = 0.01
+# Median / min above this marks a row noisy: its target verdict is not to be trusted.
+NOISY_SPREAD = 1.25
 
 
 @dataclasses.dataclass
@@ -230,6 +232,12 @@ class Row:
     @property
     def ratio(self) -> Optional[float]:
         return None if self.torch_ms is None else self.torch_ms / self.rustrnn_ms
+
+    @property
+    def noisy(self) -> bool:
+        """A median well above the min: something else took the cores during some runs."""
+        pairs = [(self.rustrnn_ms, self.rustrnn_min_ms), (self.torch_ms, self.torch_min_ms)]
+        return any(med is not None and med > NOISY_SPREAD * low for med, low in pairs)
 
     def gflops(self, ms: Optional[float]) -> Optional[float]:
         return None if ms is None else self.flops / ms / 1e6
@@ -312,6 +320,8 @@ def add_scaling_and_targets(rows: list[Row], peak_gflops: float) -> None:
             if r.scaling < 0.9 * r.threads:
                 misses.append(f"scaling<{0.9 * r.threads:g}")
         r.target = ("NOT met: " + ", ".join(misses)) if misses else "met" if judged else "n/a"
+        if r.noisy:
+            r.target += " (noisy)"
 
 
 # ----- peak memory --------------------------------------------------------------------------------
@@ -481,10 +491,13 @@ def environment(args, load_before: tuple) -> list[str]:
         lines.append(f"- PyTorch {torch.__version__}: " + "; ".join(libs + [f"parallel backend {b}" for b in backend]))
     lines += [
         f"- threads: {', '.join(map(str, args.threads))} (rustrnn.set_num_threads and torch.set_num_threads alike)",
-        f"- timing: median (and min) of {args.repeat} runs after {args.warmup} warm-up runs",
-        f"- load average (1 min) at the start: {load_before[0]:.2f} (above ~0.3, other processes were sharing the cores)",
-        f"- command: `{' '.join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])}`",
     ]
+    if not args.memory:
+        lines += [
+            f"- timing: median (and min) of {args.repeat} runs after {args.warmup} warm-up runs",
+            f"- load average (1 min) at the start: {load_before[0]:.2f} (above ~0.3, other processes were sharing the cores)",
+        ]
+    lines.append(f"- command: `{' '.join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])}`")
     return lines
 
 
