@@ -23,5 +23,5 @@ test-python: install
 test: test-rust test-python
 
 bench: install
-	cargo bench -p rustrnn-core
+	cargo bench -p rustrnn-benches
 	$(PY) benches/compare_torch.py $(BENCH_ARGS)

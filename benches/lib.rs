@@ -1,0 +1,1 @@
+//! Holds no code: the package exists for its `kernels` benchmark (`cargo bench -p rustrnn-benches`).
