@@ -2,6 +2,7 @@
 //! applies per time step. Kernel `(I, U)` as in Keras, Glorot-uniform init.
 
 use super::activation::Activation;
+use super::layer::ParamVisitor;
 use super::tensor::Tensor;
 use crate::error::{RnnError, Result};
 use crate::float::Float;
@@ -120,7 +121,7 @@ impl<F: Float> Dense<F> {
         }
     }
 
-    pub fn update(&mut self, f: &mut dyn FnMut(usize, ArrayViewMutD<F>, ArrayViewD<F>)) {
+    pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
         f(0, self.kernel.view_mut().into_dyn(), self.dkernel.view().into_dyn());
         if self.use_bias {
             f(1, self.bias.view_mut().into_dyn(), self.dbias.view().into_dyn());

@@ -229,7 +229,7 @@ impl<F: Float> StepModel<F> {
         if prefix == 0 {
             return Err(RnnError::shape("seed_ids: expected at least one seed token per sequence"));
         }
-        if !(sampling.temperature >= 0.0) || !sampling.temperature.is_finite() {
+        if sampling.temperature.is_nan() || sampling.temperature < 0.0 || !sampling.temperature.is_finite() {
             return Err(RnnError::value(format!("temperature: expected a finite value >= 0, got {}", sampling.temperature)));
         }
         if sampling.top_k == Some(0) {

@@ -10,6 +10,9 @@ use crate::error::{fmt_shape, RnnError, Result};
 use crate::float::Float;
 use ndarray::{ArrayViewD, ArrayViewMutD};
 
+/// Called as `f(index, parameter, gradient)` for each parameter of a layer.
+pub type ParamVisitor<'a, F> = dyn FnMut(usize, ArrayViewMutD<F>, ArrayViewD<F>) + 'a;
+
 #[derive(Debug)]
 pub enum LayerKind<F> {
     Embedding(Embedding<F>),
@@ -85,7 +88,7 @@ impl<F: Float> Layer<F> {
     }
 
     /// Calls `f(i, parameter, gradient)` for each parameter.
-    pub fn update(&mut self, f: &mut dyn FnMut(usize, ArrayViewMutD<F>, ArrayViewD<F>)) {
+    pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
         match &mut self.kind {
             LayerKind::Embedding(l) => l.update(f),
             LayerKind::Recurrent(l) => l.update(f),

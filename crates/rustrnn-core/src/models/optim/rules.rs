@@ -138,8 +138,8 @@ impl Rule {
                         w[j] = if nesterov { w[j] + mu * m[j] - lr * gj } else { w[j] + m[j] };
                     }
                 } else {
-                    for j in 0..w.len() {
-                        w[j] = w[j] - lr * grad(j);
+                    for (j, wj) in w.iter_mut().enumerate() {
+                        *wj = *wj - lr * grad(j);
                     }
                 }
             }
