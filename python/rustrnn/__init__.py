@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from . import nn
-from . import callbacks, layers, losses, metrics, optimizers, utils
+from . import callbacks, datasets, layers, losses, metrics, nn, optimizers, text, timeseries, utils
 from ._native import __version__
 from ._native import get_num_threads as _get_num_threads
 from ._native import manual_seed as _manual_seed
@@ -36,6 +35,9 @@ __all__ = [
     "load_model",
     "save_model",
     "ModelFileError",
+    "datasets",
+    "text",
+    "timeseries",
     "manual_seed",
     "set_num_threads",
     "get_num_threads",

@@ -80,3 +80,40 @@ class ModelHandle:
     ) -> np.ndarray: ...
     def decode(self, src: np.ndarray, max_length: int, beam_width: int = 1, length_penalty: float = 0.0) -> np.ndarray: ...
     def num_params(self) -> tuple[int, int]: ...
+# ----- text (crates/rustrnn-py/src/text.rs) -----
+_Texts = Sequence[Union[str, Sequence[str]]]
+
+def text_tokenize(texts: _Texts, filters: str, lower: bool, split: str, char_level: bool) -> list[list[str]]: ...
+def text_count(
+    texts: _Texts, filters: str, lower: bool, split: str, char_level: bool
+) -> tuple[list[str], list[int], list[int], int]: ...
+
+class TextEncoder:
+    def __init__(self, word_index: dict[str, int]) -> None: ...
+    def encode(
+        self,
+        texts: _Texts,
+        filters: str,
+        lower: bool,
+        split: str,
+        char_level: bool,
+        num_words: Optional[int] = None,
+        oov_index: Optional[int] = None,
+    ) -> list[list[int]]: ...
+    def encode_flat(
+        self,
+        texts: _Texts,
+        filters: str,
+        lower: bool,
+        split: str,
+        char_level: bool,
+        num_words: Optional[int] = None,
+        oov_index: Optional[int] = None,
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+def vectors_parse_text(
+    block: bytes, dim: int, max_rows: Optional[int] = None, first_line: int = 1, at_eof: bool = True
+) -> tuple[list[str], np.ndarray, int, int]: ...
+def vectors_parse_binary(
+    block: bytes, dim: int, max_rows: Optional[int] = None, first_row: int = 1, at_eof: bool = True
+) -> tuple[list[str], np.ndarray, int, int]: ...

@@ -1,4 +1,4 @@
-"""Data helpers: padding ragged sequences for an ``Embedding(mask_zero=True)``."""
+"""Model helpers (padding and tokenizing live in :mod:`rustrnn.text`)."""
 
 from __future__ import annotations
 
@@ -8,29 +8,7 @@ import numpy as np
 
 from .errors import ArgumentError
 
-__all__ = ["pad_sequences", "to_categorical"]
-
-
-def pad_sequences(sequences: Any, maxlen: Optional[int] = None, dtype: Any = "int64", padding: str = "pre",
-                  truncating: str = "pre", value: int = 0) -> np.ndarray:
-    """Ragged lists of token ids to a ``(N, maxlen)`` array, as Keras' function:
-    ``padding``/``truncating`` ``"pre"`` (left, the default) or ``"post"``."""
-    for name, v in (("padding", padding), ("truncating", truncating)):
-        if v not in ("pre", "post"):
-            raise ArgumentError(f"{name}: expected 'pre' or 'post', got {v!r}")
-    seqs = [list(s) for s in sequences]
-    if maxlen is None:
-        maxlen = max((len(s) for s in seqs), default=0)
-    out = np.full((len(seqs), maxlen), value, dtype=dtype)
-    for i, s in enumerate(seqs):
-        if not s or maxlen == 0:
-            continue
-        s = s[-maxlen:] if truncating == "pre" else s[:maxlen]
-        if padding == "post":
-            out[i, :len(s)] = s
-        else:
-            out[i, -len(s):] = s
-    return out
+__all__ = ["to_categorical"]
 
 
 def to_categorical(y: Any, num_classes: Optional[int] = None, dtype: Any = "float32") -> np.ndarray:

@@ -8,7 +8,17 @@ use ndarray::LinalgScalar;
 use std::fmt::Debug;
 
 pub trait Float:
-    LinalgScalar + num_traits::Float + std::ops::AddAssign + ndarray::ScalarOperand + Debug + Default + Send + Sync + std::iter::Sum + 'static
+    LinalgScalar
+    + crate::kernels::gemm::GemmElem
+    + num_traits::Float
+    + std::ops::AddAssign
+    + ndarray::ScalarOperand
+    + Debug
+    + Default
+    + Send
+    + Sync
+    + std::iter::Sum
+    + 'static
 {
     /// NumPy's name of the type, for messages.
     const NAME: &'static str;

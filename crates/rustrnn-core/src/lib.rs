@@ -7,7 +7,8 @@
 //! Layout, from the bottom up:
 //! - [`kernels`]: matrix products and element-wise cell kernels (SIMD activations);
 //! - [`layers`]: configuration, parameters and the recurrent stack;
-//! - [`threads`]: the shared thread pool; [`rng`]: seedable initialization.
+//! - [`threads`]: the shared thread pool; [`rng`]: seedable initialization;
+//! - [`text`]: Keras-style tokenizing and word-vector file parsing.
 
 pub mod error;
 pub mod float;
@@ -15,6 +16,7 @@ pub mod kernels;
 pub mod layers;
 pub mod models;
 pub mod rng;
+pub mod text;
 pub mod threads;
 
 pub use error::{Result, RnnError};

@@ -20,11 +20,7 @@ fn default_threads() -> usize {
 }
 
 fn build(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("rustrnn-{i}"))
-        .build()
-        .expect("building a thread pool")
+    rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("rustrnn-{i}")).build().expect("building a thread pool")
 }
 
 /// Replaces the pool with one of `threads` threads (at least 1). Work already
@@ -41,6 +37,23 @@ pub fn num_threads() -> usize {
 
 /// Runs `f` inside the pool (so rayon calls within it use the pool's threads).
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    let pool = pool_slot().read().unwrap_or_else(|e| e.into_inner()).clone();
+    let pool =
+        THREAD_OVERRIDE.with(|o| o.borrow().clone()).unwrap_or_else(|| pool_slot().read().unwrap_or_else(|e| e.into_inner()).clone());
     pool.install(f)
+}
+
+/// Runs `f` with the thread pool of `threads` threads (used by tests and
+/// benchmarks to compare thread counts without touching the global setting).
+pub fn with_num_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    let pool = build(threads.max(1));
+    THREAD_OVERRIDE.with(|o| {
+        let prev = o.replace(Some(Arc::new(pool)));
+        let r = f();
+        o.replace(prev);
+        r
+    })
+}
+
+thread_local! {
+    static THREAD_OVERRIDE: std::cell::RefCell<Option<Arc<rayon::ThreadPool>>> = const { std::cell::RefCell::new(None) };
 }

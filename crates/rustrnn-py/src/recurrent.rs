@@ -43,9 +43,17 @@ pub struct RecurrentHandle {
 /// naming the argument. (The Python layer converts; this is the last guard.)
 fn view3<'py, T: Element + Float>(arg: &'static str, obj: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray3<'py, T>> {
     let py = obj.py();
-    let arr = obj.cast::<numpy::PyUntypedArray>().map_err(|_| dtype_error(py, format!("{arg}: expected a numpy.ndarray of {}, got {}", T::NAME, type_name(obj))))?;
+    let arr = obj
+        .cast::<numpy::PyUntypedArray>()
+        .map_err(|_| dtype_error(py, format!("{arg}: expected a numpy.ndarray of {}, got {}", T::NAME, type_name(obj))))?;
     if arr.ndim() != 3 {
-        return Err(to_py(py, rustrnn_core::RnnError::shape(format!("{arg}: expected a 3-D array, got shape {}", rustrnn_core::error::fmt_shape(arr.shape())))));
+        return Err(to_py(
+            py,
+            rustrnn_core::RnnError::shape(format!(
+                "{arg}: expected a 3-D array, got shape {}",
+                rustrnn_core::error::fmt_shape(arr.shape())
+            )),
+        ));
     }
     let typed = obj
         .extract::<PyReadonlyArray3<'py, T>>()
@@ -123,7 +131,14 @@ impl RecurrentHandle {
             let (xv, h0v, c0v) = (x.as_array(), h0.as_ref().map(|a| a.as_array()), c0.as_ref().map(|a| a.as_array()));
             let out = compute(py, || m.forward(xv, h0v, c0v, lengths.as_deref()))?;
             let cn = out.c_n.map(|c| c.into_pyarray(py).into_any());
-            PyTuple::new(py, [out.output.into_pyarray(py).into_any(), out.h_n.into_pyarray(py).into_any(), cn.unwrap_or_else(|| py.None().into_bound(py))])
+            PyTuple::new(
+                py,
+                [
+                    out.output.into_pyarray(py).into_any(),
+                    out.h_n.into_pyarray(py).into_any(),
+                    cn.unwrap_or_else(|| py.None().into_bound(py)),
+                ],
+            )
         })
     }
 
@@ -143,7 +158,10 @@ impl RecurrentHandle {
             let (a, b, c) = (dout.as_ref().map(|a| a.as_array()), dhn.as_ref().map(|a| a.as_array()), dcn.as_ref().map(|a| a.as_array()));
             let g = compute(py, || m.backward(a, b, c))?;
             let dc0 = g.dc0.map(|c| c.into_pyarray(py).into_any());
-            PyTuple::new(py, [g.dx.into_pyarray(py).into_any(), g.dh0.into_pyarray(py).into_any(), dc0.unwrap_or_else(|| py.None().into_bound(py))])
+            PyTuple::new(
+                py,
+                [g.dx.into_pyarray(py).into_any(), g.dh0.into_pyarray(py).into_any(), dc0.unwrap_or_else(|| py.None().into_bound(py))],
+            )
         })
     }
 
@@ -169,9 +187,9 @@ impl RecurrentHandle {
     /// Copies `value` (an array of the module's dtype) into a parameter.
     fn set_param(&mut self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         with_stack!(self, m, T, {
-            let arr = value
-                .cast::<PyArrayDyn<T>>()
-                .map_err(|_| dtype_error(py, format!("{name}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, type_name(value))))?;
+            let arr = value.cast::<PyArrayDyn<T>>().map_err(|_| {
+                dtype_error(py, format!("{name}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, type_name(value)))
+            })?;
             let ro: PyReadonlyArrayDyn<T> = arr.readonly();
             m.set_param(name, ro.as_array()).map_err(|e| to_py(py, e))
         })

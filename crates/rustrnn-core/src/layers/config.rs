@@ -1,6 +1,6 @@
 //! The configuration of a recurrent layer stack, as PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU` take it.
 
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 
 /// Nonlinearity of a plain (Elman) RNN cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,23 +58,11 @@ pub struct RnnConfig {
 
 impl RnnConfig {
     pub fn new(cell: CellKind, input_size: usize, hidden_size: usize) -> Self {
-        RnnConfig {
-            cell,
-            input_size,
-            hidden_size,
-            num_layers: 1,
-            bidirectional: false,
-            bias: true,
-            batch_first: true,
-        }
+        RnnConfig { cell, input_size, hidden_size, num_layers: 1, bidirectional: false, bias: true, batch_first: true }
     }
 
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [
-            ("input_size", self.input_size),
-            ("hidden_size", self.hidden_size),
-            ("num_layers", self.num_layers),
-        ] {
+        for (name, v) in [("input_size", self.input_size), ("hidden_size", self.hidden_size), ("num_layers", self.num_layers)] {
             if v == 0 {
                 return Err(RnnError::value(format!("{name}: expected a positive integer, got 0")));
             }

@@ -7,18 +7,24 @@
 //! - cached per step: activated gates (N, G·H), the state before each step
 //!   `h_prev` (N, H), for LSTM `c_prev` (N, H), for GRU `gh_n` (N, H).
 //!
-//! The input projection of all steps is one GEMM before the loop; inside the
-//! loop each step does one GEMM with `W_hh` for the whole batch and then the
-//! fused element-wise cell kernel per row. Backward mirrors this, and the
-//! weight gradients are GEMMs over all steps after the loop.
+//! The input projection of all steps is one GEMM before the loop. The
+//! recurrent weights are packed once, with each block of hidden units' gates
+//! side by side, so that inside the loop every worker owns a block of hidden
+//! units: it computes their gates for the whole batch with one product and
+//! applies the cell update right away. One join per step is the only
+//! synchronisation. Backward mirrors this, and the weight gradients are GEMMs
+//! over all steps after the loop.
 
 use super::config::CellKind;
+use super::packed::PackedCell;
 use super::params::CellParams;
 use super::sequence::{SeqLayout, Validity};
 use crate::float::Float;
 use crate::kernels::cells;
-use crate::kernels::gemm::gemm;
-use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
+use crate::kernels::gemm::{gemm, gemm_packed, gemm_prepacked};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use rayon::prelude::*;
+use std::ops::Range;
 
 /// What the backward pass needs from the forward pass of one direction.
 #[derive(Debug)]
@@ -48,12 +54,82 @@ pub struct DirectionSpec<'a> {
     pub reverse: bool,
 }
 
-/// Writes `bias` into every row of `m`, or zeros without a bias; the GEMM that
-/// follows then accumulates onto it (beta = 1).
-fn fill_rows_with_bias<F: Float>(mut m: ArrayViewMut2<F>, bias: Option<ArrayView1<F>>) {
-    match bias {
-        Some(b) => m.rows_mut().into_iter().for_each(|mut r| r.assign(&b)),
-        None => m.fill(F::zero()),
+/// A row-major matrix that several workers write at the same time, each in
+/// its own columns. The raw pointer is what lets the workers share it; the
+/// disjointness is the callers' contract (see `rows`).
+struct Shared<F> {
+    ptr: *mut F,
+    row_stride: usize,
+    cols: usize,
+}
+
+impl<F> Clone for Shared<F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<F> Copy for Shared<F> {}
+
+// SAFETY: workers only touch disjoint column ranges (documented at each use).
+unsafe impl<F: Send> Send for Shared<F> {}
+unsafe impl<F: Sync> Sync for Shared<F> {}
+
+impl<F> Shared<F> {
+    fn new(m: &mut ArrayViewMut2<F>) -> Self {
+        assert!(m.strides()[1] == 1 && m.strides()[0] >= 0, "rows must be contiguous");
+        Shared { ptr: m.as_mut_ptr(), row_stride: m.strides()[0] as usize, cols: m.ncols() }
+    }
+
+    /// Columns `cols` of row `r`.
+    ///
+    /// # Safety
+    /// No other live reference may overlap these elements while the returned
+    /// slice (whose lifetime the caller picks) is in use.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn row<'a>(self, r: usize, cols: Range<usize>) -> &'a mut [F] {
+        debug_assert!(cols.end <= self.cols);
+        std::slice::from_raw_parts_mut(self.ptr.add(r * self.row_stride + cols.start), cols.len())
+    }
+
+    /// Columns from `start` to the end of row `r` (several gates of a row).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn row_from<'a>(self, r: usize, start: usize) -> &'a mut [F] {
+        self.row(r, start..self.cols)
+    }
+
+    /// The (rows × cols) block at `r0`, every `step` rows, columns `cols`.
+    unsafe fn block<'a>(self, r0: usize, rows: usize, step: usize, cols: Range<usize>) -> ArrayViewMut2<'a, F> {
+        ArrayViewMut2::from_shape_ptr(
+            (rows, cols.len()).strides((self.row_stride * step, 1)),
+            self.ptr.add(r0 * self.row_stride + cols.start),
+        )
+    }
+}
+
+/// Splits the unit panels among workers. One worker when the per-step
+/// product is too small for the hand-off to pay.
+fn plan_workers(unit_panels: usize, step_flops: usize) -> Vec<Range<usize>> {
+    let threads = rayon::current_num_threads();
+    let workers = if step_flops < (1 << 21) { 1 } else { threads.min(unit_panels).max(1) };
+    let base = unit_panels / workers;
+    let extra = unit_panels % workers;
+    let mut start = 0;
+    (0..workers)
+        .map(|w| {
+            let len = base + usize::from(w < extra);
+            let r = start..start + len;
+            start += len;
+            r
+        })
+        .collect()
+}
+
+/// Runs `work(worker, scratch)` for every worker, in parallel when there are several.
+fn for_each_worker<S: Send>(scratch: &mut [S], work: impl Fn(usize, &mut S) + Sync) {
+    if scratch.len() == 1 {
+        work(0, &mut scratch[0]);
+    } else {
+        scratch.par_iter_mut().enumerate().for_each(|(w, s)| work(w, s));
     }
 }
 
@@ -62,6 +138,7 @@ fn fill_rows_with_bias<F: Float>(mut m: ArrayViewMut2<F>, bias: Option<ArrayView
 pub fn forward<F: Float>(
     spec: DirectionSpec<'_>,
     p: &CellParams<F>,
+    packed: &PackedCell<F>,
     input: ArrayView2<F>,
     h0: ArrayView2<F>,
     c0: Option<ArrayView2<F>>,
@@ -69,68 +146,100 @@ pub fn forward<F: Float>(
     keep_cache: bool,
 ) -> (FinalState<F>, Option<DirectionCache<F>>) {
     let DirectionSpec { cell, layout, valid, reverse } = spec;
-    let n = layout.rows();
+    let (n, batch) = (layout.rows(), layout.batch);
     let hs = h0.ncols();
-    let gs = p.weight_hh.nrows();
+    let g_count = cell.gates();
+    let gs = g_count * hs;
 
-    // Input projection of every step at once: gates = input · W_ihᵀ + b_ih.  (N, G·H)
+    // Input projection of every step at once: gates = input · W_ihᵀ + bias (N, G·H).
+    // Hidden-side biases are folded in here, except GRU's b_hn, which the
+    // reset gate scales.
     let mut gates = Array2::<F>::zeros((n, gs));
-    fill_rows_with_bias(gates.view_mut(), p.bias_ih.as_ref().map(|b| b.view()));
-    gemm(F::one(), input, p.weight_ih.t(), F::one(), gates.view_mut());
-
-    let mut h = h0.to_owned(); // (B, H)
-    let mut c = match cell {
-        CellKind::Lstm => Some(c0.map_or_else(|| Array2::zeros(h.raw_dim()), |c0| c0.to_owned())),
+    let mut bias = p.bias_ih.clone().unwrap_or_else(|| Array1::zeros(gs));
+    if let Some(b_hh) = p.bias_hh.as_ref() {
+        let folded = if cell == CellKind::Gru { 2 * hs } else { gs };
+        let mut head = bias.slice_mut(s![..folded]);
+        head += &b_hh.slice(s![..folded]);
+    }
+    gates.rows_mut().into_iter().for_each(|mut r| r.assign(&bias));
+    gemm_prepacked(input, &packed.w_ih_t, true, gates.view_mut());
+    let b_hn = match (cell, p.bias_hh.as_ref()) {
+        (CellKind::Gru, Some(b)) => Some(b.slice(s![2 * hs..]).to_owned()),
         _ => None,
     };
-    let mut gh = Array2::<F>::zeros((layout.batch, gs)); // W_hh h + b_hh for one step
+
+    let nr = F::NR;
+    let workers = plan_workers(packed.hh_gates.unit_panels(), 2 * batch * gs * hs);
+    let mut scratch: Vec<Array2<F>> = workers.iter().map(|w| Array2::zeros((batch, g_count * w.len() * nr))).collect();
+
+    let mut h_cur = h0.to_owned(); // (B, H)
+    let mut h_next = Array2::<F>::zeros((batch, hs));
+    let mut c = (cell == CellKind::Lstm).then(|| c0.map_or_else(|| Array2::zeros((batch, hs)), |c0| c0.to_owned()));
     let mut h_prev = keep_cache.then(|| Array2::<F>::zeros((n, hs)));
     let mut c_prev = (keep_cache && cell == CellKind::Lstm).then(|| Array2::<F>::zeros((n, hs)));
-    let mut gh_n = (cell == CellKind::Gru).then(|| Array2::<F>::zeros((if keep_cache { n } else { 1 }, hs)));
+    let mut gh_n = (cell == CellKind::Gru).then(|| Array2::<F>::zeros((if keep_cache { n } else { batch }, hs)));
+
+    let s_gates = Shared::new(&mut gates.view_mut());
+    let s_out = Shared::new(&mut out);
+    let s_c = c.as_mut().map(|c| Shared::new(&mut c.view_mut()));
+    let s_h_prev = h_prev.as_mut().map(|a| Shared::new(&mut a.view_mut()));
+    let s_c_prev = c_prev.as_mut().map(|a| Shared::new(&mut a.view_mut()));
+    let s_gh_n = gh_n.as_mut().map(|a| Shared::new(&mut a.view_mut()));
 
     for step in 0..layout.seq_len {
         let t = layout.time(step, reverse);
-        fill_rows_with_bias(gh.view_mut(), p.bias_hh.as_ref().map(|b| b.view()));
-        gemm(F::one(), h.view(), p.weight_hh.t(), F::one(), gh.view_mut());
-        for b in 0..layout.batch {
-            let r = layout.row(t, b);
-            if !valid.is_valid(t, b) {
-                out.row_mut(r).fill(F::zero());
-                continue;
-            }
-            if let Some(hp) = h_prev.as_mut() {
-                hp.row_mut(r).assign(&h.row(b));
-            }
-            if let (Some(cp), Some(c)) = (c_prev.as_mut(), c.as_ref()) {
-                cp.row_mut(r).assign(&c.row(b));
-            }
-            let g = gates.row_mut(r).into_slice().expect("gates rows are contiguous");
-            let ghb = gh.row(b).to_slice().expect("gh rows are contiguous");
-            let hb = h.row_mut(b).into_slice().expect("state rows are contiguous");
-            match cell {
-                CellKind::Rnn(act) => cells::rnn_forward(act, g, ghb, hb),
-                CellKind::Lstm => {
-                    let cb = c.as_mut().expect("LSTM has a cell state").row_mut(b).into_slice().expect("contiguous");
-                    cells::lstm_forward(g, ghb, hb, cb)
+        let h_in = h_cur.view();
+        let s_h_next = Shared::new(&mut h_next.view_mut());
+        for_each_worker(&mut scratch, |w, gh| {
+            let panels = workers[w].clone();
+            let units = panels.start * nr..hs.min(panels.end * nr);
+            let len = units.len();
+            let stride_h = panels.len() * nr;
+            // gh (B, G·U): this worker's units' gates of W_hh·h for the whole batch.
+            packed.hh_gates.product(h_in, panels, gh.view_mut());
+            // SAFETY: this worker writes only columns `units` (of each gate
+            // block, for `gates`) of rows of time t, and reads h_in, which
+            // nobody writes during the step.
+            unsafe {
+                for b in 0..batch {
+                    let r = layout.row(t, b);
+                    let h_old = &h_in.row(b).to_slice().expect("contiguous")[units.clone()];
+                    let h_new = s_h_next.row(b, units.clone());
+                    if !valid.is_valid(t, b) {
+                        h_new.copy_from_slice(h_old); // the state passes through
+                        s_out.row(r, units.clone()).fill(F::zero());
+                        continue;
+                    }
+                    if let Some(hp) = s_h_prev {
+                        hp.row(r, units.clone()).copy_from_slice(h_old);
+                    }
+                    let x = s_gates.row_from(r, units.start);
+                    let ghb = &gh.row(b).to_slice().expect("contiguous")[..];
+                    match cell {
+                        CellKind::Rnn(act) => cells::rnn_forward(act, &mut x[..len], &ghb[..len], h_new),
+                        CellKind::Lstm => {
+                            let cb = s_c.expect("LSTM").row(b, units.clone());
+                            if let Some(cp) = s_c_prev {
+                                cp.row(r, units.clone()).copy_from_slice(cb);
+                            }
+                            cells::lstm_forward(x, hs, ghb, stride_h, cb, h_new)
+                        }
+                        CellKind::Gru => {
+                            let rr = if keep_cache { r } else { b };
+                            let ghn = s_gh_n.expect("GRU").row(rr, units.clone());
+                            let bn = b_hn.as_ref().map(|v| &v.as_slice().expect("contiguous")[units.clone()]);
+                            cells::gru_forward(x, hs, ghb, stride_h, bn, ghn, h_old, h_new)
+                        }
+                    }
+                    s_out.row(r, units.clone()).copy_from_slice(h_new);
                 }
-                CellKind::Gru => {
-                    let buf = gh_n.as_mut().expect("GRU keeps gh_n");
-                    let rr = if keep_cache { r } else { 0 };
-                    let ghn = buf.row_mut(rr).into_slice().expect("contiguous");
-                    cells::gru_forward(g, ghb, ghn, hb)
-                }
             }
-            out.row_mut(r).assign(&h.row(b));
-        }
+        });
+        std::mem::swap(&mut h_cur, &mut h_next);
     }
 
-    let cache = keep_cache.then(|| DirectionCache {
-        gates,
-        h_prev: h_prev.expect("kept"),
-        c_prev,
-        gh_n,
-    });
-    (FinalState { h, c }, cache)
+    let cache = keep_cache.then(|| DirectionCache { gates, h_prev: h_prev.expect("kept"), c_prev, gh_n });
+    (FinalState { h: h_cur, c }, cache)
 }
 
 /// Gradients of one direction that the layer still needs after BPTT.
@@ -153,7 +262,7 @@ pub struct DirectionGrads<F> {
 #[allow(clippy::too_many_arguments)]
 pub fn backward<F: Float>(
     spec: DirectionSpec<'_>,
-    p: &CellParams<F>,
+    packed: &PackedCell<F>,
     grads: &mut CellParams<F>,
     input: ArrayView2<F>,
     cache: DirectionCache<F>,
@@ -166,59 +275,99 @@ pub fn backward<F: Float>(
     let hs = h_prev.ncols();
     let gs = gates.ncols();
     let batch = layout.batch;
+    let nr = F::NR;
 
     let mut dh = dhn.map_or_else(|| Array2::zeros((batch, hs)), |d| d.to_owned());
     let mut dc = (cell == CellKind::Lstm).then(|| dcn.map_or_else(|| Array2::zeros((batch, hs)), |d| d.to_owned()));
-    let mut tanh_c = vec![F::zero(); hs];
     // Columns of the gate gradient that multiply W_hh directly; for GRU the
     // n block goes through gh_n instead.
     let direct_cols = if cell == CellKind::Gru { 2 * hs } else { gs };
-    let w_hh_direct = p.weight_hh.slice(s![..direct_cols, ..]);
+    let (w_direct, w_n) = (&packed.hh_direct, packed.hh_n.as_ref());
+    let workers = plan_workers(hs.div_ceil(nr), 2 * batch * gs * hs);
+    let mut scratch: Vec<Vec<F>> = workers.iter().map(|_| vec![F::zero(); hs]).collect();
+
+    let s_gates = Shared::new(&mut gates.view_mut());
+    let s_gh_n = gh_n.as_mut().map(|a| Shared::new(&mut a.view_mut()));
+    let s_dh = Shared::new(&mut dh.view_mut());
+    let s_dc = dc.as_mut().map(|a| Shared::new(&mut a.view_mut()));
+
+    // dh[:, units] += dG_hidden(t) (B, ·) · W_hh[·, units]: the gradient that
+    // flows from step t into the state before it.
+    // SAFETY (for callers): writes only columns `units` of dh; reads rows of
+    // time t of gates/gh_n, which nobody writes meanwhile.
+    let through_w_hh = |t: usize, panels: Range<usize>, units: Range<usize>| unsafe {
+        let first = layout.row(t, 0);
+        let step = if batch > 1 { layout.row(t, 1) - first } else { 1 };
+        let dst = s_dh.block(0, batch, 1, units.clone());
+        let dg = s_gates.block(first, batch, step, 0..direct_cols);
+        gemm_packed(dg.view(), w_direct, panels.clone(), true, dst);
+        if let (Some(g), Some(w)) = (s_gh_n, w_n) {
+            let dst = s_dh.block(0, batch, 1, units);
+            gemm_packed(g.block(first, batch, step, 0..hs).view(), w, panels, true, dst);
+        }
+    };
 
     for step in (0..layout.seq_len).rev() {
         let t = layout.time(step, reverse);
-        for b in 0..batch {
-            let r = layout.row(t, b);
-            if !valid.is_valid(t, b) {
-                // The state passed through unchanged; so does its gradient.
-                gates.row_mut(r).fill(F::zero());
-                if let Some(g) = gh_n.as_mut() {
-                    g.row_mut(r).fill(F::zero());
-                }
-                continue;
+        let later = (step + 1 < layout.seq_len).then(|| layout.time(step + 1, reverse));
+        for_each_worker(&mut scratch, |w, tanh_c| {
+            let panels = workers[w].clone();
+            let units = panels.start * nr..hs.min(panels.end * nr);
+            if let Some(t_later) = later {
+                through_w_hh(t_later, panels, units.clone());
             }
-            let mut dhb = dh.row_mut(b);
-            if let Some(d) = dout.as_ref() {
-                dhb += &d.row(r);
-            }
-            let dhb = dhb.into_slice().expect("contiguous");
-            let g = gates.row_mut(r).into_slice().expect("contiguous");
-            match cell {
-                CellKind::Rnn(act) => cells::rnn_backward(act, g, dhb),
-                CellKind::Lstm => {
-                    let dcb = dc.as_mut().expect("LSTM").row_mut(b).into_slice().expect("contiguous");
-                    let cp = c_prev.as_ref().expect("LSTM caches c_prev");
-                    cells::lstm_backward(g, cp.row(r).to_slice().expect("contiguous"), dhb, dcb, &mut tanh_c)
+            // SAFETY: this worker writes only columns `units` (of each gate
+            // block) of rows of time t, and columns `units` of dh and dc.
+            unsafe {
+                for b in 0..batch {
+                    let r = layout.row(t, b);
+                    if !valid.is_valid(t, b) {
+                        // The state passed through unchanged; so does its gradient.
+                        let x = s_gates.row_from(r, units.start);
+                        for k in 0..gs / hs {
+                            x[k * hs..k * hs + units.len()].fill(F::zero());
+                        }
+                        if let Some(g) = s_gh_n {
+                            g.row(r, units.clone()).fill(F::zero());
+                        }
+                        continue;
+                    }
+                    let dhb = s_dh.row(b, units.clone());
+                    if let Some(d) = dout.as_ref() {
+                        for (acc, v) in dhb.iter_mut().zip(d.slice(s![r, units.clone()])) {
+                            *acc = *acc + *v;
+                        }
+                    }
+                    let x = s_gates.row_from(r, units.start);
+                    match cell {
+                        CellKind::Rnn(act) => cells::rnn_backward(act, &mut x[..units.len()], dhb),
+                        CellKind::Lstm => {
+                            let cp = &c_prev.as_ref().expect("LSTM caches c_prev").row(r).to_slice().expect("contiguous")[units.clone()];
+                            cells::lstm_backward(x, hs, cp, dhb, s_dc.expect("LSTM").row(b, units.clone()), tanh_c)
+                        }
+                        CellKind::Gru => {
+                            let hp = &h_prev.row(r).to_slice().expect("contiguous")[units.clone()];
+                            cells::gru_backward(x, hs, s_gh_n.expect("GRU").row(r, units.clone()), hp, dhb)
+                        }
+                    }
                 }
-                CellKind::Gru => {
-                    let ghn = gh_n.as_mut().expect("GRU").row_mut(r).into_slice().expect("contiguous");
-                    cells::gru_backward(g, ghn, h_prev.row(r).to_slice().expect("contiguous"), dhb)
-                }
             }
-        }
-        // dh (B, H) += dG_hidden (B, G·H) · W_hh (G·H, H)
-        gemm(F::one(), layout.step_rows(&gates, t, 0..direct_cols), w_hh_direct, F::one(), dh.view_mut());
-        if let Some(g) = gh_n.as_ref() {
-            gemm(F::one(), layout.step_rows(g, t, 0..hs), p.weight_hh.slice(s![2 * hs.., ..]), F::one(), dh.view_mut());
-        }
+        });
     }
+    // The gradient from the first processed step into the initial state.
+    let first = layout.time(0, reverse);
+    for_each_worker(&mut scratch, |w, _| {
+        let panels = workers[w].clone();
+        let units = panels.start * nr..hs.min(panels.end * nr);
+        through_w_hh(first, panels, units);
+    });
 
     // Parameter gradients over all steps at once.
-    // dW_ih (G·H, I) += dGᵀ · input;  db_ih += Σ_rows dG
-    gemm(F::one(), gates.t(), input, F::one(), grads.weight_ih.view_mut());
-    gemm(F::one(), gates.slice(s![.., ..direct_cols]).t(), h_prev.view(), F::one(), grads.weight_hh.slice_mut(s![..direct_cols, ..]));
+    // dW_ih (G·H, I) += dGᵀ · input;  dW_hh += dG_hiddenᵀ · h_prev;  db += Σ_rows dG
+    gemm(gates.t(), input, true, grads.weight_ih.view_mut());
+    gemm(gates.slice(s![.., ..direct_cols]).t(), h_prev.view(), true, grads.weight_hh.slice_mut(s![..direct_cols, ..]));
     if let Some(g) = gh_n.as_ref() {
-        gemm(F::one(), g.t(), h_prev.view(), F::one(), grads.weight_hh.slice_mut(s![direct_cols.., ..]));
+        gemm(g.t(), h_prev.view(), true, grads.weight_hh.slice_mut(s![direct_cols.., ..]));
     }
     if let Some(db) = grads.bias_ih.as_mut() {
         *db += &gates.sum_axis(Axis(0));

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod direction;
+pub mod packed;
 pub mod params;
 pub mod recurrent;
 pub mod sequence;

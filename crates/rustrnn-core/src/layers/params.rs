@@ -3,7 +3,7 @@
 //! `bias_hh_l{k}` (G·H,), with the suffix `_reverse` for the backward direction.
 
 use super::config::RnnConfig;
-use crate::error::{fmt_shape, RnnError, Result};
+use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::rng::SplitMix64;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewD, Ix1, Ix2};

@@ -3,11 +3,12 @@
 
 use super::config::{CellKind, RnnConfig};
 use super::direction::{self, DirectionCache, DirectionSpec};
+use super::packed::PackedCell;
 use super::params::{param_slots, ParamSlot, RnnParams};
 use super::sequence::{SeqLayout, Validity};
-use crate::error::{fmt_shape, RnnError, Result};
+use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
-use crate::kernels::gemm::gemm;
+use crate::kernels::gemm::gemm_prepacked;
 use crate::threads;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, Axis};
 
@@ -52,6 +53,9 @@ pub struct Recurrent<F> {
     grads: RnnParams<F>,
     training: bool,
     cache: Option<ForwardCache<F>>,
+    /// The weights packed for the kernels, one per cell; dropped whenever a
+    /// parameter changes.
+    packed: Option<Vec<PackedCell<F>>>,
 }
 
 impl<F: Float> Recurrent<F> {
@@ -65,6 +69,7 @@ impl<F: Float> Recurrent<F> {
             config,
             training: true,
             cache: None,
+            packed: None,
         })
     }
 
@@ -96,6 +101,7 @@ impl<F: Float> Recurrent<F> {
     /// accepted (and propagate through forward), as in PyTorch.
     pub fn set_param(&mut self, name: &str, value: ArrayViewD<'_, F>) -> Result<()> {
         let slot = self.slot(name)?.clone();
+        self.packed = None;
         self.params.set(&slot, value)
     }
 
@@ -146,7 +152,9 @@ impl<F: Float> Recurrent<F> {
             .enumerate()
             .map(|(b, &l)| {
                 if l < 1 || l as u64 > seq_len as u64 {
-                    Err(RnnError::value(format!("lengths: every length must be in 1..={seq_len} (the sequence length), got lengths[{b}] = {l}")))
+                    Err(RnnError::value(format!(
+                        "lengths: every length must be in 1..={seq_len} (the sequence length), got lengths[{b}] = {l}"
+                    )))
                 } else {
                     Ok((0, l as usize))
                 }
@@ -230,8 +238,9 @@ impl<F: Float> Recurrent<F> {
         let x2 = x.as_standard_layout();
         let x2 = x2.view().into_shape_with_order((layout.rows(), features)).expect("standard layout");
         let keep = self.training;
-        let (output, h_n, c_n, layers) =
-            threads::install(|| run_forward(&cfg, &self.params, x2, layout, spans.as_deref(), h0, c0, keep));
+        let params = &self.params;
+        let packed = self.packed.get_or_insert_with(|| params.cells.iter().map(|c| PackedCell::new(cfg.cell, c)).collect());
+        let (output, h_n, c_n, layers) = threads::install(|| run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep));
         if keep {
             self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers });
         }
@@ -262,7 +271,11 @@ impl<F: Float> Recurrent<F> {
         if let Some(d) = dout {
             let want = [a, b, cfg.output_size()];
             if d.shape() != want {
-                return Err(RnnError::shape(format!("dout: expected shape {} (the shape of the output), got {}", fmt_shape(&want), fmt_shape(d.shape()))));
+                return Err(RnnError::shape(format!(
+                    "dout: expected shape {} (the shape of the output), got {}",
+                    fmt_shape(&want),
+                    fmt_shape(d.shape())
+                )));
             }
         }
         self.check_state("dhn", dhn, batch)?;
@@ -274,7 +287,10 @@ impl<F: Float> Recurrent<F> {
         let cache = self.cache.take().expect("checked above");
         let dout2 = dout.map(|d| d.as_standard_layout().into_owned());
         let dout2 = dout2.as_ref().map(|d| d.view().into_shape_with_order((cache.layout.rows(), cfg.output_size())).expect("standard"));
-        let (dx, dh0, dc0) = threads::install(|| run_backward(&cfg, &self.params, &mut self.grads, cache, dout2, dhn, dcn));
+        let params = &self.params;
+        let packed = self.packed.get_or_insert_with(|| params.cells.iter().map(|c| PackedCell::new(cfg.cell, c)).collect());
+        let grads = &mut self.grads;
+        let (dx, dh0, dc0) = threads::install(|| run_backward(&cfg, packed, grads, cache, dout2, dhn, dcn));
         Ok(RnnInputGrads { dx: dx.into_shape_with_order((a, b, cfg.input_size)).expect("row order kept"), dh0, dc0 })
     }
 }
@@ -285,6 +301,7 @@ type LayerCaches<F> = Vec<(Array2<F>, Vec<DirectionCache<F>>)>;
 fn run_forward<F: Float>(
     cfg: &RnnConfig,
     params: &RnnParams<F>,
+    packed: &[PackedCell<F>],
     x: ArrayView2<F>,
     layout: SeqLayout,
     spans: Option<&[(usize, usize)]>,
@@ -316,15 +333,22 @@ fn run_forward<F: Float>(
             let run = |dir: usize, block: ArrayViewMut2<F>| {
                 let idx = layer * nd + dir;
                 let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
-                let zeros;
-                let h0d = match h0 {
-                    Some(h) => h.index_axis_move(Axis(0), idx),
-                    None => {
-                        zeros = Array2::zeros((layout.batch, hs));
-                        return direction::forward(spec, &params.cells[idx], inp, zeros.view(), c0.map(|c| c.index_axis_move(Axis(0), idx)), block, keep);
-                    }
+                let zeros = h0.is_none().then(|| Array2::zeros((layout.batch, hs)));
+                let h0d = match (h0, zeros.as_ref()) {
+                    (Some(h), _) => h.index_axis_move(Axis(0), idx),
+                    (None, Some(z)) => z.view(),
+                    (None, None) => unreachable!("zeros exist when h0 is absent"),
                 };
-                direction::forward(spec, &params.cells[idx], inp, h0d, c0.map(|c| c.index_axis_move(Axis(0), idx)), block, keep)
+                direction::forward(
+                    spec,
+                    &params.cells[idx],
+                    &packed[idx],
+                    inp,
+                    h0d,
+                    c0.map(|c| c.index_axis_move(Axis(0), idx)),
+                    block,
+                    keep,
+                )
             };
             if nd == 2 {
                 let b1 = blocks.pop().expect("two blocks");
@@ -375,7 +399,7 @@ fn zero_padding<F: Float>(a: &mut Array2<F>, layout: SeqLayout, valid: Validity<
 #[allow(clippy::type_complexity)]
 fn run_backward<F: Float>(
     cfg: &RnnConfig,
-    params: &RnnParams<F>,
+    packed: &[PackedCell<F>],
     grads: &mut RnnParams<F>,
     cache: ForwardCache<F>,
     dout: Option<ArrayView2<F>>,
@@ -404,7 +428,7 @@ fn run_backward<F: Float>(
             let cols = dir * hs..(dir + 1) * hs;
             direction::backward(
                 spec,
-                &params.cells[idx],
+                &packed[idx],
                 g,
                 input.view(),
                 cache,
@@ -426,8 +450,7 @@ fn run_backward<F: Float>(
         let mut d_input = Array2::<F>::zeros(input.raw_dim());
         for (dir, r) in results.iter().enumerate() {
             let idx = layer * nd + dir;
-            let beta = if dir == 0 { F::zero() } else { F::one() };
-            gemm(F::one(), r.d_gates.view(), params.cells[idx].weight_ih.view(), beta, d_input.view_mut());
+            gemm_prepacked(r.d_gates.view(), &packed[idx].w_ih, dir > 0, d_input.view_mut());
             dh0.index_axis_mut(Axis(0), idx).assign(&r.dh0);
             if let (Some(d), Some(r)) = (dc0.as_mut(), r.dc0.as_ref()) {
                 d.index_axis_mut(Axis(0), idx).assign(r);

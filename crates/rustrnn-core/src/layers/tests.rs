@@ -122,7 +122,10 @@ fn backward_matches_finite_differences() {
             let numeric = (plus - minus) / (2.0 * eps);
             let tol = 1e-6 * (1.0 + numeric.abs());
             // ReLU kinks make single entries non-differentiable; allow those rarely.
-            assert!((analytic - numeric).abs() < tol || cfg.cell == CellKind::Rnn(Nonlinearity::Relu), "case {n} {what}: {analytic} vs {numeric}");
+            assert!(
+                (analytic - numeric).abs() < tol || cfg.cell == CellKind::Rnn(Nonlinearity::Relu),
+                "case {n} {what}: {analytic} vs {numeric}"
+            );
         };
         // Input and initial states: a few entries each.
         for k in (0..x.len()).step_by(7) {
@@ -167,25 +170,45 @@ fn backward_matches_finite_differences() {
 
 #[test]
 fn results_are_bit_identical_for_any_thread_count() {
-    let mut cfg = RnnConfig::new(CellKind::Lstm, 24, 40);
-    cfg.bidirectional = true;
-    cfg.num_layers = 2;
-    let mut rng = SplitMix64::new(5);
-    let x = random(Ix3(48, 30, 24), &mut rng).mapv(|v| v as f32);
-    let dout = random(Ix3(48, 30, 80), &mut rng).mapv(|v| v as f32);
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| {
+    // Big enough per step (B·G·H·H) that several workers split the hidden units.
+    for cell in CELLS {
+        let mut cfg = RnnConfig::new(cell, 24, 100);
+        cfg.bidirectional = true;
+        cfg.num_layers = 2;
+        let mut rng = SplitMix64::new(5);
+        let x = random(Ix3(64, 7, 24), &mut rng).mapv(|v| v as f32);
+        let dout = random(Ix3(64, 7, 200), &mut rng).mapv(|v| v as f32);
+        let lengths: Vec<i64> = (0..64).map(|b| 1 + b % 7).collect();
+        let run = |threads: usize| {
             let mut m = Recurrent::<f32>::new(cfg, 3).unwrap();
-            let out = m.forward(x.view(), None, None, None).unwrap();
-            let g = m.backward(Some(dout.view()), None, None).unwrap();
+            let out = crate::threads::with_num_threads(threads, || m.forward(x.view(), None, None, Some(&lengths)).unwrap());
+            let g = crate::threads::with_num_threads(threads, || m.backward(Some(dout.view()), None, None).unwrap());
             (out.output, g.dx, m.grads().clone())
-        })
-    };
-    let one = run(1);
-    for t in [2, 3] {
-        let other = run(t);
-        assert!(one.0 == other.0 && one.1 == other.1 && one.2 == other.2, "{t} threads differ");
+        };
+        let one = run(1);
+        for t in [2, 3] {
+            let other = run(t);
+            assert!(one.0 == other.0 && one.1 == other.1 && one.2 == other.2, "{cell:?}: {t} threads differ");
+        }
+    }
+}
+
+#[test]
+fn several_workers_match_the_reference() {
+    for cell in CELLS {
+        let mut cfg = RnnConfig::new(cell, 5, 96);
+        cfg.bidirectional = true;
+        let mut rng = SplitMix64::new(9);
+        let x = random(Ix3(40, 4, 5), &mut rng);
+        let h0 = random(Ix3(2, 40, 96), &mut rng);
+        let c0 = random(Ix3(2, 40, 96), &mut rng);
+        let lengths: Vec<usize> = (0..40).map(|b| 1 + b % 4).collect();
+        let spans: Vec<_> = lengths.iter().map(|&l| (0, l)).collect();
+        let mut m = Recurrent::<f64>::new(cfg, 2).unwrap();
+        let (ro, rh, _) = reference::forward(&cfg, m.params(), x.view(), h0.view(), c0.view(), &spans);
+        let c0v = (cell == CellKind::Lstm).then(|| c0.view());
+        let got = crate::threads::with_num_threads(3, || m.forward(x.view(), Some(h0.view()), c0v, Some(&lengths_i64(&lengths))).unwrap());
+        assert!(max_diff(&got.output, &ro) < 1e-12 && max_diff(&got.h_n, &rh) < 1e-12, "{cell:?}");
     }
 }
 

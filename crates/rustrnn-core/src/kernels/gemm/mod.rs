@@ -1,0 +1,335 @@
+//! General matrix products on strided 2-D views, with our own packed,
+//! register-blocked kernels ([`microkernel`]) and operand packing ([`pack`]).
+//!
+//! - [`gemm`]: `C (+)= A·B` for any strides, parallel over the rayon pool;
+//! - [`gemm_packed`]: `C (+)= A·B` against a [`PackedB`] packed once, for a
+//!   range of its column panels, on the calling thread — the building block of
+//!   the recurrent time loop, where each worker owns a block of hidden units.
+//!
+//! Every element of C is summed over k in the same order however the work is
+//! split, so results are bit-identical for any thread count.
+
+pub mod microkernel;
+pub mod pack;
+
+pub use microkernel::{GemmElem, MR};
+pub use pack::PackedB;
+
+use crate::float::Float;
+use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Below this many multiply-adds a product runs on the calling thread: the
+/// hand-off to the pool costs more than it saves.
+const PARALLEL_MIN_FLOPS: usize = 1 << 18;
+
+/// `C = A·B` (or `C += A·B` with `accumulate`), A (m×k), B (k×n), C (m×n).
+/// Without `accumulate` the old contents of C are ignored (NaN included).
+pub fn gemm<F: Float>(a: ArrayView2<F>, b: ArrayView2<F>, accumulate: bool, c: ArrayViewMut2<F>) {
+    assert_eq!(b.nrows(), a.ncols(), "gemm: inner dimensions differ");
+    gemm_prepacked(a, &PackedB::new(b), accumulate, c);
+}
+
+/// `C = A·B` (or `C += A·B`) with B packed beforehand, parallel over the pool.
+pub fn gemm_prepacked<F: Float>(a: ArrayView2<F>, packed: &PackedB<F>, accumulate: bool, mut c: ArrayViewMut2<F>) {
+    let (m, k) = a.dim();
+    let n = packed.n();
+    assert_eq!(packed.k(), k, "gemm: inner dimensions differ");
+    assert_eq!(c.dim(), (m, n), "gemm: output shape");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let threads = rayon::current_num_threads();
+    if threads <= 1 || m * n * k < PARALLEL_MIN_FLOPS {
+        return gemm_packed(a, packed, 0..packed.panels(), accumulate, c);
+    }
+    let panels = packed.panels();
+    if panels >= 2 * threads {
+        // Split the columns: each task packs its own (small) share of A rows.
+        let per_task = panels.div_ceil(2 * threads);
+        let mut tasks = Vec::new();
+        let mut rest = c.view_mut();
+        for start in (0..panels).step_by(per_task) {
+            let end = (start + per_task).min(panels);
+            let width = n.min(end * F::NR) - start * F::NR;
+            let (head, tail) = rest.split_at(Axis(1), width);
+            tasks.push((start..end, head));
+            rest = tail;
+        }
+        tasks.into_par_iter().for_each(|(range, cblock)| gemm_packed(a, packed, range, accumulate, cblock));
+    } else {
+        let rows = m.div_ceil(2 * threads).max(MR).next_multiple_of(MR);
+        c.axis_chunks_iter_mut(Axis(0), rows)
+            .into_par_iter()
+            .zip(a.axis_chunks_iter(Axis(0), rows).into_par_iter())
+            .for_each(|(cblock, ablock)| gemm_packed(ablock, packed, 0..panels, accumulate, cblock));
+    }
+}
+
+/// `C (+)= A·B[:, panels]` on the calling thread. `C` holds exactly the columns
+/// of the panel range: `min(n, end·NR) - start·NR`.
+pub fn gemm_packed<F: Float>(a: ArrayView2<F>, b: &PackedB<F>, panels: Range<usize>, accumulate: bool, mut c: ArrayViewMut2<F>) {
+    let (m, k) = a.dim();
+    assert_eq!(k, b.k(), "gemm: inner dimensions differ");
+    let width = b.n().min(panels.end * F::NR).saturating_sub(panels.start * F::NR);
+    assert_eq!(c.dim(), (m, width), "gemm: output shape");
+    if m == 0 || width == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(F::zero());
+        }
+        return;
+    }
+    if c.strides()[1] != 1 || c.strides()[0] < 0 {
+        // The kernels write rows with unit stride; go through a temporary.
+        let mut tmp = ndarray::Array2::<F>::zeros((m, width));
+        gemm_packed(a, b, panels, false, tmp.view_mut());
+        if accumulate {
+            c += &tmp;
+        } else {
+            c.assign(&tmp);
+        }
+        return;
+    }
+    let ldc = c.strides()[0] as usize;
+    let start = panels.start;
+    // SAFETY: `c` is (m × width) with unit column stride and row stride ldc;
+    // panel p maps to columns (p - start)·NR .. +n_valid, inside `width`.
+    unsafe {
+        drive(a, b, panels, accumulate, c.as_mut_ptr(), ldc, |p| ((p - start) * F::NR, F::NR.min(width - (p - start) * F::NR)));
+    }
+}
+
+/// The blocked loop nest shared by the packed products: for each depth block
+/// and block of A rows (packed once into L2-sized storage), every panel of
+/// `B` and every `MR`-row tile of the block. `place(p)` gives the first
+/// column in C of panel `p` and how many of its columns are valid.
+///
+/// # Safety
+/// For every panel `p` in `panels`, columns `place(p).0 .. + place(p).1` of
+/// rows `0..m` (stride `ldc`) must lie inside the buffer behind `c`, and no
+/// other thread may access them during the call.
+unsafe fn drive<F: Float>(
+    a: ArrayView2<F>,
+    b: &PackedB<F>,
+    panels: Range<usize>,
+    accumulate: bool,
+    c: *mut F,
+    ldc: usize,
+    place: impl Fn(usize) -> (usize, usize),
+) {
+    let (m, k) = a.dim();
+    let mut abuf = Vec::new();
+    for kb in (0..k).step_by(F::KC) {
+        let kc = F::KC.min(k - kb);
+        let acc = accumulate || kb > 0;
+        for mb in (0..m).step_by(F::MC) {
+            let mc = F::MC.min(m - mb);
+            pack::pack_a(a.slice(s![mb..mb + mc, kb..kb + kc]), &mut abuf);
+            for p in panels.clone() {
+                let (col0, n_valid) = place(p);
+                let bptr = b.block_ptr(p, kb);
+                for ib in (0..mc).step_by(MR) {
+                    let mr = MR.min(mc - ib);
+                    // abuf holds mc·kc packed values (block ib at ib·kc); the
+                    // panel block holds kc·NR values.
+                    F::kernel(mr, n_valid, kc, abuf.as_ptr().add(ib * kc), bptr, c.add((mb + ib) * ldc + col0), ldc, acc);
+                }
+            }
+        }
+    }
+}
+
+/// Recurrent weights `Wᵀ` (H × G·H, from W of shape (G·H, H) in PyTorch's
+/// gate-major row order) packed so that panel `q = p·G + g` holds gate `g`
+/// of hidden units `p·NR .. p·NR + NR` (zero-padded past H). A worker that
+/// owns unit panels `p0..p1` then computes all gates of its units in one
+/// product, and can apply the cell update to them without waiting for others.
+#[derive(Debug, Clone)]
+pub struct PackedGates<F> {
+    packed: PackedB<F>,
+    gates: usize,
+    hidden: usize,
+}
+
+impl<F: Float> PackedGates<F> {
+    /// Packs `w` (G·H × K, rows contiguous) with `gates` blocks of `hidden` rows.
+    pub fn new(w: ArrayView2<F>, gates: usize) -> Self {
+        let w = w.as_standard_layout();
+        let (rows, k) = w.dim();
+        let hidden = rows / gates;
+        let nr = F::NR;
+        let unit_panels = hidden.div_ceil(nr);
+        let flat = w.as_slice().expect("standard layout");
+        // Column q·NR + j of the packed matrix is row g·H + p·NR + j of w.
+        let packed = PackedB::from_columns(k, unit_panels * gates * nr, |col| {
+            let (q, j) = (col / nr, col % nr);
+            let (p, g) = (q / gates, q % gates);
+            let unit = p * nr + j;
+            (unit < hidden).then(|| &flat[(g * hidden + unit) * k..(g * hidden + unit + 1) * k])
+        });
+        PackedGates { packed, gates, hidden }
+    }
+
+    /// Panels of `NR` hidden units.
+    pub fn unit_panels(&self) -> usize {
+        self.hidden.div_ceil(F::NR)
+    }
+
+    /// `C = A·Wᵀ` for the units of panels `p0..p1`: `c` is (m × G·U) with
+    /// `U = (p1 - p0)·NR`, gate `g` of unit `p0·NR + j` landing in column
+    /// `g·U + j` (columns of units past H receive zeros).
+    pub fn product(&self, a: ArrayView2<F>, units: Range<usize>, mut c: ArrayViewMut2<F>) {
+        let (g_count, nr) = (self.gates, F::NR);
+        let u = (units.end - units.start) * nr;
+        assert_eq!(a.ncols(), self.packed.k(), "gemm: inner dimensions differ");
+        assert_eq!(c.dim(), (a.nrows(), g_count * u), "gemm: output shape");
+        assert!(c.strides()[1] == 1 && c.strides()[0] >= 0, "gemm: output rows must be contiguous");
+        let p0 = units.start;
+        let panels = units.start * g_count..units.end * g_count;
+        if a.nrows() == 0 {
+            return;
+        }
+        let ldc = c.strides()[0] as usize;
+        // SAFETY: panel q = p·G + g lands at column g·U + (p - p0)·NR, all
+        // NR columns inside the (m × G·U) output.
+        unsafe {
+            drive(a, &self.packed, panels, false, c.as_mut_ptr(), ldc, |q| ((q % g_count) * u + (q / g_count - p0) * nr, nr));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{s, Array2, ShapeBuilder};
+
+    fn naive(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        let (m, k) = a.dim();
+        let n = b.ncols();
+        let mut c = Array2::zeros((m, n));
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0;
+                for p in 0..k {
+                    s += a[[i, p]] * b[[p, j]];
+                }
+                c[[i, j]] = s;
+            }
+        }
+        c
+    }
+
+    fn filled(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        Array2::from_shape_fn((rows, cols), |_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+    }
+
+    #[test]
+    fn matches_naive_product_for_odd_sizes_and_strides() {
+        for &(m, k, n) in &[(1, 1, 1), (3, 7, 5), (17, 33, 9), (64, 31, 130), (200, 65, 97), (130, 700, 300)] {
+            let a = filled(m, k, 1);
+            let b = filled(k, n, 2);
+            let c0 = filled(m, n, 3);
+            let expect = naive(&a, &b) + &c0;
+            let mut c = c0.clone();
+            gemm(a.view(), b.view(), true, c.view_mut());
+            let err = (&c - &expect).iter().fold(0.0f64, |e, v| e.max(v.abs()));
+            assert!(err < 1e-12, "({m},{k},{n}) err {err}");
+
+            // Transposed operands through strides, C column-major.
+            let at = a.t().to_owned();
+            let bt = b.t().to_owned();
+            let mut cf = Array2::<f64>::zeros((m, n).f());
+            gemm(at.t(), bt.t(), false, cf.view_mut());
+            let err = (&cf - &naive(&a, &b)).iter().fold(0.0f64, |e, v| e.max(v.abs()));
+            assert!(err < 1e-12, "transposed ({m},{k},{n}) err {err}");
+        }
+    }
+
+    #[test]
+    fn f32_matches_naive_product() {
+        let a = filled(37, 129, 4);
+        let b = filled(129, 70, 5);
+        let expect = naive(&a, &b);
+        let mut c = Array2::<f32>::from_elem((37, 70), f32::NAN);
+        gemm(a.mapv(|v| v as f32).view(), b.mapv(|v| v as f32).view(), false, c.view_mut());
+        for (g, e) in c.iter().zip(expect.iter()) {
+            assert!((*g as f64 - e).abs() < 1e-4, "{g} vs {e}");
+        }
+    }
+
+    #[test]
+    fn overwrite_ignores_nan_and_empty_k_keeps_or_clears() {
+        let a = Array2::<f64>::zeros((4, 0));
+        let b = Array2::<f64>::zeros((0, 3));
+        let mut c = Array2::<f64>::from_elem((4, 3), 2.0);
+        gemm(a.view(), b.view(), true, c.view_mut());
+        assert!(c.iter().all(|&v| v == 2.0));
+        gemm(a.view(), b.view(), false, c.view_mut());
+        assert!(c.iter().all(|&v| v == 0.0));
+        let a = filled(5, 4, 8);
+        let mut c = Array2::<f64>::from_elem((5, 3), f64::NAN);
+        gemm(a.view(), filled(4, 3, 9).view(), false, c.view_mut());
+        assert!(c.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn packed_panel_ranges_compose_the_full_product() {
+        let a = filled(13, 300, 10);
+        let b = filled(300, 41, 11);
+        let packed = PackedB::new(b.view());
+        let mut c = Array2::<f64>::zeros((13, 41));
+        // Panels of 8 columns: 0..2 -> cols 0..16, 2..6 -> cols 16..41.
+        gemm_packed(a.view(), &packed, 0..2, false, c.slice_mut(s![.., ..16]));
+        gemm_packed(a.view(), &packed, 2..6, false, c.slice_mut(s![.., 16..]));
+        let err = (&c - &naive(&a, &b)).iter().fold(0.0f64, |e, v| e.max(v.abs()));
+        assert!(err < 1e-11, "err {err}");
+    }
+
+    #[test]
+    fn packed_gates_put_each_units_gates_side_by_side() {
+        // W (G·H × K) with G = 3, H = 11 (not a multiple of NR = 8).
+        let (g, h, k, m) = (3, 11, 13, 5);
+        let w = filled(g * h, k, 12);
+        let a = filled(m, k, 13);
+        let full = naive(&a, &w.t().to_owned()); // (m × G·H), PyTorch order
+        let packed = PackedGates::new(w.view(), g);
+        assert_eq!(packed.unit_panels(), 2);
+        for units in [0..1, 1..2, 0..2] {
+            let u = (units.end - units.start) * 8;
+            let mut c = Array2::<f64>::from_elem((m, g * u), f64::NAN);
+            packed.product(a.view(), units.clone(), c.view_mut());
+            for gate in 0..g {
+                for j in 0..u {
+                    let unit = units.start * 8 + j;
+                    for i in 0..m {
+                        let want = if unit < h { full[[i, gate * h + unit]] } else { 0.0 };
+                        assert!((c[[i, gate * u + j]] - want).abs() < 1e-12);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn result_is_identical_across_thread_counts() {
+        let a = filled(300, 64, 6);
+        let b = filled(64, 96, 7);
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut c = Array2::<f64>::zeros((300, 96));
+            pool.install(|| gemm(a.view(), b.view(), false, c.view_mut()));
+            c
+        };
+        assert_eq!(run(1), run(3));
+    }
+}

@@ -1,0 +1,126 @@
+"""rustrnn.datasets: contents, copies, missing values, and provenance (the packaged
+files decompress to the shared sources byte for byte)."""
+
+import hashlib
+import importlib.util
+import lzma
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from rustrnn import datasets
+from rustrnn.text import load_word_vectors
+from conftest import REPO_ROOT, shared_dir
+
+
+def build_script():
+    spec = importlib.util.spec_from_file_location("build_datasets", REPO_ROOT / "scripts" / "build_datasets.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_packaged_files_are_the_shared_sources_and_carry_their_licences():
+    src = shared_dir() / "datasets"
+    if not src.is_dir():
+        pytest.fail(f"shared datasets missing: {src} (CI provides <repo>/../shared)", pytrace=False)
+    data = resources.files("rustrnn.datasets").joinpath("data")
+    script = build_script()
+    for name, rel in script.SOURCES.items():
+        packaged = lzma.decompress(data.joinpath(name).read_bytes())
+        assert hashlib.sha256(packaged).digest() == hashlib.sha256((src / rel).read_bytes()).digest(), name
+    for rel in script.LICENSES:
+        assert data.joinpath(rel.split("/")[-1]).read_bytes() == (src / rel).read_bytes()
+    readme = data.joinpath("README.md").read_text(encoding="utf-8")
+    for name in script.SOURCES:
+        assert name in readme
+
+
+@pytest.mark.parametrize("loader,n,positives,first", [
+    (datasets.movie_reviews, 8454, 4173, "For the future, one hopes Mr. Plympton"),
+    (datasets.tweets, 4196, 2897, "Somehow I was blessed with some really amazing friends"),
+    (datasets.amazon_reviews, 3610, 2128, "troubleshooting ad-2500 and ad-2600"),
+])
+def test_sentiment_sets(loader, n, positives, first):
+    texts, labels = loader()
+    assert isinstance(texts, list) and len(texts) == n and all(isinstance(t, str) and t for t in texts)
+    assert isinstance(labels, np.ndarray) and labels.dtype == np.int64 and labels.shape == (n,)
+    assert set(np.unique(labels)) == {0, 1} and labels.sum() == positives
+    assert texts[0].startswith(first)
+    assert not any("\t" in t or "\n" in t for t in texts)
+    texts.append("mine")
+    labels[:] = 7
+    again_texts, again_labels = loader()
+    assert len(again_texts) == n and again_labels.sum() == positives
+
+
+def test_shakespeare():
+    text = datasets.shakespeare()
+    assert isinstance(text, str) and len(text) == 1_036_483
+    assert text.startswith("HAMLET, PRINCE OF DENMARK")
+    for phrase in ("To be, or not to be", "Double, double", "O Romeo, Romeo! wherefore art thou Romeo?"):
+        assert phrase in text
+
+
+def test_time_series():
+    dates, values = datasets.air_passengers()
+    assert dates.dtype == np.dtype("datetime64[M]") and values.dtype == np.float64 and len(values) == 144
+    assert str(dates[0]) == "1949-01" and str(dates[-1]) == "1960-12"
+    assert values[:3].tolist() == [112, 118, 132] and values[-1] == 432
+    years, spots = datasets.sunspots()
+    assert years.dtype == np.dtype("datetime64[Y]") and len(spots) == 309
+    assert str(years[0]) == "1700" and str(years[-1]) == "2008" and spots[0] == 5 and spots[-1] == 2.9
+    values[:] = 0
+    assert datasets.air_passengers()[1][0] == 112
+
+
+def test_co2_missing_weeks():
+    full_dates, full = datasets.co2(dropna=False)
+    assert len(full) == 2284 and np.isnan(full).sum() == 59
+    assert full_dates.dtype == np.dtype("datetime64[D]") and str(full_dates[0]) == "1958-03-29"
+    assert np.all(np.diff(full_dates).astype(int) == 7)
+    dates, kept = datasets.co2()
+    assert len(kept) == 2225 and not np.isnan(kept).any()
+    np.testing.assert_array_equal(kept, full[~np.isnan(full)])
+    filled_dates, filled = datasets.co2(interpolate=True)
+    np.testing.assert_array_equal(filled_dates, full_dates)
+    assert not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[~np.isnan(full)], kept)
+    # 1958-05-10 is missing between 316.9 (05-03) and 317.5 (05-17): the midpoint.
+    i = int(np.nonzero(full_dates == np.datetime64("1958-05-10"))[0][0])
+    assert np.isnan(full[i]) and filled[i] == pytest.approx((full[i - 1] + full[i + 1]) / 2)
+
+
+def test_cmudict_variants_comments_and_stress():
+    d = datasets.cmudict()
+    assert len(d) == 126_052 and sum(len(p) for p in d.values()) == 135_166
+    assert d["read"] == [["R", "EH1", "D"], ["R", "IY1", "D"]]
+    assert d["aalborg"] == [["AO1", "L", "B", "AO0", "R", "G"], ["AA1", "L", "B", "AO0", "R", "G"]]
+    assert d["dail"] == [["D", "EY1", "L"], ["D", "OY1", "L"]]  # "dail(2) D OY1 L # org, irish"
+    assert not any("(" in w or "#" in w for w in d)
+    d["read"].append(["X"])
+    assert len(datasets.cmudict()["read"]) == 2
+    plain = datasets.cmudict(stress=False)
+    assert plain["read"] == [["R", "EH", "D"], ["R", "IY", "D"]]
+    assert not any(ch.isdigit() for p in plain["aalborg"] for ph in p for ch in ph)
+
+
+def test_glove_50d_matches_the_shared_file():
+    wv = datasets.glove_50d()
+    assert len(wv) == 20_000 and wv.dim == 50 and wv.words[:3] == ["the", ",", "."]
+    path = shared_dir() / "datasets" / "embeddings" / "glove.6B.50d.top20k.txt"
+    if not path.is_file():
+        pytest.fail(f"GloVe file missing: {path}", pytrace=False)
+    ref = load_word_vectors(path)
+    assert wv.words == ref.words
+    np.testing.assert_array_equal(wv.vectors, ref.vectors)
+    wv.vectors[0] = 0
+    assert datasets.glove_50d().vectors[0].any()
+
+
+def test_describe_lists_every_loader():
+    table = datasets.describe()
+    for name in datasets.__all__:
+        if name != "describe":
+            assert f"{name}()" in table
