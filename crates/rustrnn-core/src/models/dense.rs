@@ -55,7 +55,7 @@ impl<F: Float> Dense<F> {
         if self.use_bias {
             z.rows_mut().into_iter().for_each(|mut r| r.assign(&self.bias));
         }
-        gemm(F::one(), x.view(), self.kernel.view(), F::one(), z.view_mut());
+        gemm(x.view(), self.kernel.view(), true, z.view_mut());
         z
     }
 
@@ -79,13 +79,13 @@ impl<F: Float> Dense<F> {
             self.activation.backward(y.view(), &mut dy);
         }
         if self.trainable {
-            gemm(F::one(), x.t(), dy.view(), F::one(), self.dkernel.view_mut());
+            gemm(x.t(), dy.view(), true, self.dkernel.view_mut());
             if self.use_bias {
                 self.dbias += &dy.sum_axis(Axis(0));
             }
         }
         let mut dx = Array2::<F>::zeros((dy.nrows(), self.input_dim));
-        gemm(F::one(), dy.view(), self.kernel.t(), F::zero(), dx.view_mut());
+        gemm(dy.view(), self.kernel.t(), false, dx.view_mut());
         Ok(dx)
     }
 

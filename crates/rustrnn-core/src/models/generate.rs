@@ -72,6 +72,7 @@ struct Scratch<F> {
     gates: Vec<F>,
     gh: Vec<F>,
     ghn: Vec<F>,
+    h_prev: Vec<F>,
     a: Vec<F>,
     b: Vec<F>,
 }
@@ -170,6 +171,7 @@ impl<F: Float> StepModel<F> {
             gates: vec![F::zero(); widest],
             gh: vec![F::zero(); widest],
             ghn: vec![F::zero(); widest],
+            h_prev: vec![F::zero(); widest],
             a: vec![F::zero(); widest],
             b: vec![F::zero(); widest],
         }
@@ -196,10 +198,15 @@ impl<F: Float> StepModel<F> {
                     let h = &mut s.h[rnn_i];
                     let gh = &mut s.gh[..gs];
                     gemv_par(r.w_hh.as_slice().expect("contiguous"), h, Some(r.b_hh.as_slice().expect("c")), gh);
+                    let hs = r.hidden;
                     match r.cell {
                         CellKind::Rnn(act) => cells::rnn_forward(act, gates, gh, h),
-                        CellKind::Lstm => cells::lstm_forward(gates, gh, h, &mut s.c[rnn_i]),
-                        CellKind::Gru => cells::gru_forward(gates, gh, &mut s.ghn[..r.hidden], h),
+                        CellKind::Lstm => cells::lstm_forward(gates, hs, gh, hs, &mut s.c[rnn_i], h),
+                        CellKind::Gru => {
+                            // gh already holds b_hh, b_hn included.
+                            s.h_prev[..hs].copy_from_slice(h);
+                            cells::gru_forward(gates, hs, gh, hs, None, &mut s.ghn[..hs], &s.h_prev[..hs], h)
+                        }
                     }
                     width = r.hidden;
                     s.a[..width].copy_from_slice(h);
