@@ -16,11 +16,11 @@ Shapes (``B`` batch, ``T`` time steps)::
 
 from __future__ import annotations
 
-import operator
 from typing import Any, Optional
 
 import numpy as np
 
+from ._checks import as_int, one_of
 from .errors import ArgumentError, DTypeError, ShapeError
 
 __all__ = ["Layer", "Embedding", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
@@ -30,15 +30,7 @@ MERGE_MODES = ("concat", "sum", "mul", "ave")
 
 
 def positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise DTypeError(f"{name}: expected a positive integer, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise DTypeError(f"{name}: expected a positive integer, got {type(value).__name__}") from None
-    if v <= 0:
-        raise ArgumentError(f"{name}: expected a positive integer, got {v}")
-    return v
+    return as_int(name, value, minimum=1)
 
 
 def check_rate(name: str, value: Any) -> float:
@@ -51,11 +43,10 @@ def check_rate(name: str, value: Any) -> float:
 
 
 def check_choice(name: str, value: Any, options: tuple) -> str:
+    """One of ``options``, case-insensitive; ``None`` means ``"linear"`` where that is an option."""
     if value is None and "linear" in options:
         return "linear"
-    if not isinstance(value, str) or value.lower() not in options:
-        raise ArgumentError(f"{name}: expected one of {', '.join(options)}, got {value!r}")
-    return value.lower()
+    return one_of(name, value.lower() if isinstance(value, str) else value, options)
 
 
 class Layer:

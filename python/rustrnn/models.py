@@ -23,6 +23,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from ._checks import as_int
 from ._convert import resolve_dtype
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
@@ -31,15 +32,7 @@ __all__ = ["Model", "Sequential"]
 
 
 def _batch_size(value: Any) -> int:
-    if isinstance(value, bool):
-        raise DTypeError(f"batch_size: expected a positive integer, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise DTypeError(f"batch_size: expected a positive integer, got {type(value).__name__}") from None
-    if v <= 0:
-        raise ArgumentError(f"batch_size: expected a positive integer, got {v}")
-    return v
+    return as_int("batch_size", value, minimum=1)
 
 
 def _num_samples(x: Any) -> int:
@@ -174,7 +167,8 @@ class Model:
         """
         self._require_compiled("fit")
         batch_size = _batch_size(batch_size)
-        epochs = operator.index(epochs)
+        epochs = as_int("epochs", epochs, minimum=0)
+        initial_epoch = as_int("initial_epoch", initial_epoch, minimum=0)
         verbose = 1 if verbose == "auto" else int(verbose)
         if verbose not in (0, 1, 2):
             raise ArgumentError(f"verbose: expected 0, 1, 2 or 'auto', got {verbose}")

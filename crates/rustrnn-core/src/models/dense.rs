@@ -66,7 +66,7 @@ impl<F: Float> Dense<F> {
         }
         let mut y = self.linear(&x.data);
         let logits = want_logits.then(|| y.clone());
-        self.activation.apply(&mut y);
+        self.activation.apply(y.view_mut());
         self.cache = keep.then(|| (x.data, y.clone()));
         Ok((Tensor::new(y, x.steps), logits))
     }

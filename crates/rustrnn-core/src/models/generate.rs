@@ -219,9 +219,7 @@ impl<F: Float> StepModel<F> {
                     let u = d.w.nrows();
                     gemv_par(d.w.as_slice().expect("contiguous"), &s.a[..width], d.b.as_ref().map(|b| b.as_slice().expect("c")), &mut s.b[..u]);
                     if oi != last {
-                        let mut y = ndarray::ArrayViewMut2::from_shape((1, u), &mut s.b[..u]).expect("1 x u").to_owned();
-                        d.activation.apply(&mut y);
-                        s.b[..u].copy_from_slice(y.as_slice().expect("c"));
+                        d.activation.apply(ndarray::ArrayViewMut2::from_shape((1, u), &mut s.b[..u]).expect("1 x u"));
                     }
                     std::mem::swap(&mut s.a, &mut s.b);
                     width = u;

@@ -73,7 +73,9 @@ impl<F: Float> Sequential<F> {
             let last = i + 1 == n;
             match &mut self.layers[i].kind {
                 LayerKind::Dense(d) => {
-                    let (y, z) = d.forward(t, keep, last)?;
+                    // The loss reads the pre-activation of a final sigmoid or softmax.
+                    let want_logits = last && matches!(d.activation, Activation::Sigmoid | Activation::Softmax);
+                    let (y, z) = d.forward(t, keep, want_logits)?;
                     t = y;
                     if last {
                         logits = z;
