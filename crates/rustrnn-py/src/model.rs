@@ -161,7 +161,13 @@ impl ModelHandle {
 
     /// One training step. Returns `(Σ loss, valid rows, [(Σ metric, Σ weight)])`.
     #[pyo3(signature = (x, y, sample_weight=None))]
-    fn train_batch(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, sample_weight: Option<&Bound<'_, PyAny>>) -> PyResult<Stats> {
+    fn train_batch(
+        &mut self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+        sample_weight: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Stats> {
         with_model!(self, m, T, {
             m.step = None;
             let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
@@ -173,7 +179,13 @@ impl ModelHandle {
 
     /// Loss and metrics of a batch, nothing updated.
     #[pyo3(signature = (x, y, sample_weight=None))]
-    fn test_batch(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>, sample_weight: Option<&Bound<'_, PyAny>>) -> PyResult<Stats> {
+    fn test_batch(
+        &mut self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+        sample_weight: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Stats> {
         with_model!(self, m, T, {
             let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
             let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
@@ -240,17 +252,20 @@ impl ModelHandle {
             let mut staged = Vec::new();
             for (name, value) in &weights {
                 let (l, p) = find_param(layers, name).map_err(|e| to_py(py, e))?;
-                let arr = value
-                    .cast::<PyArrayDyn<T>>()
-                    .map_err(|_| dtype_error(py, format!("{name}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, describe(value))))?;
+                let arr = value.cast::<PyArrayDyn<T>>().map_err(|_| {
+                    dtype_error(py, format!("{name}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, describe(value)))
+                })?;
                 let a = arr.readonly().as_array().to_owned();
                 let want = layers[l].param(p).shape().to_vec();
                 if a.shape() != want.as_slice() {
-                    return Err(to_py(py, RnnError::shape(format!(
-                        "{name}: expected shape {}, got {}",
-                        rustrnn_core::error::fmt_shape(&want),
-                        rustrnn_core::error::fmt_shape(a.shape())
-                    ))));
+                    return Err(to_py(
+                        py,
+                        RnnError::shape(format!(
+                            "{name}: expected shape {}, got {}",
+                            rustrnn_core::error::fmt_shape(&want),
+                            rustrnn_core::error::fmt_shape(a.shape())
+                        )),
+                    ));
                 }
                 staged.push((l, p, a));
             }
@@ -279,7 +294,9 @@ impl ModelHandle {
         with_model!(self, m, T, {
             let mut items = Vec::new();
             for (name, value) in &state {
-                let arr = value.cast::<PyArrayDyn<T>>().map_err(|_| dtype_error(py, format!("{name}: expected a numpy.ndarray of {}", <T as Float>::NAME)))?;
+                let arr = value
+                    .cast::<PyArrayDyn<T>>()
+                    .map_err(|_| dtype_error(py, format!("{name}: expected a numpy.ndarray of {}", <T as Float>::NAME)))?;
                 items.push((name.clone(), arr.readonly().as_array().to_owned()));
             }
             let t = &mut m.trainer;
@@ -374,14 +391,27 @@ impl ModelHandle {
 
     /// Seq2Seq decoding: greedy when `beam_width == 1`, else beam search.
     #[pyo3(signature = (src, max_length, beam_width=1, length_penalty=0.0))]
-    fn decode<'py>(&mut self, py: Python<'py>, src: &Bound<'py, PyAny>, max_length: usize, beam_width: usize, length_penalty: f64) -> PyResult<Bound<'py, PyAny>> {
+    fn decode<'py>(
+        &mut self,
+        py: Python<'py>,
+        src: &Bound<'py, PyAny>,
+        max_length: usize,
+        beam_width: usize,
+        length_penalty: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let src = indices("x", src)?;
         with_model!(self, m, T, {
             let Network::Seq2Seq(s) = &mut m.trainer.net else {
                 return Err(to_py(py, RnnError::value("decode: only a Seq2Seq model decodes; use generate() for a Sequential")));
             };
             let v = src.as_array();
-            let out = compute(py, || if beam_width == 1 { s.greedy(v, max_length) } else { s.beam_search(v, max_length, beam_width, length_penalty) })?;
+            let out = compute(py, || {
+                if beam_width == 1 {
+                    s.greedy(v, max_length)
+                } else {
+                    s.beam_search(v, max_length, beam_width, length_penalty)
+                }
+            })?;
             Ok(out.into_pyarray(py).into_any())
         })
     }
@@ -397,7 +427,11 @@ impl ModelHandle {
 
 /// Safetensors bytes of `(name, float32/float64 array)` pairs and string metadata.
 #[pyfunction]
-pub fn serialize_model<'py>(py: Python<'py>, tensors: Vec<(String, Bound<'py, PyAny>)>, metadata: HashMap<String, String>) -> PyResult<Bound<'py, PyBytes>> {
+pub fn serialize_model<'py>(
+    py: Python<'py>,
+    tensors: Vec<(String, Bound<'py, PyAny>)>,
+    metadata: HashMap<String, String>,
+) -> PyResult<Bound<'py, PyBytes>> {
     let mut items = Vec::with_capacity(tensors.len());
     for (name, value) in &tensors {
         let t = if let Ok(a) = value.extract::<PyReadonlyArrayDyn<f32>>() {

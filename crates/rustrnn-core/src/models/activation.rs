@@ -1,7 +1,7 @@
 //! Activations of a `Dense` layer, applied per row, and their backward pass
 //! written in terms of the output (which is what the layer keeps).
 
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 
@@ -23,9 +23,7 @@ impl Activation {
             "sigmoid" => Activation::Sigmoid,
             "softmax" => Activation::Softmax,
             other => {
-                return Err(RnnError::value(format!(
-                    "activation: expected one of linear, relu, tanh, sigmoid, softmax, got {other:?}"
-                )))
+                return Err(RnnError::value(format!("activation: expected one of linear, relu, tanh, sigmoid, softmax, got {other:?}")))
             }
         })
     }

@@ -4,7 +4,7 @@
 use super::activation::Activation;
 use super::layer::ParamVisitor;
 use super::tensor::Tensor;
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::kernels::gemm::gemm;
 use crate::rng::SplitMix64;
@@ -30,7 +30,9 @@ pub struct Dense<F> {
 impl<F: Float> Dense<F> {
     pub fn new(input_dim: usize, units: usize, activation: Activation, use_bias: bool, trainable: bool, seed: u64) -> Result<Self> {
         if units == 0 || input_dim == 0 {
-            return Err(RnnError::value(format!("Dense: units and input size must be positive, got units={units}, input size {input_dim}")));
+            return Err(RnnError::value(format!(
+                "Dense: units and input size must be positive, got units={units}, input size {input_dim}"
+            )));
         }
         let limit = (6.0 / (input_dim + units) as f64).sqrt();
         let mut rng = SplitMix64::new(seed);

@@ -3,7 +3,7 @@
 
 use super::layer::ParamVisitor;
 use super::tensor::{Mask, Tensor};
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::rng::SplitMix64;
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};

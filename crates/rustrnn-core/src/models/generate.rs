@@ -10,7 +10,7 @@ use super::activation::{softmax_inplace, Activation};
 use super::layer::LayerKind;
 use super::sequential::Sequential;
 use super::step::{gemv, gemv_par};
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::kernels::cells;
 use crate::layers::CellKind;
@@ -135,7 +135,9 @@ impl<F: Float> StepModel<F> {
             _ => unreachable!("checked above"),
         };
         if out != vocab {
-            return Err(unsupported(&format!("the output layer has {out} units but the Embedding has input_dim={vocab}; they must match to feed samples back")));
+            return Err(unsupported(&format!(
+                "the output layer has {out} units but the Embedding has input_dim={vocab}; they must match to feed samples back"
+            )));
         }
         let (table, folded) = match ops.first() {
             Some(Op::Rnn(r)) => {
@@ -217,7 +219,12 @@ impl<F: Float> StepModel<F> {
                         return;
                     }
                     let u = d.w.nrows();
-                    gemv_par(d.w.as_slice().expect("contiguous"), &s.a[..width], d.b.as_ref().map(|b| b.as_slice().expect("c")), &mut s.b[..u]);
+                    gemv_par(
+                        d.w.as_slice().expect("contiguous"),
+                        &s.a[..width],
+                        d.b.as_ref().map(|b| b.as_slice().expect("c")),
+                        &mut s.b[..u],
+                    );
                     if oi != last {
                         d.activation.apply(ndarray::ArrayViewMut2::from_shape((1, u), &mut s.b[..u]).expect("1 x u"));
                     }

@@ -6,7 +6,7 @@ use super::dense::Dense;
 use super::dropout::Dropout;
 use super::embedding::Embedding;
 use super::recurrent_layer::RecurrentLayer;
-use crate::error::{fmt_shape, RnnError, Result};
+use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use ndarray::{ArrayViewD, ArrayViewMutD};
 

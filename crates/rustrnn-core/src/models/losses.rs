@@ -8,7 +8,7 @@
 
 use super::activation::{log_sum_exp, softmax_inplace, Activation};
 use super::network::{Forward, OutGrad};
-use crate::error::{fmt_shape, RnnError, Result};
+use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use ndarray::{Array2, ArrayView2, ArrayViewD, Axis, Ix2};
 use rayon::prelude::*;
@@ -95,7 +95,11 @@ impl Loss {
             let ok = s == out || (c == 1 && s == lead);
             if !ok {
                 let alt = if c == 1 { format!(" or {}", fmt_shape(lead)) } else { String::new() };
-                return Err(RnnError::shape(format!("y: expected shape {}{alt} to match the model output, got {}", fmt_shape(out), fmt_shape(s))));
+                return Err(RnnError::shape(format!(
+                    "y: expected shape {}{alt} to match the model output, got {}",
+                    fmt_shape(out),
+                    fmt_shape(s)
+                )));
             }
             c
         };
@@ -120,25 +124,20 @@ impl Loss {
         let kind = self.kind;
         let mut grad = Array2::<F>::zeros((rows, c));
         let mut losses = vec![0.0f64; rows];
-        grad.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .zip(losses.par_iter_mut())
-            .enumerate()
-            .with_min_len(64)
-            .for_each(|(r, (mut g, l))| {
-                let w = weights[r];
-                if w == F::zero() {
-                    return;
-                }
-                let g = g.as_slice_mut().expect("contiguous");
-                let p = pred.row(r);
-                let p = p.as_slice().expect("contiguous");
-                let t = target.row(r);
-                let loss = row_loss(kind, fused, p, t.as_slice().expect("contiguous"), g);
-                let k = F::from_f64(scale) * w;
-                g.iter_mut().for_each(|v| *v = *v * k);
-                *l = loss * to_f64(w);
-            });
+        grad.axis_iter_mut(Axis(0)).into_par_iter().zip(losses.par_iter_mut()).enumerate().with_min_len(64).for_each(|(r, (mut g, l))| {
+            let w = weights[r];
+            if w == F::zero() {
+                return;
+            }
+            let g = g.as_slice_mut().expect("contiguous");
+            let p = pred.row(r);
+            let p = p.as_slice().expect("contiguous");
+            let t = target.row(r);
+            let loss = row_loss(kind, fused, p, t.as_slice().expect("contiguous"), g);
+            let k = F::from_f64(scale) * w;
+            g.iter_mut().for_each(|v| *v = *v * k);
+            *l = loss * to_f64(w);
+        });
         let sum: f64 = losses.iter().sum();
         let grad = if fused { OutGrad::Logits(grad) } else { OutGrad::Output(grad) };
         Ok((sum, grad))
@@ -222,7 +221,13 @@ fn row_loss<F: Float>(kind: LossKind, logits: bool, p: &[F], t: &[F], g: &mut [F
             for k in 0..c {
                 let d = p[k] - t[k];
                 loss += to_f64(d.abs());
-                g[k] = if d > F::zero() { inv_c } else if d < F::zero() { -inv_c } else { F::zero() };
+                g[k] = if d > F::zero() {
+                    inv_c
+                } else if d < F::zero() {
+                    -inv_c
+                } else {
+                    F::zero()
+                };
             }
             loss / c as f64
         }

@@ -2,14 +2,16 @@
 //! value is an exact weighted mean over all valid rows.
 
 use super::losses::{to_f64, Loss, LossKind};
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use ndarray::ArrayView2;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Metric {
     /// Mean over outputs of `(y > threshold) == (t > 0.5)`.
-    BinaryAccuracy { threshold: f64 },
+    BinaryAccuracy {
+        threshold: f64,
+    },
     /// `argmax y == argmax t`.
     CategoricalAccuracy,
     /// `argmax y == t`.

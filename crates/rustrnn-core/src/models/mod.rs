@@ -30,7 +30,7 @@ pub use layer::Layer;
 pub use losses::{Loss, LossKind};
 pub use metrics::Metric;
 pub use network::{Forward, Input, Mode, Network, OutGrad};
-pub use optim::{OptimizerConfig, Optimizer};
+pub use optim::{Optimizer, OptimizerConfig};
 pub use seq2seq::Seq2Seq;
 pub use sequential::Sequential;
 pub use spec::{LayerSpec, ModelSpec};

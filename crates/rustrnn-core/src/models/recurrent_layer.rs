@@ -16,7 +16,7 @@ use super::dropout::draw_mask;
 use super::layer::ParamVisitor;
 use super::network::Mode;
 use super::tensor::{gather_rows, mul_assign, Mask, Tensor};
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::layers::{CellKind, Recurrent, RnnConfig};
 use crate::rng::SplitMix64;
@@ -175,8 +175,7 @@ impl<F: Float> RecurrentLayer<F> {
         }
         let (d, h) = (cfg.directions(), cfg.units);
         let empty: Vec<bool> = (0..batch).map(|b| mask.is_some_and(|m| m.spans[b].0 == m.spans[b].1)).collect();
-        let spans: Option<Vec<(usize, usize)>> =
-            mask.map(|m| m.spans.iter().map(|&(s, e)| if s == e { (0, 1) } else { (s, e) }).collect());
+        let spans: Option<Vec<(usize, usize)>> = mask.map(|m| m.spans.iter().map(|&(s, e)| if s == e { (0, 1) } else { (s, e) }).collect());
         let perm = cfg.go_backwards.then(|| reverse_valid_steps(batch, steps, spans.as_deref()));
         let mut inp = match &perm {
             Some(p) => gather_rows(x.data.view(), p.iter().copied()),
@@ -242,7 +241,10 @@ impl<F: Float> RecurrentLayer<F> {
         dstates: Option<(Array3<F>, Option<Array3<F>>)>,
     ) -> Result<(Array2<F>, Array3<F>, Option<Array3<F>>)> {
         let cfg = self.cfg;
-        let cache = self.cache.take().ok_or_else(|| RnnError::state(format!("{}.backward: no training forward to differentiate", cfg.cell.name())))?;
+        let cache = self
+            .cache
+            .take()
+            .ok_or_else(|| RnnError::state(format!("{}.backward: no training forward to differentiate", cfg.cell.name())))?;
         let Cache { batch, steps, empty, perm, mut dropout_masks, halves } = cache;
         let (d, h) = (cfg.directions(), cfg.units);
         let per = self.layers_per_stack();

@@ -3,7 +3,7 @@
 //! metadata. Only bytes here: the caller does the (atomic) file I/O.
 //! Parsing never executes anything and validates every offset and shape.
 
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;

@@ -15,7 +15,7 @@ use super::layer::{Layer, LayerKind};
 use super::network::{Forward, Input, Mode, OutGrad};
 use super::recurrent_layer::{MergeMode, RecurrentLayer, RecurrentLayerConfig};
 use super::spec::Obj;
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::layers::{CellKind, Nonlinearity};
 use crate::rng::SplitMix64;
@@ -60,10 +60,7 @@ impl Seq2SeqConfig {
         o.finish()?;
         for (name, id) in [("bos_id", cfg.bos_id), ("eos_id", cfg.eos_id)] {
             if id == 0 || id >= cfg.tgt_vocab {
-                return Err(RnnError::value(format!(
-                    "seq2seq.{name}: expected a token in 1..{} (0 is padding), got {id}",
-                    cfg.tgt_vocab
-                )));
+                return Err(RnnError::value(format!("seq2seq.{name}: expected a token in 1..{} (0 is padding), got {id}", cfg.tgt_vocab)));
             }
         }
         if !(0.0..1.0).contains(&cfg.dropout) {
@@ -126,12 +123,18 @@ impl<F: Float> Seq2Seq<F> {
         let e = cfg.embedding_dim;
         let hd = cfg.decoder_units();
         let layers = vec![
-            Layer { name: "encoder_embedding".into(), kind: LayerKind::Embedding(Embedding::new(cfg.src_vocab, e, true, true, rng.next_u64())?) },
+            Layer {
+                name: "encoder_embedding".into(),
+                kind: LayerKind::Embedding(Embedding::new(cfg.src_vocab, e, true, true, rng.next_u64())?),
+            },
             Layer {
                 name: "encoder".into(),
                 kind: LayerKind::Recurrent(RecurrentLayer::new(rnn(e, cfg.units, cfg.bidirectional_encoder, false), rng.next_u64())?),
             },
-            Layer { name: "decoder_embedding".into(), kind: LayerKind::Embedding(Embedding::new(cfg.tgt_vocab, e, true, true, rng.next_u64())?) },
+            Layer {
+                name: "decoder_embedding".into(),
+                kind: LayerKind::Embedding(Embedding::new(cfg.tgt_vocab, e, true, true, rng.next_u64())?),
+            },
             Layer { name: "decoder".into(), kind: LayerKind::Recurrent(RecurrentLayer::new(rnn(e, hd, false, true), rng.next_u64())?) },
             Layer {
                 name: "output".into(),
@@ -193,7 +196,8 @@ impl<F: Float> Seq2Seq<F> {
         let (h0, c0) = self.encode(src, mode)?;
         let (x, mask) = layer!(self, TGT_EMB, Embedding).forward(dec_in, mode.keep())?;
         let mut rng = self.rng.clone();
-        let dec = layer!(self, DECODER, Recurrent).forward(x, mask.as_ref(), Some((h0.view(), c0.as_ref().map(|c| c.view()))), mode, &mut rng)?;
+        let dec =
+            layer!(self, DECODER, Recurrent).forward(x, mask.as_ref(), Some((h0.view(), c0.as_ref().map(|c| c.view()))), mode, &mut rng)?;
         self.rng = rng;
         let (y, logits) = layer!(self, OUTPUT, Dense).forward(dec.y, mode.keep(), true)?;
         Ok(Forward { y, logits, activation: Activation::Softmax, mask, states: Vec::new() })

@@ -7,7 +7,7 @@ use super::layer::{Layer, LayerKind};
 use super::network::{Forward, Input, Mode, OutGrad};
 use super::spec::{InputSpec, ModelSpec};
 use super::tensor::{Mask, Tensor};
-use crate::error::{fmt_shape, RnnError, Result};
+use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::rng::SplitMix64;
 use ndarray::{s, Array2, Ix2, Ix3};
@@ -56,7 +56,9 @@ impl<F: Float> Sequential<F> {
                 };
                 Ok((t, None))
             }
-            (InputSpec::Indices, _) => Err(RnnError::value("x: this model starts with an Embedding and expects integer indices (batch, time)")),
+            (InputSpec::Indices, _) => {
+                Err(RnnError::value("x: this model starts with an Embedding and expects integer indices (batch, time)"))
+            }
             (InputSpec::Features { .. }, _) => Err(RnnError::value("x: this model expects float features, got integer indices")),
         }
     }

@@ -15,7 +15,7 @@ use super::dropout::Dropout;
 use super::embedding::Embedding;
 use super::layer::{Layer, LayerKind};
 use super::recurrent_layer::{MergeMode, RecurrentLayer, RecurrentLayerConfig};
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::layers::{CellKind, Nonlinearity};
 use crate::rng::SplitMix64;
@@ -182,7 +182,9 @@ pub fn parse_layer(i: usize, v: &Value) -> Result<NamedLayer> {
                 _ => match c.str("activation", Some("tanh"))?.as_str() {
                     "tanh" => CellKind::Rnn(Nonlinearity::Tanh),
                     "relu" => CellKind::Rnn(Nonlinearity::Relu),
-                    other => return Err(RnnError::value(format!("{name} (SimpleRNN).activation: expected \"tanh\" or \"relu\", got {other:?}"))),
+                    other => {
+                        return Err(RnnError::value(format!("{name} (SimpleRNN).activation: expected \"tanh\" or \"relu\", got {other:?}")))
+                    }
                 },
             };
             let cfg = RecurrentLayerConfig {
@@ -241,7 +243,8 @@ impl ModelSpec {
     pub fn parse(v: &Value) -> Result<Self> {
         let mut o = Obj::new("model", v)?;
         let input = parse_input(o.value("input").ok_or_else(|| RnnError::value("model.input: missing"))?)?;
-        let layers_v = o.value("layers").and_then(|l| l.as_array()).ok_or_else(|| RnnError::value("model.layers: expected a list of layers"))?;
+        let layers_v =
+            o.value("layers").and_then(|l| l.as_array()).ok_or_else(|| RnnError::value("model.layers: expected a list of layers"))?;
         o.str("type", Some("sequential"))?;
         o.finish()?;
         if layers_v.is_empty() {
@@ -330,7 +333,13 @@ impl ModelSpec {
                     Flow::Rows { features, sequence: false } => vec![None, Some(features)],
                     Flow::Indices => vec![None, None],
                 };
-                LayerInfo { name: l.name.clone(), class: l.class.clone(), output_shape, params: built.num_params(), trainable: built.trainable() }
+                LayerInfo {
+                    name: l.name.clone(),
+                    class: l.class.clone(),
+                    output_shape,
+                    params: built.num_params(),
+                    trainable: built.trainable(),
+                }
             })
             .collect()
     }

@@ -1,6 +1,6 @@
 //! The activations passed between layers, and the mask of valid time steps.
 
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use ndarray::{Array2, ArrayD, ArrayView2, IxDyn};
 

@@ -5,7 +5,7 @@ use super::losses::Loss;
 use super::metrics::Metric;
 use super::network::{Forward, Input, Mode, Network};
 use super::optim::{Optimizer, OptimizerConfig};
-use crate::error::{fmt_shape, RnnError, Result};
+use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::threads;
 use ndarray::{ArrayD, ArrayViewD};
@@ -75,7 +75,12 @@ impl<F: Float> Trainer<F> {
 
     /// The loss and the gradient of every parameter, dropout off, nothing
     /// updated (for gradient checks and debugging).
-    pub fn gradients(&mut self, input: Input<'_, F>, y: ArrayViewD<F>, sample_weight: Option<ArrayViewD<F>>) -> Result<(f64, NamedArrays<F>)> {
+    pub fn gradients(
+        &mut self,
+        input: Input<'_, F>,
+        y: ArrayViewD<F>,
+        sample_weight: Option<ArrayViewD<F>>,
+    ) -> Result<(f64, NamedArrays<F>)> {
         self.compiled()?;
         threads::install(|| {
             self.net.zero_grad();

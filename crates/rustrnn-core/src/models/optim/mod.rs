@@ -11,7 +11,7 @@ mod rules;
 use super::layer::Layer;
 use super::losses::to_f64;
 use super::spec::Obj;
-use crate::error::{fmt_shape, RnnError, Result};
+use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use rayon::prelude::*;
@@ -84,7 +84,8 @@ impl<F: Float> Optimizer<F> {
         let cfg = self.config.clone();
         let global_scale = match cfg.global_clipnorm {
             Some(max) => {
-                let sq: f64 = layers.iter().filter(|l| l.trainable()).flat_map(|l| (0..l.param_names().len()).map(move |i| sq_norm(l.grad(i)))).sum();
+                let sq: f64 =
+                    layers.iter().filter(|l| l.trainable()).flat_map(|l| (0..l.param_names().len()).map(move |i| sq_norm(l.grad(i)))).sum();
                 clip_scale(sq.sqrt(), max)
             }
             None => 1.0,
@@ -96,9 +97,7 @@ impl<F: Float> Optimizer<F> {
             let prefix = layer.name.clone();
             let state = &mut self.state;
             layer.update(&mut |i, w, g| {
-                let slots = state
-                    .entry(format!("{prefix}/{}", names[i]))
-                    .or_insert_with(|| cfg.rule.init_slots(w.shape()));
+                let slots = state.entry(format!("{prefix}/{}", names[i])).or_insert_with(|| cfg.rule.init_slots(w.shape()));
                 let scale = match cfg.clipnorm {
                     Some(max) => global_scale * clip_scale(sq_norm(g.view()).sqrt(), max),
                     None => global_scale,
@@ -111,10 +110,7 @@ impl<F: Float> Optimizer<F> {
     /// `(name/slot, value)` for every slot, sorted by name.
     pub fn state(&self) -> Vec<(String, ArrayViewD<'_, F>)> {
         let slot_names = self.config.rule.slot_names();
-        self.state
-            .iter()
-            .flat_map(|(p, slots)| slots.iter().zip(slot_names).map(move |(a, s)| (format!("{p}/{s}"), a.view())))
-            .collect()
+        self.state.iter().flat_map(|(p, slots)| slots.iter().zip(slot_names).map(move |(a, s)| (format!("{p}/{s}"), a.view()))).collect()
     }
 
     /// Restores the state saved by [`state`](Self::state), checking every
@@ -132,10 +128,16 @@ impl<F: Float> Optimizer<F> {
             let (param, slot) = name.rsplit_once('/').unwrap_or(("", ""));
             let k = slot_names.iter().position(|s| *s == slot);
             let (Some(shape), Some(k)) = (shapes.get(param), k) else {
-                return Err(RnnError::value(format!("optimizer state: {name:?} is not a slot of this optimizer for a parameter of this model")));
+                return Err(RnnError::value(format!(
+                    "optimizer state: {name:?} is not a slot of this optimizer for a parameter of this model"
+                )));
             };
             if value.shape() != shape.as_slice() {
-                return Err(RnnError::shape(format!("optimizer state {name}: expected shape {}, got {}", fmt_shape(shape), fmt_shape(value.shape()))));
+                return Err(RnnError::shape(format!(
+                    "optimizer state {name}: expected shape {}, got {}",
+                    fmt_shape(shape),
+                    fmt_shape(value.shape())
+                )));
             }
             state.entry(param.to_string()).or_insert_with(|| vec![None; slot_names.len()])[k] = Some(value);
         }
@@ -167,7 +169,14 @@ fn clip_scale(norm: f64, max: f64) -> f64 {
 
 /// Applies the rule to one parameter, in chunks across the thread pool
 /// (element-wise, so the result does not depend on the split).
-fn update_one<F: Float>(cfg: &OptimizerConfig, step: &rules::StepConsts, mut w: ArrayViewMutD<F>, g: ArrayViewD<F>, slots: &mut [ArrayD<F>], scale: F) {
+fn update_one<F: Float>(
+    cfg: &OptimizerConfig,
+    step: &rules::StepConsts,
+    mut w: ArrayViewMutD<F>,
+    g: ArrayViewD<F>,
+    slots: &mut [ArrayD<F>],
+    scale: F,
+) {
     let g = g.as_standard_layout();
     let w = w.as_slice_mut().expect("parameters are contiguous");
     let g = g.as_slice().expect("standard layout");

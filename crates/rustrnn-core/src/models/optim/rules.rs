@@ -1,7 +1,7 @@
 //! The per-element update rules, exactly as Keras 3 writes them.
 
 use super::OptimizerConfig;
-use crate::error::{RnnError, Result};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::models::spec::Obj;
 use ndarray::ArrayD;
@@ -84,9 +84,7 @@ impl Rule {
                 }
                 (Rule::Adagrad { initial_accumulator_value: init, epsilon: positive(o, "epsilon", 1e-7)? }, 0.001, 0.0)
             }
-            other => {
-                return Err(RnnError::value(format!("optimizer: expected one of sgd, adam, adamw, rmsprop, adagrad, got {other:?}")))
-            }
+            other => return Err(RnnError::value(format!("optimizer: expected one of sgd, adam, adamw, rmsprop, adagrad, got {other:?}"))),
         })
     }
 
