@@ -81,6 +81,10 @@ def test_pretrained_frozen_embedding_stays_fixed_while_the_rest_trains():
     assert not np.array_equal(before[1], after[1])
     assert m.count_params() == 40 + 3 * 3 * (4 + 3) + 2 * 9 + 4
     assert m._handle.num_params()[1] == m.count_params() - 40
+    m.layers[0].trainable = True  # unfreeze for fine-tuning
+    m.fit(x, np.array([1.0, -1.0]), epochs=1, verbose=0)
+    assert not np.array_equal(m.get_weights()[0], emb)
+    assert m._handle.num_params()[1] == m.count_params()
 
 
 @pytest.mark.parametrize(

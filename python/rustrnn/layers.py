@@ -59,8 +59,19 @@ class Layer:
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ArgumentError(f"name: expected a non-empty string without '/', got {name!r}")
         self.name = name
-        self.trainable = bool(trainable)
         self._model = None
+        self.trainable = trainable
+
+    @property
+    def trainable(self) -> bool:
+        """Whether fit updates this layer's weights; can be changed at any time."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        if self._model is not None and self._model._handle is not None and self.name is not None:
+            self._model._handle.set_trainable(self.name, self._trainable)
 
     def get_config(self) -> dict:
         raise NotImplementedError

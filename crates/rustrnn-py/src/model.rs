@@ -355,6 +355,20 @@ impl ModelHandle {
         })
     }
 
+    /// Freezes or unfreezes a layer by name.
+    fn set_trainable(&mut self, py: Python<'_>, layer: &str, trainable: bool) -> PyResult<()> {
+        with_model!(self, m, T, {
+            let layers = m.trainer.net.layers_mut();
+            let names: Vec<String> = layers.iter().map(|l| l.name.clone()).collect();
+            let l = layers
+                .iter_mut()
+                .find(|l| l.name == layer)
+                .ok_or_else(|| to_py(py, RnnError::value(format!("layer: {layer:?} is not a layer of this model; expected one of {}", names.join(", ")))))?;
+            l.set_trainable(trainable);
+            Ok(())
+        })
+    }
+
     /// Reseeds the dropout masks.
     fn set_seed(&mut self, seed: u64) {
         with_model!(self, m, T, { m.trainer.net.set_seed(seed) })

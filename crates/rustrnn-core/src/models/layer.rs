@@ -87,6 +87,16 @@ impl<F: Float> Layer<F> {
         }
     }
 
+    /// Freezes (`false`) or unfreezes the layer's parameters.
+    pub fn set_trainable(&mut self, trainable: bool) {
+        match &mut self.kind {
+            LayerKind::Embedding(l) => l.trainable = trainable,
+            LayerKind::Recurrent(l) => l.cfg.trainable = trainable,
+            LayerKind::Dense(l) => l.trainable = trainable,
+            LayerKind::Dropout(_) => {}
+        }
+    }
+
     /// Calls `f(i, parameter, gradient)` for each parameter.
     pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
         match &mut self.kind {
