@@ -146,6 +146,16 @@ def test_sample_weights_and_masked_sequence_loss_match_numpy():
     assert res["mae"] == pytest.approx(mae, rel=1e-12)
 
 
+def test_class_weight_scales_each_sample_by_its_class():
+    x, y = data()
+    a, b = model(seed=3, dropout=0.0), model(seed=3, dropout=0.0)
+    ha = a.fit(x, y, epochs=1, verbose=0, seed=1, class_weight={0: 1.0, 1: 3.0})
+    hb = b.fit(x, y, epochs=1, verbose=0, seed=1, sample_weight=np.where(y == 1, 3.0, 1.0))
+    assert ha.history == hb.history
+    with pytest.raises(ValueError, match=r"class_weight: no weight for class\(es\) \[1\]"):
+        a.fit(x, y, epochs=1, verbose=0, class_weight={0: 1.0})
+
+
 def test_history_plot_draws_curves():
     plt = pytest.importorskip("matplotlib.pyplot")
     import matplotlib

@@ -360,10 +360,9 @@ impl ModelHandle {
         with_model!(self, m, T, {
             let layers = m.trainer.net.layers_mut();
             let names: Vec<String> = layers.iter().map(|l| l.name.clone()).collect();
-            let l = layers
-                .iter_mut()
-                .find(|l| l.name == layer)
-                .ok_or_else(|| to_py(py, RnnError::value(format!("layer: {layer:?} is not a layer of this model; expected one of {}", names.join(", ")))))?;
+            let l = layers.iter_mut().find(|l| l.name == layer).ok_or_else(|| {
+                to_py(py, RnnError::value(format!("layer: {layer:?} is not a layer of this model; expected one of {}", names.join(", "))))
+            })?;
             l.set_trainable(trainable);
             Ok(())
         })

@@ -173,3 +173,21 @@ fn adam_matches_its_update_rule_and_state_round_trips() {
     let err = fresh.set_state(3, vec![("d/kernel/q".into(), saved[0].1.clone())], layers.layers()).unwrap_err();
     assert!(err.to_string().contains("d/kernel/q"), "{err}");
 }
+
+#[test]
+fn model_file_bytes_round_trip_and_reject_truncation() {
+    use super::saving::{from_bytes, to_bytes, FileTensor};
+    let tensors = vec![
+        ("weights/a".to_string(), FileTensor::F32(ArrayD::from_shape_fn(IxDyn(&[2, 3]), |i| (i[0] * 3 + i[1]) as f32))),
+        ("weights/b".to_string(), FileTensor::F64(ArrayD::from_elem(IxDyn(&[4]), -1.5))),
+    ];
+    let meta = std::collections::HashMap::from([("format".to_string(), "rustrnn.model".to_string())]);
+    let bytes = to_bytes(&tensors, meta.clone()).unwrap();
+    let (m, t) = from_bytes(&bytes).unwrap();
+    assert_eq!(m, meta);
+    assert_eq!(t, tensors);
+    for cut in [0, 7, 8, 20, bytes.len() - 1] {
+        let err = from_bytes(&bytes[..cut]).unwrap_err().to_string();
+        assert!(err.contains("not a valid rustrnn model file"), "{cut}: {err}");
+    }
+}
