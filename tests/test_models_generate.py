@@ -1,7 +1,6 @@
 """Generation's single-token step path agrees with the full-sequence
 forward pass, for every cell, stacked layers and intermediate Dense layers."""
 
-import os
 import signal
 import subprocess
 import sys

@@ -103,7 +103,7 @@ def test_one_to_many_generation_reproduces_the_training_text():
 def test_encoder_decoder_learns_to_reverse_digit_sequences():
     rng = np.random.default_rng(4)
     n, t = 4000, 6
-    pad, bos, eos = 0, 1, 2
+    bos, eos = 1, 2  # 0 is padding
     lengths = rng.integers(2, t + 1, size=n)
     src = np.zeros((n, t), np.int64)
     tgt = np.zeros((n, t + 1), np.int64)

@@ -22,6 +22,9 @@ from .seq2seq import Seq2Seq
 
 __all__ = [
     "nn",
+    "datasets",
+    "text",
+    "timeseries",
     "layers",
     "losses",
     "metrics",
@@ -35,9 +38,6 @@ __all__ = [
     "load_model",
     "save_model",
     "ModelFileError",
-    "datasets",
-    "text",
-    "timeseries",
     "manual_seed",
     "set_num_threads",
     "get_num_threads",

@@ -1,4 +1,4 @@
-"""Argument checks shared by the data modules (text, datasets, timeseries).
+"""Argument checks shared across the package.
 
 Each names the argument and says what was expected and what was received.
 """
@@ -23,6 +23,19 @@ def as_int(name: str, value: Any, minimum: Optional[int] = None) -> int:
         raise DTypeError(f"{name}: expected an integer, got {type(value).__name__}") from None
     if minimum is not None and v < minimum:
         raise ArgumentError(f"{name}: expected an integer >= {minimum}, got {v}")
+    return v
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` as a Python int > 0 (bools refused)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise DTypeError(f"{name}: expected a positive integer, got {value!r}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise DTypeError(f"{name}: expected a positive integer, got {type(value).__name__}") from None
+    if v <= 0:
+        raise ArgumentError(f"{name}: expected a positive integer, got {v}")
     return v
 
 

@@ -37,7 +37,7 @@ def _demo_layers(args: argparse.Namespace) -> int:
     flops = 3 * sum(2 * 4 * H * B * T * D * ((I if l == 0 else D * H) + H) for l in range(args.layers))
     med = float(np.median(times))
     print(f"x {x.shape} -> output {out.shape}, h_n {hn.shape}; dL/dx {dx.shape}")
-    print(f"grad norms: " + ", ".join(f"{k} {np.linalg.norm(v):.3g}" for k, v in list(lstm.grads.items())[:4]))
+    print("grad norms: " + ", ".join(f"{k} {np.linalg.norm(v):.3g}" for k, v in list(lstm.grads.items())[:4]))
     print(f"forward+backward: median {med * 1e3:.2f} ms over {args.repeat} runs ({flops / med / 1e9:.1f} GFLOP/s)")
     return 0
 

@@ -20,17 +20,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._checks import as_int, one_of
+from ._checks import one_of, positive_int
 from .errors import ArgumentError, DTypeError, ShapeError
 
 __all__ = ["Layer", "Embedding", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
-
-
-def positive_int(name: str, value: Any) -> int:
-    return as_int(name, value, minimum=1)
 
 
 def check_rate(name: str, value: Any) -> float:

@@ -13,7 +13,6 @@ import json
 import math
 import operator
 import sys
-import warnings
 from typing import Any, Iterable, Optional, Union
 
 import numpy as np
@@ -23,7 +22,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._checks import as_int
+from ._checks import as_int, positive_int
 from ._convert import resolve_dtype
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
@@ -32,7 +31,7 @@ __all__ = ["Model", "Sequential"]
 
 
 def _batch_size(value: Any) -> int:
-    return as_int("batch_size", value, minimum=1)
+    return positive_int("batch_size", value)
 
 
 def _num_samples(x: Any) -> int:

@@ -11,43 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
-import numpy as np
-
 from . import _native
-from .errors import ArgumentError, ModelFileError, RustRnnError
+from ._files import atomic_write
+from .errors import ModelFileError, RustRnnError
 
 __all__ = ["save_model", "load_model"]
 
 FORMAT = "rustrnn.model"
 FORMAT_VERSION = "1"
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> None:
@@ -71,7 +44,7 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
         "architecture": json.dumps(model.get_config()),
         "training": json.dumps(training),
     }
-    _atomic_write(path, bytes(_native.serialize_model(tensors, metadata)))
+    atomic_write(path, bytes(_native.serialize_model(tensors, metadata)))
 
 
 def _model_from_config(config: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Model helpers (padding and tokenizing live in :mod:`rustrnn.text`)."""
+"""Data helpers (Keras' ``keras.utils`` names): ``pad_sequences`` (from
+:mod:`rustrnn.text`) and ``to_categorical``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any, Optional
 import numpy as np
 
 from .errors import ArgumentError
+from .text import pad_sequences
 
-__all__ = ["to_categorical"]
+__all__ = ["pad_sequences", "to_categorical"]
 
 
 def to_categorical(y: Any, num_classes: Optional[int] = None, dtype: Any = "float32") -> np.ndarray:

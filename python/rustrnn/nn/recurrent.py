@@ -19,22 +19,11 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _native
+from .._checks import positive_int
 from .._convert import as_float_array, as_lengths, resolve_dtype
 from ..errors import ArgumentError, DTypeError, ShapeError
 
 Array = np.ndarray
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise DTypeError(f"{name}: expected a positive integer, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise DTypeError(f"{name}: expected a positive integer, got {type(value).__name__}") from None
-    if v <= 0:
-        raise ArgumentError(f"{name}: expected a positive integer, got {v}")
-    return v
 
 
 class _Recurrent:
@@ -54,9 +43,9 @@ class _Recurrent:
         seed: Optional[int] = None,
         nonlinearity: str = "tanh",
     ) -> None:
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
-        self.num_layers = _positive_int("num_layers", num_layers)
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
+        self.num_layers = positive_int("num_layers", num_layers)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.bidirectional = bool(bidirectional)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import OrderedDict, defaultdict
 from typing import Any, Iterable, Optional, Sequence, Union
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from .. import _native
 from .._checks import as_bool, as_int, as_str
+from .._files import atomic_write
 from .._gc import gc_paused
 from ..errors import ArgumentError, DTypeError, StateError
 from .ragged import RaggedSequences
@@ -252,22 +252,7 @@ class Tokenizer:
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Writes :meth:`to_json` to ``path`` atomically (a temporary file, then a rename)."""
-        path = os.fspath(path)
-        data = self.to_json(ensure_ascii=False)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tokenizer-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, self.to_json(ensure_ascii=False))
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "Tokenizer":

@@ -72,7 +72,6 @@ struct Scratch<F> {
     gates: Vec<F>,
     gh: Vec<F>,
     ghn: Vec<F>,
-    h_prev: Vec<F>,
     a: Vec<F>,
     b: Vec<F>,
 }
@@ -173,7 +172,6 @@ impl<F: Float> StepModel<F> {
             gates: vec![F::zero(); widest],
             gh: vec![F::zero(); widest],
             ghn: vec![F::zero(); widest],
-            h_prev: vec![F::zero(); widest],
             a: vec![F::zero(); widest],
             b: vec![F::zero(); widest],
         }
@@ -200,14 +198,14 @@ impl<F: Float> StepModel<F> {
                     let h = &mut s.h[rnn_i];
                     let gh = &mut s.gh[..gs];
                     gemv_par(r.w_hh.as_slice().expect("contiguous"), h, Some(r.b_hh.as_slice().expect("c")), gh);
-                    let hs = r.hidden;
                     match r.cell {
                         CellKind::Rnn(act) => cells::rnn_forward(act, gates, gh, h),
-                        CellKind::Lstm => cells::lstm_forward(gates, hs, gh, hs, &mut s.c[rnn_i], h),
+                        CellKind::Lstm => cells::lstm_forward(gates, r.hidden, gh, r.hidden, &mut s.c[rnn_i], h),
                         CellKind::Gru => {
-                            // gh already holds b_hh, b_hn included.
-                            s.h_prev[..hs].copy_from_slice(h);
-                            cells::gru_forward(gates, hs, gh, hs, None, &mut s.ghn[..hs], &s.h_prev[..hs], h)
+                            // gh already holds b_hh (b_hn included); the kernel reads the old state.
+                            let h_old = &mut s.b[..r.hidden];
+                            h_old.copy_from_slice(h);
+                            cells::gru_forward(gates, r.hidden, gh, r.hidden, None, &mut s.ghn[..r.hidden], h_old, h)
                         }
                     }
                     width = r.hidden;

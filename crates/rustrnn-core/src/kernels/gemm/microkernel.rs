@@ -15,6 +15,25 @@ use std::sync::OnceLock;
 /// Rows of C per kernel call.
 pub const MR: usize = 6;
 
+/// Where a kernel reads its `m × kc` block of A: element (i, k) at
+/// `ptr + i·rs + k·cs`. Packed blocks have `rs = 1, cs = m`; a row-major A
+/// read in place (no packing) has `rs = lda, cs = 1`.
+#[derive(Clone, Copy)]
+pub struct ATile<F> {
+    pub ptr: *const F,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<F: Copy> ATile<F> {
+    /// # Safety
+    /// (i, k) must lie inside the block.
+    #[inline(always)]
+    unsafe fn at(&self, i: usize, k: usize) -> F {
+        *self.ptr.add(i * self.rs + k * self.cs)
+    }
+}
+
 /// The element-specific part of the GEMM: tile widths and the kernel.
 pub trait GemmElem: Copy + Send + Sync + 'static {
     /// Columns of C per kernel call.
@@ -24,12 +43,14 @@ pub trait GemmElem: Copy + Send + Sync + 'static {
     /// Rows of A packed at once, sized so the packed block stays in L2.
     const MC: usize;
 
-    /// `C[0..m, 0..n] = (accumulate ? C : 0) + Ã·B̃` for `m <= MR`, `n <= NR`.
+    /// `C[0..m, 0..n] = (accumulate ? C : 0) + A·B̃` for `m <= MR`, `n <= NR`.
     ///
     /// # Safety
-    /// `a` points to `kc * m` packed values, `b` to `kc * NR`, and `c` to a
-    /// row-major tile with row stride `ldc` holding at least `m` rows of `n`.
-    unsafe fn kernel(m: usize, n: usize, kc: usize, a: *const Self, b: *const Self, c: *mut Self, ldc: usize, accumulate: bool);
+    /// `a` addresses an `m × kc` block, `b` points to `kc * NR` packed
+    /// values, and `c` to a row-major tile with row stride `ldc` holding at
+    /// least `m` rows of `n`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<Self>, b: *const Self, c: *mut Self, ldc: usize, accumulate: bool);
 }
 
 fn has_avx2_fma() -> bool {
@@ -52,7 +73,7 @@ unsafe fn kernel_portable<F, const NR: usize>(
     m: usize,
     n: usize,
     kc: usize,
-    a: *const F,
+    a: ATile<F>,
     b: *const F,
     c: *mut F,
     ldc: usize,
@@ -64,7 +85,7 @@ unsafe fn kernel_portable<F, const NR: usize>(
     for kk in 0..kc {
         let bk = std::slice::from_raw_parts(b.add(kk * NR), NR);
         for (i, row) in acc.iter_mut().enumerate().take(m) {
-            let av = *a.add(kk * m + i);
+            let av = a.at(i, kk);
             for (r, &bv) in row.iter_mut().zip(bk) {
                 *r = *r + av * bv;
             }
@@ -92,7 +113,7 @@ impl GemmElem for f32 {
     const MC: usize = 120;
 
     #[inline]
-    unsafe fn kernel(m: usize, n: usize, kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
+    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<f32>, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
         #[cfg(target_arch = "x86_64")]
         if has_avx2_fma() {
             return x86::kernel_f32(m, n, kc, a, b, c, ldc, accumulate);
@@ -107,7 +128,7 @@ impl GemmElem for f64 {
     const MC: usize = 96;
 
     #[inline]
-    unsafe fn kernel(m: usize, n: usize, kc: usize, a: *const f64, b: *const f64, c: *mut f64, ldc: usize, accumulate: bool) {
+    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<f64>, b: *const f64, c: *mut f64, ldc: usize, accumulate: bool) {
         #[cfg(target_arch = "x86_64")]
         if has_avx2_fma() {
             return x86::kernel_f64(m, n, kc, a, b, c, ldc, accumulate);
@@ -118,7 +139,7 @@ impl GemmElem for f64 {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{store_tile, MR};
+    use super::{store_tile, ATile, MR};
     use std::arch::x86_64::*;
 
     /// Expands to a kernel over `M` rows of two vectors each; `$split` makes
@@ -129,7 +150,7 @@ mod x86 {
             #[target_feature(enable = "avx2,fma")]
             unsafe fn $name<const M: usize>(
                 kc: usize,
-                a: *const $t,
+                a: ATile<$t>,
                 b: *const $t,
                 c: *mut $t,
                 ldc: usize,
@@ -154,10 +175,10 @@ mod x86 {
                         let (b0, b1) = ($load(b.add(k * NR)), $load(b.add(k * NR + $lanes)));
                         let (e0, e1) = ($load(b.add(k * NR + NR)), $load(b.add(k * NR + NR + $lanes)));
                         for i in 0..M {
-                            let av = $set1(*a.add(k * M + i));
+                            let av = $set1(a.at(i, k));
                             c0[i] = $fma(av, b0, c0[i]);
                             c1[i] = $fma(av, b1, c1[i]);
-                            let aw = $set1(*a.add(k * M + M + i));
+                            let aw = $set1(a.at(i, k + 1));
                             d0[i] = $fma(aw, e0, d0[i]);
                             d1[i] = $fma(aw, e1, d1[i]);
                         }
@@ -171,7 +192,7 @@ mod x86 {
                 while k < kc {
                     let (b0, b1) = ($load(b.add(k * NR)), $load(b.add(k * NR + $lanes)));
                     for i in 0..M {
-                        let av = $set1(*a.add(k * M + i));
+                        let av = $set1(a.at(i, k));
                         c0[i] = $fma(av, b0, c0[i]);
                         c1[i] = $fma(av, b1, c1[i]);
                     }
@@ -227,7 +248,7 @@ mod x86 {
     macro_rules! dispatch {
         ($pub_name:ident, $tile:ident, $t:ty, $nr:expr) => {
             #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $pub_name(m: usize, n: usize, kc: usize, a: *const $t, b: *const $t, c: *mut $t, ldc: usize, accumulate: bool) {
+            pub unsafe fn $pub_name(m: usize, n: usize, kc: usize, a: ATile<$t>, b: *const $t, c: *mut $t, ldc: usize, accumulate: bool) {
                 let full = n == $nr;
                 debug_assert!(m >= 1 && m <= MR);
                 match m {
@@ -263,19 +284,32 @@ mod tests {
                 let b: Vec<F> = (0..kc * nr).map(|v| to(((v * 5) % 13) as f64 * 0.1 - 0.6)).collect();
                 for n in [1, nr / 2 + 1, nr] {
                     for accumulate in [false, true] {
-                        for portable in [false, true] {
+                        for (portable, in_place) in [(false, false), (true, false), (false, true), (true, true)] {
+                            // The same values, packed (k-major) or row-major with a padded row stride.
+                            let lda = kc + 2;
+                            let mut a_rows = vec![F::default(); m * lda];
+                            for i in 0..m {
+                                for k in 0..kc {
+                                    a_rows[i * lda + k] = a[k * m + i];
+                                }
+                            }
+                            let tile = if in_place {
+                                ATile { ptr: a_rows.as_ptr(), rs: lda, cs: 1 }
+                            } else {
+                                ATile { ptr: a.as_ptr(), rs: 1, cs: m }
+                            };
                             let ldc = nr + 3;
                             let mut c: Vec<F> = (0..m * ldc).map(|v| to(v as f64 * 0.01)).collect();
                             let before = c.clone();
                             unsafe {
                                 if portable {
                                     if nr == 16 {
-                                        kernel_portable::<F, 16>(m, n, kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
+                                        kernel_portable::<F, 16>(m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
                                     } else {
-                                        kernel_portable::<F, 8>(m, n, kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
+                                        kernel_portable::<F, 8>(m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
                                     }
                                 } else {
-                                    F::kernel(m, n, kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
+                                    F::kernel(m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
                                 }
                             }
                             for i in 0..m {

@@ -12,7 +12,7 @@
 pub mod microkernel;
 pub mod pack;
 
-pub use microkernel::{GemmElem, MR};
+pub use microkernel::{ATile, GemmElem, MR};
 pub use pack::PackedB;
 
 use crate::float::Float;
@@ -23,6 +23,9 @@ use std::ops::Range;
 /// Below this many multiply-adds a product runs on the calling thread: the
 /// hand-off to the pool costs more than it saves.
 const PARALLEL_MIN_FLOPS: usize = 1 << 18;
+
+/// Products over at most this many panels of B read A in place (see `drive`).
+const IN_PLACE_A_MAX_PANELS: usize = 8;
 
 /// `C = A·B` (or `C += A·B` with `accumulate`), A (m×k), B (k×n), C (m×n).
 /// Without `accumulate` the old contents of C are ignored (NaN included).
@@ -122,21 +125,34 @@ unsafe fn drive<F: Float>(
     place: impl Fn(usize) -> (usize, usize),
 ) {
     let (m, k) = a.dim();
+    // Packing A pays off when the packed block is reused across many panels
+    // of B; a product over a few panels (a worker's share of one time step)
+    // reads a row-major A in place instead.
+    let in_place = panels.len() <= IN_PLACE_A_MAX_PANELS && a.strides()[1] == 1 && a.strides()[0] >= 0;
+    let (rs, base) = (a.strides()[0].max(0) as usize, a.as_ptr());
     let mut abuf = Vec::new();
     for kb in (0..k).step_by(F::KC) {
         let kc = F::KC.min(k - kb);
         let acc = accumulate || kb > 0;
         for mb in (0..m).step_by(F::MC) {
             let mc = F::MC.min(m - mb);
-            pack::pack_a(a.slice(s![mb..mb + mc, kb..kb + kc]), &mut abuf);
+            if !in_place {
+                pack::pack_a(a.slice(s![mb..mb + mc, kb..kb + kc]), &mut abuf);
+            }
             for p in panels.clone() {
                 let (col0, n_valid) = place(p);
                 let bptr = b.block_ptr(p, kb);
                 for ib in (0..mc).step_by(MR) {
                     let mr = MR.min(mc - ib);
-                    // abuf holds mc·kc packed values (block ib at ib·kc); the
-                    // panel block holds kc·NR values.
-                    F::kernel(mr, n_valid, kc, abuf.as_ptr().add(ib * kc), bptr, c.add((mb + ib) * ldc + col0), ldc, acc);
+                    // Packed: block ib starts at ib·kc in abuf (mc·kc values);
+                    // in place: rows mb+ib.. of A from column kb. The panel
+                    // block holds kc·NR values.
+                    let tile = if in_place {
+                        ATile { ptr: base.add((mb + ib) * rs + kb), rs, cs: 1 }
+                    } else {
+                        ATile { ptr: abuf.as_ptr().add(ib * kc), rs: 1, cs: mr }
+                    };
+                    F::kernel(mr, n_valid, kc, tile, bptr, c.add((mb + ib) * ldc + col0), ldc, acc);
                 }
             }
         }
