@@ -167,3 +167,33 @@ def test_history_plot_draws_curves():
     assert [a.get_title() for a in axes] == ["loss", "accuracy"]
     assert len(axes[0].lines) == 2
     plt.close("all")
+
+
+def test_training_steps_release_the_gil():
+    import threading
+    import time
+
+    rustrnn.manual_seed(0)
+    m = rustrnn.Sequential([layers.Embedding(50, 32), layers.LSTM(64), layers.Dense(1, activation="sigmoid")])
+    m.compile(optimizer="adam", loss="binary_crossentropy")
+    x = np.random.default_rng(0).integers(1, 50, size=(256, 100))
+    y = np.ones(256, np.float32)
+    m.train_on_batch(x, y)
+    stamps, stop = [], threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            stamps.append(time.perf_counter())
+
+    t = threading.Thread(target=spin)
+    t.start()
+    time.sleep(0.01)
+    t0 = time.perf_counter()
+    m._handle.train_batch(x, y)  # one long native call
+    t1 = time.perf_counter()
+    stop.set()
+    t.join()
+    inside = [s for s in stamps if t0 <= s <= t1]
+    # Holding the GIL would freeze the other thread for the whole call.
+    assert len(inside) > 100, (len(inside), t1 - t0)
+    assert max(np.diff([t0, *inside, t1])) < 0.5 * (t1 - t0)

@@ -16,7 +16,8 @@ use crate::kernels::cells;
 use crate::layers::CellKind;
 use crate::rng::SplitMix64;
 use crate::threads;
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 /// How the next token is drawn from the logits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -253,22 +254,26 @@ impl<F: Float> StepModel<F> {
         let mut out = Array2::<i64>::zeros((batch, length));
         let mut seeds = SplitMix64::new(sampling.seed);
         let row_seeds: Vec<u64> = (0..batch).map(|_| seeds.next_u64()).collect();
+        // Sequences are independent: one per task, each with its own state and
+        // generator, so the result does not depend on the thread count.
         threads::install(|| {
-            for b in 0..batch {
-                let mut s = self.scratch();
-                let mut rng = SplitMix64::new(row_seeds[b]);
-                for t in 0..prefix {
-                    self.step(seed_ids[[b, t]] as usize, &mut s, t + 1 == prefix);
-                }
-                let mut probs = vec![F::zero(); self.vocab];
-                for t in 0..length {
-                    let tok = sample(&s.a[..self.vocab], &mut probs, sampling, &mut rng);
-                    out[[b, t]] = tok as i64;
-                    if t + 1 < length {
-                        self.step(tok, &mut s, true);
+            out.axis_iter_mut(Axis(0)).into_par_iter().zip(seed_ids.axis_iter(Axis(0))).zip(row_seeds).for_each(
+                |((mut row, prompt), seed)| {
+                    let mut s = self.scratch();
+                    let mut rng = SplitMix64::new(seed);
+                    for (t, &tok) in prompt.iter().enumerate() {
+                        self.step(tok as usize, &mut s, t + 1 == prefix);
                     }
-                }
-            }
+                    let mut probs = vec![F::zero(); self.vocab];
+                    for t in 0..length {
+                        let tok = sample(&s.a[..self.vocab], &mut probs, sampling, &mut rng);
+                        row[t] = tok as i64;
+                        if t + 1 < length {
+                            self.step(tok, &mut s, true);
+                        }
+                    }
+                },
+            );
         });
         Ok(out)
     }
