@@ -24,6 +24,23 @@ def test_left_and_right_padding_give_the_same_last_valid_step():
     np.testing.assert_allclose(m.predict(right[:1]), m.predict(np.array([[3, 4, 5]])), atol=1e-6)
 
 
+def test_masking_float_sequences_left_or_right_padded():
+    rustrnn.manual_seed(4)
+    m = rustrnn.Sequential([layers.Masking(), layers.GRU(5), layers.Dense(2)])
+    rng = np.random.default_rng(0)
+    seq = rng.standard_normal((3, 2)).astype(np.float32)
+    right = np.zeros((1, 6, 2), np.float32)
+    right[0, :3] = seq
+    left = np.zeros((1, 6, 2), np.float32)
+    left[0, 3:] = seq
+    np.testing.assert_allclose(m.predict(right), m.predict(left), atol=1e-6)
+    np.testing.assert_allclose(m.predict(right), m.predict(seq[None]), atol=1e-6)
+    hole = right.copy()
+    hole[0, 1] = 0
+    with pytest.raises(ValueError, match="Masking.*sequence 0 has one at step 1"):
+        m.predict(hole)
+
+
 def test_bidirectional_last_output_is_each_directions_final_state():
     rustrnn.manual_seed(2)
     m = rustrnn.Sequential([layers.Embedding(10, 3, mask_zero=True), layers.GRU(4, bidirectional=True, return_state=True)])

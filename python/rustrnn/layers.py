@@ -7,6 +7,7 @@ and ``layer.set_weights()`` reach the built parameters.
 Shapes (``B`` batch, ``T`` time steps)::
 
     Embedding        (B, T) int            -> (B, T, output_dim)
+    Masking          (B, T, I)             -> (B, T, I)
     SimpleRNN/LSTM/GRU (B, T, I)           -> (B, units·D) or (B, T, units·D) with return_sequences
     Dense            (B, I) or (B, T, I)   -> (B, units) or (B, T, units)
     Dropout          any                   -> same
@@ -23,7 +24,7 @@ import numpy as np
 from ._checks import one_of, positive_int
 from .errors import ArgumentError, DTypeError, ShapeError
 
-__all__ = ["Layer", "Embedding", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
+__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -137,6 +138,26 @@ class Embedding(Layer):
         return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero, "trainable": self.trainable}
 
 
+class Masking(Layer):
+    """Marks the steps of a float sequence whose features all equal ``mask_value``
+    as padding (before or after the real steps): recurrent layers skip them and
+    sequence losses ignore them, as with ``Embedding(mask_zero=True)``."""
+
+    _class = "Masking"
+    _prefix = "masking"
+
+    def __init__(self, mask_value: float = 0.0, name: Optional[str] = None) -> None:
+        super().__init__(name, True)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.integer, np.floating)):
+            raise DTypeError(f"mask_value: expected a number, got {type(mask_value).__name__}")
+        if not np.isfinite(mask_value):
+            raise ArgumentError(f"mask_value: expected a finite number, got {mask_value}")
+        self.mask_value = float(mask_value)
+
+    def get_config(self) -> dict:
+        return {"mask_value": self.mask_value}
+
+
 class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share.
 
@@ -231,7 +252,7 @@ class Dropout(Layer):
         return {"rate": self.rate}
 
 
-LAYER_CLASSES = {c._class: c for c in (Embedding, SimpleRNN, LSTM, GRU, Dense, Dropout)}
+LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout)}
 
 
 def layer_from_spec(spec: Any) -> Layer:

@@ -344,6 +344,7 @@ impl ModelHandle {
                             rustrnn_core::models::layer::LayerKind::Recurrent(r) => r.cfg.cell.name().into(),
                             rustrnn_core::models::layer::LayerKind::Dense(_) => "Dense".into(),
                             rustrnn_core::models::layer::LayerKind::Dropout(_) => "Dropout".into(),
+                            rustrnn_core::models::layer::LayerKind::Masking(_) => "Masking".into(),
                         },
                         output_shape: Vec::new(),
                         params: l.num_params(),

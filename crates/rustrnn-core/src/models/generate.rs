@@ -123,6 +123,7 @@ impl<F: Float> StepModel<F> {
                 }
                 LayerKind::Dropout(_) => {}
                 LayerKind::Embedding(_) => return Err(unsupported("only the first layer can be an Embedding")),
+                LayerKind::Masking(_) => return Err(unsupported("a Masking layer has nothing to mask in generated tokens; remove it")),
             }
         }
         match ops.last() {

@@ -5,6 +5,7 @@
 use super::dense::Dense;
 use super::dropout::Dropout;
 use super::embedding::Embedding;
+use super::masking::Masking;
 use super::recurrent_layer::RecurrentLayer;
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
@@ -19,6 +20,7 @@ pub enum LayerKind<F> {
     Recurrent(RecurrentLayer<F>),
     Dense(Dense<F>),
     Dropout(Dropout<F>),
+    Masking(Masking),
 }
 
 #[derive(Debug)]
@@ -34,7 +36,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.param_names(),
             LayerKind::Recurrent(l) => l.param_names(),
             LayerKind::Dense(l) => l.param_names(),
-            LayerKind::Dropout(_) => Vec::new(),
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => Vec::new(),
         }
     }
 
@@ -43,7 +45,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.param(),
             LayerKind::Recurrent(l) => l.param(i),
             LayerKind::Dense(l) => l.param(i),
-            LayerKind::Dropout(_) => unreachable!("no parameters"),
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => unreachable!("no parameters"),
         }
     }
 
@@ -52,7 +54,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.grad(),
             LayerKind::Recurrent(l) => l.grad(i),
             LayerKind::Dense(l) => l.grad(i),
-            LayerKind::Dropout(_) => unreachable!("no parameters"),
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => unreachable!("no parameters"),
         }
     }
 
@@ -72,7 +74,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.weight_mut().assign(&value),
             LayerKind::Recurrent(l) => l.set_param(i, value)?,
             LayerKind::Dense(l) => l.param_mut(i).assign(&value),
-            LayerKind::Dropout(_) => unreachable!("no parameters"),
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => unreachable!("no parameters"),
         }
         Ok(())
     }
@@ -83,7 +85,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.trainable,
             LayerKind::Recurrent(l) => l.cfg.trainable,
             LayerKind::Dense(l) => l.trainable,
-            LayerKind::Dropout(_) => false,
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => false,
         }
     }
 
@@ -93,7 +95,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.trainable = trainable,
             LayerKind::Recurrent(l) => l.cfg.trainable = trainable,
             LayerKind::Dense(l) => l.trainable = trainable,
-            LayerKind::Dropout(_) => {}
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => {}
         }
     }
 
@@ -103,7 +105,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.update(f),
             LayerKind::Recurrent(l) => l.update(f),
             LayerKind::Dense(l) => l.update(f),
-            LayerKind::Dropout(_) => {}
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => {}
         }
     }
 
@@ -112,7 +114,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.zero_grad(),
             LayerKind::Recurrent(l) => l.zero_grad(),
             LayerKind::Dense(l) => l.zero_grad(),
-            LayerKind::Dropout(_) => {}
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => {}
         }
     }
 

@@ -95,6 +95,7 @@ impl<F: Float> Sequential<F> {
                     t = out.y;
                 }
                 LayerKind::Dropout(d) => d.forward(&mut t.data, mode == Mode::Train, &mut self.rng),
+                LayerKind::Masking(m) => mask = Some(m.forward(&mut t, keep)?),
                 LayerKind::Embedding(_) => unreachable!("validated by the spec"),
             }
         }
@@ -111,6 +112,7 @@ impl<F: Float> Sequential<F> {
                 LayerKind::Dense(l) => d = l.backward(d, is_logits)?,
                 LayerKind::Recurrent(l) => d = l.backward(Some(d), None)?.0,
                 LayerKind::Dropout(l) => l.backward(&mut d),
+                LayerKind::Masking(l) => l.backward(&mut d),
                 LayerKind::Embedding(l) => l.backward(d.view())?,
             }
             is_logits = false;

@@ -114,13 +114,18 @@ fn merge_modes_go_backwards_and_stacked_dropout_layers_match_finite_differences(
 #[test]
 fn float_features_through_rnn_and_dense_layers_match_finite_differences() {
     let spec = r#"{"input": {"kind": "features", "features": 2}, "layers": [
+        {"class": "Masking", "name": "mask", "config": {"mask_value": 0.0}},
         {"class": "SimpleRNN", "name": "rnn", "config": {"units": 4, "return_sequences": true, "activation": "relu"}},
         {"class": "Dense", "name": "hidden", "config": {"units": 3, "activation": "relu"}},
         {"class": "LSTM", "name": "lstm", "config": {"units": 3}},
         {"class": "Dense", "name": "out", "config": {"units": 3, "activation": "softmax"}}]}"#;
     let mut t = trainer(spec, "categorical_crossentropy");
     let mut rng = SplitMix64::new(3);
-    let x = leak(ArrayD::from_shape_simple_fn(IxDyn(&[3, 5, 2]), || rng.uniform(-1.0, 1.0)));
+    let mut x = ArrayD::from_shape_simple_fn(IxDyn(&[3, 5, 2]), || rng.uniform(-1.0, 1.0));
+    // Sequence 0 right-padded, sequence 1 left-padded (Masking), sequence 2 full.
+    x.slice_mut(ndarray::s![0, 3.., ..]).fill(0.0);
+    x.slice_mut(ndarray::s![1, ..2, ..]).fill(0.0);
+    let x = leak(x);
     let y = ArrayD::from_shape_fn(IxDyn(&[3, 3]), |i| f64::from(u8::from(i[0] == i[1])));
     fd_check(&mut t, || Input::Features(x.view()), &y);
 }
