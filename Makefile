@@ -1,7 +1,10 @@
 # Newcomer commands:
 #   make demo   build, install, and run the main job
 #   make test   build, install, and run every test (Rust unit tests + pytest)
+#   make bench  Rust micro-benchmarks, then a quick rustrnn-vs-PyTorch run
+#               (see benches/README.md; the full run: make bench BENCH_ARGS=)
 PY ?= python3
+BENCH_ARGS ?= --quick
 
 .PHONY: install demo test test-rust test-python bench
 
@@ -21,4 +24,4 @@ test: test-rust test-python
 
 bench: install
 	cargo bench -p rustrnn-core
-	$(PY) benches/compare_torch.py
+	$(PY) benches/compare_torch.py $(BENCH_ARGS)
