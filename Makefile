@@ -1,7 +1,7 @@
 # Newcomer commands:
 #   make demo   build, install, and run the main job
 #   make test   build, install, and run every test (Rust unit tests + pytest)
-#   make bench  Rust micro-benchmarks, then a quick rustrnn-vs-PyTorch run
+#   make bench  Rust micro-benchmarks, a quick rustrnn-vs-PyTorch run, then end-to-end fit/generation speed
 #               (see benches/README.md; the full run: make bench BENCH_ARGS=)
 PY ?= python3
 BENCH_ARGS ?= --quick
@@ -25,3 +25,4 @@ test: test-rust test-python
 bench: install
 	cargo bench -p rustrnn-benches
 	$(PY) benches/compare_torch.py $(BENCH_ARGS)
+	$(PY) benches/e2e.py

@@ -24,6 +24,23 @@ def test_left_and_right_padding_give_the_same_last_valid_step():
     np.testing.assert_allclose(m.predict(right[:1]), m.predict(np.array([[3, 4, 5]])), atol=1e-6)
 
 
+def test_masking_float_sequences_left_or_right_padded():
+    rustrnn.manual_seed(4)
+    m = rustrnn.Sequential([layers.Masking(), layers.GRU(5), layers.Dense(2)])
+    rng = np.random.default_rng(0)
+    seq = rng.standard_normal((3, 2)).astype(np.float32)
+    right = np.zeros((1, 6, 2), np.float32)
+    right[0, :3] = seq
+    left = np.zeros((1, 6, 2), np.float32)
+    left[0, 3:] = seq
+    np.testing.assert_allclose(m.predict(right), m.predict(left), atol=1e-6)
+    np.testing.assert_allclose(m.predict(right), m.predict(seq[None]), atol=1e-6)
+    hole = right.copy()
+    hole[0, 1] = 0
+    with pytest.raises(ValueError, match="Masking.*sequence 0 has one at step 1"):
+        m.predict(hole)
+
+
 def test_bidirectional_last_output_is_each_directions_final_state():
     rustrnn.manual_seed(2)
     m = rustrnn.Sequential([layers.Embedding(10, 3, mask_zero=True), layers.GRU(4, bidirectional=True, return_state=True)])
@@ -81,6 +98,10 @@ def test_pretrained_frozen_embedding_stays_fixed_while_the_rest_trains():
     assert not np.array_equal(before[1], after[1])
     assert m.count_params() == 40 + 3 * 3 * (4 + 3) + 2 * 9 + 4
     assert m._handle.num_params()[1] == m.count_params() - 40
+    m.layers[0].trainable = True  # unfreeze for fine-tuning
+    m.fit(x, np.array([1.0, -1.0]), epochs=1, verbose=0)
+    assert not np.array_equal(m.get_weights()[0], emb)
+    assert m._handle.num_params()[1] == m.count_params()
 
 
 @pytest.mark.parametrize(
@@ -136,12 +157,11 @@ def test_bad_data_is_rejected_naming_the_argument():
         sparse.fit(np.ones((2, 4)), np.array([0, 3]), verbose=0)
 
 
-def test_pad_sequences_and_to_categorical_match_keras_conventions():
-    from rustrnn.utils import pad_sequences, to_categorical
+def test_padded_int32_batches_and_to_categorical():
+    from rustrnn.text import pad_sequences
+    from rustrnn.utils import to_categorical
 
     seqs = [[1, 2, 3], [4], []]
-    np.testing.assert_array_equal(pad_sequences(seqs), [[1, 2, 3], [0, 0, 4], [0, 0, 0]])
-    np.testing.assert_array_equal(pad_sequences(seqs, maxlen=2, padding="post", truncating="post"), [[1, 2], [4, 0], [0, 0]])
     np.testing.assert_array_equal(to_categorical([0, 2], 3), [[1, 0, 0], [0, 0, 1]])
     # An all-padding sequence is allowed and gives the initial (zero) state.
     m = small_model()

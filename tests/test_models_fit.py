@@ -146,6 +146,16 @@ def test_sample_weights_and_masked_sequence_loss_match_numpy():
     assert res["mae"] == pytest.approx(mae, rel=1e-12)
 
 
+def test_class_weight_scales_each_sample_by_its_class():
+    x, y = data()
+    a, b = model(seed=3, dropout=0.0), model(seed=3, dropout=0.0)
+    ha = a.fit(x, y, epochs=1, verbose=0, seed=1, class_weight={0: 1.0, 1: 3.0})
+    hb = b.fit(x, y, epochs=1, verbose=0, seed=1, sample_weight=np.where(y == 1, 3.0, 1.0))
+    assert ha.history == hb.history
+    with pytest.raises(ValueError, match=r"class_weight: no weight for class\(es\) \[1\]"):
+        a.fit(x, y, epochs=1, verbose=0, class_weight={0: 1.0})
+
+
 def test_history_plot_draws_curves():
     plt = pytest.importorskip("matplotlib.pyplot")
     import matplotlib
@@ -157,3 +167,33 @@ def test_history_plot_draws_curves():
     assert [a.get_title() for a in axes] == ["loss", "accuracy"]
     assert len(axes[0].lines) == 2
     plt.close("all")
+
+
+def test_training_steps_release_the_gil():
+    import threading
+    import time
+
+    rustrnn.manual_seed(0)
+    m = rustrnn.Sequential([layers.Embedding(50, 32), layers.LSTM(64), layers.Dense(1, activation="sigmoid")])
+    m.compile(optimizer="adam", loss="binary_crossentropy")
+    x = np.random.default_rng(0).integers(1, 50, size=(256, 100))
+    y = np.ones(256, np.float32)
+    m.train_on_batch(x, y)
+    stamps, stop = [], threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            stamps.append(time.perf_counter())
+
+    t = threading.Thread(target=spin)
+    t.start()
+    time.sleep(0.01)
+    t0 = time.perf_counter()
+    m._handle.train_batch(x, y)  # one long native call
+    t1 = time.perf_counter()
+    stop.set()
+    t.join()
+    inside = [s for s in stamps if t0 <= s <= t1]
+    # Holding the GIL would freeze the other thread for the whole call.
+    assert len(inside) > 100, (len(inside), t1 - t0)
+    assert max(np.diff([t0, *inside, t1])) < 0.5 * (t1 - t0)

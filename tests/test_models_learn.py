@@ -3,32 +3,24 @@ test): many-to-one (sentiment on real movie reviews; forecasting),
 many-to-many (per-step tagging), one-to-many (generation) and
 encoder-decoder (Seq2Seq, greedy and beam search)."""
 
-import collections
-import re
-
 import numpy as np
 
 import rustrnn
 from rustrnn import layers
-from rustrnn.utils import pad_sequences
-
-from conftest import shared_dir
 
 
 def test_many_to_one_sentiment_on_real_movie_reviews():
-    path = shared_dir() / "datasets" / "sentiment" / "movie_reviews.tsv"
-    rows = [line.rstrip("\n").split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:]]
-    labels = np.array([int(r[0]) for r in rows], np.float32)
-    tokens = [re.findall(r"[a-z']+", r[2].lower()) for r in rows]
-    counts = collections.Counter(w for t in tokens for w in t)
-    vocab = {w: i + 2 for i, (w, _) in enumerate(counts.most_common(8000))}  # 0 = padding, 1 = unknown
-    x = pad_sequences([[vocab.get(w, 1) for w in t] for t in tokens], maxlen=40)
+    texts, labels = rustrnn.datasets.movie_reviews()
+    tok = rustrnn.text.Tokenizer(num_words=8000, oov_token="<unk>")  # 0 = padding, 1 = unknown
+    tok.fit_on_texts(texts)
+    x = rustrnn.text.pad_sequences(tok.texts_to_sequences(texts), maxlen=40)
+    labels = labels.astype(np.float32)
     order = np.random.default_rng(0).permutation(len(x))
     x, labels = x[order], labels[order]
     n = int(0.85 * len(x))
     rustrnn.manual_seed(0)
     model = rustrnn.Sequential([
-        layers.Embedding(len(vocab) + 2, 32, mask_zero=True),
+        layers.Embedding(8000, 32, mask_zero=True),
         layers.LSTM(32),
         layers.Dropout(0.3),
         layers.Dense(1, activation="sigmoid"),

@@ -7,6 +7,7 @@ and ``layer.set_weights()`` reach the built parameters.
 Shapes (``B`` batch, ``T`` time steps)::
 
     Embedding        (B, T) int            -> (B, T, output_dim)
+    Masking          (B, T, I)             -> (B, T, I)
     SimpleRNN/LSTM/GRU (B, T, I)           -> (B, units·D) or (B, T, units·D) with return_sequences
     Dense            (B, I) or (B, T, I)   -> (B, units) or (B, T, units)
     Dropout          any                   -> same
@@ -20,10 +21,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._checks import positive_int
+from ._checks import one_of, positive_int
 from .errors import ArgumentError, DTypeError, ShapeError
 
-__all__ = ["Layer", "Embedding", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
+__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -39,11 +40,10 @@ def check_rate(name: str, value: Any) -> float:
 
 
 def check_choice(name: str, value: Any, options: tuple) -> str:
+    """One of ``options``, case-insensitive; ``None`` means ``"linear"`` where that is an option."""
     if value is None and "linear" in options:
         return "linear"
-    if not isinstance(value, str) or value.lower() not in options:
-        raise ArgumentError(f"{name}: expected one of {', '.join(options)}, got {value!r}")
-    return value.lower()
+    return one_of(name, value.lower() if isinstance(value, str) else value, options)
 
 
 class Layer:
@@ -56,8 +56,19 @@ class Layer:
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ArgumentError(f"name: expected a non-empty string without '/', got {name!r}")
         self.name = name
-        self.trainable = bool(trainable)
         self._model = None
+        self.trainable = trainable
+
+    @property
+    def trainable(self) -> bool:
+        """Whether fit updates this layer's weights; can be changed at any time."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        if self._model is not None and self._model._handle is not None and self.name is not None:
+            self._model._handle.set_trainable(self.name, self._trainable)
 
     def get_config(self) -> dict:
         raise NotImplementedError
@@ -125,6 +136,26 @@ class Embedding(Layer):
 
     def get_config(self) -> dict:
         return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero, "trainable": self.trainable}
+
+
+class Masking(Layer):
+    """Marks the steps of a float sequence whose features all equal ``mask_value``
+    as padding (before or after the real steps): recurrent layers skip them and
+    sequence losses ignore them, as with ``Embedding(mask_zero=True)``."""
+
+    _class = "Masking"
+    _prefix = "masking"
+
+    def __init__(self, mask_value: float = 0.0, name: Optional[str] = None) -> None:
+        super().__init__(name, True)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.integer, np.floating)):
+            raise DTypeError(f"mask_value: expected a number, got {type(mask_value).__name__}")
+        if not np.isfinite(mask_value):
+            raise ArgumentError(f"mask_value: expected a finite number, got {mask_value}")
+        self.mask_value = float(mask_value)
+
+    def get_config(self) -> dict:
+        return {"mask_value": self.mask_value}
 
 
 class _Recurrent(Layer):
@@ -221,7 +252,7 @@ class Dropout(Layer):
         return {"rate": self.rate}
 
 
-LAYER_CLASSES = {c._class: c for c in (Embedding, SimpleRNN, LSTM, GRU, Dense, Dropout)}
+LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout)}
 
 
 def layer_from_spec(spec: Any) -> Layer:

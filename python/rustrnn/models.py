@@ -22,7 +22,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._checks import positive_int
+from ._checks import as_int, positive_int
 from ._convert import resolve_dtype
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
@@ -132,6 +132,25 @@ class Model:
             raise ShapeError(f"sample_weight: expected one weight per sample ({n},) (or (N, T) per step), got shape {w.shape}")
         return w
 
+    def _class_weights(self, y: np.ndarray, class_weight: Any) -> np.ndarray:
+        """Per-sample weights from ``{class: weight}``; one class per sample."""
+        if not isinstance(class_weight, dict):
+            raise DTypeError(f"class_weight: expected a dict {{class index: weight}}, got {type(class_weight).__name__}")
+        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+            labels = np.rint(y.reshape(-1)).astype(np.int64)
+        elif y.ndim == 2 and self.loss.name == "categorical_crossentropy":
+            labels = y.argmax(1)
+        else:
+            raise ArgumentError(f"class_weight: needs one class per sample (targets (N,), (N, 1) or one-hot (N, C)), got targets of "
+                                f"shape {y.shape}; for sequences pass sample_weight of shape (N, T)")
+        missing = sorted(set(labels.tolist()) - set(class_weight))
+        if missing:
+            raise ArgumentError(f"class_weight: no weight for class(es) {missing}; give one for every class in y")
+        table = np.zeros(max(max(class_weight), int(labels.max())) + 1)
+        for k, v in class_weight.items():
+            table[as_int("class_weight key", k, minimum=0)] = float(v)
+        return np.ascontiguousarray(table[labels], dtype=self.dtype)
+
     def _check_lengths(self, x: Any, y: Any, what: str = "y") -> None:
         n = _num_samples(x)
         if len(y) != n:
@@ -157,16 +176,19 @@ class Model:
 
     def fit(self, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int = 1, verbose: Union[int, str] = "auto",
             callbacks: Optional[list] = None, validation_split: float = 0.0, validation_data: Optional[tuple] = None,
-            shuffle: bool = True, sample_weight: Any = None, initial_epoch: int = 0, seed: Optional[int] = None) -> callbacks_module.History:
+            shuffle: bool = True, sample_weight: Any = None, class_weight: Optional[dict] = None, initial_epoch: int = 0,
+            seed: Optional[int] = None) -> callbacks_module.History:
         """Trains for ``epochs`` epochs; returns a :class:`~rustrnn.callbacks.History`.
 
         ``validation_split`` holds out the last fraction of the samples (before
         shuffling, as Keras does); ``validation_data=(x_val, y_val)`` is the
-        alternative. ``seed`` makes shuffling and dropout reproducible.
+        alternative. ``class_weight`` ({class: weight}) multiplies each sample's
+        weight by its class's. ``seed`` makes shuffling and dropout reproducible.
         """
         self._require_compiled("fit")
         batch_size = _batch_size(batch_size)
-        epochs = operator.index(epochs)
+        epochs = as_int("epochs", epochs, minimum=0)
+        initial_epoch = as_int("initial_epoch", initial_epoch, minimum=0)
         verbose = 1 if verbose == "auto" else int(verbose)
         if verbose not in (0, 1, 2):
             raise ArgumentError(f"verbose: expected 0, 1, 2 or 'auto', got {verbose}")
@@ -178,6 +200,9 @@ class Model:
         self._check_lengths(x, y)
         n = _num_samples(x)
         sw = self._prepare_weights(sample_weight, n)
+        if class_weight is not None:
+            cw = self._class_weights(y, class_weight)
+            sw = cw if sw is None else sw * (cw if sw.ndim == 1 else cw[:, None])
         val = None
         if validation_split:
             split = int(math.floor(n * (1.0 - validation_split)))

@@ -125,15 +125,13 @@ fn build<F: Float>(spec: &serde_json::Value, seed: u64) -> Result<Trainer<F>, Rn
 }
 
 type Stats = (f64, f64, Vec<(f64, f64)>);
+type PyNamed<'py> = Vec<(String, Bound<'py, PyAny>)>;
 
 fn stats(s: rustrnn_core::models::BatchStats) -> Stats {
     (s.loss_sum, s.count, s.metrics)
 }
 
-fn array_list<'py, F: Float + Element>(
-    py: Python<'py>,
-    items: Vec<(String, ndarray::ArrayD<F>)>,
-) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+fn array_list<'py, F: Float + Element>(py: Python<'py>, items: Vec<(String, ndarray::ArrayD<F>)>) -> PyResult<PyNamed<'py>> {
     Ok(items.into_iter().map(|(n, a)| (n, a.into_pyarray(py).into_any())).collect())
 }
 
@@ -216,7 +214,7 @@ impl ModelHandle {
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
         sample_weight: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<(f64, Vec<(String, Bound<'py, PyAny>)>)> {
+    ) -> PyResult<(f64, PyNamed<'py>)> {
         with_model!(self, m, T, {
             let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
             let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
@@ -227,7 +225,7 @@ impl ModelHandle {
     }
 
     /// Every parameter as `(layer/param, copy)`, in model order.
-    fn weights<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+    fn weights<'py>(&mut self, py: Python<'py>) -> PyResult<PyNamed<'py>> {
         with_model!(self, m, T, {
             let layers = m.trainer.net.layers();
             let mut out = Vec::new();
@@ -280,7 +278,7 @@ impl ModelHandle {
     }
 
     /// `(iterations, [(param/slot, array)])`.
-    fn optimizer_state<'py>(&mut self, py: Python<'py>) -> PyResult<(u64, Vec<(String, Bound<'py, PyAny>)>)> {
+    fn optimizer_state<'py>(&mut self, py: Python<'py>) -> PyResult<(u64, PyNamed<'py>)> {
         with_model!(self, m, T, {
             match m.trainer.compiled.as_ref() {
                 Some(c) => {
@@ -346,6 +344,7 @@ impl ModelHandle {
                             rustrnn_core::models::layer::LayerKind::Recurrent(r) => r.cfg.cell.name().into(),
                             rustrnn_core::models::layer::LayerKind::Dense(_) => "Dense".into(),
                             rustrnn_core::models::layer::LayerKind::Dropout(_) => "Dropout".into(),
+                            rustrnn_core::models::layer::LayerKind::Masking(_) => "Masking".into(),
                         },
                         output_shape: Vec::new(),
                         params: l.num_params(),
@@ -354,6 +353,19 @@ impl ModelHandle {
                     .collect(),
             };
             serde_json::to_string(&info).expect("serializable")
+        })
+    }
+
+    /// Freezes or unfreezes a layer by name.
+    fn set_trainable(&mut self, py: Python<'_>, layer: &str, trainable: bool) -> PyResult<()> {
+        with_model!(self, m, T, {
+            let layers = m.trainer.net.layers_mut();
+            let names: Vec<String> = layers.iter().map(|l| l.name.clone()).collect();
+            let l = layers.iter_mut().find(|l| l.name == layer).ok_or_else(|| {
+                to_py(py, RnnError::value(format!("layer: {layer:?} is not a layer of this model; expected one of {}", names.join(", "))))
+            })?;
+            l.set_trainable(trainable);
+            Ok(())
         })
     }
 
@@ -451,7 +463,7 @@ pub fn serialize_model<'py>(
 
 /// `(metadata, [(name, array)])` from safetensors bytes, fully validated.
 #[pyfunction]
-pub fn deserialize_model<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyDict>, Vec<(String, Bound<'py, PyAny>)>)> {
+pub fn deserialize_model<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyDict>, PyNamed<'py>)> {
     let (meta, tensors) = compute(py, || saving::from_bytes(data))?;
     let d = PyDict::new(py);
     for (k, v) in meta {

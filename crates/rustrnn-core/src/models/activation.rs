@@ -3,7 +3,7 @@
 
 use crate::error::{Result, RnnError};
 use crate::float::Float;
-use ndarray::{Array2, ArrayView2, Axis, Zip};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
@@ -39,12 +39,12 @@ impl Activation {
     }
 
     /// Applies the activation to every row of `z`, in place.
-    pub fn apply<F: Float>(self, z: &mut Array2<F>) {
+    pub fn apply<F: Float>(self, mut z: ArrayViewMut2<F>) {
         match self {
             Activation::Linear => {}
             Activation::Relu => z.mapv_inplace(|v| if v > F::zero() { v } else { F::zero() }),
-            Activation::Tanh => for_rows(z, F::tanh_inplace),
-            Activation::Sigmoid => for_rows(z, F::sigmoid_inplace),
+            Activation::Tanh => for_rows(&mut z, F::tanh_inplace),
+            Activation::Sigmoid => for_rows(&mut z, F::sigmoid_inplace),
             Activation::Softmax => z.rows_mut().into_iter().for_each(|r| softmax_inplace(r.into_slice().expect("contiguous"))),
         }
     }
@@ -71,7 +71,7 @@ impl Activation {
     }
 }
 
-fn for_rows<F: Float>(z: &mut Array2<F>, f: fn(&mut [F])) {
+fn for_rows<F: Float>(z: &mut ArrayViewMut2<F>, f: fn(&mut [F])) {
     match z.as_slice_mut() {
         Some(s) => f(s),
         None => z.rows_mut().into_iter().for_each(|r| f(r.into_slice().expect("contiguous rows"))),

@@ -2,6 +2,7 @@
 //! applies per time step. Kernel `(I, U)` as in Keras, Glorot-uniform init.
 
 use super::activation::Activation;
+use super::layer::ParamVisitor;
 use super::tensor::Tensor;
 use crate::error::{Result, RnnError};
 use crate::float::Float;
@@ -67,7 +68,7 @@ impl<F: Float> Dense<F> {
         }
         let mut y = self.linear(&x.data);
         let logits = want_logits.then(|| y.clone());
-        self.activation.apply(&mut y);
+        self.activation.apply(y.view_mut());
         self.cache = keep.then(|| (x.data, y.clone()));
         Ok((Tensor::new(y, x.steps), logits))
     }
@@ -122,7 +123,7 @@ impl<F: Float> Dense<F> {
         }
     }
 
-    pub fn update(&mut self, f: &mut dyn FnMut(usize, ArrayViewMutD<F>, ArrayViewD<F>)) {
+    pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
         f(0, self.kernel.view_mut().into_dyn(), self.dkernel.view().into_dyn());
         if self.use_bias {
             f(1, self.bias.view_mut().into_dyn(), self.dbias.view().into_dyn());

@@ -1,6 +1,7 @@
 //! `Embedding`: integer indices `(B, T)` to vectors `(B·T, E)`, with the
 //! gradient accumulated only into the rows that were looked up.
 
+use super::layer::ParamVisitor;
 use super::tensor::{Mask, Tensor};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
@@ -101,7 +102,7 @@ impl<F: Float> Embedding<F> {
         self.weight.view_mut().into_dyn()
     }
 
-    pub fn update(&mut self, f: &mut dyn FnMut(usize, ArrayViewMutD<F>, ArrayViewD<F>)) {
+    pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
         f(0, self.weight.view_mut().into_dyn(), self.grad.view().into_dyn());
     }
 

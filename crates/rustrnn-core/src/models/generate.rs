@@ -16,7 +16,8 @@ use crate::kernels::cells;
 use crate::layers::CellKind;
 use crate::rng::SplitMix64;
 use crate::threads;
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 /// How the next token is drawn from the logits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -122,6 +123,7 @@ impl<F: Float> StepModel<F> {
                 }
                 LayerKind::Dropout(_) => {}
                 LayerKind::Embedding(_) => return Err(unsupported("only the first layer can be an Embedding")),
+                LayerKind::Masking(_) => return Err(unsupported("a Masking layer has nothing to mask in generated tokens; remove it")),
             }
         }
         match ops.last() {
@@ -224,9 +226,7 @@ impl<F: Float> StepModel<F> {
                         &mut s.b[..u],
                     );
                     if oi != last {
-                        let mut y = ndarray::ArrayViewMut2::from_shape((1, u), &mut s.b[..u]).expect("1 x u").to_owned();
-                        d.activation.apply(&mut y);
-                        s.b[..u].copy_from_slice(y.as_slice().expect("c"));
+                        d.activation.apply(ndarray::ArrayViewMut2::from_shape((1, u), &mut s.b[..u]).expect("1 x u"));
                     }
                     std::mem::swap(&mut s.a, &mut s.b);
                     width = u;
@@ -241,7 +241,7 @@ impl<F: Float> StepModel<F> {
         if prefix == 0 {
             return Err(RnnError::shape("seed_ids: expected at least one seed token per sequence"));
         }
-        if !(sampling.temperature >= 0.0) || !sampling.temperature.is_finite() {
+        if sampling.temperature.is_nan() || sampling.temperature < 0.0 || !sampling.temperature.is_finite() {
             return Err(RnnError::value(format!("temperature: expected a finite value >= 0, got {}", sampling.temperature)));
         }
         if sampling.top_k == Some(0) {
@@ -255,22 +255,26 @@ impl<F: Float> StepModel<F> {
         let mut out = Array2::<i64>::zeros((batch, length));
         let mut seeds = SplitMix64::new(sampling.seed);
         let row_seeds: Vec<u64> = (0..batch).map(|_| seeds.next_u64()).collect();
+        // Sequences are independent: one per task, each with its own state and
+        // generator, so the result does not depend on the thread count.
         threads::install(|| {
-            for b in 0..batch {
-                let mut s = self.scratch();
-                let mut rng = SplitMix64::new(row_seeds[b]);
-                for t in 0..prefix {
-                    self.step(seed_ids[[b, t]] as usize, &mut s, t + 1 == prefix);
-                }
-                let mut probs = vec![F::zero(); self.vocab];
-                for t in 0..length {
-                    let tok = sample(&s.a[..self.vocab], &mut probs, sampling, &mut rng);
-                    out[[b, t]] = tok as i64;
-                    if t + 1 < length {
-                        self.step(tok, &mut s, true);
+            out.axis_iter_mut(Axis(0)).into_par_iter().zip(seed_ids.axis_iter(Axis(0))).zip(row_seeds).for_each(
+                |((mut row, prompt), seed)| {
+                    let mut s = self.scratch();
+                    let mut rng = SplitMix64::new(seed);
+                    for (t, &tok) in prompt.iter().enumerate() {
+                        self.step(tok as usize, &mut s, t + 1 == prefix);
                     }
-                }
-            }
+                    let mut probs = vec![F::zero(); self.vocab];
+                    for t in 0..length {
+                        let tok = sample(&s.a[..self.vocab], &mut probs, sampling, &mut rng);
+                        row[t] = tok as i64;
+                        if t + 1 < length {
+                            self.step(tok, &mut s, true);
+                        }
+                    }
+                },
+            );
         });
         Ok(out)
     }

@@ -5,10 +5,14 @@
 use super::dense::Dense;
 use super::dropout::Dropout;
 use super::embedding::Embedding;
+use super::masking::Masking;
 use super::recurrent_layer::RecurrentLayer;
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use ndarray::{ArrayViewD, ArrayViewMutD};
+
+/// Called as `f(index, parameter, gradient)` for each parameter of a layer.
+pub type ParamVisitor<'a, F> = dyn FnMut(usize, ArrayViewMutD<F>, ArrayViewD<F>) + 'a;
 
 #[derive(Debug)]
 pub enum LayerKind<F> {
@@ -16,6 +20,7 @@ pub enum LayerKind<F> {
     Recurrent(RecurrentLayer<F>),
     Dense(Dense<F>),
     Dropout(Dropout<F>),
+    Masking(Masking),
 }
 
 #[derive(Debug)]
@@ -31,7 +36,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.param_names(),
             LayerKind::Recurrent(l) => l.param_names(),
             LayerKind::Dense(l) => l.param_names(),
-            LayerKind::Dropout(_) => Vec::new(),
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => Vec::new(),
         }
     }
 
@@ -40,7 +45,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.param(),
             LayerKind::Recurrent(l) => l.param(i),
             LayerKind::Dense(l) => l.param(i),
-            LayerKind::Dropout(_) => unreachable!("no parameters"),
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => unreachable!("no parameters"),
         }
     }
 
@@ -49,7 +54,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.grad(),
             LayerKind::Recurrent(l) => l.grad(i),
             LayerKind::Dense(l) => l.grad(i),
-            LayerKind::Dropout(_) => unreachable!("no parameters"),
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => unreachable!("no parameters"),
         }
     }
 
@@ -69,7 +74,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.weight_mut().assign(&value),
             LayerKind::Recurrent(l) => l.set_param(i, value)?,
             LayerKind::Dense(l) => l.param_mut(i).assign(&value),
-            LayerKind::Dropout(_) => unreachable!("no parameters"),
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => unreachable!("no parameters"),
         }
         Ok(())
     }
@@ -80,17 +85,27 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.trainable,
             LayerKind::Recurrent(l) => l.cfg.trainable,
             LayerKind::Dense(l) => l.trainable,
-            LayerKind::Dropout(_) => false,
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => false,
+        }
+    }
+
+    /// Freezes (`false`) or unfreezes the layer's parameters.
+    pub fn set_trainable(&mut self, trainable: bool) {
+        match &mut self.kind {
+            LayerKind::Embedding(l) => l.trainable = trainable,
+            LayerKind::Recurrent(l) => l.cfg.trainable = trainable,
+            LayerKind::Dense(l) => l.trainable = trainable,
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => {}
         }
     }
 
     /// Calls `f(i, parameter, gradient)` for each parameter.
-    pub fn update(&mut self, f: &mut dyn FnMut(usize, ArrayViewMutD<F>, ArrayViewD<F>)) {
+    pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
         match &mut self.kind {
             LayerKind::Embedding(l) => l.update(f),
             LayerKind::Recurrent(l) => l.update(f),
             LayerKind::Dense(l) => l.update(f),
-            LayerKind::Dropout(_) => {}
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => {}
         }
     }
 
@@ -99,7 +114,7 @@ impl<F: Float> Layer<F> {
             LayerKind::Embedding(l) => l.zero_grad(),
             LayerKind::Recurrent(l) => l.zero_grad(),
             LayerKind::Dense(l) => l.zero_grad(),
-            LayerKind::Dropout(_) => {}
+            LayerKind::Dropout(_) | LayerKind::Masking(_) => {}
         }
     }
 

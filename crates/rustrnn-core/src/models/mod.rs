@@ -13,6 +13,7 @@ pub mod embedding;
 pub mod generate;
 pub mod layer;
 pub mod losses;
+pub mod masking;
 pub mod metrics;
 pub mod network;
 pub mod optim;

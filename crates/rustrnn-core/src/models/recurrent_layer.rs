@@ -13,13 +13,14 @@
 //! Keras' `Bidirectional`.
 
 use super::dropout::draw_mask;
+use super::layer::ParamVisitor;
 use super::network::Mode;
 use super::tensor::{gather_rows, mul_assign, Mask, Tensor};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::layers::{CellKind, Recurrent, RnnConfig};
 use crate::rng::SplitMix64;
-use ndarray::{s, Array2, Array3, ArrayView3, ArrayViewD, ArrayViewMutD, Axis};
+use ndarray::{s, Array2, Array3, ArrayView3, ArrayViewD, Axis};
 
 /// How the two directions of a bidirectional layer are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,7 +327,7 @@ impl<F: Float> RecurrentLayer<F> {
     }
 
     /// The stack owns its parameters; each is updated on a copy and written back.
-    pub fn update(&mut self, f: &mut dyn FnMut(usize, ArrayViewMutD<F>, ArrayViewD<F>)) {
+    pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
         for (i, (k, local, _)) in self.names.iter().enumerate() {
             let stack = &mut self.stacks[*k];
             let mut w = stack.param(local).expect("known slot").to_owned();

@@ -27,10 +27,10 @@ impl FileTensor {
 
 /// Serializes `tensors` and `metadata` into safetensors bytes.
 pub fn to_bytes(tensors: &[(String, FileTensor)], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
-    let raw: Vec<(String, (Dtype, Vec<usize>, Vec<u8>))> = tensors.iter().map(|(n, t)| (n.clone(), t.bytes())).collect();
+    let raw: Vec<_> = tensors.iter().map(|(n, t)| (n, t.bytes())).collect();
     let views = raw
         .iter()
-        .map(|(n, (d, s, b))| TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v)))
+        .map(|(n, (d, s, b))| TensorView::new(*d, s.clone(), b).map(|v| (n.to_string(), v)))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| RnnError::value(format!("model file: cannot serialize: {e}")))?;
     safetensors::serialize(views, Some(metadata)).map_err(|e| RnnError::value(format!("model file: cannot serialize: {e}")))

@@ -336,9 +336,8 @@ impl<F: Float> Seq2Seq<F> {
                 beams.clear();
                 break;
             }
-            let take = |a: &Array3<F>| a.select(Axis(1), &parents);
-            h = take(&h2);
-            c = c2.as_ref().map(take);
+            h = h2.select(Axis(1), &parents);
+            c = c2.map(|c| c.select(Axis(1), &parents));
             beams = next;
         }
         for (seq, score) in beams {

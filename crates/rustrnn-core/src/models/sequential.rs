@@ -75,7 +75,9 @@ impl<F: Float> Sequential<F> {
             let last = i + 1 == n;
             match &mut self.layers[i].kind {
                 LayerKind::Dense(d) => {
-                    let (y, z) = d.forward(t, keep, last)?;
+                    // The loss reads the pre-activation of a final sigmoid or softmax.
+                    let want_logits = last && matches!(d.activation, Activation::Sigmoid | Activation::Softmax);
+                    let (y, z) = d.forward(t, keep, want_logits)?;
                     t = y;
                     if last {
                         logits = z;
@@ -93,6 +95,7 @@ impl<F: Float> Sequential<F> {
                     t = out.y;
                 }
                 LayerKind::Dropout(d) => d.forward(&mut t.data, mode == Mode::Train, &mut self.rng),
+                LayerKind::Masking(m) => mask = Some(m.forward(&mut t, keep)?),
                 LayerKind::Embedding(_) => unreachable!("validated by the spec"),
             }
         }
@@ -109,6 +112,7 @@ impl<F: Float> Sequential<F> {
                 LayerKind::Dense(l) => d = l.backward(d, is_logits)?,
                 LayerKind::Recurrent(l) => d = l.backward(Some(d), None)?.0,
                 LayerKind::Dropout(l) => l.backward(&mut d),
+                LayerKind::Masking(l) => l.backward(&mut d),
                 LayerKind::Embedding(l) => l.backward(d.view())?,
             }
             is_logits = false;

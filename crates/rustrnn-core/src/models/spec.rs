@@ -14,6 +14,7 @@ use super::dense::Dense;
 use super::dropout::Dropout;
 use super::embedding::Embedding;
 use super::layer::{Layer, LayerKind};
+use super::masking::Masking;
 use super::recurrent_layer::{MergeMode, RecurrentLayer, RecurrentLayerConfig};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
@@ -117,6 +118,7 @@ pub enum LayerSpec {
     Recurrent(RecurrentLayerConfig),
     Dense { units: usize, activation: Activation, use_bias: bool, trainable: bool },
     Dropout { rate: f64 },
+    Masking { mask_value: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -218,9 +220,10 @@ pub fn parse_layer(i: usize, v: &Value) -> Result<NamedLayer> {
             }
             LayerSpec::Dropout { rate }
         }
+        "Masking" => LayerSpec::Masking { mask_value: c.f64("mask_value", Some(0.0))? },
         other => {
             return Err(RnnError::value(format!(
-                "layers[{i}].class: expected one of Embedding, SimpleRNN, LSTM, GRU, Dense, Dropout, got {other:?}"
+                "layers[{i}].class: expected one of Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, got {other:?}"
             )))
         }
     };
@@ -295,6 +298,10 @@ impl ModelSpec {
                     Flow::Rows { features: cfg.output_size(), sequence: cfg.return_sequences }
                 }
                 (LayerSpec::Dense { units, .. }, Flow::Rows { sequence, .. }) => Flow::Rows { features: *units, sequence },
+                (LayerSpec::Masking { .. }, Flow::Rows { features, sequence: true }) => Flow::Rows { features, sequence: true },
+                (LayerSpec::Masking { .. }, Flow::Rows { .. }) => {
+                    return Err(RnnError::value(format!("{at}: Masking needs a sequence input (batch, time, features)")))
+                }
                 (LayerSpec::Dropout { .. }, f) => f,
             };
             flows.push(flow);
@@ -359,5 +366,6 @@ pub fn build_layer<F: Float>(spec: &LayerSpec, in_features: usize, seed: u64) ->
             (LayerKind::Dense(Dense::new(in_features, units, activation, use_bias, trainable, seed)?), units)
         }
         LayerSpec::Dropout { rate } => (LayerKind::Dropout(Dropout::new(rate)), in_features),
+        LayerSpec::Masking { mask_value } => (LayerKind::Masking(Masking::new(mask_value)), in_features),
     })
 }

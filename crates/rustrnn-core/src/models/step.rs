@@ -95,16 +95,16 @@ fn dot<F: Float>(a: &[F], b: &[F]) -> F {
     let (ac, ar) = (a.chunks_exact(L), a.len() - a.len() % L);
     for (ca, cb) in ac.zip(b.chunks_exact(L)) {
         for i in 0..L {
-            acc[i] = acc[i] + ca[i] * cb[i];
+            acc[i] += ca[i] * cb[i];
         }
     }
     let mut s = F::zero();
     for i in ar..a.len() {
-        s = s + a[i] * b[i];
+        s += a[i] * b[i];
     }
     for half in [8, 4, 2, 1] {
         for i in 0..half {
-            acc[i] = acc[i] + acc[i + half];
+            acc[i] += acc[i + half];
         }
     }
     acc[0] + s

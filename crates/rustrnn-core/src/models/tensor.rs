@@ -55,20 +55,26 @@ impl Mask {
     /// runs over one contiguous span per sequence).
     pub fn from_indices(x: ArrayView2<i64>) -> Result<Mask> {
         let (batch, steps) = x.dim();
+        Self::from_valid(batch, steps, |b, t| x[[b, t]] != 0).map_err(|(b, t)| {
+            RnnError::value(format!(
+                "x: with mask_zero=True, padding (index 0) must come before or after the tokens of each sequence \
+                 (left or right padding), but sequence {b} has a 0 at step {t} between tokens"
+            ))
+        })
+    }
+
+    /// The spans of the steps where `valid(b, t)`; `Err((b, t))` names an
+    /// invalid step between valid ones.
+    pub fn from_valid(batch: usize, steps: usize, valid: impl Fn(usize, usize) -> bool) -> std::result::Result<Mask, (usize, usize)> {
         let mut spans = Vec::with_capacity(batch);
         for b in 0..batch {
-            let row = x.row(b);
-            let first = row.iter().position(|&v| v != 0);
-            let Some(start) = first else {
+            let Some(start) = (0..steps).find(|&t| valid(b, t)) else {
                 spans.push((0, 0));
                 continue;
             };
-            let end = steps - row.iter().rev().position(|&v| v != 0).expect("has a token");
-            if let Some(t) = (start..end).find(|&t| row[t] == 0) {
-                return Err(RnnError::value(format!(
-                    "x: with mask_zero=True, padding (index 0) must come before or after the tokens of each sequence \
-                     (left or right padding), but sequence {b} has a 0 at step {t} between tokens"
-                )));
+            let end = (0..steps).rev().find(|&t| valid(b, t)).expect("has a valid step") + 1;
+            if let Some(t) = (start..end).find(|&t| !valid(b, t)) {
+                return Err((b, t));
             }
             spans.push((start, end));
         }

@@ -114,13 +114,18 @@ fn merge_modes_go_backwards_and_stacked_dropout_layers_match_finite_differences(
 #[test]
 fn float_features_through_rnn_and_dense_layers_match_finite_differences() {
     let spec = r#"{"input": {"kind": "features", "features": 2}, "layers": [
+        {"class": "Masking", "name": "mask", "config": {"mask_value": 0.0}},
         {"class": "SimpleRNN", "name": "rnn", "config": {"units": 4, "return_sequences": true, "activation": "relu"}},
         {"class": "Dense", "name": "hidden", "config": {"units": 3, "activation": "relu"}},
         {"class": "LSTM", "name": "lstm", "config": {"units": 3}},
         {"class": "Dense", "name": "out", "config": {"units": 3, "activation": "softmax"}}]}"#;
     let mut t = trainer(spec, "categorical_crossentropy");
     let mut rng = SplitMix64::new(3);
-    let x = leak(ArrayD::from_shape_simple_fn(IxDyn(&[3, 5, 2]), || rng.uniform(-1.0, 1.0)));
+    let mut x = ArrayD::from_shape_simple_fn(IxDyn(&[3, 5, 2]), || rng.uniform(-1.0, 1.0));
+    // Sequence 0 right-padded, sequence 1 left-padded (Masking), sequence 2 full.
+    x.slice_mut(ndarray::s![0, 3.., ..]).fill(0.0);
+    x.slice_mut(ndarray::s![1, ..2, ..]).fill(0.0);
+    let x = leak(x);
     let y = ArrayD::from_shape_fn(IxDyn(&[3, 3]), |i| f64::from(u8::from(i[0] == i[1])));
     fd_check(&mut t, || Input::Features(x.view()), &y);
 }
@@ -172,4 +177,22 @@ fn adam_matches_its_update_rule_and_state_round_trips() {
     assert_eq!(fresh.state().len(), 4);
     let err = fresh.set_state(3, vec![("d/kernel/q".into(), saved[0].1.clone())], layers.layers()).unwrap_err();
     assert!(err.to_string().contains("d/kernel/q"), "{err}");
+}
+
+#[test]
+fn model_file_bytes_round_trip_and_reject_truncation() {
+    use super::saving::{from_bytes, to_bytes, FileTensor};
+    let tensors = vec![
+        ("weights/a".to_string(), FileTensor::F32(ArrayD::from_shape_fn(IxDyn(&[2, 3]), |i| (i[0] * 3 + i[1]) as f32))),
+        ("weights/b".to_string(), FileTensor::F64(ArrayD::from_elem(IxDyn(&[4]), -1.5))),
+    ];
+    let meta = std::collections::HashMap::from([("format".to_string(), "rustrnn.model".to_string())]);
+    let bytes = to_bytes(&tensors, meta.clone()).unwrap();
+    let (m, t) = from_bytes(&bytes).unwrap();
+    assert_eq!(m, meta);
+    assert_eq!(t, tensors);
+    for cut in [0, 7, 8, 20, bytes.len() - 1] {
+        let err = from_bytes(&bytes[..cut]).unwrap_err().to_string();
+        assert!(err.contains("not a valid rustrnn model file"), "{cut}: {err}");
+    }
 }

@@ -10,6 +10,9 @@ use crate::float::Float;
 use crate::threads;
 use ndarray::{ArrayD, ArrayViewD};
 
+/// `(layer/param, array)` pairs.
+pub type NamedArrays<F> = Vec<(String, ArrayD<F>)>;
+
 /// Loss, metrics and optimizer chosen by `compile`.
 #[derive(Debug)]
 pub struct Compiled<F> {
@@ -77,7 +80,7 @@ impl<F: Float> Trainer<F> {
         input: Input<'_, F>,
         y: ArrayViewD<F>,
         sample_weight: Option<ArrayViewD<F>>,
-    ) -> Result<(f64, Vec<(String, ArrayD<F>)>)> {
+    ) -> Result<(f64, NamedArrays<F>)> {
         self.compiled()?;
         threads::install(|| {
             self.net.zero_grad();
@@ -131,7 +134,7 @@ impl<F: Float> Trainer<F> {
                 return Err(RnnError::shape(format!("sample_weight: expected shape ({batch},){alt}, got {}", fmt_shape(sw.shape()))));
             }
             let flat: Vec<F> = sw.iter().copied().collect();
-            if let Some(bad) = flat.iter().find(|v| !(**v >= F::zero()) || !v.is_finite()) {
+            if let Some(bad) = flat.iter().find(|v| v.is_nan() || **v < F::zero() || !v.is_finite()) {
                 return Err(RnnError::value(format!("sample_weight: expected finite non-negative weights, got {bad:?}")));
             }
             for (r, w) in weights.iter_mut().enumerate() {

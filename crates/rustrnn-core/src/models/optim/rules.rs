@@ -112,53 +112,59 @@ impl Rule {
 
     /// Updates `w` from `g` (times `scale`, then clipped to ±`clip`).
     pub fn update<F: Float>(&self, k: &StepConsts, w: &mut [F], g: &[F], slots: &mut [&mut [F]], scale: F, clip: Option<F>) {
-        let grad = |j: usize| {
-            let v = g[j] * scale;
-            match clip {
-                Some(c) => v.max(-c).min(c),
-                None => v,
-            }
-        };
-        let f = F::from_f64;
-        let (lr, decay) = (f(k.lr), f(k.decay));
         if k.decay != 1.0 {
+            let decay = F::from_f64(k.decay);
             w.iter_mut().for_each(|v| *v = *v * decay);
         }
+        // One monomorphic loop per gradient transform, so that each vectorises.
+        match clip {
+            Some(c) => self.apply(k, w, g, slots, |v: F| (v * scale).max(-c).min(c)),
+            None if scale == F::one() => self.apply(k, w, g, slots, |v: F| v),
+            None => self.apply(k, w, g, slots, |v: F| v * scale),
+        }
+    }
+
+    #[inline(always)]
+    fn apply<F: Float>(&self, k: &StepConsts, w: &mut [F], g: &[F], slots: &mut [&mut [F]], grad: impl Fn(F) -> F) {
+        let f = F::from_f64;
+        let lr = f(k.lr);
         let one = F::one();
         match *self {
-            Rule::Sgd { momentum, nesterov } => {
-                if momentum > 0.0 {
-                    let mu = f(momentum);
-                    let m = &mut *slots[0];
-                    for j in 0..w.len() {
-                        let gj = grad(j);
-                        m[j] = mu * m[j] - lr * gj;
-                        w[j] = if nesterov { w[j] + mu * m[j] - lr * gj } else { w[j] + m[j] };
-                    }
-                } else {
-                    for j in 0..w.len() {
-                        w[j] = w[j] - lr * grad(j);
-                    }
+            Rule::Sgd { momentum, nesterov } if momentum > 0.0 => {
+                let mu = f(momentum);
+                for ((w, &g), m) in w.iter_mut().zip(g).zip(slots[0].iter_mut()) {
+                    let g = grad(g);
+                    *m = mu * *m - lr * g;
+                    *w = if nesterov { *w + mu * *m - lr * g } else { *w + *m };
+                }
+            }
+            Rule::Sgd { .. } => {
+                for (w, &g) in w.iter_mut().zip(g) {
+                    *w = *w - lr * grad(g);
                 }
             }
             Rule::Adam { beta_1, beta_2, epsilon, amsgrad } => {
                 let (b1, b2, eps, lr_t) = (f(1.0 - beta_1), f(1.0 - beta_2), f(epsilon), f(k.lr_t));
-                let (m, rest) = slots.split_at_mut(1);
-                let (v, rest) = rest.split_at_mut(1);
-                let (m, v) = (&mut *m[0], &mut *v[0]);
-                let mut vhat = rest.first_mut();
-                for j in 0..w.len() {
-                    let gj = grad(j);
-                    m[j] += (gj - m[j]) * b1;
-                    v[j] += (gj * gj - v[j]) * b2;
-                    let denom = match vhat.as_deref_mut() {
-                        Some(vh) if amsgrad => {
-                            vh[j] = vh[j].max(v[j]);
-                            vh[j]
+                let [m, v, rest @ ..] = slots else { unreachable!("Adam has m and v") };
+                let moments = w.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()));
+                match (amsgrad, rest.first_mut()) {
+                    (true, Some(vhat)) => {
+                        for (((w, &g), (m, v)), vh) in moments.zip(vhat.iter_mut()) {
+                            let g = grad(g);
+                            *m += (g - *m) * b1;
+                            *v += (g * g - *v) * b2;
+                            *vh = vh.max(*v);
+                            *w = *w - lr_t * *m / (vh.sqrt() + eps);
                         }
-                        _ => v[j],
-                    };
-                    w[j] = w[j] - lr_t * m[j] / (denom.sqrt() + eps);
+                    }
+                    _ => {
+                        for ((w, &g), (m, v)) in moments {
+                            let g = grad(g);
+                            *m += (g - *m) * b1;
+                            *v += (g * g - *v) * b2;
+                            *w = *w - lr_t * *m / (v.sqrt() + eps);
+                        }
+                    }
                 }
             }
             Rule::RmsProp { rho, momentum, epsilon, centered } => {
@@ -168,7 +174,7 @@ impl Rule {
                 let mut avg = if centered { it.next().map(|s| &mut **s) } else { None };
                 let mut mom = if momentum > 0.0 { it.next().map(|s| &mut **s) } else { None };
                 for j in 0..w.len() {
-                    let gj = grad(j);
+                    let gj = grad(g[j]);
                     vel[j] = r * vel[j] + (one - r) * gj * gj;
                     let mut denom = vel[j];
                     if let Some(a) = avg.as_deref_mut() {
@@ -187,11 +193,10 @@ impl Rule {
             }
             Rule::Adagrad { epsilon, .. } => {
                 let eps = f(epsilon);
-                let acc = &mut *slots[0];
-                for j in 0..w.len() {
-                    let gj = grad(j);
-                    acc[j] += gj * gj;
-                    w[j] = w[j] - lr * gj / (acc[j] + eps).sqrt();
+                for ((w, &g), acc) in w.iter_mut().zip(g).zip(slots[0].iter_mut()) {
+                    let g = grad(g);
+                    *acc += g * g;
+                    *w = *w - lr * g / (*acc + eps).sqrt();
                 }
             }
         }

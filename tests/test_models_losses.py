@@ -1,0 +1,86 @@
+"""Every loss and metric against NumPy, through an identity Dense layer
+(so the model output is the activation of the input)."""
+
+import numpy as np
+import pytest
+
+import rustrnn
+from rustrnn import layers, losses
+
+RNG = np.random.default_rng(0)
+Z = RNG.standard_normal((8, 3)) * 3
+EPS = 1e-7
+
+
+def identity_model(activation, loss, metrics=()):
+    m = rustrnn.Sequential([layers.Dense(3, activation=activation, use_bias=False)], dtype="float64")
+    m.compile(optimizer="sgd", loss=loss, metrics=list(metrics))
+    m.build((3,))
+    m.set_weights([np.eye(3)])
+    return m
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+Y_BIN = (RNG.random((8, 3)) > 0.5).astype(float)
+LABELS = RNG.integers(0, 3, size=8)
+ONE_HOT = np.eye(3)[LABELS]
+
+
+def bce(p, y):
+    p = np.clip(p, EPS, 1 - EPS)
+    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+
+
+def cce(p, y):
+    return float(np.mean(-(y * np.log(np.clip(p, EPS, 1 - EPS))).sum(-1)))
+
+
+@pytest.mark.parametrize("activation, loss, y, expect", [
+    ("sigmoid", "binary_crossentropy", Y_BIN, bce(sigmoid(Z), Y_BIN)),
+    ("linear", losses.BinaryCrossentropy(from_logits=True), Y_BIN, bce(sigmoid(Z), Y_BIN)),
+    ("softmax", "categorical_crossentropy", ONE_HOT, cce(softmax(Z), ONE_HOT)),
+    ("linear", losses.CategoricalCrossentropy(from_logits=True), ONE_HOT, cce(softmax(Z), ONE_HOT)),
+    ("softmax", "sparse_categorical_crossentropy", LABELS, cce(softmax(Z), ONE_HOT)),
+    ("linear", losses.SparseCategoricalCrossentropy(from_logits=True), LABELS, cce(softmax(Z), ONE_HOT)),
+    ("linear", "mse", Y_BIN, float(np.mean((Z - Y_BIN) ** 2))),
+    ("linear", "mae", Y_BIN, float(np.mean(np.abs(Z - Y_BIN)))),
+    ("tanh", "mse", Y_BIN, float(np.mean((np.tanh(Z) - Y_BIN) ** 2))),
+])
+def test_loss_matches_numpy(activation, loss, y, expect):
+    m = identity_model(activation, loss)
+    assert m.evaluate(Z, y)["loss"] == pytest.approx(expect, rel=1e-10)
+
+
+def test_probability_losses_clip_like_keras_and_fused_ones_do_not_overflow():
+    p = np.array([[0.0, 1.0, 0.5]])
+    m = identity_model("relu", "binary_crossentropy")
+    assert m.evaluate(p, np.array([[1.0, 0.0, 1.0]]))["loss"] == pytest.approx(bce(p, np.array([[1.0, 0.0, 1.0]])), rel=1e-10)
+    big = np.array([[800.0, -800.0, 0.0]])
+    m = identity_model("sigmoid", "binary_crossentropy")
+    assert m.evaluate(big, np.array([[0.0, 1.0, 1.0]]))["loss"] == pytest.approx((800 + 800 + np.log(2)) / 3, rel=1e-10)
+    m = identity_model("softmax", "sparse_categorical_crossentropy")
+    assert m.evaluate(big, np.array([1]))["loss"] == pytest.approx(1600.0, rel=1e-10)
+
+
+def test_metrics_match_numpy():
+    m = identity_model("sigmoid", "binary_crossentropy", ["accuracy", "mae", "mse"])
+    p = sigmoid(Z)
+    res = m.evaluate(Z, Y_BIN)
+    assert res["accuracy"] == pytest.approx(np.mean((p > 0.5) == (Y_BIN > 0.5)))
+    assert res["mae"] == pytest.approx(np.mean(np.abs(p - Y_BIN)))
+    assert res["mse"] == pytest.approx(np.mean((p - Y_BIN) ** 2))
+    m = identity_model("linear", losses.BinaryCrossentropy(from_logits=True), ["accuracy"])
+    assert m.evaluate(Z, Y_BIN)["accuracy"] == pytest.approx(np.mean((Z > 0) == (Y_BIN > 0.5)))  # logits: threshold 0
+    m = identity_model("softmax", "categorical_crossentropy", ["accuracy"])
+    assert m.evaluate(Z, ONE_HOT)["accuracy"] == pytest.approx(np.mean(Z.argmax(-1) == LABELS))
+    m = identity_model("softmax", "sparse_categorical_crossentropy", ["accuracy", "sparse_categorical_accuracy"])
+    res = m.evaluate(Z, LABELS)
+    assert res["accuracy"] == res["sparse_categorical_accuracy"] == pytest.approx(np.mean(Z.argmax(-1) == LABELS))
