@@ -67,9 +67,7 @@ fn gemm_f32(bencher: Bencher, s: GemmShape) {
     let a = random2(s.m, s.k, 1);
     let w = random2(s.n, s.k, 2);
     let mut c = Array2::<f32>::zeros((s.m, s.n));
-    bencher
-        .counter(ItemsCount::new(2 * s.m * s.k * s.n))
-        .bench_local(|| threads::install(|| gemm(a.view(), w.t(), true, c.view_mut())));
+    bencher.counter(ItemsCount::new(2 * s.m * s.k * s.n)).bench_local(|| threads::install(|| gemm(a.view(), w.t(), true, c.view_mut())));
 }
 
 /// The recurrent step as the layers run it: `W_hh` packed once (gates of each
@@ -151,9 +149,7 @@ const LAYERS: [Layer; 6] = [
 #[divan::bench(args = LAYERS, max_time = 3)]
 fn layer_forward(bencher: Bencher, l: Layer) {
     let (mut layer, x) = l.build(false);
-    bencher
-        .counter(ItemsCount::new(l.forward_flops()))
-        .bench_local(|| layer.forward(x.view(), None, None, None).expect("forward"));
+    bencher.counter(ItemsCount::new(l.forward_flops())).bench_local(|| layer.forward(x.view(), None, None, None).expect("forward"));
 }
 
 /// Training step: forward keeping the cache, then BPTT from `dout = 1`;
