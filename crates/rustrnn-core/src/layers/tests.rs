@@ -28,6 +28,7 @@ fn cases() -> Vec<Case> {
         (4, 7, 2, true, true, 3, 6, true),
         (9, 17, 1, true, false, 2, 4, true),
         (2, 3, 1, false, true, 1, 40, false),
+        (3, 9, 1, true, true, 2, 300, true),
         (5, 33, 2, false, true, 4, 3, true),
     ];
     for cell in CELLS {
@@ -105,7 +106,8 @@ fn loss(m: &mut Recurrent<f64>, x: &Array3<f64>, h0: &Array3<f64>, c0: &Array3<f
 #[test]
 fn backward_matches_finite_differences() {
     let eps = 1e-6;
-    for (n, case) in cases().into_iter().enumerate().filter(|(n, _)| n % 5 != 3) {
+    // Long sequences are covered against the reference; finite differences stay on short ones.
+    for (n, case) in cases().into_iter().enumerate().filter(|(_, c)| c.seq <= 10) {
         let mut rng = SplitMix64::new(100 + n as u64);
         let cfg = case.cfg;
         let lstm = cfg.cell == CellKind::Lstm;
