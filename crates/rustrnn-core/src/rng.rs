@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Seeds handed out to modules created without an explicit seed. `manual_seed`
 /// resets it, which makes everything created afterwards reproducible.
-static GLOBAL_SEED: AtomicU64 = AtomicU64::new(0x5EED_0F_2026_u64);
+static GLOBAL_SEED: AtomicU64 = AtomicU64::new(0x005E_ED0F_2026_u64);
 
 /// Resets the global seed sequence (`rustrnn.manual_seed`).
 pub fn manual_seed(seed: u64) {

@@ -144,7 +144,7 @@ pub fn gru_forward<F: Float>(
         add_assign(gh_n, b);
     }
     for k in 0..len {
-        n[k] = n[k] + r[k] * gh_n[k];
+        n[k] += r[k] * gh_n[k];
     }
     F::tanh_inplace(n);
     for k in 0..len {
@@ -179,7 +179,7 @@ pub fn gru_backward<F: Float>(gates: &mut [F], stride: usize, gh_n: &mut [F], h_
 #[inline]
 fn add_assign<F: Float>(a: &mut [F], b: &[F]) {
     for (x, y) in a.iter_mut().zip(b) {
-        *x = *x + *y;
+        *x += *y;
     }
 }
 

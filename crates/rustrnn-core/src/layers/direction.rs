@@ -135,6 +135,7 @@ fn for_each_worker<S: Send>(scratch: &mut [S], work: impl Fn(usize, &mut S) + Sy
 
 /// Forward over all steps. `out` receives `h` of each valid step and zeros
 /// elsewhere. Returns the final state and, when `keep_cache`, the cache.
+#[allow(clippy::too_many_arguments)]
 pub fn forward<F: Float>(
     spec: DirectionSpec<'_>,
     p: &CellParams<F>,
@@ -214,7 +215,7 @@ pub fn forward<F: Float>(
                         hp.row(r, units.clone()).copy_from_slice(h_old);
                     }
                     let x = s_gates.row_from(r, units.start);
-                    let ghb = &gh.row(b).to_slice().expect("contiguous")[..];
+                    let ghb = gh.row(b).to_slice().expect("contiguous");
                     match cell {
                         CellKind::Rnn(act) => cells::rnn_forward(act, &mut x[..len], &ghb[..len], h_new),
                         CellKind::Lstm => {
@@ -335,7 +336,7 @@ pub fn backward<F: Float>(
                     let dhb = s_dh.row(b, units.clone());
                     if let Some(d) = dout.as_ref() {
                         for (acc, v) in dhb.iter_mut().zip(d.slice(s![r, units.clone()])) {
-                            *acc = *acc + *v;
+                            *acc += *v;
                         }
                     }
                     let x = s_gates.row_from(r, units.start);

@@ -69,6 +69,7 @@ fn has_avx2_fma() -> bool {
 
 /// Portable kernel: the same tiling, written so the compiler can vectorise it.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn kernel_portable<F, const NR: usize>(
     m: usize,
     n: usize,
@@ -148,6 +149,7 @@ mod x86 {
     macro_rules! avx2_kernel {
         ($name:ident, $t:ty, $v:ty, $lanes:expr, $zero:ident, $load:ident, $store:ident, $set1:ident, $fma:ident, $add:ident) => {
             #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
             unsafe fn $name<const M: usize>(
                 kc: usize,
                 a: ATile<$t>,
@@ -250,7 +252,7 @@ mod x86 {
             #[allow(clippy::too_many_arguments)]
             pub unsafe fn $pub_name(m: usize, n: usize, kc: usize, a: ATile<$t>, b: *const $t, c: *mut $t, ldc: usize, accumulate: bool) {
                 let full = n == $nr;
-                debug_assert!(m >= 1 && m <= MR);
+                debug_assert!((1..=MR).contains(&m));
                 match m {
                     1 => $tile::<1>(kc, a, b, c, ldc, accumulate, full, n),
                     2 => $tile::<2>(kc, a, b, c, ldc, accumulate, full, n),
