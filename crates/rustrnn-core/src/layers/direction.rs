@@ -16,12 +16,12 @@
 //! over all steps after the loop.
 
 use super::config::CellKind;
-use super::packed::PackedCell;
+use super::packed::ForwardPack;
 use super::params::CellParams;
 use super::sequence::{SeqLayout, Validity};
 use crate::float::Float;
 use crate::kernels::cells;
-use crate::kernels::gemm::{gemm, gemm_packed, gemm_prepacked};
+use crate::kernels::gemm::{gemm, gemm_packed, gemm_prepacked, PackedB, PackedGates};
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -139,7 +139,7 @@ fn for_each_worker<S: Send>(scratch: &mut [S], work: impl Fn(usize, &mut S) + Sy
 pub fn forward<F: Float>(
     spec: DirectionSpec<'_>,
     p: &CellParams<F>,
-    packed: &PackedCell<F>,
+    packed: Option<&ForwardPack<F>>,
     input: ArrayView2<F>,
     h0: ArrayView2<F>,
     c0: Option<ArrayView2<F>>,
@@ -163,14 +163,27 @@ pub fn forward<F: Float>(
         head += &b_hh.slice(s![..folded]);
     }
     gates.rows_mut().into_iter().for_each(|mut r| r.assign(&bias));
-    gemm_prepacked(input, &packed.w_ih_t, true, gates.view_mut());
+    // Without kept packs (training: the weights change every step) pack here,
+    // and let W_ihᵀ go before the time loop packs W_hh.
+    match packed {
+        Some(pk) => gemm_prepacked(input, &pk.w_ih_t, true, gates.view_mut()),
+        None => gemm(input, p.weight_ih.t(), true, gates.view_mut()),
+    }
+    let local_hh;
+    let hh_gates = match packed {
+        Some(pk) => &pk.hh_gates,
+        None => {
+            local_hh = PackedGates::new(p.weight_hh.view(), g_count);
+            &local_hh
+        }
+    };
     let b_hn = match (cell, p.bias_hh.as_ref()) {
         (CellKind::Gru, Some(b)) => Some(b.slice(s![2 * hs..]).to_owned()),
         _ => None,
     };
 
     let nr = F::NR;
-    let workers = plan_workers(packed.hh_gates.unit_panels(), 2 * batch * gs * hs);
+    let workers = plan_workers(hh_gates.unit_panels(), 2 * batch * gs * hs);
     let mut scratch: Vec<Array2<F>> = workers.iter().map(|w| Array2::zeros((batch, g_count * w.len() * nr))).collect();
 
     let mut h_cur = h0.to_owned(); // (B, H)
@@ -197,7 +210,7 @@ pub fn forward<F: Float>(
             let len = units.len();
             let stride_h = panels.len() * nr;
             // gh (B, G·U): this worker's units' gates of W_hh·h for the whole batch.
-            packed.hh_gates.product(h_in, panels, gh.view_mut());
+            hh_gates.product(h_in, panels, gh.view_mut());
             // SAFETY: this worker writes only columns `units` (of each gate
             // block, for `gates`) of rows of time t, and reads h_in, which
             // nobody writes during the step.
@@ -263,7 +276,7 @@ pub struct DirectionGrads<F> {
 #[allow(clippy::too_many_arguments)]
 pub fn backward<F: Float>(
     spec: DirectionSpec<'_>,
-    packed: &PackedCell<F>,
+    p: &CellParams<F>,
     grads: &mut CellParams<F>,
     input: ArrayView2<F>,
     cache: DirectionCache<F>,
@@ -283,7 +296,11 @@ pub fn backward<F: Float>(
     // Columns of the gate gradient that multiply W_hh directly; for GRU the
     // n block goes through gh_n instead.
     let direct_cols = if cell == CellKind::Gru { 2 * hs } else { gs };
-    let (w_direct, w_n) = (&packed.hh_direct, packed.hh_n.as_ref());
+    // W_hh packed for dh += dG·W_hh: the rows the gate gradient multiplies
+    // directly, and GRU's n block (scaled by the reset gate) on its own.
+    let w_direct = PackedB::new(p.weight_hh.slice(s![..direct_cols, ..]));
+    let w_n = (cell == CellKind::Gru).then(|| PackedB::new(p.weight_hh.slice(s![direct_cols.., ..])));
+    let (w_direct, w_n) = (&w_direct, w_n.as_ref());
     let workers = plan_workers(hs.div_ceil(nr), 2 * batch * gs * hs);
     let mut scratch: Vec<Vec<F>> = workers.iter().map(|_| vec![F::zero(); hs]).collect();
 

@@ -3,12 +3,12 @@
 
 use super::config::{CellKind, RnnConfig};
 use super::direction::{self, DirectionCache, DirectionSpec};
-use super::packed::PackedCell;
+use super::packed::ForwardPack;
 use super::params::{param_slots, ParamSlot, RnnParams};
 use super::sequence::{SeqLayout, Validity};
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
-use crate::kernels::gemm::gemm_prepacked;
+use crate::kernels::gemm::gemm;
 use crate::threads;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, Axis};
 
@@ -55,7 +55,7 @@ pub struct Recurrent<F> {
     cache: Option<ForwardCache<F>>,
     /// The weights packed for the kernels, one per cell; dropped whenever a
     /// parameter changes.
-    packed: Option<Vec<PackedCell<F>>>,
+    packed: Option<Vec<ForwardPack<F>>>,
 }
 
 impl<F: Float> Recurrent<F> {
@@ -239,7 +239,14 @@ impl<F: Float> Recurrent<F> {
         let x2 = x2.view().into_shape_with_order((layout.rows(), features)).expect("standard layout");
         let keep = self.training;
         let params = &self.params;
-        let packed = self.packed.get_or_insert_with(|| params.cells.iter().map(|c| PackedCell::new(cfg.cell, c)).collect());
+        // Inference keeps the packed weights for the next call; training packs
+        // per call (its weights change every step) to hold no extra copy.
+        let packed = if keep {
+            self.packed = None;
+            None
+        } else {
+            Some(self.packed.get_or_insert_with(|| params.cells.iter().map(|c| ForwardPack::new(cfg.cell, c)).collect()).as_slice())
+        };
         let (output, h_n, c_n, layers) = threads::install(|| run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep));
         if keep {
             self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers });
@@ -285,12 +292,11 @@ impl<F: Float> Recurrent<F> {
             _ => {}
         }
         let cache = self.cache.take().expect("checked above");
-        let dout2 = dout.map(|d| d.as_standard_layout().into_owned());
+        let dout2 = dout.as_ref().map(|d| d.as_standard_layout()); // a copy only if not already C-ordered
         let dout2 = dout2.as_ref().map(|d| d.view().into_shape_with_order((cache.layout.rows(), cfg.output_size())).expect("standard"));
         let params = &self.params;
-        let packed = self.packed.get_or_insert_with(|| params.cells.iter().map(|c| PackedCell::new(cfg.cell, c)).collect());
         let grads = &mut self.grads;
-        let (dx, dh0, dc0) = threads::install(|| run_backward(&cfg, packed, grads, cache, dout2, dhn, dcn));
+        let (dx, dh0, dc0) = threads::install(|| run_backward(&cfg, params, grads, cache, dout2, dhn, dcn));
         Ok(RnnInputGrads { dx: dx.into_shape_with_order((a, b, cfg.input_size)).expect("row order kept"), dh0, dc0 })
     }
 }
@@ -301,7 +307,7 @@ type LayerCaches<F> = Vec<(Array2<F>, Vec<DirectionCache<F>>)>;
 fn run_forward<F: Float>(
     cfg: &RnnConfig,
     params: &RnnParams<F>,
-    packed: &[PackedCell<F>],
+    packed: Option<&[ForwardPack<F>]>,
     x: ArrayView2<F>,
     layout: SeqLayout,
     spans: Option<&[(usize, usize)]>,
@@ -342,7 +348,7 @@ fn run_forward<F: Float>(
                 direction::forward(
                     spec,
                     &params.cells[idx],
-                    &packed[idx],
+                    packed.map(|p| &p[idx]),
                     inp,
                     h0d,
                     c0.map(|c| c.index_axis_move(Axis(0), idx)),
@@ -399,7 +405,7 @@ fn zero_padding<F: Float>(a: &mut Array2<F>, layout: SeqLayout, valid: Validity<
 #[allow(clippy::type_complexity)]
 fn run_backward<F: Float>(
     cfg: &RnnConfig,
-    packed: &[PackedCell<F>],
+    params: &RnnParams<F>,
     grads: &mut RnnParams<F>,
     cache: ForwardCache<F>,
     dout: Option<ArrayView2<F>>,
@@ -428,7 +434,7 @@ fn run_backward<F: Float>(
             let cols = dir * hs..(dir + 1) * hs;
             direction::backward(
                 spec,
-                &packed[idx],
+                &params.cells[idx],
                 g,
                 input.view(),
                 cache,
@@ -450,7 +456,7 @@ fn run_backward<F: Float>(
         let mut d_input = Array2::<F>::zeros(input.raw_dim());
         for (dir, r) in results.iter().enumerate() {
             let idx = layer * nd + dir;
-            gemm_prepacked(r.d_gates.view(), &packed[idx].w_ih, dir > 0, d_input.view_mut());
+            gemm(r.d_gates.view(), params.cells[idx].weight_ih.view(), dir > 0, d_input.view_mut());
             dh0.index_axis_mut(Axis(0), idx).assign(&r.dh0);
             if let (Some(d), Some(r)) = (dc0.as_mut(), r.dc0.as_ref()) {
                 d.index_axis_mut(Axis(0), idx).assign(r);
