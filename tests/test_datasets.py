@@ -53,6 +53,12 @@ def test_sentiment_sets(loader, n, positives, first):
     labels[:] = 7
     again_texts, again_labels = loader()
     assert len(again_texts) == n and again_labels.sum() == positives
+    # The human ratings behind the labels, on request.
+    texts, labels, scores = loader(scores=True)
+    assert scores.dtype == np.float64 and scores.shape == (n,) and np.all(np.abs(scores) <= 4)
+    np.testing.assert_array_equal(labels, (scores > 0).astype(np.int64))
+    with pytest.raises(TypeError, match="scores: expected True or False"):
+        loader(scores="yes")
 
 
 def test_shakespeare():

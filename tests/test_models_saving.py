@@ -125,3 +125,26 @@ def test_a_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["model.rnn"]  # no temporary file left behind
     rustrnn.load_model(path)
+
+
+def test_user_metadata_round_trips_as_json_and_is_validated(tmp_path):
+    m, x, _ = trained_model(tmp_path)
+    path = tmp_path / "model.rnn"
+    m.save(path)
+    assert rustrnn.load_model(path).metadata == {}  # none by default
+    m.metadata = {"task": "classify", "labels": ["neg", "pos"], "maxlen": 7, "scaler": {"mean": 1.5}}
+    m.save(path)
+    assert rustrnn.load_model(path).metadata == m.metadata
+    m.metadata = {"bad": object()}
+    with pytest.raises(rustrnn.ArgumentError, match="metadata: expected a dict of JSON values"):
+        m.save(path)
+    m.metadata = {"nan": float("nan")}
+    with pytest.raises(rustrnn.ArgumentError, match="metadata"):
+        m.save(path)
+    out = tmp_path / "edited.rnn"
+    _rewrite(path, out, lambda meta: meta.update({"user_metadata": "[1, 2]"}))
+    with pytest.raises(rustrnn.ModelFileError, match="user_metadata: expected a JSON object"):
+        rustrnn.load_model(out)
+    _rewrite(path, out, lambda meta: meta.update({"user_metadata": "{oops"}))
+    with pytest.raises(rustrnn.ModelFileError, match="not JSON"):
+        rustrnn.load_model(out)

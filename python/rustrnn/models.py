@@ -58,6 +58,8 @@ class Model:
         self.metrics_names: list = []
         self.stop_training = False
         self.history: Optional[callbacks_module.History] = None
+        # What an application needs next to the weights (JSON values); saved with the model.
+        self.metadata: dict = {}
         # Drawn now, so that weights built later still follow manual_seed.
         self._seed = _native.next_seed()
 
@@ -350,8 +352,9 @@ class Model:
 
     # ----- saving ------------------------------------------------------------------------------
     def save(self, filepath: Any, include_optimizer: bool = True) -> None:
-        """Writes architecture, weights, compile settings and optimizer state to one
-        file (safetensors + JSON), atomically: a crash never leaves a partial file."""
+        """Writes architecture, weights, compile settings, optimizer state and
+        :attr:`metadata` to one file (safetensors + JSON), atomically: a crash
+        never leaves a partial file."""
         from .saving import save_model
 
         save_model(self, filepath, include_optimizer=include_optimizer)

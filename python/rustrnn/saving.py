@@ -1,6 +1,10 @@
 """One-file model saving: weights and optimizer slots as safetensors tensors,
 architecture and compile settings as JSON in the file's metadata.
 
+``model.metadata`` (a dict of JSON values: the tokenizer, label names, ... that
+an application needs next to the weights) is stored as JSON under the
+``user_metadata`` key and given back by :func:`load_model`.
+
 Writes are atomic (a temporary file in the same directory, flushed to disk,
 then renamed over the target), so a crash leaves either the old file or the
 new one. Loading parses only JSON and raw tensors — it never executes code —
@@ -15,7 +19,7 @@ from typing import Any
 
 from . import _native
 from ._files import atomic_write
-from .errors import ModelFileError, RustRnnError
+from .errors import ArgumentError, ModelFileError, RustRnnError
 
 __all__ = ["save_model", "load_model"]
 
@@ -37,6 +41,10 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
             iterations, state = model._handle.optimizer_state()
             training["iterations"] = int(iterations)
             tensors += [("optimizer/" + name, arr) for name, arr in state]
+    try:
+        user = json.dumps(dict(model.metadata), allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ArgumentError(f"metadata: expected a dict of JSON values (str, numbers, lists, dicts), got one that is not ({e})") from None
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -44,6 +52,8 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
         "architecture": json.dumps(model.get_config()),
         "training": json.dumps(training),
     }
+    if model.metadata:
+        metadata["user_metadata"] = user
     atomic_write(path, bytes(_native.serialize_model(tensors, metadata)))
 
 
@@ -79,8 +89,11 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
     try:
         config = json.loads(meta["architecture"])
         training = json.loads(meta.get("training", "null"))
+        user = json.loads(meta.get("user_metadata", "{}"))
     except (KeyError, ValueError) as e:
-        raise ModelFileError(f"{path}: the architecture metadata is missing or not JSON ({e})") from None
+        raise ModelFileError(f"{path}: the architecture, training or user metadata is missing or not JSON ({e})") from None
+    if not isinstance(user, dict):
+        raise ModelFileError(f"{path}: user_metadata: expected a JSON object, got {type(user).__name__}")
     try:
         model = _model_from_config(config)
         if config.get("class") == "Sequential":
@@ -106,6 +119,7 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
             if slots or training.get("iterations"):
                 model._handle.set_optimizer_state(int(training.get("iterations", 0)), slots)
                 model.optimizer._bind(model._handle)
+        model.metadata = user
     except ModelFileError:
         raise
     except (RustRnnError, KeyError, TypeError, ValueError) as e:

@@ -1,0 +1,120 @@
+"""Spelling to sound: a Seq2Seq LSTM reads a word's letters and writes its phonemes.
+
+The CMU Pronouncing Dictionary (:func:`rustrnn.datasets.cmudict`, without
+stress marks: 39 ARPAbet phonemes) gives the pairs; words of 3 to 10 letters
+a-z are used, 5,000 of them held out (never used in training). The
+encoder reads the letters backwards, so that the first letters, which the
+decoder needs first, are the last it read (an encoder-decoder without
+attention remembers the end of its input best). Beam search decodes.
+
+Scores on the held-out words: the phoneme error rate (edit distance to the
+closest dictionary pronunciation, over its length) and the word error rate
+(the share of words whose output is none of their dictionary pronunciations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Callable
+
+import numpy as np
+
+from . import _common
+
+HELP = "spelling to sound on CMUdict with a Seq2Seq LSTM; held-out phoneme and word error rates"
+EPOCHS = 3
+TEST_WORDS = 5000
+NEW_WORDS = ("rustacean", "quizzify", "snorklet")  # not in the dictionary
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    _common.add_common(p, EPOCHS)
+    p.add_argument("--beam", type=int, default=4, help="beam width of the decoding (1 = greedy; default: 4)")
+
+
+def main(args: argparse.Namespace) -> dict:
+    return run(epochs=args.epochs, seed=args.seed, quick=args.quick, beam=args.beam, threads=args.threads)
+
+
+def edit_distance(a: list, b: list) -> int:
+    """Levenshtein distance between two phoneme lists."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def error_rates(predicted: list, references: list) -> tuple:
+    """``(PER, WER)``: each prediction is scored against its closest reference."""
+    errors = length = wrong = 0
+    for hyp, refs in zip(predicted, references):
+        dist, n = min(((edit_distance(hyp, r), len(r)) for r in refs), key=lambda t: t[0] / t[1])
+        errors += dist
+        length += n
+        wrong += dist > 0
+    return errors / length, wrong / len(predicted)
+
+
+def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, threads: int = 0,
+        say: Callable = _common.say) -> dict:
+    import rustrnn
+
+    clock = _common.Clock()
+    epochs = _common.positive("epochs", epochs, 1 if quick else EPOCHS)
+    beam = _common.positive("beam", beam, 4)
+    _common.setup(threads, seed)
+    pron = rustrnn.datasets.cmudict(stress=False)
+    words = sorted(w for w in pron if re.fullmatch(r"[a-z]{3,10}", w))
+    phonemes = sorted({p for w in words for pr in pron[w] for p in pr})
+    pad, bos, eos = 0, 1, 2
+    ph_id = {p: i + 3 for i, p in enumerate(phonemes)}
+    order = np.random.default_rng(0).permutation(len(words))  # the same held-out words for every --seed
+    test = [words[i] for i in order[:TEST_WORDS]]
+    train = [words[i] for i in order[TEST_WORDS:]]
+    if quick:
+        test, train = test[:300], train[:3000]
+    tgt_len = 1 + max(len(pron[w][0]) for w in words)
+
+    def letters(ws: list) -> np.ndarray:
+        x = np.zeros((len(ws), 10), np.int64)
+        for i, w in enumerate(ws):
+            x[i, :len(w)] = [ord(c) - 96 for c in reversed(w)]  # a=1 ... z=26, read backwards
+        return x
+
+    y = np.zeros((len(train), tgt_len), np.int64)
+    for i, w in enumerate(train):
+        ids = [ph_id[p] for p in pron[w][0]] + [eos]  # the main pronunciation
+        y[i, :len(ids)] = ids
+    x = letters(train)
+    say(f"Spelling to sound: CMUdict words of 3-10 letters ({len(words):,}); training on {len(train):,}, "
+        f"testing on {len(test):,} never used in training; {len(phonemes)} phonemes")
+    units = 64 if quick else 256
+    model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=64, units=units, cell="lstm", bos_id=bos, eos_id=eos)
+    steps = epochs * -(-len(train) // 128)
+    schedule = rustrnn.optimizers.CosineDecay(5e-3, steps, alpha=0.05)
+    model.compile(optimizer=rustrnn.optimizers.Adam(schedule, clipnorm=5.0), metrics=["accuracy"])
+    say(f"model: Seq2Seq, LSTM({units}) encoder and decoder, {model.count_params():,} parameters")
+    model.fit(x, y, batch_size=128, epochs=epochs, seed=seed)
+
+    def spell(ws: list) -> list:
+        out = model.predict(letters(ws), max_length=tgt_len, beam_width=beam)
+        return [[phonemes[i - 3] for i in row if i > eos] for row in out]
+
+    predicted = spell(test)
+    per, wer = error_rates(predicted, [pron[w] for w in test])
+    say(f"held-out phoneme error rate: {per:.1%}, word error rate: {wer:.1%} ({len(test):,} words, beam {beam})")
+    examples = []
+    shown = test[:6]
+    for w, ph in zip(shown + list(NEW_WORDS), predicted[:6] + spell(list(NEW_WORDS))):
+        ref = pron.get(w)
+        mark = "" if ref is None else ("  ok" if ph in ref else f"  (dictionary: {' '.join(ref[0])})")
+        say(f"  {w:<12} {' '.join(ph)}{mark if ref is not None else '  (not in the dictionary)'}")
+        examples.append({"word": w, "phonemes": ph, "dictionary": ref})
+    seconds = clock.seconds()
+    say(f"time: {seconds:.0f} s ({rustrnn.get_num_threads()} threads)")
+    return {"per": per, "wer": wer, "test_words": len(test), "train_words": len(train), "beam": beam, "epochs": epochs,
+            "examples": examples, "seconds": seconds}

@@ -1,0 +1,313 @@
+"""The ``rustrnn`` command: demos (smoke tests with --quick; the full demos
+and their bars are the ``slow`` tests at the end), train/predict/info on
+small files, and every user mistake as one line on stderr with exit status 2."""
+
+import csv
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rustrnn
+from rustrnn.cli import main
+
+
+def run_cli(capsys, *argv):
+    """``(exit status, stdout, stderr)`` of the command run in this process."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_process(*argv, stdin=None):
+    p = subprocess.run([sys.executable, "-m", "rustrnn", *map(str, argv)], capture_output=True, text=True, input=stdin, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+GOOD = ["good", "great", "wonderful", "fine", "lovely", "superb"]
+BAD = ["bad", "awful", "boring", "dull", "terrible", "poor"]
+FILLER = ["the", "film", "was", "plot", "acting", "really", "quite", "a", "story"]
+
+
+def sentences(n, seed=0):
+    """Texts whose label is the majority of good or bad words, and a score to regress on."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        good, bad = rng.integers(0, 3, size=2)
+        if good == bad:
+            good += 1
+        words = list(rng.choice(GOOD, good)) + list(rng.choice(BAD, bad)) + list(rng.choice(FILLER, 4))
+        rng.shuffle(words)
+        rows.append((" ".join(words), "pos" if good > bad else "neg", float(good - bad) * 1.5 + 10.0))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    with open(d / "reviews.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "review", "sentiment", "rating"])
+        for i, (text, label, value) in enumerate(sentences(400)):
+            w.writerow([i, text, label, value])
+    (d / "corpus.txt").write_text("To be, or not to be, that is the question.\n" * 60)
+    return d
+
+
+@pytest.fixture(scope="module")
+def classifier(data_dir):
+    path = data_dir / "classify.rnn"
+    code = main(["train", "classify", str(data_dir / "reviews.csv"), "--text-column", "review", "--label-column", "sentiment",
+                 "-o", str(path), "--epochs", "8", "--quiet", "--learning-rate", "0.01"])
+    assert code == 0
+    return path
+
+
+# ----- demos (smoke tests) -------------------------------------------------------------------------
+def test_demo_sentiment_quick(capsys):
+    code, out, err = run_cli(capsys, "demo", "sentiment", "--quick")
+    assert code == 0, err
+    assert "held-out accuracy:" in out and "time:" in out
+    assert out.count("positive") + out.count("negative") >= 5  # the sample sentences
+
+
+def test_demo_generate_quick_from_the_installed_entry_point():
+    code, out, err = run_process("demo", "generate", "--quick", "--length", "40")
+    assert code == 0, err
+    assert "nats/char" in out and "sample 1" in out and "time:" in out
+
+
+def test_demo_forecast_quick_writes_a_table_and_a_plot(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "forecast.png"
+    code, out, err = run_cli(capsys, "demo", "forecast", "--quick", "--plot", plot)
+    assert code == 0, err
+    assert "1960-12" in out and "held-out RMSE" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, _ = run_cli(capsys, "demo", "forecast", "--quick", "--no-plot")
+    assert code == 0 and "plot:" not in out
+
+
+def test_demo_g2p_quick(capsys):
+    code, out, err = run_cli(capsys, "demo", "g2p", "--quick", "--epochs", "1", "--beam", "2")
+    assert code == 0, err
+    assert "phoneme error rate" in out and "word error rate" in out and "rustacean" in out
+
+
+def test_demo_layers_still_works(capsys):
+    code, out, err = run_cli(capsys, "demo", "layers", "--batch", "2", "--seq-len", "3", "--hidden-size", "8", "--repeat", "1")
+    assert code == 0, err
+    assert "forward+backward" in out
+
+
+def test_demo_bad_flag_values_are_one_line_errors(capsys):
+    code, out, err = run_cli(capsys, "demo", "sentiment", "--epochs", "0")
+    assert code == 2 and err.strip() == "rustrnn: error: --epochs: expected a positive integer, got 0"
+
+
+# ----- train / predict / info ------------------------------------------------------------------------
+def test_classify_train_predict_and_info(data_dir, classifier, capsys):
+    code, out, err = run_cli(capsys, "predict", classifier, "a wonderful superb film", "an awful boring plot")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [l.split("\t")[0] for l in lines] == ["pos", "neg"]
+    assert all(0.5 <= float(l.split("\t")[1]) <= 1.0 for l in lines)
+    code, out, err = run_cli(capsys, "info", classifier)
+    assert code == 0, err
+    assert "task: classify, text column 'review' -> column 'sentiment'" in out and "labels (2): neg, pos" in out
+    assert "validation accuracy" in out
+
+
+def test_predict_csv_to_stdout_keeps_the_columns_and_sends_messages_to_stderr(data_dir, classifier, capsys):
+    code, out, err = run_cli(capsys, "predict", classifier, "--input", data_dir / "reviews.csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))  # stdout is only the CSV
+    assert list(rows[0]) == ["id", "review", "sentiment", "rating", "prediction", "score"]
+    assert len(rows) == 400 and rows[0]["id"] == "0"
+    accuracy = np.mean([r["prediction"] == r["sentiment"] for r in rows])
+    assert accuracy > 0.9, accuracy
+    assert all(0.5 <= float(r["score"]) <= 1.0 for r in rows)
+    assert "predicted 400 rows" in err
+
+
+def test_predict_csv_to_a_file_with_another_text_column_and_awkward_fields(data_dir, classifier, capsys, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('name,comment,prediction\n"Smith, J.","a ""great"" film,\nsuperb",old\nLee,,old\n')
+    out_path = tmp_path / "out.csv"
+    code, out, err = run_cli(capsys, "predict", classifier, "-i", src, "-o", out_path, "--text-column", "comment")
+    assert code == 0, err
+    assert out == ""
+    rows = list(csv.reader(open(out_path, newline="")))
+    assert rows[0] == ["name", "comment", "prediction", "score"]  # an old prediction column is replaced
+    assert rows[1][:3] == ["Smith, J.", 'a "great" film,\nsuperb', "pos"]
+    assert rows[2][0] == "Lee" and rows[2][2] in ("pos", "neg")  # an empty text still gets an answer
+
+
+def test_regress_train_predict_and_info(data_dir, capsys, tmp_path):
+    model = tmp_path / "regress.rnn"
+    code, out, err = run_cli(capsys, "train", "regress", data_dir / "reviews.csv", "--text-column", "review", "--label-column", "rating",
+                             "-o", model, "--epochs", "15", "--quiet", "--learning-rate", "0.01", "--cell", "gru")
+    assert code == 0, err
+    assert "validation RMSE" in out and "saved" in out
+    code, out, err = run_cli(capsys, "predict", model, "--input", data_dir / "reviews.csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    pred = np.array([float(r["score"]) for r in rows])
+    truth = np.array([float(r["rating"]) for r in rows])
+    assert np.sqrt(np.mean((pred - truth) ** 2)) < 0.6 * truth.std()  # on values between 5.5 and 14.5
+    np.testing.assert_allclose([float(r["prediction"]) for r in rows], pred, rtol=1e-5)
+    code, out, err = run_cli(capsys, "info", model)
+    assert "task: regress" in out and "target: mean" in out
+
+
+def test_generate_train_and_predict(data_dir, capsys, tmp_path):
+    model = tmp_path / "gen.rnn"
+    code, out, err = run_cli(capsys, "train", "generate", data_dir / "corpus.txt", "-o", model, "--epochs", "10", "--units", "48",
+                             "--seq-len", "20", "--batch-size", "8", "--quiet", "--learning-rate", "0.02")
+    assert code == 0, err
+    assert "nats/char" in out
+    code, out, err = run_cli(capsys, "predict", model, "To be, or", "--length", "40", "--temperature", "0")
+    assert code == 0, err
+    assert out.startswith("To be, or") and len(out.rstrip("\n")) == len("To be, or") + 40
+    assert "the question" in out  # greedy decoding repeats the (only) line
+    prompts = tmp_path / "prompts.csv"
+    prompts.write_text("text\nTo be\nthat is\n")
+    code, out, err = run_cli(capsys, "predict", model, "-i", prompts, "--length", "5", "--seed", "1")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [list(r) for r in rows] == [["text", "prediction"]] * 2 and all(len(r["prediction"]) == 5 for r in rows)
+    code, out, err = run_cli(capsys, "info", model)
+    assert "generate text, character by character" in out
+
+
+def test_plain_models_and_info(tmp_path, capsys):
+    rustrnn.manual_seed(0)
+    m = rustrnn.Sequential([rustrnn.layers.Embedding(5, 3), rustrnn.layers.GRU(4), rustrnn.layers.Dense(1)])
+    m.build()
+    m.save(tmp_path / "plain.rnn")
+    code, out, err = run_cli(capsys, "info", tmp_path / "plain.rnn")
+    assert code == 0 and "not trained by `rustrnn train`" in out
+    code, out, err = run_cli(capsys, "predict", tmp_path / "plain.rnn", "text")
+    assert code == 2 and "was not trained by `rustrnn train`" in err
+
+
+# ----- user mistakes: one line, exit status 2, no traceback -------------------------------------------
+def one_line_error(code, out, err, *words):
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rustrnn: error: "), err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+def test_user_mistakes_in_training_data(data_dir, capsys, tmp_path):
+    reviews = data_dir / "reviews.csv"
+    out = tmp_path / "m.rnn"
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("text,label\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    words = tmp_path / "words.csv"
+    words.write_text("text,label\nfine,1.5\nbad,n/a\n")
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("text,label\na,x\nb,x\n")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("text,label\na,b,c\n")
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("text,label\ncaf\xe9,1\n".encode("latin-1"))
+    cases = [
+        (["train", "classify", tmp_path / "missing.csv"], ["missing.csv", "No such file"]),
+        (["train", "classify", tmp_path], ["is a directory"]),
+        (["train", "classify", reviews, "-o", out], ["no column 'text' (--text-column)", "'review'"]),
+        (["train", "classify", reviews, "--text-column", "review", "-o", out], ["no column 'label' (--label-column)"]),
+        (["train", "classify", header_only, "-o", out], ["no data rows"]),
+        (["train", "regress", empty, "-o", out], ["empty file"]),
+        (["train", "regress", words, "-o", out], ["line 3", "must hold numbers", "'n/a'"]),
+        (["train", "classify", one_class, "-o", out], ["single label ('x')"]),
+        (["train", "classify", ragged, "-o", out], ["line 2", "at most 2 fields"]),
+        (["train", "classify", latin1, "-o", out], ["not UTF-8"]),
+        (["train", "classify", reviews, "--text-column", "review", "--label-column", "sentiment", "-o", tmp_path / "no" / "m.rnn"],
+         ["does not exist"]),
+        (["train", "classify", reviews, "--text-column", "review", "--label-column", "sentiment", "--epochs", "0"], ["--epochs"]),
+        (["train", "generate", empty, "-o", out], ["empty"]),
+    ]
+    for argv, words_ in cases:
+        one_line_error(*run_cli(capsys, *argv), *words_)
+    assert not out.exists()
+
+
+def test_user_mistakes_in_prediction(data_dir, classifier, capsys, tmp_path):
+    corrupted = tmp_path / "corrupted.rnn"
+    corrupted.write_bytes(classifier.read_bytes()[:1000])
+    garbage = tmp_path / "garbage.rnn"
+    garbage.write_bytes(b"\x00\x01 not a model at all")
+    cases = [
+        (["predict", tmp_path / "missing.rnn", "text"], ["missing.rnn", "No such file"]),
+        (["predict", corrupted, "text"], ["corrupted.rnn"]),
+        (["predict", garbage, "text"], ["garbage.rnn"]),
+        (["info", corrupted], ["corrupted.rnn"]),
+        (["predict", classifier], ["nothing to predict"]),
+        (["predict", classifier, "text", "--input", data_dir / "reviews.csv"], ["not both"]),
+        (["predict", classifier, "text", "-o", tmp_path / "o.csv"], ["--output"]),
+        (["predict", classifier, "--input", tmp_path / "missing.csv"], ["missing.csv"]),
+        (["predict", classifier, "--input", data_dir / "reviews.csv", "--text-column", "nope"], ["no column 'nope'"]),
+    ]
+    for argv, words in cases:
+        one_line_error(*run_cli(capsys, *argv), *words)
+    other = tmp_path / "other.csv"
+    other.write_text("body\nhello\n")
+    one_line_error(*run_cli(capsys, "predict", classifier, "-i", other), "no column 'review'", "trained on column 'review'", "--text-column")
+
+
+def test_errors_from_a_real_process_are_one_line(tmp_path):
+    bad = tmp_path / "bad.rnn"
+    bad.write_bytes(b"garbage")
+    one_line_error(*run_process("predict", bad, "hello"), "bad.rnn")
+    one_line_error(*run_process("train", "regress", tmp_path / "none.csv"), "none.csv")
+
+
+def test_csv_from_stdin(classifier):
+    code, out, err = run_process("predict", classifier, "--input", "-", stdin="review\nsuperb wonderful\n")
+    assert code == 0, err
+    assert out.splitlines()[0] == "review,prediction,score" and out.splitlines()[1].startswith("superb wonderful,pos,")
+
+
+# ----- the full demos and their bars (slow) ------------------------------------------------------
+@pytest.mark.slow
+def test_sentiment_demo_reaches_79_percent_with_glove_and_77_without():
+    from rustrnn.demos import sentiment
+
+    res = sentiment.run()
+    assert res["test_size"] == 1690
+    assert res["accuracy"] >= 0.79, res["accuracy"]
+    res = sentiment.run(glove=False)
+    assert res["accuracy"] >= 0.77, res["accuracy"]
+
+
+@pytest.mark.slow
+def test_forecast_demo_beats_the_seasonal_naive_forecast(tmp_path):
+    from rustrnn.demos import forecast
+
+    res = forecast.run(plot=tmp_path / "f.png")
+    assert res["rmse"] < res["naive_rmse"], res
+
+
+@pytest.mark.slow
+def test_generate_demo_is_well_below_the_unigram_baseline():
+    from rustrnn.demos import generate
+
+    res = generate.run()
+    assert res["nats_per_char"] < res["unigram_nats_per_char"] - 1.2, res
+    text = " ".join(res["samples"]).lower()
+    assert sum(f" {w} " in text for w in ("the", "and", "of", "to", "my", "is", "that", "i")) >= 4, text
+
+
+@pytest.mark.slow
+def test_g2p_demo_word_error_rate_at_most_40_percent():
+    from rustrnn.demos import g2p
+
+    res = g2p.run()
+    assert res["wer"] <= 0.40, res
+    assert res["per"] < 0.15, res
