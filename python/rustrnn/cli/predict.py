@@ -115,9 +115,9 @@ def _table(model: Any, spec: dict, args: argparse.Namespace) -> int:
         extra = [preds[k]] if scores is None else [preds[k], task_module.format_number(scores[k])]
         w.writerow([row[i] for i in keep] + extra)
     if args.output:
-        from ..saving import _atomic_write
+        from .._files import atomic_write
 
-        _atomic_write(args.output, buf.getvalue().encode("utf-8"))
+        atomic_write(args.output, buf.getvalue())
         where = args.output
     else:
         sys.stdout.write(buf.getvalue())

@@ -97,7 +97,7 @@ def _plot(path: str, dates: np.ndarray, values: np.ndarray, forecast: np.ndarray
     except ImportError:
         say("plot: skipped (pip install matplotlib to get one)")
         return None
-    from ..saving import _atomic_write
+    from .._files import atomic_write
     import io
 
     t = dates.astype("datetime64[M]").astype("O")
@@ -113,6 +113,6 @@ def _plot(path: str, dates: np.ndarray, values: np.ndarray, forecast: np.ndarray
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    _atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
     say(f"plot: {os.path.abspath(path)}")
     return os.path.abspath(path)
