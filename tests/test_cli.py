@@ -146,6 +146,25 @@ def test_predict_csv_to_a_file_with_another_text_column_and_awkward_fields(data_
     assert rows[2][0] == "Lee" and rows[2][2] in ("pos", "neg")  # an empty text still gets an answer
 
 
+def test_three_labels_and_glove_vectors(data_dir, capsys, tmp_path):
+    src = tmp_path / "three.csv"
+    with open(src, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for text, label, value in sentences(300, seed=1):
+            w.writerow([text, "mixed" if ("good" in text.split()) == ("bad" in text.split()) else label])
+    model = tmp_path / "three.rnn"
+    code, out, err = run_cli(capsys, "train", "classify", src, "-o", model, "--glove", "--epochs", "2", "--quiet")
+    assert code == 0, err
+    assert "(3 labels: mixed, neg, pos)" in out and "x 50" not in out
+    code, out, err = run_cli(capsys, "predict", model, "--input", src)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["prediction"] for r in rows} <= {"mixed", "neg", "pos"}
+    assert all(1 / 3 <= float(r["score"]) <= 1.0 for r in rows)  # the probability of the likeliest of three
+    code, out, err = run_cli(capsys, "info", model)
+    assert "labels (3): mixed, neg, pos" in out and "(None, None, 50)" in out  # GloVe's 50 dimensions
+
+
 def test_regress_train_predict_and_info(data_dir, capsys, tmp_path):
     model = tmp_path / "regress.rnn"
     code, out, err = run_cli(capsys, "train", "regress", data_dir / "reviews.csv", "--text-column", "review", "--label-column", "rating",

@@ -213,7 +213,8 @@ def run_text(args: argparse.Namespace) -> int:
 
 def _print_summary(model: Any, args: argparse.Namespace, history: Any, best: int, seconds: float, lines: list) -> None:
     model.summary()
-    stopped = " (early stopping)" if len(history.epoch) < args.epochs and not history.interrupted else ""
+    stopped = (" (interrupted)" if history.interrupted else
+               " (early stopping)" if len(history.epoch) < args.epochs else "")
     print(f"trained {len(history.epoch)} epochs{stopped} in {seconds:.1f} s; kept the weights of epoch {best}")
     for line in lines:
         print(line)
