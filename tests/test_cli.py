@@ -4,6 +4,8 @@ small files, and every user mistake as one line on stderr with exit status 2."""
 
 import csv
 import io
+import os
+import shutil
 import subprocess
 import sys
 
@@ -271,6 +273,7 @@ def test_user_mistakes_in_prediction(data_dir, classifier, capsys, tmp_path):
         (["predict", classifier, "text", "--input", data_dir / "reviews.csv"], ["not both"]),
         (["predict", classifier, "text", "-o", tmp_path / "o.csv"], ["--output"]),
         (["predict", classifier, "--input", tmp_path / "missing.csv"], ["missing.csv"]),
+        (["predict", classifier, "--input", data_dir / "reviews.csv", "-o", tmp_path / "no" / "out.csv"], ["does not exist"]),
         (["predict", classifier, "--input", data_dir / "reviews.csv", "--text-column", "nope"], ["no column 'nope'"]),
     ]
     for argv, words in cases:
@@ -285,6 +288,14 @@ def test_errors_from_a_real_process_are_one_line(tmp_path):
     bad.write_bytes(b"garbage")
     one_line_error(*run_process("predict", bad, "hello"), "bad.rnn")
     one_line_error(*run_process("train", "regress", tmp_path / "none.csv"), "none.csv")
+
+
+def test_the_installed_script(classifier):
+    script = shutil.which("rustrnn", path=os.path.dirname(sys.executable))
+    if script is None:
+        pytest.skip("no rustrnn script next to this Python (not installed with pip)")
+    p = subprocess.run([script, "predict", str(classifier), "superb"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.startswith("pos\t"), p.stderr
 
 
 def test_csv_from_stdin(classifier):

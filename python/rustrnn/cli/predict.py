@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import sys
 import time
 from typing import Any
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--output: only with --input (texts given on the command line are answered on stdout)")
     if args.batch_size < 1:
         raise UserError(f"--batch-size: expected a positive integer, got {args.batch_size}")
+    if args.output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        raise UserError(f"{args.output}: the folder {os.path.dirname(os.path.abspath(args.output))} does not exist")
     model, spec = task_module.load(args.model)
     if args.input is None:
         return _texts(model, spec, args)

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 def add_common(p: argparse.ArgumentParser, epochs: int) -> None:
     p.add_argument("--epochs", type=int, default=None, help=f"maximum training epochs (default {epochs}; early stopping may end sooner)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the initialization and the shuffling (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialization, shuffling and sampling; the held-out data stay the same (default 0)")
     p.add_argument("--quick", action="store_true", help="tiny data and one epoch: a smoke test that takes seconds")
     p.add_argument("--threads", type=int, default=0, help="compute threads (default: all cores)")
 
