@@ -70,7 +70,7 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     pron = rustrnn.datasets.cmudict(stress=False)
     words = sorted(w for w in pron if re.fullmatch(r"[a-z]{3,10}", w))
     phonemes = sorted({p for w in words for pr in pron[w] for p in pr})
-    pad, bos, eos = 0, 1, 2
+    bos, eos = 1, 2  # 0 is padding
     ph_id = {p: i + 3 for i, p in enumerate(phonemes)}
     order = np.random.default_rng(0).permutation(len(words))  # the same held-out words for every --seed
     test = [words[i] for i in order[:TEST_WORDS]]
