@@ -22,7 +22,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._checks import as_int, positive_int
+from ._checks import as_bool, as_int, positive_int
 from ._convert import resolve_dtype
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
@@ -179,8 +179,12 @@ class Model:
     def fit(self, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int = 1, verbose: Union[int, str] = "auto",
             callbacks: Optional[list] = None, validation_split: float = 0.0, validation_data: Optional[tuple] = None,
             shuffle: bool = True, sample_weight: Any = None, class_weight: Optional[dict] = None, initial_epoch: int = 0,
-            seed: Optional[int] = None) -> callbacks_module.History:
+            seed: Optional[int] = None, terminate_on_nan: bool = True) -> callbacks_module.History:
         """Trains for ``epochs`` epochs; returns a :class:`~rustrnn.callbacks.History`.
+
+        ``terminate_on_nan`` (default on) stops training at the first batch whose
+        loss is NaN or infinite, with a message on stderr; ``history.diverged`` then
+        says where. Pass ``False`` to train on regardless.
 
         ``validation_split`` holds out the last fraction of the samples (before
         shuffling, as Keras does); ``validation_data=(x_val, y_val)`` is the
@@ -188,6 +192,7 @@ class Model:
         weight by its class's. ``seed`` makes shuffling and dropout reproducible.
         """
         self._require_compiled("fit")
+        terminate_on_nan = as_bool("terminate_on_nan", terminate_on_nan)
         batch_size = _batch_size(batch_size)
         epochs = as_int("epochs", epochs, minimum=0)
         initial_epoch = as_int("initial_epoch", initial_epoch, minimum=0)
@@ -231,6 +236,10 @@ class Model:
         steps = -(-n // batch_size)
         history = callbacks_module.History()
         user = list(callbacks or [])
+        nan_checks = [c for c in user if isinstance(c, callbacks_module.TerminateOnNaN)]
+        if terminate_on_nan and not nan_checks:
+            nan_checks = [callbacks_module.TerminateOnNaN()]
+            user.append(nan_checks[0])
         # As in Keras: the progress bar first, History last (it sees what other callbacks logged).
         cbs = ([callbacks_module.ProgbarLogger(verbose)] if verbose else []) + user + [history]
         cb = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size, "samples": n})
@@ -267,6 +276,7 @@ class Model:
             print("\nTraining interrupted; the model keeps the weights of the last completed batch.", file=sys.stderr)
         finally:
             cb.on_train_end(logs)
+            history.diverged = next((c.stopped for c in nan_checks if c.stopped is not None), None)
         return history
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: int = 0, sample_weight: Any = None,

@@ -18,8 +18,10 @@ import os
 from typing import Any
 
 from . import _native
+from ._bounded import loads, read_bytes
 from ._files import atomic_write
 from .errors import ArgumentError, ModelFileError, RustRnnError
+from .errors import MemoryError as AllocationError
 
 __all__ = ["save_model", "load_model"]
 
@@ -70,35 +72,71 @@ def _model_from_config(config: Any) -> Any:
     return cls.from_config(config)
 
 
+def _check_declared_sizes(spec: Any, tensors: list) -> None:
+    """Refuses a native architecture ``spec`` that declares more parameter values
+    than the file's weight tensors hold: checked before a single layer is built,
+    so the JSON alone cannot make the loader allocate what the file does not contain."""
+    present = sum(int(arr.size) for name, arr in tensors if name.startswith("weights/"))
+    try:
+        declared = _native.declared_parameters(json.dumps(spec))
+    except AllocationError as e:  # sizes whose product overflows: no file holds them
+        raise ModelFileError(f"the architecture declares impossible sizes ({e})") from None
+    if declared > present:
+        raise ModelFileError(
+            f"the weight shapes do not match the architecture: it declares {declared} parameter values "
+            f"but the file's weight tensors hold {present}")
+
+
 def load_model(filepath: Any, compile: bool = True) -> Any:
     """Loads a model written by :meth:`rustrnn.Model.save`, with its optimizer state
-    (so that training continues exactly where it stopped)."""
+    (so that training continues exactly where it stopped).
+
+    The file is validated completely (bounded read, JSON nesting and sizes, every
+    declared shape against the tensors present) before anything is built; every
+    failure is a :class:`rustrnn.ModelFileError` (or ``MemoryError``) naming the file."""
+    path = os.fspath(filepath)
+    data = read_bytes(path, "model file", error=ModelFileError)
+    try:
+        return _load(path, data, compile)
+    except (ModelFileError, AllocationError):
+        raise
+    except RustRnnError as e:
+        raise ModelFileError(f"{path}: invalid model: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as e:
+        raise ModelFileError(f"{path}: invalid model: {type(e).__name__}: {e}") from None
+
+
+def _load(path: str, data: bytes, compile: bool) -> Any:
     from . import losses, optimizers
 
-    path = os.fspath(filepath)
-    with open(path, "rb") as f:
-        data = f.read()
     try:
         meta, tensors = _native.deserialize_model(data)
+    except AllocationError:
+        raise
     except RustRnnError as e:
         raise ModelFileError(f"{path}: {e}") from None
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a rustrnn model file (format {meta.get('format')!r})")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path}: unsupported format version {meta.get('format_version')!r}; expected {FORMAT_VERSION}")
-    try:
-        config = json.loads(meta["architecture"])
-        training = json.loads(meta.get("training", "null"))
-        user = json.loads(meta.get("user_metadata", "{}"))
-    except (KeyError, ValueError) as e:
-        raise ModelFileError(f"{path}: the architecture, training or user metadata is missing or not JSON ({e})") from None
+    if "architecture" not in meta:
+        raise ModelFileError(f"{path}: the architecture is missing")
+    config = loads(meta["architecture"], f"{path}: architecture", ModelFileError)
+    training = loads(meta.get("training", "null"), f"{path}: training", ModelFileError)
+    user = loads(meta.get("user_metadata", "{}"), f"{path}: user_metadata", ModelFileError)
     if not isinstance(user, dict):
         raise ModelFileError(f"{path}: user_metadata: expected a JSON object, got {type(user).__name__}")
+    if training is not None and not isinstance(training, dict):
+        raise ModelFileError(f"{path}: training: expected a JSON object or null, got {type(training).__name__}")
     try:
+        if isinstance(config, dict) and config.get("class") == "Seq2Seq":  # its constructor builds
+            _check_declared_sizes({"type": "seq2seq", "config": {k: v for k, v in config.items() if k not in ("class", "name", "dtype")}},
+                                  tensors)
         model = _model_from_config(config)
         if config.get("class") == "Sequential":
             if model._input is None:
                 raise ModelFileError(f"{path}: the saved model has no input description")
+            _check_declared_sizes(model._spec(), tensors)
             model._build_native(model._spec())
         weights = {k[len("weights/"):]: v for k, v in tensors if k.startswith("weights/")}
         slots = [(k[len("optimizer/"):], v) for k, v in tensors if k.startswith("optimizer/")]
@@ -120,8 +158,12 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
                 model._handle.set_optimizer_state(int(training.get("iterations", 0)), slots)
                 model.optimizer._bind(model._handle)
         model.metadata = user
-    except ModelFileError:
+    except AllocationError:
         raise
-    except (RustRnnError, KeyError, TypeError, ValueError) as e:
+    except ModelFileError as e:
+        if str(e).startswith(path):
+            raise
+        raise ModelFileError(f"{path}: {e}") from None
+    except (RustRnnError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as e:
         raise ModelFileError(f"{path}: invalid model: {e}") from None
     return model

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from ._checks import as_bool
 from .errors import ArgumentError, DTypeError, ShapeError
 from .layers import check_choice, check_rate, positive_int
 from .models import Model, _batch_size
@@ -53,7 +54,7 @@ class Seq2Seq(Model):
             "units": positive_int("units", units),
             "cell": check_choice("cell", cell, ("lstm", "gru", "simple_rnn")),
             "num_layers": positive_int("num_layers", num_layers),
-            "bidirectional_encoder": bool(bidirectional_encoder),
+            "bidirectional_encoder": as_bool("bidirectional_encoder", bidirectional_encoder),
             "dropout": check_rate("dropout", dropout),
             "bos_id": positive_int("bos_id", bos_id),
             "eos_id": positive_int("eos_id", eos_id),

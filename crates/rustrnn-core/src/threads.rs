@@ -4,11 +4,16 @@
 //! of available cores, and resizable with [`set_num_threads`]. Calls from many
 //! caller threads share it, so the machine is never oversubscribed.
 
+use crate::error::{Result, RnnError};
 use std::sync::{Arc, OnceLock, RwLock};
+
+/// The most threads a pool may have: more cannot help on any CPU this runs
+/// on, and asking the OS for 10^5 threads would fail or stall the process.
+pub const MAX_THREADS: usize = 1024;
 
 fn pool_slot() -> &'static RwLock<Arc<rayon::ThreadPool>> {
     static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
-    POOL.get_or_init(|| RwLock::new(Arc::new(build(default_threads()))))
+    POOL.get_or_init(|| RwLock::new(Arc::new(build(default_threads()).or_else(|_| build(1)).expect("a one-thread pool"))))
 }
 
 fn default_threads() -> usize {
@@ -16,18 +21,27 @@ fn default_threads() -> usize {
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
+        .map(|n| n.min(MAX_THREADS))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-fn build(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("rustrnn-{i}")).build().expect("building a thread pool")
+fn build(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("rustrnn-{i}"))
+        .build()
+        .map_err(|e| RnnError::value(format!("threads: could not start a pool of {threads} threads ({e})")))
 }
 
-/// Replaces the pool with one of `threads` threads (at least 1). Work already
-/// running finishes on the old pool.
-pub fn set_num_threads(threads: usize) {
-    let pool = Arc::new(build(threads.max(1)));
+/// Replaces the pool with one of `threads` threads (1..=[`MAX_THREADS`]).
+/// Work already running finishes on the old pool.
+pub fn set_num_threads(threads: usize) -> Result<()> {
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(RnnError::value(format!("threads: expected a number of threads in 1..={MAX_THREADS}, got {threads}")));
+    }
+    let pool = Arc::new(build(threads)?);
     *pool_slot().write().unwrap_or_else(|e| e.into_inner()) = pool;
+    Ok(())
 }
 
 /// Threads of the current pool.
@@ -45,7 +59,7 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Runs `f` with the thread pool of `threads` threads (used by tests and
 /// benchmarks to compare thread counts without touching the global setting).
 pub fn with_num_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    let pool = build(threads.max(1));
+    let pool = build(threads.clamp(1, MAX_THREADS)).or_else(|_| build(1)).expect("a one-thread pool");
     THREAD_OVERRIDE.with(|o| {
         let prev = o.replace(Some(Arc::new(pool)));
         let r = f();

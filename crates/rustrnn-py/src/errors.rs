@@ -23,6 +23,7 @@ pub fn to_py(py: Python<'_>, e: RnnError) -> PyErr {
         RnnError::Shape(_) => "ShapeError",
         RnnError::Value(_) => "ArgumentError",
         RnnError::State(_) => "StateError",
+        RnnError::Memory(_) => "MemoryError",
     };
     raise(py, class, e.to_string())
 }

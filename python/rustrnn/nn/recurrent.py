@@ -19,7 +19,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _native
-from .._checks import positive_int
+from .._checks import as_bool, positive_int
 from .._convert import as_float_array, as_lengths, resolve_dtype
 from ..errors import ArgumentError, DTypeError, ShapeError
 
@@ -46,9 +46,9 @@ class _Recurrent:
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
         self.num_layers = positive_int("num_layers", num_layers)
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.bidirectional = bool(bidirectional)
+        self.bias = as_bool("bias", bias)
+        self.batch_first = as_bool("batch_first", batch_first)
+        self.bidirectional = as_bool("bidirectional", bidirectional)
         self.dtype = resolve_dtype(dtype)
         if nonlinearity not in ("tanh", "relu"):
             raise ArgumentError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
@@ -119,7 +119,7 @@ class _Recurrent:
 
     def train(self, mode: bool = True) -> "_Recurrent":
         """Training mode: forward keeps what backward needs."""
-        self._handle.training = bool(mode)
+        self._handle.training = as_bool("mode", mode)
         return self
 
     def eval(self) -> "_Recurrent":

@@ -1,6 +1,7 @@
 //! The configuration of a recurrent layer stack, as PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU` take it.
 
 use crate::error::{Result, RnnError};
+use crate::memory;
 
 /// Nonlinearity of a plain (Elman) RNN cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +68,28 @@ impl RnnConfig {
                 return Err(RnnError::value(format!("{name}: expected a positive integer, got 0")));
             }
         }
-        Ok(())
+        self.param_elements().map(|_| ())
+    }
+
+    /// Elements of all parameters, overflow-checked: an error naming the
+    /// argument when a size cannot exist (e.g. gates × hidden_size wraps).
+    pub fn param_elements(&self) -> Result<usize> {
+        let g = memory::mul("hidden_size", self.cell.gates(), self.hidden_size)?;
+        let d = self.num_directions();
+        let wide = memory::mul("hidden_size", d, self.hidden_size)?;
+        let first = memory::elements("input_size", &[g, self.input_size.saturating_add(self.hidden_size).saturating_add(2)])?;
+        let deeper = memory::elements("hidden_size", &[g, wide.saturating_add(self.hidden_size).saturating_add(2)])?;
+        let per_dir = memory::elements("num_layers", &[deeper, self.num_layers - 1])?;
+        memory::total("num_layers", &[memory::mul("num_layers", first, d)?, memory::mul("num_layers", per_dir, d)?])
+    }
+
+    /// Bytes one forward allocates for `rows` = batch × steps (outputs, gate
+    /// pre-activations, and when `keep` the per-layer cache for backward).
+    pub fn forward_bytes(&self, rows: usize, elem_size: usize, keep: bool) -> Result<usize> {
+        let what = "x (batch x sequence length)";
+        let per_row = memory::total(what, &[self.gate_size() * 2, self.hidden_size * 4, self.output_size()])?;
+        let layers = if keep { self.num_layers } else { 1 };
+        memory::bytes(what, &[rows, per_row, self.num_directions(), layers], elem_size)
     }
 
     /// 2 for a bidirectional stack, else 1.
