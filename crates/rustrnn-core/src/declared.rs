@@ -54,7 +54,8 @@ fn recurrent(what: &str, cfg: &RecurrentLayerConfig) -> Result<usize> {
 
 fn seq2seq(cfg: &Seq2SeqConfig) -> Result<usize> {
     let e = cfg.embedding_dim;
-    let encoder = RnnConfig { num_layers: cfg.num_layers, bidirectional: cfg.bidirectional_encoder, ..RnnConfig::new(cfg.cell, e, cfg.units) };
+    let encoder =
+        RnnConfig { num_layers: cfg.num_layers, bidirectional: cfg.bidirectional_encoder, ..RnnConfig::new(cfg.cell, e, cfg.units) };
     let decoder_units = memory::mul("units", cfg.units, if cfg.bidirectional_encoder { 2 } else { 1 })?;
     let decoder = RnnConfig { num_layers: cfg.num_layers, ..RnnConfig::new(cfg.cell, e, decoder_units) };
     memory::total(

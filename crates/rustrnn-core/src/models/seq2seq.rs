@@ -242,7 +242,6 @@ impl<F: Float> Seq2Seq<F> {
             return Err(RnnError::shape("x: expected a non-empty (batch, time) array of source indices"));
         }
         crate::memory::ensure::<i64>("max_length (batch x max_length tokens)", &[src.nrows(), max_length])
-
     }
 
     /// Greedy decoding: `(B, max_length)` token ids, each sequence ending
