@@ -8,6 +8,7 @@ instead of killing pytest."""
 
 import json
 import os
+import pathlib
 import stat
 import struct
 import subprocess
@@ -99,6 +100,22 @@ def test_every_escaping_error_is_a_rustrnn_error_and_keeps_its_builtin_class():
         assert isinstance(e.value, rustrnn.RustRnnError), (type(e.value).__mro__, e.value)
 
 
+def test_a_users_own_exception_from_a_callback_passes_through_unchanged():
+    class Stop(Exception):
+        def __init__(self, code):
+            super().__init__(f"stop {code}")
+            self.code = code
+
+    def cb(epoch, logs):
+        raise Stop(7)
+
+    m = rustrnn.Sequential([layers.Dense(1)])
+    m.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(Stop) as e:
+        m.fit(np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32), verbose=0, callbacks=[cb])
+    assert type(e.value) is Stop and e.value.code == 7
+
+
 def test_a_native_panic_is_internal_error_not_panic_exception():
     from rustrnn import _guard
 
@@ -172,6 +189,14 @@ def test_seq2seq_vocab_declared_beyond_the_file(tmp_path):
 
     bad = rewrite(tmp_path / "s.rnn", tmp_path / "bad.rnn", edit)
     assert run_cases([{"kind": "file", "path": str(bad)}]) == ["rustrnn:ModelFileError"]
+
+
+@pytest.mark.parametrize("found", sorted((pathlib.Path(__file__).parent / "fixtures" / "fuzz").glob("*.rnn")),
+                         ids=lambda p: p.stem)
+def test_inputs_the_fuzzers_found_are_model_file_errors(found):
+    # Each file once broke a promise (see tests/fuzz/README.md); loading it must stay a clean error.
+    assert run_cases([{"kind": "file", "path": str(found)}, {"kind": "cli", "argv": ["info", str(found)]}]) == \
+        ["rustrnn:ModelFileError", "ok"]
 
 
 def test_deeply_nested_json_is_a_model_file_error(saved, tmp_path):

@@ -6,7 +6,8 @@ what slips past them (a NumPy ``TypeError`` deep in a conversion, an
 :func:`install` wraps the public functions and methods of the package so that
 such an error is re-raised as a class that derives from both the matching
 rustrnn error and the original class: ``except ValueError`` and ``except
-rustrnn.RustRnnError`` both still work. A native panic (pyo3's
+rustrnn.RustRnnError`` both still work. Only built-in and NumPy exceptions are
+converted: a user's own exception (from a callback) passes through as it is. A native panic (pyo3's
 ``PanicException``, a ``BaseException``) becomes :class:`InternalError`.
 Environment errors (``OSError``: a missing file, a full disk) and control flow
 (``KeyboardInterrupt``, ``StopIteration``) pass through unchanged.
@@ -23,7 +24,9 @@ from typing import Any, Callable
 from .errors import ArgumentError, DTypeError, InternalError, RustRnnError
 from .errors import MemoryError as AllocationError
 
-_CONVERTED = (TypeError, ValueError, ArithmeticError, LookupError, RecursionError, builtins.MemoryError, AttributeError)
+# Everything else an argument can provoke (SyntaxError from NumPy's dtype parser, RuntimeError, ...)
+# is converted too; OSError and iteration control pass through (see _convert).
+_CONVERTED = (Exception, builtins.MemoryError)
 _combined: dict = {}
 
 
@@ -36,7 +39,7 @@ def _rust_class(exc: BaseException) -> type:
         try:
             cls = type(original.__name__, (base, original), {"__module__": "rustrnn.errors"})
             cls(str(exc))  # some built-ins (UnicodeDecodeError) need other arguments
-        except TypeError:
+        except Exception:  # noqa: BLE001 - a layout conflict or a constructor of its own
             cls = base
         _combined[original] = cls
     return _combined[original]
@@ -47,9 +50,16 @@ def _convert(exc: BaseException) -> BaseException | None:
         return None
     if type(exc).__name__ == "PanicException":
         return InternalError(f"internal error in rustrnn (please report it): {exc}")
-    if isinstance(exc, _CONVERTED):
+    if isinstance(exc, _CONVERTED) and _from_python_or_numpy(exc):
         return _rust_class(exc)(str(exc))
     return None
+
+
+def _from_python_or_numpy(exc: BaseException) -> bool:
+    """Built-in and NumPy exceptions are converted; a user's own (raised by a callback
+    or a custom loss inside ``fit``) passes through unchanged."""
+    module = type(exc).__module__ or ""
+    return module == "builtins" or module.split(".")[0] == "numpy"
 
 
 def guard(f: Callable) -> Callable:

@@ -13,6 +13,7 @@ and checks every name, shape and dtype before building anything.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from typing import Any
@@ -102,7 +103,9 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
         raise
     except RustRnnError as e:
         raise ModelFileError(f"{path}: invalid model: {e}") from None
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as e:
+    except builtins.MemoryError as e:
+        raise AllocationError(f"{path}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - whatever interpreting a hostile file provokes is the file's fault
         raise ModelFileError(f"{path}: invalid model: {type(e).__name__}: {e}") from None
 
 
@@ -166,4 +169,6 @@ def _load(path: str, data: bytes, compile: bool) -> Any:
         raise ModelFileError(f"{path}: {e}") from None
     except (RustRnnError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as e:
         raise ModelFileError(f"{path}: invalid model: {e}") from None
+    except Exception as e:  # noqa: BLE001 - e.g. SyntaxError from NumPy parsing a damaged dtype string
+        raise ModelFileError(f"{path}: invalid model: {type(e).__name__}: {e}") from None
     return model
