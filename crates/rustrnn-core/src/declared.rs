@@ -5,11 +5,10 @@
 //! the loader allocate what the file does not contain.
 
 use crate::error::{Result, RnnError};
-use crate::layers::RnnConfig;
 use crate::memory;
-use crate::models::recurrent_layer::RecurrentLayerConfig;
 use crate::models::seq2seq::Seq2SeqConfig;
-use crate::models::spec::{InputSpec, LayerSpec, ModelSpec};
+use crate::models::spec::ModelSpec;
+use crate::recurrent::{CellKind, RnnConfig};
 use serde_json::Value;
 
 /// Parameter values (weights and biases, not optimizer slots) of a native
@@ -23,33 +22,37 @@ pub fn declared_params(spec: &Value) -> Result<usize> {
 }
 
 fn sequential(spec: &ModelSpec) -> Result<usize> {
-    let mut features = match spec.input {
-        InputSpec::Features { features, .. } => features,
-        InputSpec::Indices => 0,
-    };
     let mut total = 0usize;
     for l in &spec.layers {
         let what = format!("{} ({})", l.name, l.class);
-        let (params, out) = match &l.spec {
-            LayerSpec::Embedding { input_dim, output_dim, .. } => (memory::elements(&what, &[*input_dim, *output_dim])?, *output_dim),
-            LayerSpec::Recurrent(cfg) => (recurrent(&what, cfg)?, cfg.output_size()),
-            LayerSpec::Dense { units, use_bias, .. } => {
-                let rows = features.saturating_add(usize::from(*use_bias));
-                (memory::elements(&what, &[rows, *units])?, *units)
+        // The parsed config as JSON: the sizes each class declares, read by name.
+        let c = l.config.to_json();
+        let size = |key: &str| c.get(key).and_then(Value::as_u64).map_or(0, |v| usize::try_from(v).unwrap_or(usize::MAX));
+        let params = match l.config.class() {
+            "Embedding" => memory::elements(&what, &[size("input_dim"), size("output_dim")])?,
+            "Dense" => {
+                let bias = usize::from(c.get("use_bias").and_then(Value::as_bool).unwrap_or(true));
+                memory::elements(&what, &[l.input.features().saturating_add(bias), size("units")])?
             }
-            LayerSpec::Dropout { .. } | LayerSpec::Masking { .. } => (0, features),
+            class @ ("SimpleRNN" | "LSTM" | "GRU") => {
+                let cell = match class {
+                    "LSTM" => CellKind::Lstm,
+                    "GRU" => CellKind::Gru,
+                    _ => CellKind::Rnn(crate::kernels::Nonlinearity::Tanh),
+                };
+                let bidirectional = c.get("bidirectional").and_then(Value::as_bool).unwrap_or(false);
+                recurrent(&what, cell, l.input.features(), size("units"), size("num_layers").max(1), bidirectional)?
+            }
+            _ => 0, // Dropout, Masking: no parameters
         };
         total = memory::total(&what, &[total, params])?;
-        features = out;
     }
     Ok(total)
 }
 
-fn recurrent(what: &str, cfg: &RecurrentLayerConfig) -> Result<usize> {
-    let rc = RnnConfig::new(cfg.cell, cfg.input_size.max(1), cfg.units);
-    RnnConfig { num_layers: cfg.num_layers, bidirectional: cfg.bidirectional, ..rc }
-        .param_elements()
-        .map_err(|e| RnnError::memory(format!("{what}: {e}")))
+fn recurrent(what: &str, cell: CellKind, input: usize, units: usize, num_layers: usize, bidirectional: bool) -> Result<usize> {
+    let rc = RnnConfig::new(cell, input.max(1), units.max(1));
+    RnnConfig { num_layers, bidirectional, ..rc }.param_elements().map_err(|e| RnnError::memory(format!("{what}: {e}")))
 }
 
 fn seq2seq(cfg: &Seq2SeqConfig) -> Result<usize> {
