@@ -65,7 +65,7 @@ impl<F: Float> Recurrent<F> {
         config.validate()?;
         // Parameters and gradients, probed before either is allocated.
         let n = memory::mul("hidden_size", config.param_elements()?, 2)?;
-        memory::ensure::<F>("hidden_size (the parameters and gradients)", &[n])?;
+        memory::ensure::<F>("hidden_size x num_layers (the parameters and gradients)", &[n])?;
         Ok(Recurrent {
             slots: param_slots(&config),
             params: RnnParams::init_uniform(&config, seed),
