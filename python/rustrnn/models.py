@@ -13,6 +13,7 @@ import json
 import math
 import operator
 import sys
+import threading
 from typing import Any, Iterable, Optional, Union
 
 import numpy as np
@@ -62,6 +63,8 @@ class Model:
         self.metadata: dict = {}
         # Drawn now, so that weights built later still follow manual_seed.
         self._seed = _native.next_seed()
+        # Threads sharing the model build its weights once.
+        self._build_lock = threading.Lock()
 
     # ----- to implement ------------------------------------------------------------------------
     def _native_spec(self, x: Any) -> dict:
@@ -92,7 +95,9 @@ class Model:
 
     def _ensure_built(self, x: Any) -> None:
         if self._handle is None:
-            self._build_native(self._native_spec(x))
+            with self._build_lock:
+                if self._handle is None:
+                    self._build_native(self._native_spec(x))
 
     def _require_built(self, what: str) -> None:
         if self._handle is None:
@@ -358,6 +363,21 @@ class Model:
         from .saving import save_model
 
         save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def to_bytes(self, include_optimizer: bool = True) -> bytes:
+        """The model file of :meth:`save` as bytes; :func:`rustrnn.load_model` reads them back."""
+        from .saving import model_to_bytes
+
+        return model_to_bytes(self, include_optimizer=include_optimizer)
+
+    def __reduce__(self) -> tuple:
+        # pickle and copy.deepcopy: the model file's bytes (safetensors + JSON),
+        # rebuilt by a rustrnn function that parses only those.
+        from .saving import _unbuilt_bytes, _unpickle
+
+        if self._handle is None:
+            return (_unpickle, ("unbuilt", _unbuilt_bytes(self)))
+        return (_unpickle, ("model", self.to_bytes()))
 
     def summary(self, print_fn: Any = print) -> None:
         raise NotImplementedError
