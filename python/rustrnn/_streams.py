@@ -159,14 +159,16 @@ class BatchSource:
             if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
                 raise ArgumentError(f"steps: expected a positive integer, got {steps!r}")
             steps = int(steps)
-        # Global steps (batches of all ranks together) per epoch; None: until the data ends.
-        self.steps = steps if steps is not None else self.length
+        # Batches of the source per epoch (None: until the data ends), and the
+        # global steps they make, each joining one batch per rank.
+        self.items = steps if steps is not None else self.length
+        self.steps = None if self.items is None else -(-self.items // size)
 
     def _indices(self, rng: np.random.Generator) -> np.ndarray:
         order = rng.permutation(self.length) if self.shuffle else np.arange(self.length)
-        if self.steps is not None and self.steps > self.length:
-            raise ArgumentError(f"steps_per_epoch: {self.steps} is more than the {self.length} batches of the dataset")
-        return order[:self.steps]
+        if self.items > self.length:
+            raise ArgumentError(f"steps_per_epoch: {self.items} is more than the {self.length} batches of the dataset")
+        return order[:self.items]
 
     def epoch(self, rng: np.random.Generator) -> Iterator[Any]:
         """This rank's raw batches of one epoch."""
@@ -174,10 +176,10 @@ class BatchSource:
             mine = self._indices(rng)[self.rank::self.size]
             return _ordered_prefetch(self.x.__getitem__, iter(mine.tolist()), self.workers, self.depth)
         if self.kind == ITERABLE:  # a fresh pass each epoch
-            return self._from_iterator(_IteratorPrefetch(iter(self.x), self.depth), self.steps, close=True)
+            return self._from_iterator(_IteratorPrefetch(iter(self.x), self.depth), self.items, close=True)
         if self._iter is None:  # one iterator for the whole fit, `steps` batches an epoch
             self._iter = _IteratorPrefetch(self.x, self.depth)
-        return self._from_iterator(self._iter, self.steps, close=False)
+        return self._from_iterator(self._iter, self.items, close=False)
 
     def _from_iterator(self, pf: _IteratorPrefetch, steps: Optional[int], close: bool) -> Iterator[Any]:
         try:
