@@ -128,3 +128,37 @@ def test_predict_dask_on_a_local_cluster_of_two_worker_processes():
         rustrnn.distributed.predict_dask(m, da.from_array(x, chunks=(30, 5)))
     with pytest.raises(rustrnn.DTypeError, match="dask.array.Array or dask.bag.Bag"):
         rustrnn.distributed.predict_dask(m, x)
+
+
+def test_a_cli_trained_model_scores_text_partitions_on_dask(tmp_path, capsys):
+    pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    import dask.bag as db
+
+    from rustrnn.cli import main
+
+    good = ["a fine warm film", "great acting and a moving story", "lovely and bright", "a wonderful joy"]
+    bad = ["a dull cold mess", "awful boring plot", "a bad tired film", "weak and dreary"]
+    rows = [(t, "pos") for t in good] * 6 + [(t, "neg") for t in bad] * 6
+    (tmp_path / "train.csv").write_text("text,label\n" + "\n".join(f"{t},{l}" for t, l in rows) + "\n")
+    model_path = tmp_path / "model.rnn"
+    assert main(["train", "classify", str(tmp_path / "train.csv"), "-o", str(model_path), "--epochs", "2", "--units", "8",
+                 "--embedding-dim", "8", "--quiet"]) == 0
+    capsys.readouterr()
+    predict = rustrnn.distributed.TextPredictor(model_path)
+    texts = good + bad + ["never seen words here"]
+    want_labels, want_scores = predict(texts)
+    assert set(want_labels) <= {"pos", "neg"} and all(0.5 <= s <= 1.0 for s in want_scores)
+
+    # The README's recipe: one call per partition (a DataFrame's text column there, a list here).
+    def score(part):
+        labels, scores = predict(part)
+        return list(zip(labels, scores))
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        got = db.from_sequence(texts, npartitions=3).map_partitions(score).compute()
+    assert [g[0] for g in got] == want_labels
+    np.testing.assert_allclose([g[1] for g in got], want_scores, rtol=1e-6)
+    with pytest.raises(rustrnn.RustRnnError):
+        rustrnn.distributed.TextPredictor(b"not a model")

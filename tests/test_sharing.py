@@ -127,6 +127,7 @@ def test_two_threads_fit_one_model_in_turn_without_crashing():
 
 
 def test_the_gil_is_released_while_rust_predicts():
+    before = rustrnn.get_num_threads()
     rustrnn.set_num_threads(1)
     try:
         m = _model(np.float32)
@@ -148,7 +149,7 @@ def test_the_gil_is_released_while_rust_predicts():
         # Holding the GIL for the call would leave this loop a few turns at most.
         assert count > 10_000
     finally:
-        rustrnn.set_num_threads(rustrnn.get_num_threads())
+        rustrnn.set_num_threads(before)
 
 
 def test_nn_modules_are_shared_by_threads():

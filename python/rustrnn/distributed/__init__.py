@@ -8,5 +8,6 @@
 
 from .dask import predict_dask
 from .data_parallel import DataParallel
+from .text import TextPredictor
 
-__all__ = ["DataParallel", "predict_dask"]
+__all__ = ["DataParallel", "predict_dask", "TextPredictor"]
