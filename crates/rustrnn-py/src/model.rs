@@ -1,8 +1,9 @@
 //! `rustrnn._native.ModelHandle`: a whole model (Sequential or Seq2Seq) with
 //! its loss, metrics and optimizer, in float32 or float64. Every batch-sized
 //! call (training step, evaluation, prediction, generation, decoding) runs
-//! in Rust with the GIL released. Glue only: the architecture arrives as
-//! JSON and is validated by the core.
+//! in Rust with the GIL released, and any number of Python threads may call
+//! it at once (see [`Shared`]). Glue only: the architecture arrives as JSON
+//! and is validated by the core.
 
 use crate::errors::{compute, dtype_error, to_py};
 use numpy::{
@@ -343,9 +344,9 @@ impl ModelHandle {
             return Err(to_py(py, RnnError::value(format!("scale: expected a finite number, got {scale}"))));
         }
         with_model!(self, s, T, {
-            let g = grads
-                .extract::<PyReadonlyArray1<'_, T>>()
-                .map_err(|_| dtype_error(py, format!("grads: expected a 1-D numpy.ndarray of {}, got {}", <T as Float>::NAME, describe(grads))))?;
+            let g = grads.extract::<PyReadonlyArray1<'_, T>>().map_err(|_| {
+                dtype_error(py, format!("grads: expected a 1-D numpy.ndarray of {}, got {}", <T as Float>::NAME, describe(grads)))
+            })?;
             let flat = g.as_slice().map_err(|_| dtype_error(py, "grads: expected a C-contiguous array".into()))?;
             compute(py, || s.write(|m| m.trainer.apply_flat(flat, scale)))
         })
