@@ -18,8 +18,18 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def _mpiexec():
-    local = pathlib.Path(sys.executable).parent / "mpiexec"
-    return str(local) if local.exists() else shutil.which("mpiexec")
+    """The mpiexec next to this Python's scripts (where the mpich wheel puts it), else on PATH."""
+    import sysconfig
+
+    dirs = [pathlib.Path(sys.executable).parent, sysconfig.get_path("scripts")]
+    try:
+        dirs.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    except KeyError:
+        pass
+    for d in dirs:
+        if d and (pathlib.Path(d) / "mpiexec").exists():
+            return str(pathlib.Path(d) / "mpiexec")
+    return shutil.which("mpiexec")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +37,7 @@ def mpi_run(tmp_path_factory):
     pytest.importorskip("mpi4py")
     mpiexec = _mpiexec()
     if mpiexec is None:
-        pytest.skip("no mpiexec (pip install 'rustrnn[mpi]')")
+        pytest.fail("mpi4py is installed but no mpiexec was found; pip install mpich (or 'rustrnn[mpi]')")
     out = tmp_path_factory.mktemp("mpi") / "out.npz"
     env = dict(os.environ, RUSTRNN_NUM_THREADS="1")
     run = subprocess.run([mpiexec, "-n", "2", sys.executable, str(HERE / "mpi_train.py"), str(out)], capture_output=True, text=True,
