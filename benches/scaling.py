@@ -70,6 +70,17 @@ def worker(steps: int, repeat: int) -> None:
     best = max((run(steps, dp) for _ in range(repeat)), key=lambda r: r["samples_per_s"])
     # The slowest rank's allreduce wait includes waiting for the others; report the mean.
     best["allreduce_s_per_step"] = dp.comm.allreduce(best["allreduce_s_per_step"]) / dp.size
+    # The allreduce alone (after a barrier, so no waiting for a slower rank), same buffer size.
+    from mpi4py import MPI
+
+    buf = np.ones(best["params"] + 3, dtype=np.float32)
+    times = []
+    for _ in range(10):
+        dp.comm.Barrier()
+        t = time.perf_counter()
+        dp.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        times.append(time.perf_counter() - t)
+    best["pure_allreduce_s"] = dp.comm.allreduce(min(times)) / dp.size
     if dp.rank == 0:
         print(json.dumps(best))
 
@@ -124,7 +135,8 @@ def main() -> None:
     print(f"1 process x 1 thread : {one['samples_per_s']:.1f} samples/s ({1e3 * one['step_s']:.0f} ms/step)")
     print(f"{args.ranks} ranks x 1 thread    : {many['samples_per_s']:.1f} samples/s ({1e3 * many['step_s']:.0f} ms/step), "
           f"x{res['speedup']:.2f}; allreduce {1e3 * many['allreduce_s_per_step']:.2f} ms/step "
-          f"({100 * res['measured_allreduce_share']:.1f}% of a step) for {grad_bytes / 1e6:.1f} MB of gradients")
+          f"({100 * res['measured_allreduce_share']:.1f}% of a step, waiting for the slower rank included; the allreduce alone: "
+          f"{1e3 * many['pure_allreduce_s']:.2f} ms) for {grad_bytes / 1e6:.1f} MB of gradients")
     for r in res["model"]:
         print(f"{r['machines']:3d} machines, {r['gbit']:2d} Gbit/s: allreduce {r['allreduce_ms']:.1f} ms vs compute "
               f"{r['compute_ms_at_global_64']:.1f} ms at global batch 64 (x{r['speedup_at_global_64']:.1f}); "
