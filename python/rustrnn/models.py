@@ -26,8 +26,11 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._checks import as_int, positive_int
 from ._convert import resolve_dtype
+from ._registry import register_model
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
+from .generation import generate as _generate
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
+from .saving import save_model
 
 __all__ = ["Model", "Sequential"]
 
@@ -162,7 +165,7 @@ class Model:
 
     def _compile_native(self) -> None:
         self._handle.compile(self.loss.name, self.loss.from_logits, self.metrics_names, json.dumps(self.optimizer.native_config()))
-        self.optimizer._bind(self._handle)
+        self.optimizer._bind(self)
 
     def _require_compiled(self, what: str) -> None:
         if self.optimizer is None:
@@ -207,6 +210,13 @@ class Model:
         n = _num_samples(x)
         if len(y) != n:
             raise ShapeError(f"{what}: expected {n} rows (one per sample of x), got {len(y)}")
+
+    def _prepare_batch(self, x: Any, y: Any, sample_weight: Any = None, what: str = "y") -> tuple:
+        """``(x, y, sample_weight)`` converted and checked against each other: what
+        every training and evaluation entry point hands to the native model."""
+        x, y = self._prepare_xy(x, y)
+        self._check_lengths(x, y, what)
+        return x, y, self._prepare_weights(sample_weight, _num_samples(x))
 
     # ----- training ----------------------------------------------------------------------------
     def _logs(self, totals: list) -> dict:
@@ -380,7 +390,6 @@ class Model:
                 batch = (bx, by, bw)
             if _num_samples(batch[0]) == 0:
                 batch = None
-        self.optimizer._before_step()
         if dist is None:
             return self._handle.train_batch(*batch)
         return dist.train_step(self, batch)
@@ -483,17 +492,13 @@ class Model:
         g = np.asarray(grads)
         if g.dtype != self.dtype or g.ndim != 1 or not g.flags.c_contiguous:
             g = np.ascontiguousarray(g.reshape(-1) if g.dtype.kind == "f" else g, dtype=self.dtype)
-        self.optimizer._before_step()
         self._handle.apply_flat(g, 1.0)
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> dict:
         """One optimizer step on one batch; returns its loss and metrics."""
         self._require_compiled("train_on_batch")
-        x, y = self._prepare_xy(x, y)
-        self._check_lengths(x, y)
-        sw = self._prepare_weights(sample_weight, _num_samples(x))
+        x, y, sw = self._prepare_batch(x, y, sample_weight)
         self._ensure_built(x)
-        self.optimizer._before_step()
         totals: list = [0.0, 0.0, []]
         self._accumulate(totals, self._handle.train_batch(x, y, sw))
         return self._logs(totals)
@@ -504,9 +509,7 @@ class Model:
     def loss_and_gradients(self, x: Any, y: Any, sample_weight: Any = None) -> tuple:
         """``(loss, {name: gradient})`` of one batch with dropout off; nothing is updated."""
         self._require_compiled("loss_and_gradients")
-        x, y = self._prepare_xy(x, y)
-        self._check_lengths(x, y)
-        sw = self._prepare_weights(sample_weight, _num_samples(x))
+        x, y, sw = self._prepare_batch(x, y, sample_weight)
         self._ensure_built(x)
         loss, grads = self._handle.gradients(x, y, sw)
         return float(loss), dict(grads)
@@ -546,13 +549,47 @@ class Model:
         self._require_built("count_params")
         return int(self._handle.num_params()[0])
 
+    # ----- internal protocol -------------------------------------------------------------------
+    # What saving, generation, layers and optimizers use of a model (never its handle).
+    def _named_weights(self) -> list:
+        """``[(layer/param, array)]`` in model order (copies)."""
+        return list(self._handle.weights())
+
+    def _weight_names(self) -> list:
+        return list(self._handle.weight_names())
+
+    def _optimizer_state(self) -> tuple:
+        """``(iterations, [(param/slot, array)])``."""
+        return self._handle.optimizer_state()
+
+    def _set_optimizer_state(self, iterations: int, slots: list) -> None:
+        self._handle.set_optimizer_state(iterations, slots)
+
+    def _build_saved(self) -> Optional[str]:
+        """Builds the native model of a model rebuilt by ``from_config``; returns why it cannot."""
+        return None
+
+    def _set_layer_trainable(self, layer: str, trainable: bool) -> None:
+        if self._handle is not None:
+            self._handle.set_trainable(layer, trainable)
+
+    def _iterations(self) -> int:
+        return int(self._handle.iterations) if self._handle is not None else 0
+
+    def _learning_rate(self) -> Optional[float]:
+        """The rate of the next optimizer step, as the native optimizer (its one owner) computes it."""
+        return self._handle.learning_rate if self._handle is not None else None
+
+    def _set_learning_rate(self, spec: Any) -> None:
+        """A number, or a schedule's ``spec()`` dict."""
+        if self._handle is not None and self.optimizer is not None:
+            self._handle.set_learning_rate(json.dumps(spec))
+
     # ----- saving ------------------------------------------------------------------------------
     def save(self, filepath: Any, include_optimizer: bool = True) -> None:
         """Writes architecture, weights, compile settings, optimizer state and
         :attr:`metadata` to one file (safetensors + JSON), atomically: a crash
         never leaves a partial file."""
-        from .saving import save_model
-
         save_model(self, filepath, include_optimizer=include_optimizer)
 
     def to_bytes(self, include_optimizer: bool = True) -> bytes:
@@ -591,6 +628,7 @@ def _auto_names(layers: list) -> None:
         taken.add(name)
 
 
+@register_model
 class Sequential(Model):
     """A linear stack of layers.
 
@@ -738,9 +776,17 @@ class Sequential(Model):
     def generate(self, seed_ids: Any, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
                  seed: Optional[int] = None) -> np.ndarray:
         """See :func:`rustrnn.generate`."""
-        from .generation import generate
+        return _generate(self, seed_ids, length, temperature=temperature, top_k=top_k, seed=seed)
 
-        return generate(self, seed_ids, length, temperature=temperature, top_k=top_k, seed=seed)
+    def _generate_ids(self, batch: np.ndarray, length: int, temperature: float, top_k: Optional[int], seed: int) -> np.ndarray:
+        self._ensure_built(batch)
+        return self._handle.generate(batch, length, temperature, top_k, seed)
+
+    def _build_saved(self) -> Optional[str]:
+        if self._input is None:
+            return "the saved model has no input description"
+        self._build_native(self._spec())
+        return None
 
     def get_config(self) -> dict:
         return {"class": "Sequential", "name": self.name, "dtype": self.dtype.name, "input": self._input,

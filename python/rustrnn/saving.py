@@ -17,8 +17,9 @@ import json
 import os
 from typing import Any
 
-from . import _native
+from . import _native, losses, optimizers
 from ._files import atomic_write
+from ._registry import model_class, model_class_names
 from .errors import ArgumentError, ModelFileError, RustRnnError
 
 __all__ = ["save_model", "load_model", "model_to_bytes"]
@@ -48,20 +49,18 @@ def _user_metadata(model: Any) -> str:
 
 def model_to_bytes(model: Any, include_optimizer: bool = True) -> bytes:
     """The bytes of a model file (see :meth:`rustrnn.Model.to_bytes`)."""
-    from . import __version__
-
     model._require_built("save")
-    tensors = [("weights/" + name, arr) for name, arr in model._handle.weights()]
+    tensors = [("weights/" + name, arr) for name, arr in model._named_weights()]
     training = _training_spec(model)
     if training is not None and include_optimizer:
-        iterations, state = model._handle.optimizer_state()
+        iterations, state = model._optimizer_state()
         training["iterations"] = int(iterations)
         tensors += [("optimizer/" + name, arr) for name, arr in state]
     user = _user_metadata(model)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "rustrnn_version": __version__,
+        "rustrnn_version": _native.__version__,
         "architecture": json.dumps(model.get_config()),
         "training": json.dumps(training),
     }
@@ -88,15 +87,11 @@ def _read_source(source: Any) -> tuple:
 
 
 def _model_from_config(config: Any) -> Any:
-    from .models import Sequential
-    from .seq2seq import Seq2Seq
-
     if not isinstance(config, dict):
         raise ModelFileError("architecture: expected a JSON object")
-    classes = {"Sequential": Sequential, "Seq2Seq": Seq2Seq}
-    cls = classes.get(config.get("class"))
+    cls = model_class(config.get("class"))
     if cls is None:
-        raise ModelFileError(f"architecture: unknown model class {config.get('class')!r}; expected Sequential or Seq2Seq")
+        raise ModelFileError(f"architecture: unknown model class {config.get('class')!r}; expected {' or '.join(model_class_names())}")
     return cls.from_config(config)
 
 
@@ -109,8 +104,6 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
 
 
 def _from_bytes(data: bytes, path: str, compile: bool = True) -> Any:
-    from . import losses, optimizers
-
     try:
         meta, tensors = _native.deserialize_model(data)
     except RustRnnError as e:
@@ -129,16 +122,15 @@ def _from_bytes(data: bytes, path: str, compile: bool = True) -> Any:
         raise ModelFileError(f"{path}: user_metadata: expected a JSON object, got {type(user).__name__}")
     try:
         model = _model_from_config(config)
-        if config.get("class") == "Sequential":
-            if model._input is None:
-                raise ModelFileError(f"{path}: the saved model has no input description")
-            model._build_native(model._spec())
+        missing_input = model._build_saved()
+        if missing_input:
+            raise ModelFileError(f"{path}: {missing_input}")
         weights = {k[len("weights/"):]: v for k, v in tensors if k.startswith("weights/")}
         slots = [(k[len("optimizer/"):], v) for k, v in tensors if k.startswith("optimizer/")]
         unknown = [k for k, _ in tensors if not k.startswith(("weights/", "optimizer/"))]
         if unknown:
             raise ModelFileError(f"{path}: unexpected tensors {', '.join(unknown)}")
-        names = model._handle.weight_names()
+        names = model._weight_names()
         missing = [n for n in names if n not in weights]
         extra = [n for n in weights if n not in names]
         if missing or extra:
@@ -146,12 +138,11 @@ def _from_bytes(data: bytes, path: str, compile: bool = True) -> Any:
         for n, arr in weights.items():
             if arr.dtype != model.dtype:
                 raise ModelFileError(f"{path}: weight {n} is {arr.dtype}, but the model is {model.dtype}")
-        model._handle.set_weights(list(weights.items()))
+        model._set_named_weights(weights)
         if compile and training is not None:
             model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=losses.get(training["loss"]), metrics=training["metrics"])
             if slots or training.get("iterations"):
-                model._handle.set_optimizer_state(int(training.get("iterations", 0)), slots)
-                model.optimizer._bind(model._handle)
+                model._set_optimizer_state(int(training.get("iterations", 0)), slots)
         model.metadata = user
     except ModelFileError:
         raise
@@ -169,8 +160,6 @@ def _unbuilt_bytes(model: Any) -> bytes:
 def _unpickle(kind: str, data: bytes) -> Any:
     """What ``pickle`` calls to rebuild a model (see ``Model.__reduce__``): it
     parses only JSON and raw tensors."""
-    from . import losses, optimizers
-
     if kind == "model":
         return _from_bytes(bytes(data), "<pickle>")
     if kind != "unbuilt":

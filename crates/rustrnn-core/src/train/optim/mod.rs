@@ -7,22 +7,27 @@
 //! a plain number that schedules set before each step.
 
 mod rules;
+pub mod schedule;
 
-use super::layer::Layer;
-use super::losses::to_f64;
-use super::spec::Obj;
 use crate::error::{fmt_shape, Result, RnnError};
-use crate::float::Float;
+use crate::float::{to_f64, Float};
+use crate::json::Obj;
+use crate::names::Names;
+use crate::nn::NamedLayer;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use rayon::prelude::*;
-pub use rules::Rule;
+pub use rules::{OptimizerKind, Rule};
+pub use schedule::Schedule;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimizerConfig {
     pub rule: Rule,
+    /// The rate of the next step without a schedule.
     pub learning_rate: f64,
+    /// When set, the rate of each step (the one owner of it).
+    pub schedule: Option<Schedule>,
     pub weight_decay: f64,
     pub clipnorm: Option<f64>,
     pub clipvalue: Option<f64>,
@@ -35,10 +40,18 @@ impl OptimizerConfig {
     pub fn parse(v: &Value) -> Result<Self> {
         let mut o = Obj::new("optimizer", v)?;
         let name = o.str("name", None)?.to_lowercase();
-        let (rule, lr, wd) = Rule::parse(&name, &mut o)?;
+        let (rule, lr, wd) = Rule::parse(OptimizerKind::from_name(&name)?, &mut o)?;
+        let schedule = match o.value("learning_rate") {
+            Some(v) if v.is_object() => Some(Schedule::parse(v)?),
+            _ => None,
+        };
         let cfg = OptimizerConfig {
             rule,
-            learning_rate: o.f64("learning_rate", Some(lr))?,
+            learning_rate: match &schedule {
+                Some(s) => s.rate(0),
+                None => o.f64("learning_rate", Some(lr))?,
+            },
+            schedule,
             weight_decay: o.f64("weight_decay", Some(wd))?,
             clipnorm: o.opt_f64("clipnorm")?,
             clipvalue: o.opt_f64("clipvalue")?,
@@ -60,6 +73,11 @@ impl OptimizerConfig {
         }
         Ok(cfg)
     }
+
+    /// The rate of update number `step` (0-based).
+    pub fn rate_at(&self, step: u64) -> f64 {
+        self.schedule.as_ref().map_or(self.learning_rate, |s| s.rate(step))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -80,14 +98,14 @@ impl<F: Float> Optimizer<F> {
     }
 
     /// One update of every trainable parameter from its accumulated gradient.
-    pub fn apply(&mut self, layers: &mut [Layer<F>]) {
+    pub fn apply(&mut self, layers: &mut [NamedLayer<F>]) {
         self.apply_from(layers, None);
     }
 
     /// One update from `flat · scale` instead of the accumulated gradients:
     /// `flat` holds every parameter's gradient of every layer, in model order
     /// (the layout of [`flat_len`]), e.g. summed across processes.
-    pub fn apply_flat(&mut self, layers: &mut [Layer<F>], flat: &[F], scale: f64) -> Result<()> {
+    pub fn apply_flat(&mut self, layers: &mut [NamedLayer<F>], flat: &[F], scale: f64) -> Result<()> {
         let want = flat_len(layers);
         if flat.len() != want {
             return Err(RnnError::shape(format!("gradients: expected a flat array of {want} values, got {}", flat.len())));
@@ -96,14 +114,19 @@ impl<F: Float> Optimizer<F> {
         Ok(())
     }
 
-    fn apply_from(&mut self, layers: &mut [Layer<F>], flat: Option<(&[F], f64)>) {
+    fn apply_from(&mut self, layers: &mut [NamedLayer<F>], flat: Option<(&[F], f64)>) {
+        self.config.learning_rate = self.config.rate_at(self.iterations);
         let cfg = self.config.clone();
-        // Where each layer's gradients start in `flat`.
+        // Where each parameter's gradient starts in `flat`, per layer.
         let mut starts = Vec::with_capacity(layers.len());
         let mut at = 0;
         for l in layers.iter() {
-            starts.push(at);
-            at += l.num_params();
+            let mut own = Vec::new();
+            for i in 0..l.param_names().len() {
+                own.push(at);
+                at += l.param(i).len();
+            }
+            starts.push(own);
         }
         let base = flat.map_or(1.0, |(_, s)| s);
         let global_scale = match cfg.global_clipnorm {
@@ -113,7 +136,10 @@ impl<F: Float> Optimizer<F> {
                         .iter()
                         .zip(&starts)
                         .filter(|(l, _)| l.trainable())
-                        .map(|(l, &a)| g[a..a + l.num_params()].iter().map(|v| (to_f64(*v) * s).powi(2)).sum::<f64>())
+                        .map(|(l, own)| {
+                            let a = own.first().copied().unwrap_or(0);
+                            g[a..a + l.num_params()].iter().map(|v| (to_f64(*v) * s).powi(2)).sum::<f64>()
+                        })
                         .sum(),
                     None => layers
                         .iter()
@@ -127,17 +153,15 @@ impl<F: Float> Optimizer<F> {
         };
         self.iterations += 1;
         let step = rules::StepConsts::new(&cfg, self.iterations);
-        for (layer, &start) in layers.iter_mut().zip(&starts).filter(|(l, _)| l.trainable()) {
+        for (layer, at) in layers.iter_mut().zip(&starts).filter(|(l, _)| l.trainable()) {
             let names = layer.param_names();
             let prefix = layer.name.clone();
             let state = &mut self.state;
-            let mut offset = start;
             layer.update(&mut |i, w, own| {
                 let g = match flat {
                     Some((g, _)) => {
-                        let n = w.len();
-                        offset += n;
-                        ArrayViewD::from_shape(ndarray::IxDyn(w.shape()), &g[offset - n..offset]).expect("sized by the layout")
+                        let a = at[i];
+                        ArrayViewD::from_shape(ndarray::IxDyn(w.shape()), &g[a..a + w.len()]).expect("sized by the layout")
                     }
                     None => own,
                 };
@@ -159,7 +183,7 @@ impl<F: Float> Optimizer<F> {
 
     /// Restores the state saved by [`state`](Self::state), checking every
     /// entry against the model's parameters before changing anything.
-    pub fn set_state(&mut self, iterations: u64, entries: Vec<(String, ArrayD<F>)>, layers: &[Layer<F>]) -> Result<()> {
+    pub fn set_state(&mut self, iterations: u64, entries: Vec<(String, ArrayD<F>)>, layers: &[NamedLayer<F>]) -> Result<()> {
         let slot_names = self.config.rule.slot_names();
         let mut shapes = BTreeMap::new();
         for l in layers {
@@ -199,7 +223,7 @@ impl<F: Float> Optimizer<F> {
 }
 
 /// Length of the flat gradient layout: every parameter of every layer.
-pub fn flat_len<F: Float>(layers: &[Layer<F>]) -> usize {
+pub fn flat_len<F: Float>(layers: &[NamedLayer<F>]) -> usize {
     layers.iter().map(|l| l.num_params()).sum()
 }
 
