@@ -48,9 +48,8 @@ def _num_samples(x: Any) -> int:
 def _check_distribution(distribution: Any) -> Any:
     if distribution is None:
         return None
-    from .distributed import DataParallel
-
-    if not isinstance(distribution, DataParallel):
+    # What fit uses of a rustrnn.distributed.DataParallel (not imported here: it imports the models).
+    if not all(hasattr(distribution, a) for a in ("rank", "size", "is_chief", "train_step", "reduce_totals", "agree_seed")):
         raise DTypeError(f"distribution: expected a rustrnn.distributed.DataParallel, got {type(distribution).__name__}")
     return distribution
 
@@ -281,10 +280,8 @@ class Model:
                 raise ArgumentError("steps_per_epoch: only for a generator or dataset of batches; with arrays an epoch is one pass "
                                     "over them in batches of batch_size")
             bs = _batch_size(32 if batch_size is None else batch_size)
-            x, y = self._prepare_xy(x, y)
-            self._check_lengths(x, y)
+            x, y, sw = self._prepare_batch(x, y, sample_weight)
             n = _num_samples(x)
-            sw = self._prepare_weights(sample_weight, n)
             if class_weight is not None:
                 cw = self._class_weights(y, class_weight)
                 sw = cw if sw is None else sw * (cw if sw.ndim == 1 else cw[:, None])
@@ -381,9 +378,7 @@ class Model:
         if batch is not None:
             if kind is not None:
                 bx, by, bw = _streams.unpack(batch, "x", need_y=True)
-                bx, by = self._prepare_xy(bx, by)
-                self._check_lengths(bx, by)
-                bw = self._prepare_weights(bw, _num_samples(bx))
+                bx, by, bw = self._prepare_batch(bx, by, bw)
                 if class_weight is not None:
                     cw = self._class_weights(by, class_weight)
                     bw = cw if bw is None else bw * (cw if bw.ndim == 1 else cw[:, None])
@@ -406,9 +401,7 @@ class Model:
             raise ArgumentError("x: expected a generator or dataset of batches")  # arrays go through evaluate's own path
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
             raise DTypeError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), or a generator or dataset of batches")
-        vx, vy = self._prepare_xy(data[0], data[1])
-        self._check_lengths(vx, vy, "validation_data[1]")
-        vw = self._prepare_weights(data[2], len(vy)) if len(data) == 3 else None
+        vx, vy, vw = self._prepare_batch(data[0], data[1], data[2] if len(data) == 3 else None, "validation_data[1]")
         return _ArraySource(vx, vy, vw, _batch_size(32 if batch_size is None else batch_size), False, rank, size)
 
     def _eval_totals(self, source: Any, dist: Any) -> list:
@@ -420,9 +413,7 @@ class Model:
             for batch in source.epoch(rng):
                 bx, by, bw = _streams.unpack(batch, "x", need_y=True) if kind is not None else batch
                 if kind is not None:
-                    bx, by = self._prepare_xy(bx, by)
-                    self._check_lengths(bx, by)
-                    bw = self._prepare_weights(bw, _num_samples(bx))
+                    bx, by, bw = self._prepare_batch(bx, by, bw)
                 if _num_samples(bx):
                     self._accumulate(totals, self._handle.test_batch(bx, by, bw))
         finally:
@@ -452,12 +443,10 @@ class Model:
             if steps is not None:
                 raise ArgumentError("steps: only for a generator or dataset of batches")
             batch_size = _batch_size(32 if batch_size is None else batch_size)
-            x, y = self._prepare_xy(x, y)
-            self._check_lengths(x, y)
+            x, y, sw = self._prepare_batch(x, y, sample_weight)
             n = _num_samples(x)
             if n == 0:
                 raise ShapeError("x: expected at least one sample, got 0")
-            sw = self._prepare_weights(sample_weight, n)
             self._ensure_built(x)
             totals = [0.0, 0.0, []]
             for start in range(0, n, batch_size):
@@ -475,9 +464,7 @@ class Model:
         is updated. ``out`` (1-D, the model's dtype) is filled in place instead
         of a new array. See :meth:`apply_gradients`."""
         self._require_compiled("compute_gradients")
-        x, y = self._prepare_xy(x, y)
-        self._check_lengths(x, y)
-        sw = self._prepare_weights(sample_weight, _num_samples(x))
+        x, y, sw = self._prepare_batch(x, y, sample_weight)
         self._ensure_built(x)
         if out is None:
             out = np.empty(self._handle.flat_size(), dtype=self.dtype)

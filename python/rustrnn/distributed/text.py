@@ -33,7 +33,7 @@ class TextPredictor:
         task_module.check("model", spec)
 
     def _load(self) -> tuple:
-        from .. import load_model
+        from ..saving import load_model
         from ..cli import task as task_module
         from ..errors import ArgumentError
 
