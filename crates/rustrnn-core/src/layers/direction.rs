@@ -16,6 +16,7 @@
 //! over all steps after the loop.
 
 use super::config::CellKind;
+use super::gru_reset_before;
 use super::packed::ForwardPack;
 use super::params::CellParams;
 use super::sequence::{SeqLayout, Validity};
@@ -30,13 +31,13 @@ use std::ops::Range;
 #[derive(Debug)]
 pub struct DirectionCache<F> {
     /// Activated gates (N, G·H); turned into the gate gradients by backward.
-    gates: Array2<F>,
+    pub(super) gates: Array2<F>,
     /// State entering each step (N, H).
-    h_prev: Array2<F>,
+    pub(super) h_prev: Array2<F>,
     /// LSTM: cell state entering each step (N, H).
-    c_prev: Option<Array2<F>>,
-    /// GRU: `W_hn h + b_hn` of each step (N, H).
-    gh_n: Option<Array2<F>>,
+    pub(super) c_prev: Option<Array2<F>>,
+    /// GRU: `W_hn h + b_hn` of each step (N, H); reset-before GRU: `r*h`.
+    pub(super) gh_n: Option<Array2<F>>,
 }
 
 /// Final states of one direction, each (B, H).
@@ -146,6 +147,9 @@ pub fn forward<F: Float>(
     mut out: ArrayViewMut2<F>,
     keep_cache: bool,
 ) -> (FinalState<F>, Option<DirectionCache<F>>) {
+    if spec.cell == CellKind::GruResetBefore {
+        return gru_reset_before::forward(spec, p, packed, input, h0, out, keep_cache);
+    }
     let DirectionSpec { cell, layout, valid, reverse } = spec;
     let (n, batch) = (layout.rows(), layout.batch);
     let hs = h0.ncols();
@@ -238,6 +242,7 @@ pub fn forward<F: Float>(
                             }
                             cells::lstm_forward(x, hs, ghb, stride_h, cb, h_new)
                         }
+                        CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
                         CellKind::Gru => {
                             let rr = if keep_cache { r } else { b };
                             let ghn = s_gh_n.expect("GRU").row(rr, units.clone());
@@ -284,6 +289,9 @@ pub fn backward<F: Float>(
     dhn: Option<ArrayView2<F>>,
     dcn: Option<ArrayView2<F>>,
 ) -> DirectionGrads<F> {
+    if spec.cell == CellKind::GruResetBefore {
+        return gru_reset_before::backward(spec, p, grads, input, cache, dout, dhn);
+    }
     let DirectionSpec { cell, layout, valid, reverse } = spec;
     let DirectionCache { mut gates, h_prev, c_prev, mut gh_n } = cache;
     let hs = h_prev.ncols();
@@ -363,6 +371,7 @@ pub fn backward<F: Float>(
                             let cp = &c_prev.as_ref().expect("LSTM caches c_prev").row(r).to_slice().expect("contiguous")[units.clone()];
                             cells::lstm_backward(x, hs, cp, dhb, s_dc.expect("LSTM").row(b, units.clone()), tanh_c)
                         }
+                        CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
                         CellKind::Gru => {
                             let hp = &h_prev.row(r).to_slice().expect("contiguous")[units.clone()];
                             cells::gru_backward(x, hs, s_gh_n.expect("GRU").row(r, units.clone()), hp, dhb)
