@@ -180,7 +180,8 @@ pub fn parse_layer(i: usize, v: &Value) -> Result<NamedLayer> {
         "SimpleRNN" | "LSTM" | "GRU" => {
             let cell = match class.as_str() {
                 "LSTM" => CellKind::Lstm,
-                "GRU" => CellKind::Gru,
+                "GRU" if c.bool("reset_after", true)? => CellKind::Gru,
+                "GRU" => CellKind::GruResetBefore,
                 _ => match c.str("activation", Some("tanh"))?.as_str() {
                     "tanh" => CellKind::Rnn(Nonlinearity::Tanh),
                     "relu" => CellKind::Rnn(Nonlinearity::Relu),
