@@ -359,6 +359,20 @@ class Model:
 
         save_model(self, filepath, include_optimizer=include_optimizer)
 
+    def export_onnx(self, filepath: Any) -> None:
+        """Writes the model as a standard ONNX graph (needs ``pip install 'rustrnn[interop]'``);
+        see :mod:`rustrnn.interop.onnx_out` for what maps to what."""
+        from .interop.onnx_out import export_model_onnx
+
+        export_model_onnx(self, filepath)
+
+    def export_keras(self, filepath: Any) -> None:
+        """Writes the model as a Keras 3 ``.keras`` archive (needs h5py);
+        see :mod:`rustrnn.interop.keras_out`."""
+        from .interop.keras_out import export_keras
+
+        export_keras(self, filepath)
+
     def summary(self, print_fn: Any = print) -> None:
         raise NotImplementedError
 

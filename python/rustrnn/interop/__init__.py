@@ -1,0 +1,8 @@
+"""Models in and out of rustrnn: Keras 3 ``.keras`` archives in
+(:func:`from_keras`) and out (:func:`export_keras`), ONNX out
+(:func:`export_onnx`). The optional dependencies (h5py, onnx) are imported
+only when these are called: ``pip install 'rustrnn[interop]'``."""
+
+from .onnx_out import export_onnx
+
+__all__ = ["export_onnx"]
