@@ -14,7 +14,7 @@ from ._native import __version__
 from ._native import get_num_threads as _get_num_threads
 from ._native import manual_seed as _manual_seed
 from ._native import set_num_threads as _set_num_threads
-from .errors import ArgumentError, DTypeError, InternalError, ModelFileError, RustRnnError, ShapeError, StateError
+from .errors import ArgumentError, DTypeError, InternalError, ModelFileError, RustRnnError, ShapeError, StateError, UnsupportedError
 from .generation import generate
 from .models import Model, Sequential
 from .saving import load_model, save_model
@@ -47,6 +47,8 @@ __all__ = [
     "DTypeError",
     "StateError",
     "InternalError",
+    "UnsupportedError",
+    "interop",
     "__version__",
 ]
 

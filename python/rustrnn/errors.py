@@ -7,7 +7,7 @@ a Python user would expect, so ``except ValueError`` works as well as
 
 from __future__ import annotations
 
-__all__ = ["RustRnnError", "ShapeError", "ArgumentError", "DTypeError", "StateError", "InternalError", "ModelFileError"]
+__all__ = ["RustRnnError", "ShapeError", "ArgumentError", "DTypeError", "StateError", "InternalError", "ModelFileError", "UnsupportedError"]
 
 
 class RustRnnError(Exception):
@@ -36,3 +36,7 @@ class InternalError(RustRnnError, RuntimeError):
 
 class ModelFileError(RustRnnError, ValueError):
     """A model file is truncated, corrupted or does not describe a valid model."""
+
+
+class UnsupportedError(RustRnnError, ValueError):
+    """A model (file) uses a layer or option that rustrnn cannot reproduce faithfully."""

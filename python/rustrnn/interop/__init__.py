@@ -3,6 +3,8 @@
 (:func:`export_onnx`). The optional dependencies (h5py, onnx) are imported
 only when these are called: ``pip install 'rustrnn[interop]'``."""
 
+from .keras_in import from_keras
+from .keras_out import export_keras
 from .onnx_out import export_onnx
 
-__all__ = ["export_onnx"]
+__all__ = ["from_keras", "export_keras", "export_onnx"]
