@@ -127,3 +127,27 @@ def test_nn_modules_with_lengths(module, kw, bidirectional, tmp_path):
         np.testing.assert_allclose(g, w, atol=1e-5, rtol=0)
     rustrnn.interop.export_onnx(net, tmp_path / "n2.onnx")
     assert (tmp_path / "n2.onnx").read_bytes() == (tmp_path / "n.onnx").read_bytes()
+
+
+def test_keras_fixtures_through_onnx_agree_with_keras(tmp_path):
+    # Keras -> rustrnn -> ONNX Runtime, against Keras' own predictions (valid steps, both paddings).
+    pytest.importorskip("h5py")
+    import glob
+    import os
+    import sys
+
+    here = os.path.join(os.path.dirname(__file__), "fixtures", "keras")
+    sys.path.insert(0, here)
+    from make_keras_fixtures import valid_steps
+
+    paths = sorted(glob.glob(os.path.join(here, "*.keras")))
+    assert len(paths) == 10
+    for path in paths:
+        model = rustrnn.interop.from_keras(path)
+        model.export_onnx(tmp_path / "k.onnx")
+        ref = np.load(path[:-6] + ".npz")
+        for side in ("post", "pre"):
+            x, want = ref[f"x_{side}"], ref[f"y_{side}"]
+            (got,) = run_onnx(tmp_path / "k.onnx", x=x.astype(np.int64) if x.dtype.kind == "i" else x)
+            keep = valid_steps(x) if got.ndim == 3 else np.ones(len(x), bool)
+            np.testing.assert_allclose(got[keep], want[keep], atol=1e-5, rtol=0, err_msg=f"{path} {side}")
