@@ -83,14 +83,19 @@ fn embedding_bilstm_dense_with_masks_matches_finite_differences() {
 
 #[test]
 fn gru_sequences_with_softmax_and_masked_sparse_loss_matches_finite_differences() {
-    let spec = r#"{"input": {"kind": "indices"}, "layers": [
-        {"class": "Embedding", "name": "emb", "config": {"input_dim": 6, "output_dim": 3, "mask_zero": true}},
-        {"class": "GRU", "name": "gru", "config": {"units": 5, "return_sequences": true, "num_layers": 2}},
-        {"class": "Dense", "name": "tags", "config": {"units": 4, "activation": "softmax"}}]}"#;
-    let mut t = trainer(spec, "sparse_categorical_crossentropy");
-    let x = indices(&[&[1, 2, 3, 4], &[5, 1, 0, 0], &[0, 2, 2, 3]]);
-    let y = ArrayD::from_shape_fn(IxDyn(&[3, 4]), |i| ((i[0] + 2 * i[1]) % 4) as f64);
-    fd_check(&mut t, || Input::Indices(x.view()), &y);
+    // Both GRU variants: reset gate after (PyTorch, Keras 3) and before (Keras reset_after=False) W_hn.
+    for reset_after in [true, false] {
+        let spec = format!(
+            r#"{{"input": {{"kind": "indices"}}, "layers": [
+            {{"class": "Embedding", "name": "emb", "config": {{"input_dim": 6, "output_dim": 3, "mask_zero": true}}}},
+            {{"class": "GRU", "name": "gru", "config": {{"units": 5, "return_sequences": true, "num_layers": 2, "reset_after": {reset_after}}}}},
+            {{"class": "Dense", "name": "tags", "config": {{"units": 4, "activation": "softmax"}}}}]}}"#
+        );
+        let mut t = trainer(&spec, "sparse_categorical_crossentropy");
+        let x = indices(&[&[1, 2, 3, 4], &[5, 1, 0, 0], &[0, 2, 2, 3]]);
+        let y = ArrayD::from_shape_fn(IxDyn(&[3, 4]), |i| ((i[0] + 2 * i[1]) % 4) as f64);
+        fd_check(&mut t, || Input::Indices(x.view()), &y);
+    }
 }
 
 #[test]
