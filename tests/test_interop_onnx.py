@@ -100,7 +100,7 @@ def test_dense_only_model_and_a_float64_model(tmp_path):
 def test_unsupported_configurations_are_named(tmp_path):
     m = rustrnn.Sequential([layers.Embedding(9, 4), layers.LSTM(3, return_state=True)])
     m.build()
-    with pytest.raises(rustrnn.RustRnnError, match="return_state"):
+    with pytest.raises(rustrnn.UnsupportedError, match="return_state"):
         m.export_onnx(tmp_path / "m.onnx")
 
 
@@ -151,3 +151,11 @@ def test_keras_fixtures_through_onnx_agree_with_keras(tmp_path):
             (got,) = run_onnx(tmp_path / "k.onnx", x=x.astype(np.int64) if x.dtype.kind == "i" else x)
             keep = valid_steps(x) if got.ndim == 3 else np.ones(len(x), bool)
             np.testing.assert_allclose(got[keep], want[keep], atol=1e-5, rtol=0, err_msg=f"{path} {side}")
+
+
+def test_a_seq2seq_model_is_refused_by_name(tmp_path):
+    m = rustrnn.Seq2Seq(src_vocab=6, tgt_vocab=5, units=3)
+    with pytest.raises(rustrnn.UnsupportedError, match="expected a rustrnn.Sequential, got Seq2Seq"):
+        m.export_onnx(tmp_path / "s.onnx")
+    with pytest.raises(rustrnn.UnsupportedError, match="expected a rustrnn.Sequential, got Seq2Seq"):
+        m.export_keras(tmp_path / "s.keras")

@@ -86,7 +86,7 @@ class _Reader:
 
 
 class _Builder:
-    def __init__(self, dtype: Any) -> None:
+    def __init__(self) -> None:
         from .. import layers
 
         self.L = layers
@@ -224,15 +224,13 @@ def from_keras(path: Any, dtype: Any = np.float32) -> Any:
         with zipfile.ZipFile(path) as z:
             config = json.loads(z.read("config.json"))
             weights_bytes = z.read("model.weights.h5")
-    except FileNotFoundError:
-        raise
     except (zipfile.BadZipFile, KeyError, ValueError) as e:
         raise ModelFileError(f"{path}: not a Keras 3 .keras archive (config.json + model.weights.h5): {e}") from None
     if config.get("class_name") != "Sequential":
         raise UnsupportedError(f"from_keras: the model is a {config.get('class_name')}; only Sequential models are supported")
     entries = config.get("config", {}).get("layers", [])
     input_shape = config.get("config", {}).get("build_input_shape") or (config.get("build_config") or {}).get("input_shape")
-    builder = _Builder(dtype)
+    builder = _Builder()
     with h5py.File(io.BytesIO(weights_bytes), "r") as h5:
         reader = _Reader(h5)
         for i, entry in enumerate(entries):

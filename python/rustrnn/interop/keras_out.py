@@ -83,7 +83,9 @@ def export_keras(model: Any, path: Any) -> None:
     from ..layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, SimpleRNN
 
     h5py = _h5py()
-    if not hasattr(model, "layers"):
+    from ..models import Sequential
+
+    if not isinstance(model, Sequential):
         raise UnsupportedError(f"export_keras: expected a rustrnn.Sequential, got {type(model).__name__}")
     model._require_built("export_keras")
     weights = model.get_weight_dict()

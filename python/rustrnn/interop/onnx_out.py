@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, UnsupportedError
 
 OPSET = 17
 
@@ -152,8 +152,10 @@ def export_model_onnx(model: Any, path: Any) -> None:
     """See :meth:`rustrnn.Model.export_onnx`."""
     from ..layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, SimpleRNN
 
-    if not hasattr(model, "layers"):
-        raise ArgumentError(f"export_onnx: expected a rustrnn.Sequential, got {type(model).__name__}")
+    from ..models import Sequential
+
+    if not isinstance(model, Sequential):
+        raise UnsupportedError(f"export_onnx: expected a rustrnn.Sequential, got {type(model).__name__}")
     model._require_built("export_onnx")
     g = _Graph()
     _, helper = _onnx()
@@ -178,7 +180,7 @@ def export_model_onnx(model: Any, path: Any) -> None:
         mask = g.op("Not", [g.op("Equal", ["x", g.const(np.array(0, np.int64))])], base="valid")
     elif masking:
         if model.layers[0] is not masking[0] or len(masking) > 1:
-            raise ArgumentError("export_onnx: a Masking layer is supported only as the first layer")
+            raise UnsupportedError("export_onnx: a Masking layer is supported only as the first layer")
         mv = g.const(np.array(masking[0].mask_value, np.float32))
         differs = g.op("Cast", [g.op("Not", [g.op("Equal", ["x", mv])])], to=tp.FLOAT)
         mask = g.op("Cast", [g.op("ReduceMax", [differs], axes=[2], keepdims=0)], to=tp.BOOL, base="valid")
@@ -219,7 +221,7 @@ def export_model_onnx(model: Any, path: Any) -> None:
             if not seq:
                 raise ArgumentError(f"export_onnx: {name} needs a sequence input")
             if layer.return_state:
-                raise ArgumentError(f"export_onnx: {name}: return_state is not supported (export the model without it)")
+                raise UnsupportedError(f"export_onnx: {name}: return_state is not supported (export the model without it)")
             cell = {SimpleRNN: "rnn", LSTM: "lstm", GRU: "gru"}[type(layer)]
             prefix = name + "/"
             params = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
@@ -245,7 +247,7 @@ def export_model_onnx(model: Any, path: Any) -> None:
                 cur = _merge(g, last, 1, layer.merge_mode, st.dirs)
                 seq = False
         else:
-            raise ArgumentError(f"export_onnx: layer {name} ({type(layer).__name__}) cannot be exported")
+            raise UnsupportedError(f"export_onnx: layer {name} ({type(layer).__name__}) cannot be exported")
 
     if seq and mask is not None:
         # Back to the original positions.
