@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._registry import model_class
 from ..errors import ModelFileError, UnsupportedError
 
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
@@ -216,8 +217,7 @@ class _Builder:
 def from_keras(path: Any, dtype: Any = np.float32) -> Any:
     """A :class:`rustrnn.Sequential` equivalent to the Keras 3 Sequential model in
     the ``.keras`` archive at ``path``, with its weights (not compiled)."""
-    from ..models import Sequential
-
+    Sequential = model_class("Sequential")  # by name: no import circle through models.py's exports
     h5py = _h5py()
     path = os.fspath(path)
     try:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._registry import model_class
 from ..errors import UnsupportedError
 from .keras_in import keras_to_torch_gates
 
@@ -83,9 +84,8 @@ def export_keras(model: Any, path: Any) -> None:
     from ..layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, SimpleRNN
 
     h5py = _h5py()
-    from ..models import Sequential
-
-    if not isinstance(model, Sequential):
+    # Found by class name (models.py imports interop, so interop imports no model module).
+    if not isinstance(model, model_class("Sequential")):
         raise UnsupportedError(f"export_keras: expected a rustrnn.Sequential, got {type(model).__name__}")
     model._require_built("export_keras")
     weights = model.get_weight_dict()

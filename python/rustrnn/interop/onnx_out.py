@@ -28,6 +28,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .._registry import model_class
 from ..errors import ArgumentError, UnsupportedError
 
 OPSET = 17
@@ -152,9 +153,8 @@ def export_model_onnx(model: Any, path: Any) -> None:
     """See :meth:`rustrnn.Model.export_onnx`."""
     from ..layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, SimpleRNN
 
-    from ..models import Sequential
-
-    if not isinstance(model, Sequential):
+    # Found by class name (models.py imports interop, so interop imports no model module).
+    if not isinstance(model, model_class("Sequential")):
         raise UnsupportedError(f"export_onnx: expected a rustrnn.Sequential, got {type(model).__name__}")
     model._require_built("export_onnx")
     g = _Graph()
@@ -294,8 +294,8 @@ def export_module_onnx(module: Any, path: Any) -> None:
 
 def export_onnx(obj: Any, path: Any) -> None:
     """Writes a :class:`rustrnn.Sequential` or a ``rustrnn.nn`` module as ONNX."""
-    from ..nn.recurrent import _Recurrent
-
-    if isinstance(obj, _Recurrent):
-        return export_module_onnx(obj, path)
-    return export_model_onnx(obj, path)
+    # Through the object's own method: the model and nn modules import this module, not the other way round.
+    export = getattr(obj, "export_onnx", None)
+    if not callable(export):
+        raise UnsupportedError(f"export_onnx: expected a rustrnn.Sequential or a rustrnn.nn module, got {type(obj).__name__}")
+    export(path)

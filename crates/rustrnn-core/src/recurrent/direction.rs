@@ -16,7 +16,6 @@
 //! over all steps after the loop.
 
 use super::config::CellKind;
-use super::gru_reset_before;
 use super::packed::ForwardPack;
 use super::params::CellParams;
 use super::sequence::{SeqLayout, Validity};
@@ -136,6 +135,7 @@ fn for_each_worker<S: Send>(scratch: &mut [S], work: impl Fn(usize, &mut S) + Sy
 
 /// Forward over all steps. `out` receives `h` of each valid step and zeros
 /// elsewhere. Returns the final state and, when `keep_cache`, the cache.
+/// Every cell but [`CellKind::GruResetBefore`] (its own loop, `super::gru_reset_before`).
 #[allow(clippy::too_many_arguments)]
 pub fn forward<F: Float>(
     spec: DirectionSpec<'_>,
@@ -147,9 +147,7 @@ pub fn forward<F: Float>(
     mut out: ArrayViewMut2<F>,
     keep_cache: bool,
 ) -> (FinalState<F>, Option<DirectionCache<F>>) {
-    if spec.cell == CellKind::GruResetBefore {
-        return gru_reset_before::forward(spec, p, packed, input, h0, out, keep_cache);
-    }
+    debug_assert!(spec.cell != CellKind::GruResetBefore, "the stack runs it with gru_reset_before");
     let DirectionSpec { cell, layout, valid, reverse } = spec;
     let (n, batch) = (layout.rows(), layout.batch);
     let hs = h0.ncols();
@@ -289,9 +287,7 @@ pub fn backward<F: Float>(
     dhn: Option<ArrayView2<F>>,
     dcn: Option<ArrayView2<F>>,
 ) -> DirectionGrads<F> {
-    if spec.cell == CellKind::GruResetBefore {
-        return gru_reset_before::backward(spec, p, grads, input, cache, dout, dhn);
-    }
+    debug_assert!(spec.cell != CellKind::GruResetBefore, "the stack runs it with gru_reset_before");
     let DirectionSpec { cell, layout, valid, reverse } = spec;
     let DirectionCache { mut gates, h_prev, c_prev, mut gh_n } = cache;
     let hs = h_prev.ncols();
