@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import callbacks, datasets, interop, layers, losses, metrics, nn, optimizers, text, timeseries, utils
+from . import callbacks, datasets, distributed, interop, layers, losses, metrics, nn, optimizers, text, timeseries, utils
 from ._native import __version__
 from ._native import get_num_threads as _get_num_threads
 from ._native import manual_seed as _manual_seed
@@ -31,6 +31,7 @@ __all__ = [
     "optimizers",
     "callbacks",
     "utils",
+    "distributed",
     "Model",
     "Sequential",
     "Seq2Seq",

@@ -22,7 +22,7 @@ from ._files import atomic_write
 from ._registry import model_class, model_class_names
 from .errors import ArgumentError, ModelFileError, RustRnnError
 
-__all__ = ["save_model", "load_model"]
+__all__ = ["save_model", "load_model", "model_to_bytes"]
 
 FORMAT = "rustrnn.model"
 FORMAT_VERSION = "1"
@@ -31,19 +31,32 @@ FORMAT_VERSION = "1"
 def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> None:
     """See :meth:`rustrnn.Model.save`."""
     path = os.fspath(filepath)
-    model._require_built("save")
-    tensors = [("weights/" + name, arr) for name, arr in model._named_weights()]
-    training = None
-    if model.optimizer is not None:
-        training = {"loss": model.loss.spec(), "metrics": list(model.metrics_names), "optimizer": model.optimizer.spec()}
-        if include_optimizer:
-            iterations, state = model._optimizer_state()
-            training["iterations"] = int(iterations)
-            tensors += [("optimizer/" + name, arr) for name, arr in state]
+    atomic_write(path, model_to_bytes(model, include_optimizer=include_optimizer))
+
+
+def _training_spec(model: Any) -> Any:
+    if model.optimizer is None:
+        return None
+    return {"loss": model.loss.spec(), "metrics": list(model.metrics_names), "optimizer": model.optimizer.spec()}
+
+
+def _user_metadata(model: Any) -> str:
     try:
-        user = json.dumps(dict(model.metadata), allow_nan=False)
+        return json.dumps(dict(model.metadata), allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ArgumentError(f"metadata: expected a dict of JSON values (str, numbers, lists, dicts), got one that is not ({e})") from None
+
+
+def model_to_bytes(model: Any, include_optimizer: bool = True) -> bytes:
+    """The bytes of a model file (see :meth:`rustrnn.Model.to_bytes`)."""
+    model._require_built("save")
+    tensors = [("weights/" + name, arr) for name, arr in model._named_weights()]
+    training = _training_spec(model)
+    if training is not None and include_optimizer:
+        iterations, state = model._optimizer_state()
+        training["iterations"] = int(iterations)
+        tensors += [("optimizer/" + name, arr) for name, arr in state]
+    user = _user_metadata(model)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -53,7 +66,24 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
     }
     if model.metadata:
         metadata["user_metadata"] = user
-    atomic_write(path, bytes(_native.serialize_model(tensors, metadata)))
+    return bytes(_native.serialize_model(tensors, metadata))
+
+
+def _read_source(source: Any) -> tuple:
+    """``(bytes, name for messages)`` of a path, a bytes-like object or a binary file object."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), "<bytes>"
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise ArgumentError(f"filepath: expected a file object opened in binary mode ('rb'), got one whose read() returns {type(data).__name__}")
+        return bytes(data), getattr(source, "name", "<file object>")
+    try:
+        path = os.fspath(source)
+    except TypeError:
+        raise ArgumentError(f"filepath: expected a path, bytes or a binary file object, got {type(source).__name__}") from None
+    with open(path, "rb") as f:
+        return f.read(), path
 
 
 def _model_from_config(config: Any) -> Any:
@@ -66,11 +96,14 @@ def _model_from_config(config: Any) -> Any:
 
 
 def load_model(filepath: Any, compile: bool = True) -> Any:
-    """Loads a model written by :meth:`rustrnn.Model.save`, with its optimizer state
-    (so that training continues exactly where it stopped)."""
-    path = os.fspath(filepath)
-    with open(path, "rb") as f:
-        data = f.read()
+    """Loads a model written by :meth:`rustrnn.Model.save` (a path) or
+    :meth:`rustrnn.Model.to_bytes` (bytes, or a binary file object), with its
+    optimizer state (so that training continues exactly where it stopped)."""
+    data, path = _read_source(filepath)
+    return _from_bytes(data, path, compile)
+
+
+def _from_bytes(data: bytes, path: str, compile: bool = True) -> Any:
     try:
         meta, tensors = _native.deserialize_model(data)
     except RustRnnError as e:
@@ -115,4 +148,33 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
         raise
     except (RustRnnError, KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: invalid model: {e}") from None
+    return model
+
+
+def _unbuilt_bytes(model: Any) -> bytes:
+    """An unbuilt model as JSON: its architecture, compile settings and metadata."""
+    return json.dumps({"format": FORMAT + ".unbuilt", "architecture": model.get_config(), "training": _training_spec(model),
+                       "user_metadata": json.loads(_user_metadata(model))}).encode()
+
+
+def _unpickle(kind: str, data: bytes) -> Any:
+    """What ``pickle`` calls to rebuild a model (see ``Model.__reduce__``): it
+    parses only JSON and raw tensors."""
+    if kind == "model":
+        return _from_bytes(bytes(data), "<pickle>")
+    if kind != "unbuilt":
+        raise ModelFileError(f"pickle: unknown model kind {kind!r}")
+    try:
+        v = json.loads(bytes(data))
+        if v.get("format") != FORMAT + ".unbuilt":
+            raise ModelFileError(f"pickle: not a rustrnn model (format {v.get('format')!r})")
+        model = _model_from_config(v["architecture"])
+        training = v["training"]
+        if training is not None:
+            model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=losses.get(training["loss"]), metrics=training["metrics"])
+        model.metadata = dict(v["user_metadata"])
+    except ModelFileError:
+        raise
+    except (RustRnnError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ModelFileError(f"pickle: invalid model: {e}") from None
     return model

@@ -31,6 +31,9 @@ __all__ = ["Seq2Seq"]
 
 
 def _indices(name: str, value: Any) -> np.ndarray:
+    from ._streams import reject_stream
+
+    reject_stream(name, value, "Seq2Seq here")
     arr = np.asarray(value)
     if arr.dtype.kind not in "iu":
         raise DTypeError(f"{name}: expected integer token ids, got dtype {arr.dtype}")

@@ -3,12 +3,42 @@
 //! One pool for the whole process, sized by `RUSTRNN_NUM_THREADS` or the number
 //! of available cores, and resizable with [`set_num_threads`]. Calls from many
 //! caller threads share it, so the machine is never oversubscribed.
+//!
+//! Fork safety: a child process (`multiprocessing`'s fork, prefork servers)
+//! inherits the pool but not its threads, so work sent to it would wait
+//! forever. The pool remembers the process that built it; a call from another
+//! process builds a fresh pool of the same size first.
 
 use std::sync::{Arc, OnceLock, RwLock};
 
-fn pool_slot() -> &'static RwLock<Arc<rayon::ThreadPool>> {
-    static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
-    POOL.get_or_init(|| RwLock::new(Arc::new(build(default_threads()))))
+struct Pool {
+    pool: Arc<rayon::ThreadPool>,
+    /// The process whose threads these are.
+    pid: u32,
+}
+
+fn pool_slot() -> &'static RwLock<Pool> {
+    static POOL: OnceLock<RwLock<Pool>> = OnceLock::new();
+    POOL.get_or_init(|| RwLock::new(Pool { pool: Arc::new(build(default_threads())), pid: std::process::id() }))
+}
+
+/// The pool of this process, rebuilt after a fork.
+fn current_pool() -> Arc<rayon::ThreadPool> {
+    let pid = std::process::id();
+    {
+        let p = pool_slot().read().unwrap_or_else(|e| e.into_inner());
+        if p.pid == pid {
+            return p.pool.clone();
+        }
+    }
+    let mut p = pool_slot().write().unwrap_or_else(|e| e.into_inner());
+    if p.pid != pid {
+        let threads = p.pool.current_num_threads();
+        let inherited = std::mem::replace(&mut *p, Pool { pool: Arc::new(build(threads)), pid });
+        // Its threads do not exist in this process: dropping it would wait for them.
+        std::mem::forget(inherited);
+    }
+    p.pool.clone()
 }
 
 fn default_threads() -> usize {
@@ -26,19 +56,21 @@ fn build(threads: usize) -> rayon::ThreadPool {
 /// Replaces the pool with one of `threads` threads (at least 1). Work already
 /// running finishes on the old pool.
 pub fn set_num_threads(threads: usize) {
-    let pool = Arc::new(build(threads.max(1)));
-    *pool_slot().write().unwrap_or_else(|e| e.into_inner()) = pool;
+    let pool = Pool { pool: Arc::new(build(threads.max(1))), pid: std::process::id() };
+    let old = std::mem::replace(&mut *pool_slot().write().unwrap_or_else(|e| e.into_inner()), pool);
+    if old.pid != std::process::id() {
+        std::mem::forget(old);
+    }
 }
 
 /// Threads of the current pool.
 pub fn num_threads() -> usize {
-    pool_slot().read().unwrap_or_else(|e| e.into_inner()).current_num_threads()
+    pool_slot().read().unwrap_or_else(|e| e.into_inner()).pool.current_num_threads()
 }
 
 /// Runs `f` inside the pool (so rayon calls within it use the pool's threads).
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    let pool =
-        THREAD_OVERRIDE.with(|o| o.borrow().clone()).unwrap_or_else(|| pool_slot().read().unwrap_or_else(|e| e.into_inner()).clone());
+    let pool = THREAD_OVERRIDE.with(|o| o.borrow().clone()).unwrap_or_else(current_pool);
     pool.install(f)
 }
 

@@ -4,6 +4,7 @@
 mod errors;
 mod model;
 mod recurrent;
+mod shared;
 mod text;
 
 use pyo3::prelude::*;
