@@ -17,6 +17,7 @@ from rustrnn import layers
     lambda: [layers.LSTM(7, num_layers=2, return_sequences=True)],
     lambda: [layers.GRU(6, return_sequences=True), layers.Dropout(0.5), layers.SimpleRNN(5, activation="relu", return_sequences=True)],
     lambda: [layers.Dense(6, activation="tanh"), layers.GRU(5, return_sequences=True), layers.Dense(4, activation="relu")],
+    lambda: [layers.GRU(6, reset_after=False, num_layers=2, return_sequences=True)],
 ])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_greedy_generation_matches_the_argmax_of_a_full_forward_pass(stack, dtype):

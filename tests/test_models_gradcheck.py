@@ -61,6 +61,18 @@ def test_merge_modes_go_backwards_and_stacked_layers(cell, merge):
     fd_check(m, x, y)
 
 
+@pytest.mark.parametrize("merge", ["concat", "sum"])
+def test_gru_with_the_reset_gate_before_the_recurrent_product(merge):
+    # Keras' GRU(reset_after=False): left and right padding, both directions, stacked.
+    rustrnn.manual_seed(4)
+    m = rustrnn.Sequential([layers.Embedding(7, 3, mask_zero=True),
+                            layers.GRU(4, reset_after=False, bidirectional=True, merge_mode=merge, num_layers=2),
+                            layers.Dense(2, activation="softmax")], dtype="float64")
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = np.array([[1, 2, 3, 0, 0], [0, 0, 4, 5, 6], [6, 5, 4, 3, 2]])
+    fd_check(m, x, np.array([1, 0, 1]))
+
+
 def test_seq2seq_gradients():
     rustrnn.manual_seed(3)
     m = rustrnn.Seq2Seq(src_vocab=6, tgt_vocab=5, embedding_dim=3, units=3, cell="gru", bidirectional_encoder=True, dtype="float64")

@@ -150,3 +150,45 @@ def test_user_metadata_round_trips_as_json_and_is_validated(tmp_path):
     _rewrite(path, out, lambda meta: meta.update({"user_metadata": "{oops"}))
     with pytest.raises(rustrnn.ModelFileError, match="not JSON"):
         rustrnn.load_model(out)
+
+
+def test_gru_reset_after_false_survives_a_round_trip(tmp_path):
+    rustrnn.manual_seed(6)
+    m = rustrnn.Sequential([layers.Embedding(9, 4, mask_zero=True), layers.GRU(5, reset_after=False), layers.Dense(2)])
+    x = np.array([[1, 2, 3, 0], [0, 4, 5, 6]])
+    want = m.predict(x)
+    m.save(tmp_path / "g.rnn")
+    back = rustrnn.load_model(tmp_path / "g.rnn")
+    assert back.layers[1].reset_after is False and back.get_config()["layers"][1]["config"]["reset_after"] is False
+    np.testing.assert_array_equal(back.predict(x), want)
+    # The same weights in the other variant compute something else: the flag is not ignored.
+    other = rustrnn.Sequential([layers.Embedding(9, 4, mask_zero=True), layers.GRU(5), layers.Dense(2)])
+    other.build()
+    other.set_weights(m.get_weights())
+    assert np.abs(other.predict(x) - want).max() > 1e-3
+    with pytest.raises(rustrnn.DTypeError, match="reset_after"):
+        layers.GRU(5, reset_after="no")
+
+
+def test_gru_reset_after_false_survives_pickle_and_threaded_replicas():
+    """Pickles and per-call replicas are rebuilt from the spec: the variant must come along."""
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    rustrnn.manual_seed(7)
+    m = rustrnn.Sequential([layers.Embedding(9, 4, mask_zero=True), layers.GRU(5, reset_after=False, return_sequences=True),
+                            layers.Dense(2)], dtype=np.float64)
+    x = np.array([[1, 2, 3, 0], [0, 4, 5, 6], [7, 8, 0, 0]])
+    want = m.predict(x)
+    back = pickle.loads(pickle.dumps(m))
+    assert back.layers[1].reset_after is False
+    np.testing.assert_array_equal(back.predict(x), want)
+    with ThreadPoolExecutor(4) as pool:
+        for got in pool.map(lambda _: m.predict(x), range(8)):
+            np.testing.assert_array_equal(got, want)
+    # The replicas ran the reset-before cell: the other variant with the same weights differs.
+    other = rustrnn.Sequential([layers.Embedding(9, 4, mask_zero=True), layers.GRU(5, return_sequences=True), layers.Dense(2)],
+                               dtype=np.float64)
+    other.build()
+    other.set_weights(m.get_weights())
+    assert np.abs(other.predict(x) - want).max() > 1e-3

@@ -74,6 +74,7 @@ def test_specs_built_in_python_use_only_the_typed_spec_keys():
 
     assert set(spec.LAYER_CONFIGS) == set(layers.LAYER_CLASSES)
     m = rustrnn.Sequential([layers.Embedding(20, 4, mask_zero=True), layers.SimpleRNN(3, activation="relu", return_sequences=True),
+                            layers.GRU(3, reset_after=False, return_sequences=True),
                             layers.Masking(), layers.GRU(3, bidirectional=True, merge_mode="sum"), layers.Dropout(0.1),
                             layers.Dense(2, "softmax")])
     m.build()

@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-from . import callbacks, datasets, distributed, layers, losses, metrics, nn, optimizers, text, timeseries, utils
+from . import callbacks, datasets, distributed, interop, layers, losses, metrics, nn, optimizers, text, timeseries, utils
 from ._native import __version__
 from ._native import get_num_threads as _get_num_threads
 from ._native import manual_seed as _manual_seed
 from ._native import set_num_threads as _set_num_threads
-from .errors import ArgumentError, DTypeError, InternalError, MemoryError, ModelFileError, RustRnnError, ShapeError, StateError  # noqa: A004
+from .errors import ArgumentError, DTypeError, InternalError, MemoryError, ModelFileError, RustRnnError, ShapeError, StateError, UnsupportedError  # noqa: A004
 from .generation import generate
 from .models import Model, Sequential
 from .saving import load_model, save_model
@@ -48,6 +48,8 @@ __all__ = [
     "DTypeError",
     "StateError",
     "InternalError",
+    "UnsupportedError",
+    "interop",
     "__version__",
 ]
 

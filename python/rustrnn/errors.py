@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 
-__all__ = ["RustRnnError", "ShapeError", "ArgumentError", "DTypeError", "StateError", "InternalError", "ModelFileError"]  # MemoryError left out: a star-import must not shadow the built-in
+__all__ = ["RustRnnError", "ShapeError", "ArgumentError", "DTypeError", "StateError", "InternalError", "ModelFileError", "UnsupportedError"]  # MemoryError left out: a star-import must not shadow the built-in
 
 
 class RustRnnError(Exception):
@@ -45,3 +45,7 @@ class MemoryError(RustRnnError, builtins.MemoryError):  # noqa: A001 - the built
 
     Also a built-in ``MemoryError``, so ``except MemoryError`` catches it.
     """
+
+
+class UnsupportedError(RustRnnError, ValueError):
+    """A model (file) uses a layer or option that rustrnn cannot reproduce faithfully."""

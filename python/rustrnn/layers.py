@@ -217,10 +217,28 @@ class LSTM(_Recurrent):
 
 
 class GRU(_Recurrent):
-    """GRU with PyTorch's gates and initialization (r, z, n; reset applied after the matrix product)."""
+    """GRU with PyTorch's gates and initialization (r, z, n).
+
+    ``reset_after=True`` (PyTorch's GRU, Keras 3's default) applies the reset
+    gate after the recurrent product, ``n = tanh(W_in x + b_in + r*(W_hn h + b_hn))``;
+    ``reset_after=False`` (Keras 2's and ONNX's default) before it,
+    ``n = tanh(W_in x + b_in + W_hn (r*h) + b_hn)``.
+    """
 
     _class = "GRU"
     _prefix = "gru"
+
+    def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        if not isinstance(reset_after, (bool, np.bool_)):
+            raise DTypeError(f"reset_after: expected a bool, got {type(reset_after).__name__}")
+        self.reset_after = bool(reset_after)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if not self.reset_after:  # written only when set, so files stay readable by older versions
+            config["reset_after"] = False
+        return config
 
 
 class Dense(Layer):

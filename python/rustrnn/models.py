@@ -590,6 +590,20 @@ class Model:
         never leaves a partial file."""
         save_model(self, filepath, include_optimizer=include_optimizer)
 
+    def export_onnx(self, filepath: Any) -> None:
+        """Writes the model as a standard ONNX graph (needs ``pip install 'rustrnn[interop]'``);
+        see :mod:`rustrnn.interop.onnx_out` for what maps to what."""
+        from .interop.onnx_out import export_model_onnx
+
+        export_model_onnx(self, filepath)
+
+    def export_keras(self, filepath: Any) -> None:
+        """Writes the model as a Keras 3 ``.keras`` archive (needs h5py);
+        see :mod:`rustrnn.interop.keras_out`."""
+        from .interop.keras_out import export_keras
+
+        export_keras(self, filepath)
+
     def to_bytes(self, include_optimizer: bool = True) -> bytes:
         """The model file of :meth:`save` as bytes; :func:`rustrnn.load_model` reads them back."""
         from .saving import model_to_bytes

@@ -46,7 +46,8 @@ class _RecurrentConfigRequired(TypedDict):
 
 
 class RecurrentConfig(_RecurrentConfigRequired, total=False):
-    """``SimpleRNN``, ``LSTM`` and ``GRU`` (``activation``: SimpleRNN only, tanh or relu)."""
+    """``SimpleRNN``, ``LSTM`` and ``GRU`` (``activation``: SimpleRNN only, tanh or relu;
+    ``reset_after``: GRU only, written only when False)."""
 
     num_layers: int
     bidirectional: bool
@@ -57,6 +58,7 @@ class RecurrentConfig(_RecurrentConfigRequired, total=False):
     dropout: float
     trainable: bool
     activation: Literal["tanh", "relu"]
+    reset_after: bool
 
 
 class _DenseConfigRequired(TypedDict):

@@ -160,6 +160,13 @@ class _Recurrent:
             None if dcn is None else as_float_array("dcn", dcn, dt, ndim=3),
         )
 
+    def export_onnx(self, filepath: Any) -> None:
+        """Writes this stack as an ONNX graph: inputs ``x`` and ``lengths`` (int64),
+        outputs ``output``, ``hn`` (and ``cn``), as ``forward(x, lengths=lengths)``."""
+        from ..interop.onnx_out import export_module_onnx
+
+        export_module_onnx(self, filepath)
+
     def __repr__(self) -> str:
         extra = ""
         if self.num_layers != 1:

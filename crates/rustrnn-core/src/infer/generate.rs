@@ -212,6 +212,15 @@ impl<F: Float> StepModel<F> {
                     match r.cell {
                         CellKind::Rnn(act) => cells::rnn_forward(act, gates, gh, h),
                         CellKind::Lstm => cells::lstm_forward(gates, r.hidden, gh, r.hidden, &mut s.c[rnn_i], h),
+                        CellKind::GruResetBefore => {
+                            // gh's r and z blocks hold W_h{r,z} h + b_h{r,z}; its n block is redone from r*h.
+                            let hs = r.hidden;
+                            let rh = &mut s.ghn[..hs];
+                            cells::gru_reset_before_gates(gates, hs, gh, hs, h, rh);
+                            let w_hn = &r.w_hh.as_slice().expect("contiguous")[2 * hs * hs..];
+                            gemv_par(w_hn, rh, Some(&r.b_hh.as_slice().expect("c")[2 * hs..]), &mut gh[2 * hs..]);
+                            cells::gru_reset_before_update(gates, hs, &gh[2 * hs..], h)
+                        }
                         CellKind::Gru => {
                             // gh already holds b_hh (b_hn included); the kernel reads the old state.
                             let h_old = &mut s.b[..r.hidden];

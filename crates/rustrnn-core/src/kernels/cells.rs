@@ -176,6 +176,68 @@ pub fn gru_backward<F: Float>(gates: &mut [F], stride: usize, gh_n: &mut [F], h_
     }
 }
 
+/// GRU with the reset gate applied before the recurrent product (Keras
+/// `reset_after=False`, ONNX `linear_before_reset=0`), first half of a step.
+/// `x` (gates `stride_x` apart) holds `W_ih x + b_ih + b_hh`; its r and z
+/// blocks become the activated gates. `gh` (gates `stride_h` apart) holds
+/// `W_hr h`, `W_hz h` in its first two blocks; `rh` receives `r*h`, which the
+/// caller multiplies by `W_hn` for the second half.
+#[inline]
+pub fn gru_reset_before_gates<F: Float>(x: &mut [F], stride_x: usize, gh: &[F], stride_h: usize, h_in: &[F], rh: &mut [F]) {
+    let len = h_in.len();
+    let [r, z, _] = split_gates::<F, 3>(x, stride_x, len);
+    add_assign(r, gate(gh, 0, stride_h, len));
+    add_assign(z, gate(gh, 1, stride_h, len));
+    F::sigmoid_inplace(r);
+    F::sigmoid_inplace(z);
+    for k in 0..len {
+        rh[k] = r[k] * h_in[k];
+    }
+}
+
+/// Second half: `gh_n` is `W_hn (r*h)`; the n block of `x` becomes n and `h`
+/// becomes `h' = (1-z)*n + z*h`, in place.
+#[inline]
+pub fn gru_reset_before_update<F: Float>(x: &mut [F], stride_x: usize, gh_n: &[F], h: &mut [F]) {
+    let len = h.len();
+    let [_, z, n] = split_gates::<F, 3>(x, stride_x, len);
+    add_assign(n, gh_n);
+    F::tanh_inplace(n);
+    for k in 0..len {
+        h[k] = n[k] + z[k] * (h[k] - n[k]);
+    }
+}
+
+/// Backward of [`gru_reset_before_update`] and of z: the z and n blocks of
+/// `gates` (`stride` apart, holding r,z,n) become the gradients of their
+/// pre-activations; `dh` holds the gradient of `h'` and becomes `dh'·z`.
+/// The caller then forms `d_rh = dn·W_hn` for [`gru_reset_before_backward_r`].
+#[inline]
+pub fn gru_reset_before_backward_zn<F: Float>(gates: &mut [F], stride: usize, h_prev: &[F], dh: &mut [F]) {
+    let len = dh.len();
+    let one = F::one();
+    let [_, z, n] = split_gates::<F, 3>(gates, stride, len);
+    for k in 0..len {
+        let (zv, nv, d) = (z[k], n[k], dh[k]);
+        n[k] = d * (one - zv) * (one - nv * nv);
+        z[k] = d * (h_prev[k] - nv) * zv * (one - zv);
+        dh[k] = d * zv;
+    }
+}
+
+/// Backward of r: `d_rh` is the gradient of `r*h`; the r block of `gates`
+/// becomes the gradient of r's pre-activation and `dh` gains `d_rh·r`
+/// (the part of the gradient of `h` through the reset gate's product).
+#[inline]
+pub fn gru_reset_before_backward_r<F: Float>(gates: &mut [F], h_prev: &[F], d_rh: &[F], dh: &mut [F]) {
+    let one = F::one();
+    for k in 0..dh.len() {
+        let rv = gates[k];
+        gates[k] = d_rh[k] * h_prev[k] * rv * (one - rv);
+        dh[k] += d_rh[k] * rv;
+    }
+}
+
 #[inline]
 fn add_assign<F: Float>(a: &mut [F], b: &[F]) {
     for (x, y) in a.iter_mut().zip(b) {

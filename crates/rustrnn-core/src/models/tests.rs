@@ -81,15 +81,51 @@ fn embedding_bilstm_dense_with_masks_matches_finite_differences() {
 }
 
 #[test]
+fn gru_reset_after_survives_the_config_round_trip_and_is_gru_only() {
+    use crate::recurrent::CellKind;
+    let spec = |class: &str, extra: &str| {
+        serde_json::from_str::<serde_json::Value>(&format!(
+            r#"{{"input": {{"kind": "features", "features": 2}}, "layers": [{{"class": "{class}", "name": "r", "config": {{"units": 3{extra}}}}}]}}"#
+        ))
+        .unwrap()
+    };
+    let cell = |m: &ModelSpec| {
+        let built = m.build::<f64>(1).unwrap();
+        built[0].layer.as_any().downcast_ref::<crate::nn::RecurrentLayer<f64>>().unwrap().cfg.cell
+    };
+    for (extra, want, written) in [("", CellKind::Gru, None), (r#", "reset_after": false"#, CellKind::GruResetBefore, Some(false))] {
+        let m = ModelSpec::parse(&spec("GRU", extra)).unwrap();
+        assert_eq!(cell(&m), want);
+        let json = m.layers[0].config.to_json();
+        assert_eq!(json.get("reset_after").and_then(|v| v.as_bool()), written);
+        // What to_json writes parses back to the same cell.
+        let again = ModelSpec::parse(&spec(
+            "GRU",
+            &format!(", \"reset_after\": {}", json.get("reset_after").map_or("true".into(), |v| v.to_string())),
+        ))
+        .unwrap();
+        assert_eq!(cell(&again), want);
+        assert_eq!(again.layers[0].config.class(), "GRU");
+    }
+    let err = ModelSpec::parse(&spec("LSTM", r#", "reset_after": false"#)).unwrap_err().to_string();
+    assert!(err.contains("reset_after"), "{err}");
+}
+
+#[test]
 fn gru_sequences_with_softmax_and_masked_sparse_loss_matches_finite_differences() {
-    let spec = r#"{"input": {"kind": "indices"}, "layers": [
-        {"class": "Embedding", "name": "emb", "config": {"input_dim": 6, "output_dim": 3, "mask_zero": true}},
-        {"class": "GRU", "name": "gru", "config": {"units": 5, "return_sequences": true, "num_layers": 2}},
-        {"class": "Dense", "name": "tags", "config": {"units": 4, "activation": "softmax"}}]}"#;
-    let mut t = trainer(spec, "sparse_categorical_crossentropy");
-    let x = indices(&[&[1, 2, 3, 4], &[5, 1, 0, 0], &[0, 2, 2, 3]]);
-    let y = ArrayD::from_shape_fn(IxDyn(&[3, 4]), |i| ((i[0] + 2 * i[1]) % 4) as f64);
-    fd_check(&mut t, || Input::Indices(x.view()), &y);
+    // Both GRU variants: reset gate after (PyTorch, Keras 3) and before (Keras reset_after=False) W_hn.
+    for reset_after in [true, false] {
+        let spec = format!(
+            r#"{{"input": {{"kind": "indices"}}, "layers": [
+            {{"class": "Embedding", "name": "emb", "config": {{"input_dim": 6, "output_dim": 3, "mask_zero": true}}}},
+            {{"class": "GRU", "name": "gru", "config": {{"units": 5, "return_sequences": true, "num_layers": 2, "reset_after": {reset_after}}}}},
+            {{"class": "Dense", "name": "tags", "config": {{"units": 4, "activation": "softmax"}}}}]}}"#
+        );
+        let mut t = trainer(&spec, "sparse_categorical_crossentropy");
+        let x = indices(&[&[1, 2, 3, 4], &[5, 1, 0, 0], &[0, 2, 2, 3]]);
+        let y = ArrayD::from_shape_fn(IxDyn(&[3, 4]), |i| ((i[0] + 2 * i[1]) % 4) as f64);
+        fd_check(&mut t, || Input::Indices(x.view()), &y);
+    }
 }
 
 #[test]

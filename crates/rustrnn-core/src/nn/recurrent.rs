@@ -64,7 +64,9 @@ impl LayerConfig for RecurrentConfig {
     fn parse(class: &str, c: &mut Obj) -> Result<Self> {
         let cell = match class {
             "LSTM" => CellKind::Lstm,
-            "GRU" => CellKind::Gru,
+            // Keras' reset_after: the reset gate after (PyTorch's GRU) or before the recurrent product.
+            "GRU" if c.bool("reset_after", true)? => CellKind::Gru,
+            "GRU" => CellKind::GruResetBefore,
             _ => CellKind::Rnn(c.name("activation", Some(Nonlinearity::Tanh))?),
         };
         let cfg = RecurrentConfig {
@@ -90,7 +92,7 @@ impl LayerConfig for RecurrentConfig {
         match self.cell {
             CellKind::Rnn(_) => "SimpleRNN",
             CellKind::Lstm => "LSTM",
-            CellKind::Gru => "GRU",
+            CellKind::Gru | CellKind::GruResetBefore => "GRU",
         }
     }
 
@@ -124,8 +126,11 @@ impl LayerConfig for RecurrentConfig {
             "dropout": self.dropout,
             "trainable": self.trainable,
         });
-        if let CellKind::Rnn(act) = self.cell {
-            v["activation"] = act.name().into();
+        match self.cell {
+            CellKind::Rnn(act) => v["activation"] = act.name().into(),
+            // Written only when False, as Python's GRU.get_config does.
+            CellKind::GruResetBefore => v["reset_after"] = false.into(),
+            CellKind::Lstm | CellKind::Gru => {}
         }
         v
     }

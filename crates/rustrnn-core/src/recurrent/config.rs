@@ -14,6 +14,10 @@ pub enum CellKind {
     Lstm,
     /// Gates r, z, n: `n = tanh(W_in x + b_in + r*(W_hn h + b_hn))`, `h' = (1-z)*n + z*h`.
     Gru,
+    /// Gates r, z, n with the reset gate applied to the state before the
+    /// recurrent product: `n = tanh(W_in x + b_in + W_hn (r*h) + b_hn)` —
+    /// Keras' `GRU(reset_after=False)`, ONNX's `linear_before_reset=0`.
+    GruResetBefore,
 }
 
 impl CellKind {
@@ -22,7 +26,7 @@ impl CellKind {
         match self {
             CellKind::Rnn(_) => 1,
             CellKind::Lstm => 4,
-            CellKind::Gru => 3,
+            CellKind::Gru | CellKind::GruResetBefore => 3,
         }
     }
 
@@ -34,7 +38,7 @@ impl CellKind {
         match self {
             CellKind::Rnn(_) => "RNN",
             CellKind::Lstm => "LSTM",
-            CellKind::Gru => "GRU",
+            CellKind::Gru | CellKind::GruResetBefore => "GRU",
         }
     }
 }

@@ -30,13 +30,13 @@ use std::ops::Range;
 #[derive(Debug)]
 pub struct DirectionCache<F> {
     /// Activated gates (N, G·H); turned into the gate gradients by backward.
-    gates: Array2<F>,
+    pub(super) gates: Array2<F>,
     /// State entering each step (N, H).
-    h_prev: Array2<F>,
+    pub(super) h_prev: Array2<F>,
     /// LSTM: cell state entering each step (N, H).
-    c_prev: Option<Array2<F>>,
-    /// GRU: `W_hn h + b_hn` of each step (N, H).
-    gh_n: Option<Array2<F>>,
+    pub(super) c_prev: Option<Array2<F>>,
+    /// GRU: `W_hn h + b_hn` of each step (N, H); reset-before GRU: `r*h`.
+    pub(super) gh_n: Option<Array2<F>>,
 }
 
 /// Final states of one direction, each (B, H).
@@ -135,6 +135,7 @@ fn for_each_worker<S: Send>(scratch: &mut [S], work: impl Fn(usize, &mut S) + Sy
 
 /// Forward over all steps. `out` receives `h` of each valid step and zeros
 /// elsewhere. Returns the final state and, when `keep_cache`, the cache.
+/// Every cell but [`CellKind::GruResetBefore`] (its own loop, `super::gru_reset_before`).
 #[allow(clippy::too_many_arguments)]
 pub fn forward<F: Float>(
     spec: DirectionSpec<'_>,
@@ -146,6 +147,7 @@ pub fn forward<F: Float>(
     mut out: ArrayViewMut2<F>,
     keep_cache: bool,
 ) -> (FinalState<F>, Option<DirectionCache<F>>) {
+    debug_assert!(spec.cell != CellKind::GruResetBefore, "the stack runs it with gru_reset_before");
     let DirectionSpec { cell, layout, valid, reverse } = spec;
     let (n, batch) = (layout.rows(), layout.batch);
     let hs = h0.ncols();
@@ -238,6 +240,7 @@ pub fn forward<F: Float>(
                             }
                             cells::lstm_forward(x, hs, ghb, stride_h, cb, h_new)
                         }
+                        CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
                         CellKind::Gru => {
                             let rr = if keep_cache { r } else { b };
                             let ghn = s_gh_n.expect("GRU").row(rr, units.clone());
@@ -284,6 +287,7 @@ pub fn backward<F: Float>(
     dhn: Option<ArrayView2<F>>,
     dcn: Option<ArrayView2<F>>,
 ) -> DirectionGrads<F> {
+    debug_assert!(spec.cell != CellKind::GruResetBefore, "the stack runs it with gru_reset_before");
     let DirectionSpec { cell, layout, valid, reverse } = spec;
     let DirectionCache { mut gates, h_prev, c_prev, mut gh_n } = cache;
     let hs = h_prev.ncols();
@@ -363,6 +367,7 @@ pub fn backward<F: Float>(
                             let cp = &c_prev.as_ref().expect("LSTM caches c_prev").row(r).to_slice().expect("contiguous")[units.clone()];
                             cells::lstm_backward(x, hs, cp, dhb, s_dc.expect("LSTM").row(b, units.clone()), tanh_c)
                         }
+                        CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
                         CellKind::Gru => {
                             let hp = &h_prev.row(r).to_slice().expect("contiguous")[units.clone()];
                             cells::gru_backward(x, hs, s_gh_n.expect("GRU").row(r, units.clone()), hp, dhb)

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod direction;
+pub mod gru_reset_before;
 pub mod packed;
 pub mod params;
 pub mod sequence;

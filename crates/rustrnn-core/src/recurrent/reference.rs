@@ -60,12 +60,26 @@ pub fn forward(
                                 c[k] = f * c[k] + i * gg;
                                 h[k] = o * c[k].tanh();
                             }
+                            CellKind::GruResetBefore => {
+                                // r of every unit is needed before W_hn (r*h): done below, after this loop.
+                            }
                             CellKind::Gru => {
                                 let r = sigmoid(gx[k] + gh[k]);
                                 let z = sigmoid(gx[hs + k] + gh[hs + k]);
                                 let n = (gx[2 * hs + k] + r * gh[2 * hs + k]).tanh();
                                 h[k] = (1.0 - z) * n + z * h[k];
                             }
+                        }
+                    }
+                    if cfg.cell == CellKind::GruResetBefore {
+                        let r: Vec<f64> = (0..hs).map(|k| sigmoid(gx[k] + gh[k])).collect();
+                        let z: Vec<f64> = (0..hs).map(|k| sigmoid(gx[hs + k] + gh[hs + k])).collect();
+                        let rh: Vec<f64> = (0..hs).map(|k| r[k] * h[k]).collect();
+                        let bn = cp.bias_hh.as_ref();
+                        let ghn = affine(&cp.weight_hh, bn, &rh, 2 * hs..3 * hs);
+                        for k in 0..hs {
+                            let n = (gx[2 * hs + k] + ghn[k]).tanh();
+                            h[k] = (1.0 - z[k]) * n + z[k] * h[k];
                         }
                     }
                     for k in 0..hs {

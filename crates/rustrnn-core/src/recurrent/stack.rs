@@ -3,6 +3,7 @@
 
 use super::config::{CellKind, RnnConfig};
 use super::direction::{self, DirectionCache, DirectionSpec};
+use super::gru_reset_before;
 use super::packed::ForwardPack;
 use super::params::{param_slots, ParamSlot, RnnParams};
 use super::sequence::{SeqLayout, Validity};
@@ -350,6 +351,10 @@ fn run_forward<F: Float>(
                     (None, Some(z)) => z.view(),
                     (None, None) => unreachable!("zeros exist when h0 is absent"),
                 };
+                if cfg.cell == CellKind::GruResetBefore {
+                    // W_hn reads r*h of every unit: its own loop (gru_reset_before.rs).
+                    return gru_reset_before::forward(spec, &params.cells[idx], packed.map(|p| &p[idx]), inp, h0d, block, keep);
+                }
                 direction::forward(
                     spec,
                     &params.cells[idx],
@@ -437,6 +442,18 @@ fn run_backward<F: Float>(
             let idx = layer * nd + dir;
             let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
             let cols = dir * hs..(dir + 1) * hs;
+            if cfg.cell == CellKind::GruResetBefore {
+                let dout = d_out_view.map(|d| d.slice_move(s![.., cols]));
+                return gru_reset_before::backward(
+                    spec,
+                    &params.cells[idx],
+                    g,
+                    input.view(),
+                    cache,
+                    dout,
+                    dhn.map(|d| d.index_axis_move(Axis(0), idx)),
+                );
+            }
             direction::backward(
                 spec,
                 &params.cells[idx],

@@ -11,7 +11,8 @@ fn random<D: Dimension>(shape: D, rng: &mut SplitMix64) -> Array<f64, D> {
     Array::from_shape_simple_fn(shape, || rng.uniform(-1.0, 1.0))
 }
 
-const CELLS: [CellKind; 4] = [CellKind::Rnn(Nonlinearity::Tanh), CellKind::Rnn(Nonlinearity::Relu), CellKind::Lstm, CellKind::Gru];
+const CELLS: [CellKind; 5] =
+    [CellKind::Rnn(Nonlinearity::Tanh), CellKind::Rnn(Nonlinearity::Relu), CellKind::Lstm, CellKind::Gru, CellKind::GruResetBefore];
 
 struct Case {
     cfg: RnnConfig,

@@ -1,0 +1,257 @@
+"""Keras 3 ``.keras`` archives in: :func:`from_keras` reads ``config.json`` and
+``model.weights.h5`` (with h5py; neither TensorFlow nor Keras is needed) into an
+equivalent :class:`rustrnn.Sequential`.
+
+Layers: InputLayer, Embedding (``mask_zero``), Masking, SimpleRNN (tanh/relu),
+LSTM, GRU (``reset_after`` True or False), Bidirectional (concat/sum/mul/ave)
+around those, Dense (linear/relu/tanh/sigmoid/softmax), TimeDistributed(Dense),
+Dropout. Weights are converted, not reinterpreted: kernels are transposed to
+PyTorch's (out, in) layout and GRU gates reordered from Keras' z,r,h to r,z,n
+(LSTM's i,f,c,o is already PyTorch's i,f,g,o). Anything else — another layer, a
+Functional model, an activation rustrnn lacks, ``stateful``,
+``use_bias=False`` on a recurrent layer, ``go_backwards`` with
+``return_sequences`` after a mask (Keras then moves the outputs of padded
+sequences; rustrnn keeps each sequence's steps in place) — raises
+:class:`rustrnn.UnsupportedError` naming the layer and the option. Options that
+act only in training (``dropout``/``recurrent_dropout`` inside a recurrent
+layer, regularizers, constraints) are left out with a warning that says so.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from .._registry import model_class
+from ..errors import ModelFileError, UnsupportedError
+
+_RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+_ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
+_MERGE_MODES = ("concat", "sum", "mul", "ave")
+_TRAINING_ONLY = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+                  "kernel_constraint", "recurrent_constraint", "bias_constraint", "embeddings_regularizer",
+                  "embeddings_constraint")
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("from_keras needs h5py: pip install 'rustrnn[interop]' (or pip install h5py)") from None
+    return h5py
+
+
+def keras_to_torch_gates(w: np.ndarray, cell: str, units: int) -> np.ndarray:
+    """Rows of a (G·H, ...) array from Keras' gate order to PyTorch's (GRU: z,r,h -> r,z,n)."""
+    if cell != "GRU":
+        return w
+    z, r, h = (w[k * units:(k + 1) * units] for k in range(3))
+    return np.concatenate([r, z, h])
+
+
+def _activation(value: Any) -> str:
+    if value is None:
+        return "linear"
+    if isinstance(value, dict):  # a serialized function object
+        value = value.get("config", value.get("class_name"))
+    return value if isinstance(value, str) else repr(value)
+
+
+class _Reader:
+    """The archive's weights, by layer name."""
+
+    def __init__(self, h5: Any) -> None:
+        self.groups: dict = {}
+        if "layers" in h5:
+            for key in h5["layers"]:
+                g = h5["layers"][key]
+                if "vars" in g and "name" in g["vars"].attrs:
+                    self.groups[str(g["vars"].attrs["name"])] = g
+
+    def vars(self, layer: str, *path: str) -> list:
+        g = self.groups.get(layer)
+        if g is None:
+            raise ModelFileError(f"model.weights.h5: no weights for layer {layer!r}")
+        for p in path:
+            if p not in g:
+                raise ModelFileError(f"model.weights.h5: layer {layer!r} has no {p!r} group")
+            g = g[p]
+        v = g["vars"]
+        return [np.asarray(v[str(i)]) for i in range(len(v))]
+
+
+class _Builder:
+    def __init__(self) -> None:
+        from .. import layers
+
+        self.L = layers
+        self.layers: list = []
+        self.weights: dict = {}
+        self.masked = False
+
+    def unsupported(self, name: str, cls: str, what: str) -> UnsupportedError:
+        return UnsupportedError(f"from_keras: layer {name!r} ({cls}): {what} is not supported by rustrnn")
+
+    def check_recurrent(self, name: str, cls: str, c: dict) -> dict:
+        """The rustrnn keyword arguments of a Keras recurrent layer's config."""
+        if c.get("stateful"):
+            raise self.unsupported(name, cls, "stateful=True")
+        if not c.get("use_bias", True):
+            raise self.unsupported(name, cls, "use_bias=False")
+        act = _activation(c.get("activation", "tanh"))
+        kw: dict = {}
+        if cls == "SimpleRNN":
+            if act not in ("tanh", "relu"):
+                raise self.unsupported(name, cls, f"activation={act!r} (tanh or relu are)")
+            kw["activation"] = act
+        elif act != "tanh":
+            raise self.unsupported(name, cls, f"activation={act!r} (only tanh is)")
+        if cls != "SimpleRNN" and _activation(c.get("recurrent_activation", "sigmoid")) != "sigmoid":
+            raise self.unsupported(name, cls, f"recurrent_activation={c.get('recurrent_activation')!r} (only sigmoid is)")
+        if cls == "GRU":
+            kw["reset_after"] = bool(c.get("reset_after", True))
+        if c.get("go_backwards") and c.get("return_sequences") and self.masked:
+            raise self.unsupported(name, cls, "go_backwards with return_sequences on masked input (Keras moves padded "
+                                              "sequences' outputs to other steps)")
+        dropped = [f"{k}={c[k]}" for k in ("dropout", "recurrent_dropout") if c.get(k)]
+        dropped += [k for k in _TRAINING_ONLY if c.get(k)]
+        if dropped:
+            warnings.warn(f"from_keras: layer {name!r} ({cls}): {', '.join(dropped)} act only in training and are "
+                          "not imported; predictions are unaffected", stacklevel=4)
+        return kw
+
+    def recurrent_weights(self, cls: str, units: int, vs: list, suffix: str, reset_after: bool) -> dict:
+        if len(vs) != 3:
+            raise ModelFileError(f"model.weights.h5: a {cls} layer should have kernel, recurrent_kernel and bias, got {len(vs)} arrays")
+        kernel, recurrent, bias = vs
+        w = {f"weight_ih_l0{suffix}": keras_to_torch_gates(kernel.T, cls, units),
+             f"weight_hh_l0{suffix}": keras_to_torch_gates(recurrent.T, cls, units)}
+        if cls == "GRU" and reset_after:
+            b_ih, b_hh = bias[0], bias[1]
+        else:
+            b_ih, b_hh = bias.reshape(-1), np.zeros(bias.size, bias.dtype)
+        w[f"bias_ih_l0{suffix}"] = keras_to_torch_gates(b_ih, cls, units)
+        w[f"bias_hh_l0{suffix}"] = keras_to_torch_gates(b_hh, cls, units)
+        return w
+
+    def add(self, entry: dict, reader: _Reader) -> None:
+        L = self.L
+        cls, c = entry.get("class_name"), entry.get("config", {})
+        name = c.get("name", cls)
+        if c.get("quantization_config") or c.get("lora_rank"):
+            raise self.unsupported(name, cls, "quantization or LoRA")
+        if cls == "Embedding":
+            self.masked |= bool(c.get("mask_zero"))
+            layer = L.Embedding(c["input_dim"], c["output_dim"], mask_zero=bool(c.get("mask_zero")),
+                                trainable=c.get("trainable", True), name=name)
+            (table,) = reader.vars(name)
+            self.weights[f"{name}/embeddings"] = table
+        elif cls == "Masking":
+            self.masked = True
+            layer = L.Masking(c.get("mask_value", 0.0), name=name)
+        elif cls == "Dropout":
+            if c.get("noise_shape") is not None:
+                raise self.unsupported(name, cls, "noise_shape")
+            layer = L.Dropout(c["rate"], name=name)
+        elif cls in ("Dense", "TimeDistributed"):
+            src, path = c, ()
+            if cls == "TimeDistributed":
+                inner = c.get("layer", {})
+                if inner.get("class_name") != "Dense":
+                    raise self.unsupported(name, cls, f"wrapping {inner.get('class_name')} (only Dense is)")
+                src, path = inner.get("config", {}), ("layer",)
+                if src.get("quantization_config") or src.get("lora_rank"):
+                    raise self.unsupported(name, cls, "quantization or LoRA")
+            act = _activation(src.get("activation"))
+            if act not in _ACTIVATIONS:
+                raise self.unsupported(name, cls, f"activation={act!r}")
+            use_bias = bool(src.get("use_bias", True))
+            layer = L.Dense(src["units"], activation=act, use_bias=use_bias, trainable=c.get("trainable", True), name=name)
+            vs = reader.vars(name, *path)
+            self.weights[f"{name}/kernel"] = vs[0]
+            if use_bias:
+                self.weights[f"{name}/bias"] = vs[1]
+        elif cls in _RECURRENT:
+            kw = self.check_recurrent(name, cls, c)
+            layer = getattr(L, cls)(c["units"], return_sequences=bool(c.get("return_sequences")),
+                                    return_state=bool(c.get("return_state")), go_backwards=bool(c.get("go_backwards")),
+                                    trainable=c.get("trainable", True), name=name, **kw)
+            self.weights.update({f"{name}/{k}": v for k, v in self.recurrent_weights(
+                cls, c["units"], reader.vars(name, "cell"), "", kw.get("reset_after", True)).items()})
+        elif cls == "Bidirectional":
+            merge = c.get("merge_mode", "concat")
+            if merge not in _MERGE_MODES:
+                raise self.unsupported(name, cls, f"merge_mode={merge!r} (concat, sum, mul and ave are)")
+            fw, bw = c.get("layer", {}), c.get("backward_layer") or {}
+            fcls, fc = fw.get("class_name"), fw.get("config", {})
+            if fcls not in _RECURRENT:
+                raise self.unsupported(name, cls, f"wrapping {fcls}")
+            bc = bw.get("config", {})
+            same = ("units", "activation", "recurrent_activation", "use_bias", "reset_after", "return_sequences", "stateful")
+            if bw and (bw.get("class_name") != fcls or not bc.get("go_backwards")
+                       or any(bc.get(k) != fc.get(k) for k in same)):
+                raise self.unsupported(name, cls, "a backward_layer that differs from the forward layer")
+            if fc.get("go_backwards"):
+                raise self.unsupported(name, cls, "a wrapped layer with go_backwards=True")
+            if fc.get("return_state"):
+                raise self.unsupported(name, cls, "return_state")
+            kw = self.check_recurrent(name, fcls, fc)
+            layer = getattr(L, fcls)(fc["units"], return_sequences=bool(fc.get("return_sequences")), bidirectional=True,
+                                     merge_mode=merge, trainable=c.get("trainable", True), name=name, **kw)
+            for sub, sfx in (("forward_layer", ""), ("backward_layer", "_reverse")):
+                w = self.recurrent_weights(fcls, fc["units"], reader.vars(name, sub, "cell"), sfx, kw.get("reset_after", True))
+                self.weights.update({f"{name}/{k}": v for k, v in w.items()})
+        else:
+            raise UnsupportedError(f"from_keras: layer {name!r} is a {cls}, which rustrnn does not implement "
+                                   f"(supported: Embedding, Masking, SimpleRNN, LSTM, GRU, Bidirectional, Dense, "
+                                   f"TimeDistributed(Dense), Dropout)")
+        self.layers.append(layer)
+
+
+def from_keras(path: Any, dtype: Any = np.float32) -> Any:
+    """A :class:`rustrnn.Sequential` equivalent to the Keras 3 Sequential model in
+    the ``.keras`` archive at ``path``, with its weights (not compiled)."""
+    Sequential = model_class("Sequential")  # by name: no import circle through models.py's exports
+    h5py = _h5py()
+    path = os.fspath(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+            weights_bytes = z.read("model.weights.h5")
+    except (zipfile.BadZipFile, KeyError, ValueError) as e:
+        raise ModelFileError(f"{path}: not a Keras 3 .keras archive (config.json + model.weights.h5): {e}") from None
+    if config.get("class_name") != "Sequential":
+        raise UnsupportedError(f"from_keras: the model is a {config.get('class_name')}; only Sequential models are supported")
+    entries = config.get("config", {}).get("layers", [])
+    input_shape = config.get("config", {}).get("build_input_shape") or (config.get("build_config") or {}).get("input_shape")
+    builder = _Builder()
+    with h5py.File(io.BytesIO(weights_bytes), "r") as h5:
+        reader = _Reader(h5)
+        for i, entry in enumerate(entries):
+            if entry.get("class_name") == "InputLayer":
+                if i != 0:
+                    raise UnsupportedError("from_keras: an InputLayer is supported only as the first layer")
+                input_shape = entry["config"].get("batch_shape") or input_shape
+                continue
+            builder.add(entry, reader)
+    if not builder.layers:
+        raise ModelFileError(f"{path}: the model has no layers")
+    model = Sequential(builder.layers, dtype=dtype, name=config.get("config", {}).get("name"))
+    if not isinstance(builder.layers[0], builder.L.Embedding):
+        if not input_shape:
+            raise ModelFileError(f"{path}: the model's input shape is not recorded (build the Keras model before saving)")
+        model.build(tuple(input_shape))
+    else:
+        model.build()
+    have = set(model.weight_names)
+    missing = have - set(builder.weights)
+    if missing:
+        raise ModelFileError(f"{path}: no weights found for {', '.join(sorted(missing))}")
+    model._set_named_weights({k: np.asarray(v, dtype=model.dtype) for k, v in builder.weights.items()})
+    return model

@@ -1,0 +1,185 @@
+"""Keras 3 ``.keras`` archives out: :func:`export_keras` writes a
+:class:`rustrnn.Sequential` as ``config.json`` + ``model.weights.h5`` (h5py) +
+``metadata.json`` that ``keras.saving.load_model`` reads (any backend) and
+predicts with as rustrnn does.
+
+The inverse of :mod:`rustrnn.interop.keras_in`: kernels transposed back to
+Keras' (in, out), GRU gates reordered r,z,n -> z,r,h, LSTM/SimpleRNN's two
+biases summed into Keras' one (GRU ``reset_after=True`` keeps both, as Keras'
+(2, 3H) bias). A recurrent layer with ``num_layers=k`` becomes k Keras layers
+(named ``name``, ``name_l1``, ...; Bidirectional with concat between them, as
+rustrnn stacks them) with a Dropout between them when ``dropout`` is set.
+``return_state``, and ``go_backwards`` combined with a mask and a returned or
+stacked sequence (Keras moves padded sequences' outputs elsewhere), raise
+:class:`rustrnn.UnsupportedError`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import re
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from .._registry import model_class
+from ..errors import UnsupportedError
+from .keras_in import keras_to_torch_gates
+
+# The Keras release whose format this writes (the format is stable across Keras 3).
+KERAS_VERSION = "3.6.0"
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("export_keras needs h5py: pip install 'rustrnn[interop]' (or pip install h5py)") from None
+    return h5py
+
+
+def _snake(name: str) -> str:
+    # Keras' naming.to_snake_case, which names the weight groups after the class.
+    s = re.sub(r"\W+", "", name)
+    s = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", s)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def _dtype(name: str) -> dict:
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
+
+
+def _layer(cls: str, config: dict) -> dict:
+    return {"module": "keras.layers", "class_name": cls, "config": config, "registered_name": None}
+
+
+class _Out:
+    """Keras layer configs and, per layer, its weight groups (path -> arrays)."""
+
+    def __init__(self) -> None:
+        self.layers: list = []
+        self.weights: list = []
+
+    def add(self, cls: str, config: dict, groups: dict) -> None:
+        self.layers.append(_layer(cls, config))
+        self.weights.append((cls, config["name"], groups))
+
+
+def _recurrent_vars(cls: str, units: int, w: dict, sfx: str, reset_after: bool) -> list:
+    """Keras' kernel, recurrent_kernel and bias from PyTorch-named arrays."""
+    kernel = keras_to_torch_gates(w[f"weight_ih{sfx}"], cls, units).T
+    recurrent = keras_to_torch_gates(w[f"weight_hh{sfx}"], cls, units).T
+    b_ih = keras_to_torch_gates(w[f"bias_ih{sfx}"], cls, units)
+    b_hh = keras_to_torch_gates(w[f"bias_hh{sfx}"], cls, units)
+    bias = np.stack([b_ih, b_hh]) if cls == "GRU" and reset_after else b_ih + b_hh
+    return [np.ascontiguousarray(a, dtype=np.float32) for a in (kernel, recurrent, bias)]
+
+
+def export_keras(model: Any, path: Any) -> None:
+    """See :meth:`rustrnn.Model.export_keras`."""
+    from ..layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, SimpleRNN
+
+    h5py = _h5py()
+    # Found by class name (models.py imports interop, so interop imports no model module).
+    if not isinstance(model, model_class("Sequential")):
+        raise UnsupportedError(f"export_keras: expected a rustrnn.Sequential, got {type(model).__name__}")
+    model._require_built("export_keras")
+    weights = model.get_weight_dict()
+    first = model.layers[0]
+    spec = model._input
+    if isinstance(first, Embedding):
+        batch_shape, in_dtype = [None, None], "int32"
+    else:
+        batch_shape = [None, None, spec["features"]] if spec["sequence"] else [None, spec["features"]]
+        in_dtype = "float32"
+    out = _Out()
+    masked = False
+    for layer in model.layers:
+        name = layer.name
+        base = {"name": name, "trainable": layer.trainable, "dtype": _dtype("float32")}
+        if isinstance(layer, Embedding):
+            masked |= layer.mask_zero
+            out.add("Embedding", {**base, "input_dim": layer.input_dim, "output_dim": layer.output_dim,
+                                  "mask_zero": layer.mask_zero}, {"vars": [weights[f"{name}/embeddings"]]})
+        elif isinstance(layer, Masking):
+            masked = True
+            out.add("Masking", {**base, "mask_value": layer.mask_value}, {"vars": []})
+        elif isinstance(layer, Dropout):
+            out.add("Dropout", {**base, "rate": layer.rate}, {"vars": []})
+        elif isinstance(layer, Dense):
+            vs = [weights[f"{name}/kernel"]] + ([weights[f"{name}/bias"]] if layer.use_bias else [])
+            out.add("Dense", {**base, "units": layer.units, "activation": layer.activation, "use_bias": layer.use_bias},
+                    {"vars": vs})
+        elif isinstance(layer, (SimpleRNN, LSTM, GRU)):
+            cls = {SimpleRNN: "SimpleRNN", LSTM: "LSTM", GRU: "GRU"}[type(layer)]
+            if layer.return_state:
+                raise UnsupportedError(f"export_keras: layer {name!r}: return_state is not supported")
+            if layer.go_backwards and (layer.bidirectional or (masked and (layer.return_sequences or layer.num_layers > 1))):
+                raise UnsupportedError(f"export_keras: layer {name!r}: go_backwards with a bidirectional layer, or with a "
+                                       "mask and a returned or stacked sequence, has no Keras equivalent")
+            reset_after = getattr(layer, "reset_after", True)
+            cell: dict = {"units": layer.units}
+            if cls == "SimpleRNN":
+                cell["activation"] = layer.activation
+            if cls == "GRU":
+                cell["reset_after"] = reset_after
+            prefix = name + "/"
+            w = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+            for k in range(layer.num_layers):
+                last = k + 1 == layer.num_layers
+                kname = name if k == 0 else f"{name}_l{k}"
+                seqs = layer.return_sequences or not last
+                inner = {"name": kname, "trainable": layer.trainable, "dtype": _dtype("float32"), **cell,
+                         "return_sequences": seqs, "go_backwards": layer.go_backwards and k == 0}
+                fw = _recurrent_vars(cls, layer.units, w, f"_l{k}", reset_after)
+                if layer.bidirectional:
+                    bw = _recurrent_vars(cls, layer.units, w, f"_l{k}_reverse", reset_after)
+                    config = {"name": kname, "trainable": layer.trainable, "dtype": _dtype("float32"),
+                              "merge_mode": layer.merge_mode if last else "concat",
+                              "layer": _layer(cls, {**inner, "name": f"forward_{kname}"})}
+                    out.add("Bidirectional", config, {"vars": [], "forward_layer/vars": [], "forward_layer/cell/vars": fw,
+                                                      "backward_layer/vars": [], "backward_layer/cell/vars": bw})
+                else:
+                    out.add(cls, inner, {"vars": [], "cell/vars": fw})
+                if not last and layer.dropout > 0:
+                    out.add("Dropout", {"name": f"{kname}_dropout", "trainable": True, "dtype": _dtype("float32"),
+                                        "rate": layer.dropout}, {"vars": []})
+        else:
+            raise UnsupportedError(f"export_keras: layer {name!r} ({type(layer).__name__}) has no Keras export")
+
+    input_layer = _layer("InputLayer", {"batch_shape": batch_shape, "dtype": in_dtype, "sparse": False, "name": "input_layer"})
+    config = {
+        "module": "keras", "class_name": "Sequential", "registered_name": None,
+        "config": {"name": model.name, "trainable": True, "dtype": _dtype("float32"), "layers": [input_layer] + out.layers},
+        "build_config": {"input_shape": batch_shape},
+    }
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        f.create_group("vars").attrs["name"] = model.name
+        used: dict = {}
+        root = f.create_group("layers")
+        for cls, lname, groups in out.weights:
+            key = _snake(cls)
+            if key in used:
+                used[key] += 1
+                key = f"{key}_{used[key]}"
+            else:
+                used[key] = 0
+            g = root.create_group(key)
+            for sub, arrays in groups.items():
+                v = g.create_group(sub)
+                v.attrs["name"] = lname  # what from_keras finds the layer's weights by
+                for i, a in enumerate(arrays):
+                    v.create_dataset(str(i), data=np.ascontiguousarray(a, dtype=np.float32))
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                "producer": "rustrnn"}
+    tmp = os.fspath(path) + ".tmp"
+    with zipfile.ZipFile(tmp, "w") as z:
+        z.writestr("metadata.json", json.dumps(metadata))
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.h5", buf.getvalue())
+    os.replace(tmp, os.fspath(path))
