@@ -7,6 +7,7 @@
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use rustrnn_core::kernels::fpmode::with_flush_mode;
 use rustrnn_core::RnnError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -32,13 +33,16 @@ pub fn dtype_error(py: Python<'_>, msg: String) -> PyErr {
     raise(py, "DTypeError", msg)
 }
 
-/// Runs `f` with the GIL released; a panic inside becomes `rustrnn.InternalError`.
+/// Runs `f` with the GIL released, in rustrnn's floating-point mode
+/// (subnormals flushed to zero unless opted out; the thread's own mode is
+/// restored before the GIL is taken back, so NumPy never sees it); a panic
+/// inside becomes `rustrnn.InternalError`.
 pub fn compute<T, F>(py: Python<'_>, f: F) -> PyResult<T>
 where
     F: FnOnce() -> Result<T, RnnError> + Send,
     T: Send,
 {
-    match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
+    match py.detach(|| with_flush_mode(|| catch_unwind(AssertUnwindSafe(f)))) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(to_py(py, e)),
         Err(panic) => {

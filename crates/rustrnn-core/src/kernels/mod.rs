@@ -3,4 +3,5 @@
 
 pub mod activations;
 pub mod cells;
+pub mod fpmode;
 pub mod gemm;
