@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from . import callbacks, datasets, layers, losses, metrics, nn, optimizers, text, timeseries, utils
 from ._native import __version__
+from ._native import _isa_notice
 from ._native import get_flush_denormal as _get_flush_denormal
+from ._native import get_isa as _get_isa
 from ._native import get_num_threads as _get_num_threads
 from ._native import manual_seed as _manual_seed
 from ._native import set_flush_denormal as _set_flush_denormal
@@ -45,6 +47,7 @@ __all__ = [
     "get_num_threads",
     "set_flush_denormal",
     "get_flush_denormal",
+    "get_isa",
     "RustRnnError",
     "ShapeError",
     "ArgumentError",
@@ -99,3 +102,21 @@ def set_flush_denormal(on: bool) -> None:
 def get_flush_denormal() -> bool:
     """Whether rustrnn flushes subnormal floats to zero while it computes."""
     return bool(_get_flush_denormal())
+
+
+def get_isa() -> str:
+    """The instruction set rustrnn's kernels use: ``"avx512"``, ``"avx2"`` (AVX2+FMA) or
+    ``"portable"``. The best the CPU supports is chosen at import; the environment
+    variable ``RUSTRNN_ISA=portable|avx2|avx512`` (set before import) forces a path."""
+    return str(_get_isa())
+
+
+def _warn_isa_notice() -> None:
+    notice = _isa_notice()  # also makes the choice (and AVX-512's self-check) now
+    if notice:
+        import warnings
+
+        warnings.warn(f"rustrnn: {notice}", RuntimeWarning, stacklevel=3)
+
+
+_warn_isa_notice()

@@ -51,6 +51,24 @@ fn _workers_flush(py: Python<'_>) -> PyResult<Vec<bool>> {
     errors::compute(py, || Ok(rustrnn_core::threads::workers_flush()))
 }
 
+/// The kernel path in use: "portable", "avx2" or "avx512".
+#[pyfunction]
+fn get_isa() -> &'static str {
+    rustrnn_core::kernels::isa::active().name()
+}
+
+/// Why the path in use differs from the one asked for or detected, if it does.
+#[pyfunction]
+fn _isa_notice() -> Option<&'static str> {
+    rustrnn_core::kernels::isa::notice()
+}
+
+/// The kernel paths this CPU supports, portable first.
+#[pyfunction]
+fn _supported_isas() -> Vec<&'static str> {
+    rustrnn_core::kernels::isa::supported().into_iter().map(|i| i.name()).collect()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<recurrent::RecurrentHandle>()?;
@@ -64,6 +82,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_flush_denormal, m)?)?;
     m.add_function(wrap_pyfunction!(set_flush_denormal, m)?)?;
     m.add_function(wrap_pyfunction!(_fp_control_word, m)?)?;
+    m.add_function(wrap_pyfunction!(get_isa, m)?)?;
+    m.add_function(wrap_pyfunction!(_isa_notice, m)?)?;
+    m.add_function(wrap_pyfunction!(_supported_isas, m)?)?;
     m.add_function(wrap_pyfunction!(_workers_flush, m)?)?;
     text::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -63,39 +63,56 @@ const TANH_Q4: f32 = -3.333_328_194_22e-1;
 // ---------------------------------------------------------------------------
 // Public API.
 
+use crate::kernels::isa::{self, Isa};
+
 /// `x[i] = 1 / (1 + exp(-x[i]))`, in place. Within 2 ulp over all of `f32`.
 pub fn sigmoid_f32(x: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
+    sigmoid_f32_on(isa::active(), x)
+}
+
+/// [`sigmoid_f32`] on a given path (which this CPU must support).
+pub fn sigmoid_f32_on(isa: Isa, x: &mut [f32]) {
+    assert!(isa.is_supported(), "sigmoid_f32_on: this CPU does not support {isa}");
+    match isa {
         // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        unsafe { avx2::sigmoid(x) };
-        return;
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::sigmoid(x) },
+        _ => scalar::sigmoid(x),
     }
-    scalar::sigmoid(x)
 }
 
 /// `x[i] = tanh(x[i])`, in place. Within 1 ulp over all of `f32`;
 /// `tanh(-0.0) = -0.0`.
 pub fn tanh_f32(x: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
+    tanh_f32_on(isa::active(), x)
+}
+
+/// [`tanh_f32`] on a given path (which this CPU must support).
+pub fn tanh_f32_on(isa: Isa, x: &mut [f32]) {
+    assert!(isa.is_supported(), "tanh_f32_on: this CPU does not support {isa}");
+    match isa {
         // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        unsafe { avx2::tanh(x) };
-        return;
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::tanh(x) },
+        _ => scalar::tanh(x),
     }
-    scalar::tanh(x)
 }
 
 /// `x[i] = exp(x[i])`, in place. Within 1 ulp over all of `f32`, with
 /// correct overflow to +inf and gradual underflow through the subnormals.
 pub fn exp_f32(x: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
+    exp_f32_on(isa::active(), x)
+}
+
+/// [`exp_f32`] on a given path (which this CPU must support).
+pub fn exp_f32_on(isa: Isa, x: &mut [f32]) {
+    assert!(isa.is_supported(), "exp_f32_on: this CPU does not support {isa}");
+    match isa {
         // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        unsafe { avx2::exp(x) };
-        return;
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::exp(x) },
+        _ => scalar::exp(x),
     }
-    scalar::exp(x)
 }
 
 /// `x[i] = 1 / (1 + exp(-x[i]))`, in place, with std's `exp`. Negative inputs
@@ -117,30 +134,6 @@ pub fn sigmoid_f64(x: &mut [f64]) {
 pub fn tanh_f64(x: &mut [f64]) {
     for v in x {
         *v = v.tanh();
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Runtime dispatch.
-
-/// Whether AVX2 and FMA are available, detected on first use and then cached
-/// so that each call costs one relaxed load and a branch.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn has_avx2_fma() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    const UNKNOWN: u8 = 0;
-    const NO: u8 = 1;
-    const YES: u8 = 2;
-    static LEVEL: AtomicU8 = AtomicU8::new(UNKNOWN);
-    match LEVEL.load(Ordering::Relaxed) {
-        YES => true,
-        NO => false,
-        _ => {
-            let ok = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-            LEVEL.store(if ok { YES } else { NO }, Ordering::Relaxed);
-            ok
-        }
     }
 }
 
@@ -394,27 +387,33 @@ mod tests {
                     },
                 ),
             ];
-            #[cfg(target_arch = "x86_64")]
-            if has_avx2_fma() {
+            for isa in isa::supported().into_iter().filter(|&i| i != Isa::Portable) {
                 fn e(x: &mut [f32]) {
-                    unsafe { avx2::exp(x) }
+                    exp_f32_on(Isa::Avx2, x)
                 }
                 fn s(x: &mut [f32]) {
-                    unsafe { avx2::sigmoid(x) }
+                    sigmoid_f32_on(Isa::Avx2, x)
                 }
                 fn t(x: &mut [f32]) {
-                    unsafe { avx2::tanh(x) }
+                    tanh_f32_on(Isa::Avx2, x)
                 }
-                v.push((
-                    "avx2",
-                    match self {
-                        Func::Exp => e,
-                        Func::Sigmoid => s,
-                        Func::Tanh => t,
-                    },
-                ));
-            } else {
+                fn e5(x: &mut [f32]) {
+                    exp_f32_on(Isa::Avx512, x)
+                }
+                fn s5(x: &mut [f32]) {
+                    sigmoid_f32_on(Isa::Avx512, x)
+                }
+                fn t5(x: &mut [f32]) {
+                    tanh_f32_on(Isa::Avx512, x)
+                }
+                let k: [Kernel; 3] = if isa == Isa::Avx2 { [e, s, t] } else { [e5, s5, t5] };
+                v.push((isa.name(), k[self as usize]));
+            }
+            if !Isa::Avx2.is_supported() {
                 eprintln!("note: no AVX2+FMA here; SIMD path not tested");
+            }
+            if !Isa::Avx512.is_supported() {
+                eprintln!("note: no AVX-512 here; AVX-512 path not tested");
             }
             v
         }

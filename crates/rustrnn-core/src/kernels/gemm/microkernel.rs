@@ -10,7 +10,7 @@
 //! AVX-512 has the same FMA throughput, so AVX2 is already at peak); every other
 //! CPU gets a portable kernel of the same shape.
 
-use std::sync::OnceLock;
+use crate::kernels::isa::{self, Isa};
 
 /// Rows of C per kernel call.
 pub const MR: usize = 6;
@@ -50,21 +50,17 @@ pub trait GemmElem: Copy + Send + Sync + 'static {
     /// values, and `c` to a row-major tile with row stride `ldc` holding at
     /// least `m` rows of `n`.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<Self>, b: *const Self, c: *mut Self, ldc: usize, accumulate: bool);
-}
+    #[inline]
+    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<Self>, b: *const Self, c: *mut Self, ldc: usize, accumulate: bool) {
+        Self::kernel_on(isa::active(), m, n, kc, a, b, c, ldc, accumulate)
+    }
 
-fn has_avx2_fma() -> bool {
-    static DETECTED: OnceLock<bool> = OnceLock::new();
-    *DETECTED.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
+    /// [`GemmElem::kernel`] on a given path.
+    ///
+    /// # Safety
+    /// As for `kernel`, and the CPU must support `isa`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel_on(isa: Isa, m: usize, n: usize, kc: usize, a: ATile<Self>, b: *const Self, c: *mut Self, ldc: usize, accumulate: bool);
 }
 
 /// Portable kernel: the same tiling, written so the compiler can vectorise it.
@@ -114,12 +110,12 @@ impl GemmElem for f32 {
     const MC: usize = 120;
 
     #[inline]
-    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<f32>, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            return x86::kernel_f32(m, n, kc, a, b, c, ldc, accumulate);
+    unsafe fn kernel_on(isa: Isa, m: usize, n: usize, kc: usize, a: ATile<f32>, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 | Isa::Avx512 => x86::kernel_f32(m, n, kc, a, b, c, ldc, accumulate),
+            _ => kernel_portable::<f32, 16>(m, n, kc, a, b, c, ldc, accumulate),
         }
-        kernel_portable::<f32, 16>(m, n, kc, a, b, c, ldc, accumulate)
     }
 }
 
@@ -129,12 +125,12 @@ impl GemmElem for f64 {
     const MC: usize = 96;
 
     #[inline]
-    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<f64>, b: *const f64, c: *mut f64, ldc: usize, accumulate: bool) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            return x86::kernel_f64(m, n, kc, a, b, c, ldc, accumulate);
+    unsafe fn kernel_on(isa: Isa, m: usize, n: usize, kc: usize, a: ATile<f64>, b: *const f64, c: *mut f64, ldc: usize, accumulate: bool) {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 | Isa::Avx512 => x86::kernel_f64(m, n, kc, a, b, c, ldc, accumulate),
+            _ => kernel_portable::<f64, 8>(m, n, kc, a, b, c, ldc, accumulate),
         }
-        kernel_portable::<f64, 8>(m, n, kc, a, b, c, ldc, accumulate)
     }
 }
 
@@ -273,8 +269,8 @@ mod x86 {
 mod tests {
     use super::*;
 
-    /// Every (m, n) tile shape of the dispatching kernel and of the portable
-    /// kernel against a plain triple loop.
+    /// Every (m, n) tile shape of every kernel path this CPU supports against
+    /// a plain triple loop.
     fn check<F>(to: impl Fn(f64) -> F, back: impl Fn(F) -> f64, tol: f64)
     where
         F: GemmElem + Default + std::ops::Add<Output = F> + std::ops::Mul<Output = F>,
@@ -286,7 +282,7 @@ mod tests {
                 let b: Vec<F> = (0..kc * nr).map(|v| to(((v * 5) % 13) as f64 * 0.1 - 0.6)).collect();
                 for n in [1, nr / 2 + 1, nr] {
                     for accumulate in [false, true] {
-                        for (portable, in_place) in [(false, false), (true, false), (false, true), (true, true)] {
+                        for (isa, in_place) in isa::supported().into_iter().flat_map(|i| [(i, false), (i, true)]) {
                             // The same values, packed (k-major) or row-major with a padded row stride.
                             let lda = kc + 2;
                             let mut a_rows = vec![F::default(); m * lda];
@@ -303,17 +299,7 @@ mod tests {
                             let ldc = nr + 3;
                             let mut c: Vec<F> = (0..m * ldc).map(|v| to(v as f64 * 0.01)).collect();
                             let before = c.clone();
-                            unsafe {
-                                if portable {
-                                    if nr == 16 {
-                                        kernel_portable::<F, 16>(m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
-                                    } else {
-                                        kernel_portable::<F, 8>(m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
-                                    }
-                                } else {
-                                    F::kernel(m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
-                                }
-                            }
+                            unsafe { F::kernel_on(isa, m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) }
                             for i in 0..m {
                                 for j in 0..ldc {
                                     let got = back(c[i * ldc + j]);
@@ -326,7 +312,7 @@ mod tests {
                                     };
                                     assert!(
                                         (got - want).abs() <= tol,
-                                        "kc {kc} m {m} n {n} acc {accumulate} portable {portable} ({i},{j}): {got} vs {want}"
+                                        "kc {kc} m {m} n {n} acc {accumulate} {isa} ({i},{j}): {got} vs {want}"
                                     );
                                 }
                             }

@@ -1,0 +1,98 @@
+//! A quick check of one kernel path against the portable kernels, on a small
+//! fixed problem, run once before a path that the test suite may never have
+//! exercised on this machine (AVX-512) is used for real.
+
+use super::activations::{exp_f32_on, sigmoid_f32_on, tanh_f32_on};
+use super::gemm::{ATile, GemmElem, MR};
+use super::gemv::gemv_on;
+use super::isa::Isa;
+
+/// `Ok` when `isa` agrees with the portable kernels: the GEMM micro-kernel
+/// (f32 and f64, every row count), the f32 activations and the f32 GEMV.
+pub(crate) fn check(isa: Isa) -> Result<(), String> {
+    if !isa.is_supported() {
+        return Err(format!("{isa} is not supported by this CPU"));
+    }
+    gemm::<f32>(isa, |v| v as f32, |v| v as f64, 1e-5)?;
+    gemm::<f64>(isa, |v| v, |v| v, 1e-13)?;
+    activations(isa)?;
+    gemv(isa)
+}
+
+fn value(i: usize, salt: usize) -> f64 {
+    ((i * 7919 + salt * 104_729) % 211) as f64 / 105.0 - 1.0
+}
+
+fn gemm<F: GemmElem>(isa: Isa, to: impl Fn(f64) -> F, back: impl Fn(F) -> f64, tol: f64) -> Result<(), String> {
+    let (nr, kc) = (F::NR, 37);
+    let b: Vec<F> = (0..kc * nr).map(|i| to(value(i, 1))).collect();
+    for m in 1..=MR {
+        let a: Vec<F> = (0..kc * m).map(|i| to(value(i, 2))).collect();
+        let tile = ATile { ptr: a.as_ptr(), rs: 1, cs: m };
+        for (n, accumulate) in [(nr, false), (nr, true), (nr / 2 + 1, true)] {
+            let run = |path: Isa| {
+                let mut c: Vec<F> = (0..m * nr).map(|i| to(value(i, 3))).collect();
+                // SAFETY: a is m × kc packed, b holds kc·NR values, c is m × NR.
+                unsafe { F::kernel_on(path, m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), nr, accumulate) };
+                c
+            };
+            let (got, want) = (run(isa), run(Isa::Portable));
+            for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                let (g, w) = (back(g), back(w));
+                if !((g - w).abs() <= tol * (1.0 + w.abs())) {
+                    return Err(format!("{} GEMM m={m} n={n} element {i}: {g} vs {w}", std::any::type_name::<F>()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn activations(isa: Isa) -> Result<(), String> {
+    let xs: Vec<f32> = (0..301).map(|i| (i as f32 - 150.0) * 0.37).chain([0.0, -0.0, 1e-30, 100.0, -100.0]).collect();
+    let funcs: [(&str, fn(Isa, &mut [f32])); 3] = [("exp", exp_f32_on), ("sigmoid", sigmoid_f32_on), ("tanh", tanh_f32_on)];
+    for (name, f) in funcs {
+        let (mut got, mut want) = (xs.clone(), xs.clone());
+        f(isa, &mut got);
+        f(Isa::Portable, &mut want);
+        for ((&x, &g), &w) in xs.iter().zip(&got).zip(&want) {
+            let ulps = (g.to_bits() as i64 - w.to_bits() as i64).abs();
+            if g != w && (g.is_sign_negative() != w.is_sign_negative() || ulps > 2) {
+                return Err(format!("{name}({x}): {g} vs {w}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn gemv(isa: Isa) -> Result<(), String> {
+    let (rows, cols) = (19, 77);
+    let w: Vec<f32> = (0..rows * cols).map(|i| value(i, 4) as f32).collect();
+    let x: Vec<f32> = (0..cols).map(|i| value(i, 5) as f32).collect();
+    let bias: Vec<f32> = (0..rows).map(|i| value(i, 6) as f32).collect();
+    let (mut got, mut want) = (vec![0.0; rows], vec![0.0; rows]);
+    gemv_on(isa, &w, &x, Some(&bias), &mut got);
+    gemv_on(Isa::Portable, &w, &x, Some(&bias), &mut want);
+    for (j, (&g, &w)) in got.iter().zip(&want).enumerate() {
+        if (g - w).abs() > 1e-4 * (1.0 + w.abs()) {
+            return Err(format!("f32 GEMV row {j}: {g} vs {w}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::isa;
+
+    #[test]
+    fn every_supported_path_passes() {
+        for isa in isa::supported() {
+            assert_eq!(check(isa), Ok(()), "{isa}");
+        }
+        for isa in Isa::ALL.into_iter().filter(|i| !i.is_supported()) {
+            assert!(check(isa).is_err());
+        }
+    }
+}
