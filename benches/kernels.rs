@@ -78,7 +78,7 @@ fn lstm_step_product_f32(bencher: Bencher, (batch, hidden): (usize, usize)) {
     let w = random2(4 * hidden, hidden, 4);
     let packed = PackedGates::new(w.view(), 4);
     let panels = packed.unit_panels();
-    let mut c = Array2::<f32>::zeros((batch, 4 * panels * <f32 as GemmElem>::NR));
+    let mut c = Array2::<f32>::zeros((batch, 4 * panels * <f32 as GemmElem>::nr()));
     bencher.counter(ItemsCount::new(2 * batch * hidden * 4 * hidden)).bench_local(|| packed.product(h.view(), 0..panels, c.view_mut()));
 }
 

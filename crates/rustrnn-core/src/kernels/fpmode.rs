@@ -33,10 +33,11 @@ pub fn set_flush_denormal(on: bool) {
     FLUSH.store(on, Ordering::Relaxed);
 }
 
-/// The calling thread's floating-point control register: MXCSR on x86_64,
-/// FPCR on aarch64, `None` elsewhere (for tests and diagnostics).
+/// The calling thread's floating-point control settings: MXCSR without its
+/// sticky exception flags on x86_64, FPCR on aarch64, `None` elsewhere (for
+/// tests and diagnostics).
 pub fn control_word() -> Option<u64> {
-    arch::read().map(u64::from)
+    arch::read().map(|w| u64::from(w & !arch::STATUS_BITS))
 }
 
 /// Whether the calling thread's control register currently flushes
@@ -118,6 +119,8 @@ mod arch {
     /// FTZ (bit 15: subnormal results become zero) and DAZ (bit 6:
     /// subnormal inputs read as zero).
     pub const FLUSH_BITS: Word = (1 << 15) | (1 << 6);
+    /// The sticky exception flags (bits 0-5): status, not mode.
+    pub const STATUS_BITS: Word = 0x3F;
 
     pub fn read() -> Option<Word> {
         let mut w: Word = 0;
@@ -141,6 +144,8 @@ mod arch {
     /// FZ (bit 24): subnormal inputs and results of single and double
     /// precision operations become zero.
     pub const FLUSH_BITS: Word = 1 << 24;
+    /// FPCR holds no status (that is FPSR).
+    pub const STATUS_BITS: Word = 0;
 
     pub fn read() -> Option<Word> {
         let w: Word;
@@ -160,6 +165,7 @@ mod arch {
 mod arch {
     pub type Word = u32;
     pub const FLUSH_BITS: Word = 0;
+    pub const STATUS_BITS: Word = 0;
 
     pub fn read() -> Option<Word> {
         None
@@ -231,11 +237,11 @@ pub(crate) mod tests {
         unsafe { arch::write(odd) };
         {
             let _g = FlushGuard::new();
-            assert_eq!(arch::read().unwrap(), odd | arch::FLUSH_BITS);
+            assert_eq!(arch::read().unwrap() & !arch::STATUS_BITS, (odd | arch::FLUSH_BITS) & !arch::STATUS_BITS);
         }
         let after = arch::read().unwrap();
         unsafe { arch::write(original) };
-        assert_eq!(after, odd);
+        assert_eq!(after & !arch::STATUS_BITS, odd & !arch::STATUS_BITS);
     }
 
     /// Tests that change the process-wide switch hold this lock.

@@ -9,4 +9,8 @@ pub mod fpmode;
 pub mod gemm;
 pub mod gemv;
 pub mod isa;
+mod multiversion;
+pub mod peak;
 mod selfcheck;
+#[cfg(target_arch = "x86_64")]
+mod simd;

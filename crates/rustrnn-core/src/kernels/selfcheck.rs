@@ -24,23 +24,34 @@ fn value(i: usize, salt: usize) -> f64 {
 }
 
 fn gemm<F: GemmElem>(isa: Isa, to: impl Fn(f64) -> F, back: impl Fn(F) -> f64, tol: f64) -> Result<(), String> {
-    let (nr, kc) = (F::NR, 37);
+    let kc = 37;
+    let nr = F::nr_for(isa);
     let b: Vec<F> = (0..kc * nr).map(|i| to(value(i, 1))).collect();
     for m in 1..=MR {
         let a: Vec<F> = (0..kc * m).map(|i| to(value(i, 2))).collect();
         let tile = ATile { ptr: a.as_ptr(), rs: 1, cs: m };
-        for (n, accumulate) in [(nr, false), (nr, true), (nr / 2 + 1, true)] {
+        for (cols, accumulate) in [(nr, false), (nr, true), (nr / 2 + 1, true)] {
+            // Each path reads its own panel width; compare the first `cols`
+            // columns of B (same values) in panels of `nr` and `nr_for(portable)`.
             let run = |path: Isa| {
-                let mut c: Vec<F> = (0..m * nr).map(|i| to(value(i, 3))).collect();
-                // SAFETY: a is m × kc packed, b holds kc·NR values, c is m × NR.
-                unsafe { F::kernel_on(path, m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), nr, accumulate) };
-                c
+                let width = F::nr_for(path);
+                let panels = cols.div_ceil(width);
+                let ldc = panels * width;
+                let mut c: Vec<F> = (0..m * ldc).map(|i| to(value((i / ldc) * 1000 + i % ldc, 3))).collect();
+                for p in 0..panels {
+                    let column = |i: usize| p * width + i % width;
+                    let pb: Vec<F> = (0..kc * width).map(|i| if column(i) < nr { b[(i / width) * nr + column(i)] } else { to(0.0) }).collect();
+                    let n = width.min(cols - p * width);
+                    // SAFETY: a is m × kc packed, pb holds kc·width values, c is m × ldc.
+                    unsafe { F::kernel_on(path, m, n, kc, tile, pb.as_ptr(), c.as_mut_ptr().add(p * width), ldc, accumulate) };
+                }
+                (0..m).flat_map(|i| (0..cols).map(move |j| i * ldc + j)).map(|at| c[at]).collect::<Vec<F>>()
             };
             let (got, want) = (run(isa), run(Isa::Portable));
             for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
                 let (g, w) = (back(g), back(w));
                 if !((g - w).abs() <= tol * (1.0 + w.abs())) {
-                    return Err(format!("{} GEMM m={m} n={n} element {i}: {g} vs {w}", std::any::type_name::<F>()));
+                    return Err(format!("{} GEMM m={m} n={cols} element {i}: {g} vs {w}", std::any::type_name::<F>()));
                 }
             }
         }
