@@ -69,6 +69,22 @@ fn _supported_isas() -> Vec<&'static str> {
     rustrnn_core::kernels::isa::supported().into_iter().map(|i| i.name()).collect()
 }
 
+/// Benchmark hook: one core's FMA peak in GFLOP/s on a kernel path
+/// ("avx2", "avx512") for "float32" or "float64"; None for the portable path
+/// or a path this CPU lacks.
+#[pyfunction]
+fn _fma_peak_gflops(py: Python<'_>, isa: &str, dtype: &str) -> PyResult<Option<f64>> {
+    use rustrnn_core::kernels::isa::Isa;
+    let path = Isa::parse(isa)
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("isa: expected portable, avx2 or avx512, got {isa:?}")))?;
+    let f32 = match dtype {
+        "float32" => true,
+        "float64" => false,
+        _ => return Err(pyo3::exceptions::PyValueError::new_err(format!("dtype: expected float32 or float64, got {dtype:?}"))),
+    };
+    errors::compute(py, || Ok(rustrnn_core::kernels::peak::fma_peak_gflops(path, f32, 200, 5)))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<recurrent::RecurrentHandle>()?;
@@ -85,6 +101,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_isa, m)?)?;
     m.add_function(wrap_pyfunction!(_isa_notice, m)?)?;
     m.add_function(wrap_pyfunction!(_supported_isas, m)?)?;
+    m.add_function(wrap_pyfunction!(_fma_peak_gflops, m)?)?;
     m.add_function(wrap_pyfunction!(_workers_flush, m)?)?;
     text::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -74,7 +74,7 @@ mod wide {
             }
             let mut total = a0.add(a1).add(a2.add(a3)).sum();
             for kk in main..cols {
-                total = total + row[kk] * x[kk];
+                total += row[kk] * x[kk];
             }
             *out = total + bias.map_or(V::E::default(), |b| b[j]);
         }

@@ -40,7 +40,8 @@ fn gemm<F: GemmElem>(isa: Isa, to: impl Fn(f64) -> F, back: impl Fn(F) -> f64, t
                 let mut c: Vec<F> = (0..m * ldc).map(|i| to(value((i / ldc) * 1000 + i % ldc, 3))).collect();
                 for p in 0..panels {
                     let column = |i: usize| p * width + i % width;
-                    let pb: Vec<F> = (0..kc * width).map(|i| if column(i) < nr { b[(i / width) * nr + column(i)] } else { to(0.0) }).collect();
+                    let pb: Vec<F> =
+                        (0..kc * width).map(|i| if column(i) < nr { b[(i / width) * nr + column(i)] } else { to(0.0) }).collect();
                     let n = width.min(cols - p * width);
                     // SAFETY: a is m × kc packed, pb holds kc·width values, c is m × ldc.
                     unsafe { F::kernel_on(path, m, n, kc, tile, pb.as_ptr(), c.as_mut_ptr().add(p * width), ldc, accumulate) };
@@ -50,7 +51,8 @@ fn gemm<F: GemmElem>(isa: Isa, to: impl Fn(f64) -> F, back: impl Fn(F) -> f64, t
             let (got, want) = (run(isa), run(Isa::Portable));
             for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
                 let (g, w) = (back(g), back(w));
-                if !((g - w).abs() <= tol * (1.0 + w.abs())) {
+                let close = (g - w).abs() <= tol * (1.0 + w.abs()); // false for NaN
+                if !close {
                     return Err(format!("{} GEMM m={m} n={cols} element {i}: {g} vs {w}", std::any::type_name::<F>()));
                 }
             }
@@ -61,7 +63,8 @@ fn gemm<F: GemmElem>(isa: Isa, to: impl Fn(f64) -> F, back: impl Fn(F) -> f64, t
 
 fn activations(isa: Isa) -> Result<(), String> {
     let xs: Vec<f32> = (0..301).map(|i| (i as f32 - 150.0) * 0.37).chain([0.0, -0.0, 1e-30, 100.0, -100.0]).collect();
-    let funcs: [(&str, fn(Isa, &mut [f32])); 3] = [("exp", exp_f32_on), ("sigmoid", sigmoid_f32_on), ("tanh", tanh_f32_on)];
+    type Activation = fn(Isa, &mut [f32]);
+    let funcs: [(&str, Activation); 3] = [("exp", exp_f32_on), ("sigmoid", sigmoid_f32_on), ("tanh", tanh_f32_on)];
     for (name, f) in funcs {
         let (mut got, mut want) = (xs.clone(), xs.clone());
         f(isa, &mut got);

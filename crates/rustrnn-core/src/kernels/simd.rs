@@ -13,7 +13,7 @@ use std::arch::x86_64::*;
 
 /// A vector of `LANES` floats of type `E`.
 pub(crate) trait Simd: Copy {
-    type E: Copy + Default + std::ops::Add<Output = Self::E> + std::ops::Mul<Output = Self::E>;
+    type E: Copy + Default + std::ops::Add<Output = Self::E> + std::ops::AddAssign + std::ops::Mul<Output = Self::E>;
     const LANES: usize;
     unsafe fn zero() -> Self;
     unsafe fn splat(v: Self::E) -> Self;
@@ -90,7 +90,7 @@ macro_rules! simd_common {
             while width > 1 {
                 width /= 2;
                 for i in 0..width {
-                    lanes[i] = lanes[i] + lanes[i + width];
+                    lanes[i] += lanes[i + width];
                 }
             }
             lanes[0]

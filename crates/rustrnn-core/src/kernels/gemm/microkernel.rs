@@ -69,7 +69,17 @@ pub trait GemmElem: Copy + Send + Sync + 'static {
     /// # Safety
     /// As for `kernel`, and the CPU must support `isa`.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn kernel_on(isa: Isa, m: usize, n: usize, kc: usize, a: ATile<Self>, b: *const Self, c: *mut Self, ldc: usize, accumulate: bool);
+    unsafe fn kernel_on(
+        isa: Isa,
+        m: usize,
+        n: usize,
+        kc: usize,
+        a: ATile<Self>,
+        b: *const Self,
+        c: *mut Self,
+        ldc: usize,
+        accumulate: bool,
+    );
 }
 
 /// Portable kernel: the same tiling, written so the compiler can vectorise it.
@@ -288,7 +298,11 @@ mod tests {
     where
         F: GemmElem + Default + std::ops::Add<Output = F> + std::ops::Mul<Output = F>,
     {
-        for (isa, kc, m) in isa::supported().into_iter().flat_map(|i| [0usize, 1, 2, 3, 7, 64].map(|k| (i, k))).flat_map(|(i, k)| (1..=MR).map(move |m| (i, k, m))) {
+        for (isa, kc, m) in isa::supported()
+            .into_iter()
+            .flat_map(|i| [0usize, 1, 2, 3, 7, 64].map(|k| (i, k)))
+            .flat_map(|(i, k)| (1..=MR).map(move |m| (i, k, m)))
+        {
             let nr = F::nr_for(isa);
             {
                 let a: Vec<F> = (0..kc * m).map(|v| to(((v * 7) % 11) as f64 * 0.1 - 0.5)).collect();
