@@ -105,6 +105,21 @@ impl Drop for FlushGuard {
     }
 }
 
+/// `x as f32` with IEEE rounding whatever the thread's mode: a result in the
+/// f32 subnormal range is built from its bits instead of by the conversion
+/// instruction, which flush-to-zero would turn into 0. For data that must
+/// arrive unchanged (numbers parsed from files), not for compute.
+pub fn f64_to_f32_exact(x: f64) -> f32 {
+    let a = x.abs();
+    if a >= f32::MIN_POSITIVE as f64 || a == 0.0 || a.is_nan() {
+        return x as f32;
+    }
+    // a < 2^-126: the nearest multiple of 2^-149 (ties to even), computed
+    // exactly in the normal f64 range; 2^23 units is 2^-126 itself.
+    let units = (a * 2f64.powi(149)).round_ties_even() as u32;
+    f32::from_bits(units | if x.is_sign_negative() { 1 << 31 } else { 0 })
+}
+
 /// Runs `f` with the calling thread in rustrnn's flush mode.
 pub fn with_flush_mode<R>(f: impl FnOnce() -> R) -> R {
     let _guard = FlushGuard::new();
@@ -242,6 +257,20 @@ pub(crate) mod tests {
         let after = arch::read().unwrap();
         unsafe { arch::write(original) };
         assert_eq!(after & !arch::STATUS_BITS, odd & !arch::STATUS_BITS);
+    }
+
+    #[test]
+    fn exact_conversion_keeps_subnormals_in_flush_mode() {
+        let mut xs = vec![1e-45, 1.4e-45, 7e-46, 7.006e-46, 2.1e-45, 1e-40, 1.1754942e-38, 1.17549435e-38, 1e-38, 3e-39];
+        xs.extend((0..2000).map(|i| f64::from(i) * 5.9e-42 + 1e-47));
+        xs.extend([0.0, 1.0, -2.5, 1e-30, f64::MAX, f64::MIN_POSITIVE, f64::INFINITY]);
+        let xs: Vec<f64> = xs.iter().flat_map(|&x| [x, -x]).collect();
+        let plain: Vec<u32> = xs.iter().map(|&x| (x as f32).to_bits()).collect();
+        let _lock = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+        set_flush_denormal(true);
+        let flushed: Vec<u32> = with_flush_mode(|| xs.iter().map(|&x| f64_to_f32_exact(x).to_bits()).collect());
+        assert_eq!(flushed, plain);
+        assert!(f64_to_f32_exact(f64::NAN).is_nan());
     }
 
     /// Tests that change the process-wide switch hold this lock.
