@@ -48,7 +48,7 @@ fn _fp_control_word() -> Option<u64> {
 /// call made the way every compute call is made.
 #[pyfunction]
 fn _workers_flush(py: Python<'_>) -> PyResult<Vec<bool>> {
-    errors::compute(py, || Ok(rustrnn_core::threads::workers_flush()))
+    Ok(errors::compute(py, || Ok(rustrnn_core::threads::workers_flush()))?)
 }
 
 /// The kernel path in use: "portable", "avx2" or "avx512".
@@ -82,7 +82,14 @@ fn _fma_peak_gflops(py: Python<'_>, isa: &str, dtype: &str) -> PyResult<Option<f
         "float64" => false,
         _ => return Err(pyo3::exceptions::PyValueError::new_err(format!("dtype: expected float32 or float64, got {dtype:?}"))),
     };
-    errors::compute(py, || Ok(rustrnn_core::kernels::peak::fma_peak_gflops(path, f32, 200, 5)))
+    Ok(errors::compute(py, || Ok(rustrnn_core::kernels::peak::fma_peak_gflops(path, f32, 200, 5)))?)
+}
+
+/// Every name table of the core (cells, activations, losses, optimizers,
+/// merge modes, layer classes): `{concept: [accepted names]}`.
+#[pyfunction]
+fn name_tables() -> std::collections::HashMap<&'static str, Vec<&'static str>> {
+    rustrnn_core::catalog::tables().into_iter().collect()
 }
 
 #[pymodule]
@@ -92,6 +99,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::serialize_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::deserialize_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::next_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(model::schedule_rate, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
@@ -103,6 +111,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_supported_isas, m)?)?;
     m.add_function(wrap_pyfunction!(_fma_peak_gflops, m)?)?;
     m.add_function(wrap_pyfunction!(_workers_flush, m)?)?;
+    m.add_function(wrap_pyfunction!(name_tables, m)?)?;
     text::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -9,9 +9,9 @@
 //! (`stride = H`) and a worker's block of units inside it. Each is compiled
 //! for every kernel path (`multiversion!`), with the same results on each.
 
+use super::nonlinearity::Nonlinearity;
 use crate::float::Float;
 use crate::kernels::multiversion::multiversion;
-use crate::layers::config::Nonlinearity;
 
 /// The `G` gate slices `data[k·stride .. k·stride + len]`.
 #[inline]

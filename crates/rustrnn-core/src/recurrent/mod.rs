@@ -1,16 +1,17 @@
-//! Recurrent layers built from the kernels: configuration, parameters, the
-//! per-direction time loop, and the multi-layer, bidirectional stack.
+//! The exact recurrent stack (PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU`), built
+//! from the kernels: configuration, parameters, the per-direction time loop,
+//! and the multi-layer, bidirectional stack.
 
 pub mod config;
 pub mod direction;
 pub mod packed;
 pub mod params;
-pub mod recurrent;
 pub mod sequence;
+pub mod stack;
 
 pub use config::{CellKind, Nonlinearity, RnnConfig};
 pub use params::{param_name, param_slots, CellParams, ParamKind, ParamSlot, RnnParams};
-pub use recurrent::{Recurrent, RnnInputGrads, RnnOutput};
+pub use stack::{Recurrent, RnnInputGrads, RnnOutput};
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
