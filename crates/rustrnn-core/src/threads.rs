@@ -10,7 +10,7 @@
 //! nothing else) by setting their mode when they start and again whenever the
 //! setting has changed since the pool's last call.
 
-use crate::kernels::fpmode;
+use crate::kernels::{fpmode, selfcheck};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -45,7 +45,11 @@ impl Pool {
 
 fn pool_slot() -> &'static RwLock<Arc<Pool>> {
     static POOL: OnceLock<RwLock<Arc<Pool>>> = OnceLock::new();
-    POOL.get_or_init(|| RwLock::new(Arc::new(Pool::new(default_threads()))))
+    POOL.get_or_init(|| {
+        // Before anything runs in the pool: AVX-512 is checked at first use.
+        selfcheck::register();
+        RwLock::new(Arc::new(Pool::new(default_threads())))
+    })
 }
 
 fn default_threads() -> usize {
@@ -88,6 +92,7 @@ pub fn workers_flush() -> Vec<bool> {
 /// Runs `f` with the thread pool of `threads` threads (used by tests and
 /// benchmarks to compare thread counts without touching the global setting).
 pub fn with_num_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    selfcheck::register();
     let pool = Pool::new(threads.max(1));
     THREAD_OVERRIDE.with(|o| {
         let prev = o.replace(Some(Arc::new(pool)));

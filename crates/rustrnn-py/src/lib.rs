@@ -94,6 +94,8 @@ fn name_tables() -> std::collections::HashMap<&'static str, Vec<&'static str>> {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // AVX-512 kernels are checked against the portable ones before first use.
+    rustrnn_core::kernels::selfcheck::register();
     m.add_class::<recurrent::RecurrentHandle>()?;
     m.add_class::<model::ModelHandle>()?;
     m.add_function(wrap_pyfunction!(model::serialize_model, m)?)?;

@@ -10,8 +10,11 @@
 //! `RUSTRNN_ISA=portable|avx2|avx512` forces a path (a path the CPU lacks
 //! falls back to the best below it). Before AVX-512 is used for the first
 //! time, its kernels run a small fixed problem against the portable ones
-//! (`crate::kernels::selfcheck`); if they disagree, AVX2 is used instead and
-//! [`notice`] says why.
+//! (`crate::kernels::selfcheck`, registered here with [`register_self_check`]
+//! by the thread pool before it first runs anything, and by the Python
+//! binding at import); if they disagree, AVX2 is used instead and [`notice`]
+//! says why. (The check is passed in rather than called from here because it
+//! runs the kernels, which depend on this module.)
 
 use std::sync::OnceLock;
 
@@ -76,9 +79,25 @@ struct Choice {
     notice: Option<String>,
 }
 
+/// A check of one path against the portable kernels.
+pub type SelfCheck = fn(Isa) -> Result<(), String>;
+
+static SELF_CHECK: OnceLock<SelfCheck> = OnceLock::new();
+
+/// Registers the check run before AVX-512 is first used. It takes effect if
+/// registered before the path is first chosen (the first kernel call); Rust
+/// code that calls kernels directly, outside [`crate::threads`], registers it
+/// with `kernels::selfcheck::register()` first.
+pub fn register_self_check(check: SelfCheck) {
+    let _ = SELF_CHECK.set(check);
+}
+
 fn choice() -> &'static Choice {
     static CHOICE: OnceLock<Choice> = OnceLock::new();
-    CHOICE.get_or_init(|| choose(std::env::var("RUSTRNN_ISA").ok().as_deref(), detected(), crate::kernels::selfcheck::check))
+    CHOICE.get_or_init(|| {
+        let check = |isa| SELF_CHECK.get().map_or(Ok(()), |c| c(isa));
+        choose(std::env::var("RUSTRNN_ISA").ok().as_deref(), detected(), check)
+    })
 }
 
 /// The path in use (chosen and self-checked at the first call, then a

@@ -14,7 +14,7 @@ pub mod isa;
 mod multiversion;
 pub mod nonlinearity;
 pub mod peak;
-mod selfcheck;
+pub mod selfcheck;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 

@@ -5,11 +5,16 @@
 use super::activations::{exp_f32_on, sigmoid_f32_on, tanh_f32_on};
 use super::gemm::{ATile, GemmElem, MR};
 use super::gemv::gemv_on;
-use super::isa::Isa;
+use super::isa::{self, Isa};
+
+/// Makes [`check`] run before AVX-512 is first used (see `kernels::isa`).
+pub fn register() {
+    isa::register_self_check(check);
+}
 
 /// `Ok` when `isa` agrees with the portable kernels: the GEMM micro-kernel
 /// (f32 and f64, every row count), the f32 activations and the f32 GEMV.
-pub(crate) fn check(isa: Isa) -> Result<(), String> {
+pub fn check(isa: Isa) -> Result<(), String> {
     if !isa.is_supported() {
         return Err(format!("{isa} is not supported by this CPU"));
     }
@@ -98,7 +103,6 @@ fn gemv(isa: Isa) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::isa;
 
     #[test]
     fn every_supported_path_passes() {
