@@ -12,6 +12,7 @@ use divan::Bencher;
 use ndarray::{Array2, Array3};
 use rustrnn_core::kernels::activations::{sigmoid_f32, tanh_f32};
 use rustrnn_core::kernels::gemm::{gemm, GemmElem, PackedGates};
+use rustrnn_core::kernels::{isa, peak};
 use rustrnn_core::rng::SplitMix64;
 use rustrnn_core::{threads, CellKind, Nonlinearity, Recurrent, RnnConfig};
 use std::fmt;
@@ -21,6 +22,15 @@ fn main() {
         threads::set_num_threads(1).expect("one thread");
     }
     println!("rustrnn threads: {}", threads::num_threads());
+    println!("rustrnn kernel path: {}", isa::active());
+    // The yardstick for the GFLOP/s below: one core's FMA peak on each vector path.
+    for path in isa::supported() {
+        for (name, f32) in [("f32", true), ("f64", false)] {
+            if let Some(g) = peak::fma_peak_gflops(path, f32, 200, 5) {
+                println!("FMA peak, 1 core, {path} {name}: {g:.1} GFLOP/s");
+            }
+        }
+    }
     divan::main();
 }
 
@@ -78,7 +88,7 @@ fn lstm_step_product_f32(bencher: Bencher, (batch, hidden): (usize, usize)) {
     let w = random2(4 * hidden, hidden, 4);
     let packed = PackedGates::new(w.view(), 4);
     let panels = packed.unit_panels();
-    let mut c = Array2::<f32>::zeros((batch, 4 * panels * <f32 as GemmElem>::NR));
+    let mut c = Array2::<f32>::zeros((batch, 4 * panels * <f32 as GemmElem>::nr()));
     bencher.counter(ItemsCount::new(2 * batch * hidden * 4 * hidden)).bench_local(|| packed.product(h.view(), 0..panels, c.view_mut()));
 }
 

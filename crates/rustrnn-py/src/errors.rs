@@ -8,6 +8,7 @@
 //! return [`Result`], so `?` converts a core error (and a `PyErr`) as is.
 
 use pyo3::prelude::*;
+use rustrnn_core::kernels::fpmode::with_flush_mode;
 use rustrnn_core::RnnError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -53,13 +54,16 @@ pub fn dtype_error(msg: String) -> Error {
     Error(DTypeError::new_err(msg))
 }
 
-/// Runs `f` with the GIL released; a panic inside becomes `rustrnn.InternalError`.
+/// Runs `f` with the GIL released, in rustrnn's floating-point mode
+/// (subnormals flushed to zero unless opted out; the thread's own mode is
+/// restored before the GIL is taken back, so NumPy never sees it); a panic
+/// inside becomes `rustrnn.InternalError`.
 pub fn compute<T, F>(py: Python<'_>, f: F) -> Result<T>
 where
     F: FnOnce() -> std::result::Result<T, RnnError> + Send,
     T: Send,
 {
-    match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
+    match py.detach(|| with_flush_mode(|| catch_unwind(AssertUnwindSafe(f)))) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(e.into()),
         Err(panic) => {

@@ -1,7 +1,8 @@
 //! Element-wise activation kernels, in place over slices.
 //!
-//! The `f32` kernels run 8 lanes at a time with AVX2+FMA when the CPU has
-//! them (checked once, then cached), and otherwise a portable scalar loop
+//! The `f32` kernels run 16 lanes at a time with AVX-512, 8 with AVX2+FMA
+//! (one generic source, see `kernels::simd`; the path is chosen once by
+//! `kernels::isa`), and otherwise a portable scalar loop
 //! that implements the same algorithm and which LLVM auto-vectorises for the
 //! baseline target (SSE2, NEON). Both paths are within a few ulp of the exact
 //! function over the whole `f32` range, including subnormals, and give
@@ -9,7 +10,7 @@
 //! propagation. Measured maximum errors, exhaustively over all 2^32 inputs,
 //! against the exact value rounded to `f32`:
 //!
-//! | function  | AVX2+FMA | scalar |
+//! | function  | AVX2+FMA (and AVX-512: same operations) | scalar |
 //! |-----------|----------|--------|
 //! | `exp`     | 1 ulp    | 1 ulp  |
 //! | `sigmoid` | 2 ulp    | 2 ulp  |
@@ -63,39 +64,62 @@ const TANH_Q4: f32 = -3.333_328_194_22e-1;
 // ---------------------------------------------------------------------------
 // Public API.
 
+use crate::kernels::isa::{self, Isa};
+
 /// `x[i] = 1 / (1 + exp(-x[i]))`, in place. Within 2 ulp over all of `f32`.
 pub fn sigmoid_f32(x: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        unsafe { avx2::sigmoid(x) };
-        return;
+    sigmoid_f32_on(isa::active(), x)
+}
+
+/// [`sigmoid_f32`] on a given path (which this CPU must support).
+pub fn sigmoid_f32_on(isa: Isa, x: &mut [f32]) {
+    assert!(isa.is_supported(), "sigmoid_f32_on: this CPU does not support {isa}");
+    match isa {
+        // SAFETY: the CPU supports the path (asserted above).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { wide::sigmoid_avx2(x) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { wide::sigmoid_avx512(x) },
+        _ => scalar::sigmoid(x),
     }
-    scalar::sigmoid(x)
 }
 
 /// `x[i] = tanh(x[i])`, in place. Within 1 ulp over all of `f32`;
 /// `tanh(-0.0) = -0.0`.
 pub fn tanh_f32(x: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        unsafe { avx2::tanh(x) };
-        return;
+    tanh_f32_on(isa::active(), x)
+}
+
+/// [`tanh_f32`] on a given path (which this CPU must support).
+pub fn tanh_f32_on(isa: Isa, x: &mut [f32]) {
+    assert!(isa.is_supported(), "tanh_f32_on: this CPU does not support {isa}");
+    match isa {
+        // SAFETY: the CPU supports the path (asserted above).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { wide::tanh_avx2(x) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { wide::tanh_avx512(x) },
+        _ => scalar::tanh(x),
     }
-    scalar::tanh(x)
 }
 
 /// `x[i] = exp(x[i])`, in place. Within 1 ulp over all of `f32`, with
 /// correct overflow to +inf and gradual underflow through the subnormals.
 pub fn exp_f32(x: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        unsafe { avx2::exp(x) };
-        return;
+    exp_f32_on(isa::active(), x)
+}
+
+/// [`exp_f32`] on a given path (which this CPU must support).
+pub fn exp_f32_on(isa: Isa, x: &mut [f32]) {
+    assert!(isa.is_supported(), "exp_f32_on: this CPU does not support {isa}");
+    match isa {
+        // SAFETY: the CPU supports the path (asserted above).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { wide::exp_avx2(x) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { wide::exp_avx512(x) },
+        _ => scalar::exp(x),
     }
-    scalar::exp(x)
 }
 
 /// `x[i] = 1 / (1 + exp(-x[i]))`, in place, with std's `exp`. Negative inputs
@@ -117,30 +141,6 @@ pub fn sigmoid_f64(x: &mut [f64]) {
 pub fn tanh_f64(x: &mut [f64]) {
     for v in x {
         *v = v.tanh();
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Runtime dispatch.
-
-/// Whether AVX2 and FMA are available, detected on first use and then cached
-/// so that each call costs one relaxed load and a branch.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn has_avx2_fma() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    const UNKNOWN: u8 = 0;
-    const NO: u8 = 1;
-    const YES: u8 = 2;
-    static LEVEL: AtomicU8 = AtomicU8::new(UNKNOWN);
-    match LEVEL.load(Ordering::Relaxed) {
-        YES => true,
-        NO => false,
-        _ => {
-            let ok = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-            LEVEL.store(if ok { YES } else { NO }, Ordering::Relaxed);
-            ok
-        }
     }
 }
 
@@ -229,102 +229,119 @@ mod scalar {
 }
 
 // ---------------------------------------------------------------------------
-// AVX2 + FMA path.
+// AVX2 + FMA and AVX-512 paths: one generic source over the vector width.
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+mod wide {
     use super::*;
-    use std::arch::x86_64::*;
+    use crate::kernels::simd::SimdF32;
+    use std::arch::x86_64::{__m256, __m512};
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn exp_ps(x: __m256) -> __m256 {
+    #[inline(always)]
+    unsafe fn exp_v<V: SimdF32>(x: V) -> V {
         // Clamp; with x as the second operand, max/min return x when it is NaN.
-        let x = _mm256_max_ps(_mm256_set1_ps(EXP_LO), x);
-        let x = _mm256_min_ps(_mm256_set1_ps(EXP_HI), x);
-        let t = _mm256_fmadd_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E), _mm256_set1_ps(ROUND_MAGIC));
-        let n = _mm256_sub_ps(t, _mm256_set1_ps(ROUND_MAGIC));
-        let ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(ROUND_MAGIC_BITS));
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-        let mut p = _mm256_set1_ps(EXP_P0);
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P1));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P2));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P3));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P4));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P5));
-        let y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-        let y = _mm256_add_ps(y, _mm256_set1_ps(1.0));
-        let n1 = _mm256_srai_epi32::<1>(ni);
-        let n2 = _mm256_sub_epi32(ni, n1);
-        let bias = _mm256_set1_epi32(127);
-        let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n1, bias)));
-        let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n2, bias)));
-        _mm256_mul_ps(_mm256_mul_ps(y, s1), s2)
+        let x = V::max_of(V::splat(EXP_LO), x);
+        let x = V::min_of(V::splat(EXP_HI), x);
+        let t = x.fmadd(V::splat(std::f32::consts::LOG2_E), V::splat(ROUND_MAGIC));
+        let n = t.sub(V::splat(ROUND_MAGIC));
+        let r = n.fnmadd(V::splat(LN2_HI), x);
+        let r = n.fnmadd(V::splat(LN2_LO), r);
+        let mut p = V::splat(EXP_P0);
+        p = p.fmadd(r, V::splat(EXP_P1));
+        p = p.fmadd(r, V::splat(EXP_P2));
+        p = p.fmadd(r, V::splat(EXP_P3));
+        p = p.fmadd(r, V::splat(EXP_P4));
+        p = p.fmadd(r, V::splat(EXP_P5));
+        let y = p.fmadd(r.mul(r), r);
+        let y = y.add(V::splat(1.0));
+        let (s1, s2) = V::exp2_halves(t, ROUND_MAGIC_BITS);
+        y.mul(s1).mul(s2)
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn sigmoid_ps(x: __m256) -> __m256 {
-        let sign = _mm256_set1_ps(-0.0);
-        let one = _mm256_set1_ps(1.0);
+    #[inline(always)]
+    unsafe fn sigmoid_v<V: SimdF32>(x: V) -> V {
+        let one = V::splat(1.0);
         // e = exp(-|x|); numerator e where x's sign bit is set (x < 0, -0.0
         // or a negative NaN; all give the right result), else 1.
-        let e = exp_ps(_mm256_or_ps(x, sign));
-        let num = _mm256_blendv_ps(one, e, x);
-        _mm256_div_ps(num, _mm256_add_ps(one, e))
+        let e = exp_v(x.neg_abs());
+        let num = V::select_sign(x, e, one);
+        num.div(one.add(e))
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn tanh_ps(x: __m256) -> __m256 {
-        let sign = _mm256_set1_ps(-0.0);
-        let one = _mm256_set1_ps(1.0);
-        let ax = _mm256_andnot_ps(sign, x);
-        let z = _mm256_mul_ps(x, x);
-        let mut q = _mm256_set1_ps(TANH_Q0);
-        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(TANH_Q1));
-        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(TANH_Q2));
-        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(TANH_Q3));
-        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(TANH_Q4));
+    #[inline(always)]
+    unsafe fn tanh_v<V: SimdF32>(x: V) -> V {
+        let one = V::splat(1.0);
+        let ax = x.abs();
+        let z = x.mul(x);
+        let mut q = V::splat(TANH_Q0);
+        q = q.fmadd(z, V::splat(TANH_Q1));
+        q = q.fmadd(z, V::splat(TANH_Q2));
+        q = q.fmadd(z, V::splat(TANH_Q3));
+        q = q.fmadd(z, V::splat(TANH_Q4));
         // Both branches on |x|, then x's sign: keeps tanh(-0) = -0.
-        let small = _mm256_fmadd_ps(_mm256_mul_ps(q, z), ax, ax);
-        let e = exp_ps(_mm256_mul_ps(ax, _mm256_set1_ps(-2.0)));
-        let large = _mm256_sub_ps(one, _mm256_div_ps(_mm256_add_ps(e, e), _mm256_add_ps(one, e)));
+        let small = q.mul(z).fmadd(ax, ax);
+        let e = exp_v(ax.mul(V::splat(-2.0)));
+        let large = one.sub(e.add(e).div(one.add(e)));
         // Ordered compare: NaN selects `large`, which is NaN.
-        let is_small = _mm256_cmp_ps::<_CMP_LT_OQ>(ax, _mm256_set1_ps(TANH_SMALL));
-        let y = _mm256_blendv_ps(large, small, is_small);
-        _mm256_or_ps(y, _mm256_and_ps(x, sign))
+        V::select_lt(ax, V::splat(TANH_SMALL), small, large).or_sign_of(x)
     }
 
-    /// Defines `unsafe fn $name(&mut [f32])` applying `$f` in place, 8 lanes
-    /// at a time; the tail (< 8 elements) goes through one masked load/store,
-    /// so every element gets the same arithmetic whatever its position. A
-    /// macro rather than a closure so `$f` is inlined under the target
-    /// features on every supported compiler.
-    macro_rules! slice_kernel {
-        ($name:ident, $f:ident) => {
-            #[target_feature(enable = "avx2,fma")]
+    /// One element-wise function, for [`apply`].
+    trait Op {
+        unsafe fn f<V: SimdF32>(x: V) -> V;
+    }
+    struct Exp;
+    struct Sigmoid;
+    struct Tanh;
+    impl Op for Exp {
+        #[inline(always)]
+        unsafe fn f<V: SimdF32>(x: V) -> V {
+            exp_v(x)
+        }
+    }
+    impl Op for Sigmoid {
+        #[inline(always)]
+        unsafe fn f<V: SimdF32>(x: V) -> V {
+            sigmoid_v(x)
+        }
+    }
+    impl Op for Tanh {
+        #[inline(always)]
+        unsafe fn f<V: SimdF32>(x: V) -> V {
+            tanh_v(x)
+        }
+    }
+
+    /// `O` in place, a vector at a time; the tail goes through one masked
+    /// load/store, so every element gets the same arithmetic whatever its position.
+    #[inline(always)]
+    unsafe fn apply<V: SimdF32, O: Op>(x: &mut [f32]) {
+        let len = x.len();
+        let p = x.as_mut_ptr();
+        let mut i = 0;
+        while i + V::LANES <= len {
+            O::f(V::load(p.add(i))).store(p.add(i));
+            i += V::LANES;
+        }
+        if i < len {
+            O::f(V::load_first(p.add(i), len - i)).store_first(p.add(i), len - i);
+        }
+    }
+
+    macro_rules! entry {
+        ($name:ident, $v:ty, $op:ty, $features:literal) => {
+            #[target_feature(enable = $features)]
             pub(super) unsafe fn $name(x: &mut [f32]) {
-                let len = x.len();
-                let p = x.as_mut_ptr();
-                let mut i = 0;
-                while i + 8 <= len {
-                    _mm256_storeu_ps(p.add(i), $f(_mm256_loadu_ps(p.add(i))));
-                    i += 8;
-                }
-                if i < len {
-                    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-                    let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((len - i) as i32), lanes);
-                    let v = _mm256_maskload_ps(p.add(i), mask);
-                    _mm256_maskstore_ps(p.add(i), mask, $f(v));
-                }
+                apply::<$v, $op>(x)
             }
         };
     }
-    slice_kernel!(exp, exp_ps);
-    slice_kernel!(sigmoid, sigmoid_ps);
-    slice_kernel!(tanh, tanh_ps);
+    entry!(exp_avx2, __m256, Exp, "avx2,fma");
+    entry!(sigmoid_avx2, __m256, Sigmoid, "avx2,fma");
+    entry!(tanh_avx2, __m256, Tanh, "avx2,fma");
+    entry!(exp_avx512, __m512, Exp, "avx512f,avx2,fma");
+    entry!(sigmoid_avx512, __m512, Sigmoid, "avx512f,avx2,fma");
+    entry!(tanh_avx512, __m512, Tanh, "avx512f,avx2,fma");
 }
 
 // ---------------------------------------------------------------------------
@@ -394,27 +411,33 @@ mod tests {
                     },
                 ),
             ];
-            #[cfg(target_arch = "x86_64")]
-            if has_avx2_fma() {
+            for isa in isa::supported().into_iter().filter(|&i| i != Isa::Portable) {
                 fn e(x: &mut [f32]) {
-                    unsafe { avx2::exp(x) }
+                    exp_f32_on(Isa::Avx2, x)
                 }
                 fn s(x: &mut [f32]) {
-                    unsafe { avx2::sigmoid(x) }
+                    sigmoid_f32_on(Isa::Avx2, x)
                 }
                 fn t(x: &mut [f32]) {
-                    unsafe { avx2::tanh(x) }
+                    tanh_f32_on(Isa::Avx2, x)
                 }
-                v.push((
-                    "avx2",
-                    match self {
-                        Func::Exp => e,
-                        Func::Sigmoid => s,
-                        Func::Tanh => t,
-                    },
-                ));
-            } else {
+                fn e5(x: &mut [f32]) {
+                    exp_f32_on(Isa::Avx512, x)
+                }
+                fn s5(x: &mut [f32]) {
+                    sigmoid_f32_on(Isa::Avx512, x)
+                }
+                fn t5(x: &mut [f32]) {
+                    tanh_f32_on(Isa::Avx512, x)
+                }
+                let k: [Kernel; 3] = if isa == Isa::Avx2 { [e, s, t] } else { [e5, s5, t5] };
+                v.push((isa.name(), k[self as usize]));
+            }
+            if !Isa::Avx2.is_supported() {
                 eprintln!("note: no AVX2+FMA here; SIMD path not tested");
+            }
+            if !Isa::Avx512.is_supported() {
+                eprintln!("note: no AVX-512 here; AVX-512 path not tested");
             }
             v
         }
@@ -628,6 +651,27 @@ mod tests {
                 for ((&x, &a), &b) in xs.iter().zip(&y).zip(&base) {
                     assert!(ulp_dist(a, b) <= MAX_ULP, "{f:?}/{name} vs scalar at {x:e}: {a:e} vs {b:e}");
                 }
+            }
+        }
+    }
+
+    /// AVX-512 runs the AVX2 operations on wider vectors: the same bits.
+    #[test]
+    fn avx512_equals_avx2_bit_for_bit() {
+        if !Isa::Avx512.is_supported() {
+            eprintln!("note: no AVX-512 here; AVX-512 activations not tested");
+            return;
+        }
+        let mut xs: Vec<f32> = (-40_000..=40_000).map(|i| i as f32 / 1000.0).collect();
+        xs.extend(random_bits(1 << 16, 777));
+        xs.push(1.5); // an odd length: the masked tail too
+        let funcs: [fn(Isa, &mut [f32]); 3] = [exp_f32_on, sigmoid_f32_on, tanh_f32_on];
+        for f in funcs {
+            let (mut a, mut b) = (xs.clone(), xs.clone());
+            f(Isa::Avx2, &mut a);
+            f(Isa::Avx512, &mut b);
+            for ((x, a), b) in xs.iter().zip(&a).zip(&b) {
+                assert_eq!(a.to_bits(), b.to_bits(), "at {x:e}");
             }
         }
     }

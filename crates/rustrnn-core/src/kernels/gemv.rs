@@ -4,23 +4,38 @@
 //! so each output is one contiguous dot product.
 
 use crate::float::Float;
+use crate::kernels::isa::{self, Isa};
 
 /// `y[j] = bias[j] + Σ_k w[j·cols + k]·x[k]` for every row `j` of `w`.
 pub fn gemv<F: Float>(w: &[F], x: &[F], bias: Option<&[F]>, y: &mut [F]) {
+    gemv_on(isa::active(), w, x, bias, y)
+}
+
+/// [`gemv`] on a given path (which this CPU must support).
+pub fn gemv_on<F: Float>(isa: Isa, w: &[F], x: &[F], bias: Option<&[F]>, y: &mut [F]) {
     let cols = x.len();
-    debug_assert_eq!(w.len(), cols * y.len());
+    assert_eq!(w.len(), cols * y.len(), "gemv: matrix size");
+    assert!(bias.is_none_or(|b| b.len() == y.len()), "gemv: bias size");
+    assert!(isa.is_supported(), "gemv_on: this CPU does not support {isa}");
     #[cfg(target_arch = "x86_64")]
-    {
+    if isa >= Isa::Avx2 {
         use std::any::TypeId;
-        if TypeId::of::<F>() == TypeId::of::<f32>() && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: F is f32 (same type, so the casts are identities) and the
-            // CPU has the features the kernel is compiled for.
-            unsafe {
-                let cast = |s: &[F]| std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len());
-                let y32 = std::slice::from_raw_parts_mut(y.as_mut_ptr() as *mut f32, y.len());
-                avx2::gemv_f32(cast(w), cast(x), bias.map(cast), y32);
+        // SAFETY: the casts are identities (F is the type checked), and the
+        // CPU has the features of the kernel (asserted above).
+        unsafe {
+            let cast = |s: &[F]| s.as_ptr();
+            if TypeId::of::<F>() == TypeId::of::<f32>() {
+                let f = |p: *const F, n: usize| std::slice::from_raw_parts(p as *const f32, n);
+                let y = std::slice::from_raw_parts_mut(y.as_mut_ptr() as *mut f32, y.len());
+                let (w, x, b) = (f(cast(w), w.len()), f(cast(x), x.len()), bias.map(|b| f(cast(b), b.len())));
+                return if isa == Isa::Avx512 { wide::f32_avx512(w, x, b, y) } else { wide::f32_avx2(w, x, b, y) };
             }
-            return;
+            if TypeId::of::<F>() == TypeId::of::<f64>() {
+                let f = |p: *const F, n: usize| std::slice::from_raw_parts(p as *const f64, n);
+                let y = std::slice::from_raw_parts_mut(y.as_mut_ptr() as *mut f64, y.len());
+                let (w, x, b) = (f(cast(w), w.len()), f(cast(x), x.len()), bias.map(|b| f(cast(b), b.len())));
+                return if isa == Isa::Avx512 { wide::f64_avx512(w, x, b, y) } else { wide::f64_avx2(w, x, b, y) };
+            }
         }
     }
     for (j, out) in y.iter_mut().enumerate() {
@@ -30,41 +45,53 @@ pub fn gemv<F: Float>(w: &[F], x: &[F], bias: Option<&[F]>, y: &mut [F]) {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+mod wide {
+    use crate::kernels::simd::Simd;
     use std::arch::x86_64::*;
 
-    /// Four rows at a time, four 8-lane accumulators per row, fused multiply-add.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn gemv_f32(w: &[f32], x: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    /// One row at a time, four vector accumulators, fused multiply-add; the
+    /// same code for 8 (AVX2) and 16 (AVX-512) f32 lanes, or 4 and 8 f64.
+    #[inline(always)]
+    unsafe fn gemv<V: Simd>(w: &[V::E], x: &[V::E], bias: Option<&[V::E]>, y: &mut [V::E]) {
         let cols = x.len();
-        let main = cols - cols % 8;
+        let l = V::LANES;
+        let main = cols - cols % l;
         for (j, out) in y.iter_mut().enumerate() {
             let row = &w[j * cols..(j + 1) * cols];
-            let (mut a0, mut a1, mut a2, mut a3) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+            let (mut a0, mut a1, mut a2, mut a3) = (V::zero(), V::zero(), V::zero(), V::zero());
             let mut k = 0;
-            while k + 32 <= main {
+            while k + 4 * l <= main {
                 let (r, v) = (row.as_ptr().add(k), x.as_ptr().add(k));
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(v), a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(8)), _mm256_loadu_ps(v.add(8)), a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(16)), _mm256_loadu_ps(v.add(16)), a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(24)), _mm256_loadu_ps(v.add(24)), a3);
-                k += 32;
+                a0 = V::load(r).fmadd(V::load(v), a0);
+                a1 = V::load(r.add(l)).fmadd(V::load(v.add(l)), a1);
+                a2 = V::load(r.add(2 * l)).fmadd(V::load(v.add(2 * l)), a2);
+                a3 = V::load(r.add(3 * l)).fmadd(V::load(v.add(3 * l)), a3);
+                k += 4 * l;
             }
             while k < main {
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row.as_ptr().add(k)), _mm256_loadu_ps(x.as_ptr().add(k)), a0);
-                k += 8;
+                a0 = V::load(row.as_ptr().add(k)).fmadd(V::load(x.as_ptr().add(k)), a0);
+                k += l;
             }
-            let s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-            let h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-            let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-            let h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
-            let mut total = _mm_cvtss_f32(h);
+            let mut total = a0.add(a1).add(a2.add(a3)).sum();
             for kk in main..cols {
                 total += row[kk] * x[kk];
             }
-            *out = total + bias.map_or(0.0, |b| b[j]);
+            *out = total + bias.map_or(V::E::default(), |b| b[j]);
         }
     }
+
+    macro_rules! entry {
+        ($name:ident, $t:ty, $v:ty, $features:literal) => {
+            #[target_feature(enable = $features)]
+            pub unsafe fn $name(w: &[$t], x: &[$t], bias: Option<&[$t]>, y: &mut [$t]) {
+                gemv::<$v>(w, x, bias, y)
+            }
+        };
+    }
+    entry!(f32_avx2, f32, __m256, "avx2,fma");
+    entry!(f64_avx2, f64, __m256d, "avx2,fma");
+    entry!(f32_avx512, f32, __m512, "avx512f,avx2,fma");
+    entry!(f64_avx512, f64, __m512d, "avx512f,avx2,fma");
 }
 
 /// Like [`gemv`], with the rows split between two threads of the pool when
@@ -119,11 +146,13 @@ mod tests {
         for &(rows, cols) in &[(1, 1), (3, 17), (65, 256), (7, 100), (300, 65)] {
             let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
             let x: Vec<f32> = (0..cols).map(|i| ((i * 31) % 17) as f32 / 8.0 - 1.0).collect();
-            let mut y = vec![0.0f32; rows];
-            gemv(&w, &x, None, &mut y);
-            for j in 0..rows {
-                let e: f64 = (0..cols).map(|k| w[j * cols + k] as f64 * x[k] as f64).sum();
-                assert!((y[j] as f64 - e).abs() < 1e-3, "({rows},{cols}) row {j}: {} vs {e}", y[j]);
+            for isa in isa::supported() {
+                let mut y = vec![0.0f32; rows];
+                gemv_on(isa, &w, &x, None, &mut y);
+                for j in 0..rows {
+                    let e: f64 = (0..cols).map(|k| w[j * cols + k] as f64 * x[k] as f64).sum();
+                    assert!((y[j] as f64 - e).abs() < 1e-3, "{isa} ({rows},{cols}) row {j}: {} vs {e}", y[j]);
+                }
             }
         }
     }
@@ -136,9 +165,14 @@ mod tests {
             let b: Vec<f64> = (0..rows).map(|i| i as f64 * 0.01).collect();
             let mut y = vec![0.0; rows];
             gemv_par(&w, &x, Some(&b), &mut y);
-            for j in 0..rows {
-                let e: f64 = b[j] + (0..cols).map(|k| w[j * cols + k] * x[k]).sum::<f64>();
-                assert!((y[j] - e).abs() < 1e-9, "({rows},{cols}) row {j}: {} vs {e}", y[j]);
+            for isa in isa::supported() {
+                let mut y_on = vec![0.0; rows];
+                gemv_on(isa, &w, &x, Some(&b), &mut y_on);
+                for j in 0..rows {
+                    let e: f64 = b[j] + (0..cols).map(|k| w[j * cols + k] * x[k]).sum::<f64>();
+                    assert!((y[j] - e).abs() < 1e-9, "({rows},{cols}) row {j}: {} vs {e}", y[j]);
+                    assert!((y_on[j] - e).abs() < 1e-9, "{isa} ({rows},{cols}) row {j}: {} vs {e}", y_on[j]);
+                }
             }
         }
     }

@@ -184,7 +184,7 @@ pub fn forward<F: Float>(
         _ => None,
     };
 
-    let nr = F::NR;
+    let nr = F::nr();
     let workers = plan_workers(hh_gates.unit_panels(), 2 * batch * gs * hs);
     let mut scratch: Vec<Array2<F>> = workers.iter().map(|w| Array2::zeros((batch, g_count * w.len() * nr))).collect();
 
@@ -293,7 +293,7 @@ pub fn backward<F: Float>(
     let hs = h_prev.ncols();
     let gs = gates.ncols();
     let batch = layout.batch;
-    let nr = F::NR;
+    let nr = F::nr();
 
     let mut dh = dhn.map_or_else(|| Array2::zeros((batch, hs)), |d| d.to_owned());
     let mut dc = (cell == CellKind::Lstm).then(|| dcn.map_or_else(|| Array2::zeros((batch, hs)), |d| d.to_owned()));

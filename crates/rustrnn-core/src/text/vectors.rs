@@ -145,7 +145,8 @@ fn parse_line(line: &[u8], dim: usize, values: &mut Vec<f32>) -> std::result::Re
             return Err(format!("expected {dim} numbers after the word, got {}", dim + extra));
         }
         match parse_number(field) {
-            Some(x) => values.push(x as f32),
+            // Exact even in flush-to-zero mode (the rows parse in rustrnn's pool).
+            Some(x) => values.push(crate::kernels::fpmode::f64_to_f32_exact(x)),
             None => {
                 values.truncate(start);
                 return Err(format!("bad number {:?} (value {} of {dim})", String::from_utf8_lossy(field), got + 1));

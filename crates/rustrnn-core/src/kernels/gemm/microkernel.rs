@@ -6,11 +6,14 @@
 //! in registers for the whole `kc` loop: with m = 6 and NR = 2 vectors that is
 //! 12 accumulators, enough independent FMA chains to keep both FMA pipes busy.
 //!
-//! x86_64 with AVX2+FMA gets hand-written kernels (chosen at run time; on Zen 4
-//! AVX-512 has the same FMA throughput, so AVX2 is already at peak); every other
-//! CPU gets a portable kernel of the same shape.
+//! x86_64 gets hand-written kernels, one generic source for AVX2+FMA (tiles of
+//! 6 × 2 vectors: 16 f32 / 8 f64 columns) and AVX-512 (the same tile on 512-bit
+//! vectors: 32 f32 / 16 f64 columns, for cores with two 512-bit FMA units);
+//! every other CPU, or `RUSTRNN_ISA=portable`, gets a portable kernel of the
+//! AVX2 shape. The path (and with it the panel width `nr()`) is chosen once
+//! per process by `kernels::isa`.
 
-use std::sync::OnceLock;
+use crate::kernels::isa::{self, Isa};
 
 /// Rows of C per kernel call.
 pub const MR: usize = 6;
@@ -36,8 +39,14 @@ impl<F: Copy> ATile<F> {
 
 /// The element-specific part of the GEMM: tile widths and the kernel.
 pub trait GemmElem: Copy + Send + Sync + 'static {
-    /// Columns of C per kernel call.
-    const NR: usize;
+    /// Columns of C per kernel call on a path (the width of packed B panels).
+    fn nr_for(isa: Isa) -> usize;
+
+    /// Columns of C per kernel call on the path in use.
+    #[inline]
+    fn nr() -> usize {
+        Self::nr_for(isa::active())
+    }
     /// Depth of one packed block, sized so a B panel block stays in L1.
     const KC: usize;
     /// Rows of A packed at once, sized so the packed block stays in L2.
@@ -46,25 +55,31 @@ pub trait GemmElem: Copy + Send + Sync + 'static {
     /// `C[0..m, 0..n] = (accumulate ? C : 0) + A·B̃` for `m <= MR`, `n <= NR`.
     ///
     /// # Safety
-    /// `a` addresses an `m × kc` block, `b` points to `kc * NR` packed
+    /// `a` addresses an `m × kc` block, `b` points to `kc * nr()` packed
     /// values, and `c` to a row-major tile with row stride `ldc` holding at
     /// least `m` rows of `n`.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<Self>, b: *const Self, c: *mut Self, ldc: usize, accumulate: bool);
-}
+    #[inline]
+    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<Self>, b: *const Self, c: *mut Self, ldc: usize, accumulate: bool) {
+        Self::kernel_on(isa::active(), m, n, kc, a, b, c, ldc, accumulate)
+    }
 
-fn has_avx2_fma() -> bool {
-    static DETECTED: OnceLock<bool> = OnceLock::new();
-    *DETECTED.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
+    /// [`GemmElem::kernel`] on a given path.
+    ///
+    /// # Safety
+    /// As for `kernel`, and the CPU must support `isa`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel_on(
+        isa: Isa,
+        m: usize,
+        n: usize,
+        kc: usize,
+        a: ATile<Self>,
+        b: *const Self,
+        c: *mut Self,
+        ldc: usize,
+        accumulate: bool,
+    );
 }
 
 /// Portable kernel: the same tiling, written so the compiler can vectorise it.
@@ -109,184 +124,192 @@ where
 }
 
 impl GemmElem for f32 {
-    const NR: usize = 16;
+    #[inline]
+    fn nr_for(isa: Isa) -> usize {
+        if isa == Isa::Avx512 {
+            32
+        } else {
+            16
+        }
+    }
     const KC: usize = 256;
     const MC: usize = 120;
 
     #[inline]
-    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<f32>, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            return x86::kernel_f32(m, n, kc, a, b, c, ldc, accumulate);
+    unsafe fn kernel_on(isa: Isa, m: usize, n: usize, kc: usize, a: ATile<f32>, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => x86::kernel_f32_avx2(m, n, kc, a, b, c, ldc, accumulate),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86::kernel_f32_avx512(m, n, kc, a, b, c, ldc, accumulate),
+            _ => kernel_portable::<f32, 16>(m, n, kc, a, b, c, ldc, accumulate),
         }
-        kernel_portable::<f32, 16>(m, n, kc, a, b, c, ldc, accumulate)
     }
 }
 
 impl GemmElem for f64 {
-    const NR: usize = 8;
+    #[inline]
+    fn nr_for(isa: Isa) -> usize {
+        if isa == Isa::Avx512 {
+            16
+        } else {
+            8
+        }
+    }
     const KC: usize = 192;
     const MC: usize = 96;
 
     #[inline]
-    unsafe fn kernel(m: usize, n: usize, kc: usize, a: ATile<f64>, b: *const f64, c: *mut f64, ldc: usize, accumulate: bool) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            return x86::kernel_f64(m, n, kc, a, b, c, ldc, accumulate);
+    unsafe fn kernel_on(isa: Isa, m: usize, n: usize, kc: usize, a: ATile<f64>, b: *const f64, c: *mut f64, ldc: usize, accumulate: bool) {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => x86::kernel_f64_avx2(m, n, kc, a, b, c, ldc, accumulate),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86::kernel_f64_avx512(m, n, kc, a, b, c, ldc, accumulate),
+            _ => kernel_portable::<f64, 8>(m, n, kc, a, b, c, ldc, accumulate),
         }
-        kernel_portable::<f64, 8>(m, n, kc, a, b, c, ldc, accumulate)
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{store_tile, ATile, MR};
+    use super::{ATile, MR};
+    use crate::kernels::simd::Simd;
     use std::arch::x86_64::*;
 
-    /// Expands to a kernel over `M` rows of two vectors each; `$split` makes
-    /// the k loop use two sets of accumulators (even and odd k) so that small
-    /// `M` still has enough independent FMA chains.
-    macro_rules! avx2_kernel {
-        ($name:ident, $t:ty, $v:ty, $lanes:expr, $zero:ident, $load:ident, $store:ident, $set1:ident, $fma:ident, $add:ident) => {
-            #[target_feature(enable = "avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn $name<const M: usize>(
-                kc: usize,
-                a: ATile<$t>,
-                b: *const $t,
-                c: *mut $t,
-                ldc: usize,
-                accumulate: bool,
-                full: bool,
-                n: usize,
-            ) {
-                const NR: usize = 2 * $lanes;
-                // Start fetching the C tile now so that a cold tile (the big
-                // all-steps products write C once) does not stall the stores.
+    /// Widest tile: 2 × 16 f32 lanes (AVX-512).
+    const NR_MAX: usize = 32;
+
+    /// A tile of `M` rows of two vectors each (NR = 2·LANES columns: 16 f32
+    /// with AVX2, 32 with AVX-512); for `M <= 2` the k loop keeps two sets of
+    /// accumulators (even and odd k) so that there are still enough
+    /// independent FMA chains.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile<V: Simd, const M: usize>(
+        kc: usize,
+        a: ATile<V::E>,
+        b: *const V::E,
+        c: *mut V::E,
+        ldc: usize,
+        accumulate: bool,
+        n: usize,
+    ) {
+        let lanes = V::LANES;
+        let nr = 2 * lanes;
+        // Start fetching the C tile now so that a cold tile (the big
+        // all-steps products write C once) does not stall the stores.
+        for i in 0..M {
+            _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc) as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc + nr - 1) as *const i8);
+        }
+        let mut c0 = [V::zero(); M];
+        let mut c1 = [V::zero(); M];
+        let mut k = 0;
+        if M <= 2 {
+            let mut d0 = [V::zero(); M];
+            let mut d1 = [V::zero(); M];
+            while k + 2 <= kc {
+                let (b0, b1) = (V::load(b.add(k * nr)), V::load(b.add(k * nr + lanes)));
+                let (e0, e1) = (V::load(b.add(k * nr + nr)), V::load(b.add(k * nr + nr + lanes)));
                 for i in 0..M {
-                    _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc + NR - 1) as *const i8);
+                    let av = V::splat(a.at(i, k));
+                    c0[i] = av.fmadd(b0, c0[i]);
+                    c1[i] = av.fmadd(b1, c1[i]);
+                    let aw = V::splat(a.at(i, k + 1));
+                    d0[i] = aw.fmadd(e0, d0[i]);
+                    d1[i] = aw.fmadd(e1, d1[i]);
                 }
-                let mut c0 = [$zero(); M];
-                let mut c1 = [$zero(); M];
-                let mut k = 0;
-                if M <= 2 {
-                    let mut d0 = [$zero(); M];
-                    let mut d1 = [$zero(); M];
-                    while k + 2 <= kc {
-                        let (b0, b1) = ($load(b.add(k * NR)), $load(b.add(k * NR + $lanes)));
-                        let (e0, e1) = ($load(b.add(k * NR + NR)), $load(b.add(k * NR + NR + $lanes)));
-                        for i in 0..M {
-                            let av = $set1(a.at(i, k));
-                            c0[i] = $fma(av, b0, c0[i]);
-                            c1[i] = $fma(av, b1, c1[i]);
-                            let aw = $set1(a.at(i, k + 1));
-                            d0[i] = $fma(aw, e0, d0[i]);
-                            d1[i] = $fma(aw, e1, d1[i]);
-                        }
-                        k += 2;
-                    }
-                    for i in 0..M {
-                        c0[i] = $add(c0[i], d0[i]);
-                        c1[i] = $add(c1[i], d1[i]);
-                    }
+                k += 2;
+            }
+            for i in 0..M {
+                c0[i] = c0[i].add(d0[i]);
+                c1[i] = c1[i].add(d1[i]);
+            }
+        }
+        while k < kc {
+            let (b0, b1) = (V::load(b.add(k * nr)), V::load(b.add(k * nr + lanes)));
+            for i in 0..M {
+                let av = V::splat(a.at(i, k));
+                c0[i] = av.fmadd(b0, c0[i]);
+                c1[i] = av.fmadd(b1, c1[i]);
+            }
+            k += 1;
+        }
+        if n == nr {
+            for i in 0..M {
+                let cr = c.add(i * ldc);
+                if accumulate {
+                    c0[i] = c0[i].add(V::load(cr));
+                    c1[i] = c1[i].add(V::load(cr.add(lanes)));
                 }
-                while k < kc {
-                    let (b0, b1) = ($load(b.add(k * NR)), $load(b.add(k * NR + $lanes)));
-                    for i in 0..M {
-                        let av = $set1(a.at(i, k));
-                        c0[i] = $fma(av, b0, c0[i]);
-                        c1[i] = $fma(av, b1, c1[i]);
-                    }
-                    k += 1;
-                }
-                if full {
-                    for i in 0..M {
-                        let cr = c.add(i * ldc);
-                        if accumulate {
-                            c0[i] = $add(c0[i], $load(cr));
-                            c1[i] = $add(c1[i], $load(cr.add($lanes)));
-                        }
-                        $store(cr, c0[i]);
-                        $store(cr.add($lanes), c1[i]);
-                    }
-                } else {
-                    let mut tile = [[0 as $t; NR]; M];
-                    for i in 0..M {
-                        $store(tile[i].as_mut_ptr(), c0[i]);
-                        $store(tile[i].as_mut_ptr().add($lanes), c1[i]);
-                    }
-                    store_tile(&tile, n, c, ldc, accumulate);
+                c0[i].store(cr);
+                c1[i].store(cr.add(lanes));
+            }
+        } else {
+            let mut row = [V::E::default(); NR_MAX];
+            for i in 0..M {
+                c0[i].store(row.as_mut_ptr());
+                c1[i].store(row.as_mut_ptr().add(lanes));
+                let cr = c.add(i * ldc);
+                for (j, &v) in row.iter().enumerate().take(n) {
+                    *cr.add(j) = if accumulate { *cr.add(j) + v } else { v };
                 }
             }
-        };
+        }
     }
 
-    avx2_kernel!(
-        tile_f32,
-        f32,
-        __m256,
-        8,
-        _mm256_setzero_ps,
-        _mm256_loadu_ps,
-        _mm256_storeu_ps,
-        _mm256_set1_ps,
-        _mm256_fmadd_ps,
-        _mm256_add_ps
-    );
-    avx2_kernel!(
-        tile_f64,
-        f64,
-        __m256d,
-        4,
-        _mm256_setzero_pd,
-        _mm256_loadu_pd,
-        _mm256_storeu_pd,
-        _mm256_set1_pd,
-        _mm256_fmadd_pd,
-        _mm256_add_pd
-    );
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rows<V: Simd>(m: usize, n: usize, kc: usize, a: ATile<V::E>, b: *const V::E, c: *mut V::E, ldc: usize, accumulate: bool) {
+        debug_assert!((1..=MR).contains(&m) && n <= 2 * V::LANES);
+        match m {
+            1 => tile::<V, 1>(kc, a, b, c, ldc, accumulate, n),
+            2 => tile::<V, 2>(kc, a, b, c, ldc, accumulate, n),
+            3 => tile::<V, 3>(kc, a, b, c, ldc, accumulate, n),
+            4 => tile::<V, 4>(kc, a, b, c, ldc, accumulate, n),
+            5 => tile::<V, 5>(kc, a, b, c, ldc, accumulate, n),
+            _ => tile::<V, 6>(kc, a, b, c, ldc, accumulate, n),
+        }
+    }
 
-    macro_rules! dispatch {
-        ($pub_name:ident, $tile:ident, $t:ty, $nr:expr) => {
+    macro_rules! entry {
+        ($name:ident, $t:ty, $v:ty, $features:literal) => {
+            #[target_feature(enable = $features)]
             #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $pub_name(m: usize, n: usize, kc: usize, a: ATile<$t>, b: *const $t, c: *mut $t, ldc: usize, accumulate: bool) {
-                let full = n == $nr;
-                debug_assert!((1..=MR).contains(&m));
-                match m {
-                    1 => $tile::<1>(kc, a, b, c, ldc, accumulate, full, n),
-                    2 => $tile::<2>(kc, a, b, c, ldc, accumulate, full, n),
-                    3 => $tile::<3>(kc, a, b, c, ldc, accumulate, full, n),
-                    4 => $tile::<4>(kc, a, b, c, ldc, accumulate, full, n),
-                    5 => $tile::<5>(kc, a, b, c, ldc, accumulate, full, n),
-                    _ => $tile::<6>(kc, a, b, c, ldc, accumulate, full, n),
-                }
+            pub unsafe fn $name(m: usize, n: usize, kc: usize, a: ATile<$t>, b: *const $t, c: *mut $t, ldc: usize, accumulate: bool) {
+                rows::<$v>(m, n, kc, a, b, c, ldc, accumulate)
             }
         };
     }
-
-    dispatch!(kernel_f32, tile_f32, f32, 16);
-    dispatch!(kernel_f64, tile_f64, f64, 8);
+    entry!(kernel_f32_avx2, f32, __m256, "avx2,fma");
+    entry!(kernel_f64_avx2, f64, __m256d, "avx2,fma");
+    entry!(kernel_f32_avx512, f32, __m512, "avx512f,avx2,fma");
+    entry!(kernel_f64_avx512, f64, __m512d, "avx512f,avx2,fma");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every (m, n) tile shape of the dispatching kernel and of the portable
-    /// kernel against a plain triple loop.
+    /// Every (m, n) tile shape of every kernel path this CPU supports against
+    /// a plain triple loop.
     fn check<F>(to: impl Fn(f64) -> F, back: impl Fn(F) -> f64, tol: f64)
     where
         F: GemmElem + Default + std::ops::Add<Output = F> + std::ops::Mul<Output = F>,
     {
-        let nr = F::NR;
-        for kc in [0usize, 1, 2, 3, 7, 64] {
-            for m in 1..=MR {
+        for (isa, kc, m) in isa::supported()
+            .into_iter()
+            .flat_map(|i| [0usize, 1, 2, 3, 7, 64].map(|k| (i, k)))
+            .flat_map(|(i, k)| (1..=MR).map(move |m| (i, k, m)))
+        {
+            let nr = F::nr_for(isa);
+            {
                 let a: Vec<F> = (0..kc * m).map(|v| to(((v * 7) % 11) as f64 * 0.1 - 0.5)).collect();
                 let b: Vec<F> = (0..kc * nr).map(|v| to(((v * 5) % 13) as f64 * 0.1 - 0.6)).collect();
-                for n in [1, nr / 2 + 1, nr] {
+                for n in [1, nr / 2 + 1, nr - 1, nr] {
                     for accumulate in [false, true] {
-                        for (portable, in_place) in [(false, false), (true, false), (false, true), (true, true)] {
+                        for in_place in [false, true] {
                             // The same values, packed (k-major) or row-major with a padded row stride.
                             let lda = kc + 2;
                             let mut a_rows = vec![F::default(); m * lda];
@@ -303,17 +326,7 @@ mod tests {
                             let ldc = nr + 3;
                             let mut c: Vec<F> = (0..m * ldc).map(|v| to(v as f64 * 0.01)).collect();
                             let before = c.clone();
-                            unsafe {
-                                if portable {
-                                    if nr == 16 {
-                                        kernel_portable::<F, 16>(m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
-                                    } else {
-                                        kernel_portable::<F, 8>(m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
-                                    }
-                                } else {
-                                    F::kernel(m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate)
-                                }
-                            }
+                            unsafe { F::kernel_on(isa, m, n, kc, tile, b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) }
                             for i in 0..m {
                                 for j in 0..ldc {
                                     let got = back(c[i * ldc + j]);
@@ -326,13 +339,38 @@ mod tests {
                                     };
                                     assert!(
                                         (got - want).abs() <= tol,
-                                        "kc {kc} m {m} n {n} acc {accumulate} portable {portable} ({i},{j}): {got} vs {want}"
+                                        "kc {kc} m {m} n {n} acc {accumulate} {isa} ({i},{j}): {got} vs {want}"
                                     );
                                 }
                             }
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// AVX-512 runs the AVX2 algorithm on wider vectors: on a CPU with both,
+    /// the first 16 (f32) columns of its tile equal AVX2's bit for bit.
+    #[test]
+    fn avx512_tiles_equal_avx2_tiles_bit_for_bit() {
+        if !Isa::Avx512.is_supported() {
+            eprintln!("note: no AVX-512 here; AVX-512 GEMM kernel not tested");
+            return;
+        }
+        let kc = 45;
+        for m in 1..=MR {
+            let a: Vec<f32> = (0..kc * m).map(|v| ((v * 7) % 11) as f32 * 0.1 - 0.5).collect();
+            let wide: Vec<f32> = (0..kc * 32).map(|v| ((v * 5) % 13) as f32 * 0.1 - 0.6).collect();
+            let narrow: Vec<f32> = (0..kc * 16).map(|v| wide[(v / 16) * 32 + v % 16]).collect();
+            let tile = ATile { ptr: a.as_ptr(), rs: 1, cs: m };
+            let (mut c5, mut c2) = (vec![0f32; m * 32], vec![0f32; m * 16]);
+            unsafe {
+                f32::kernel_on(Isa::Avx512, m, 32, kc, tile, wide.as_ptr(), c5.as_mut_ptr(), 32, false);
+                f32::kernel_on(Isa::Avx2, m, 16, kc, tile, narrow.as_ptr(), c2.as_mut_ptr(), 16, false);
+            }
+            for i in 0..m {
+                assert_eq!(&c5[i * 32..i * 32 + 16], &c2[i * 16..i * 16 + 16], "m {m} row {i}");
             }
         }
     }

@@ -55,7 +55,7 @@ pub fn gemm_prepacked<F: Float>(a: ArrayView2<F>, packed: &PackedB<F>, accumulat
         let mut rest = c.view_mut();
         for start in (0..panels).step_by(per_task) {
             let end = (start + per_task).min(panels);
-            let width = n.min(end * F::NR) - start * F::NR;
+            let width = n.min(end * packed.nr()) - start * packed.nr();
             let (head, tail) = rest.split_at(Axis(1), width);
             tasks.push((start..end, head));
             rest = tail;
@@ -75,7 +75,8 @@ pub fn gemm_prepacked<F: Float>(a: ArrayView2<F>, packed: &PackedB<F>, accumulat
 pub fn gemm_packed<F: Float>(a: ArrayView2<F>, b: &PackedB<F>, panels: Range<usize>, accumulate: bool, mut c: ArrayViewMut2<F>) {
     let (m, k) = a.dim();
     assert_eq!(k, b.k(), "gemm: inner dimensions differ");
-    let width = b.n().min(panels.end * F::NR).saturating_sub(panels.start * F::NR);
+    let nr = b.nr();
+    let width = b.n().min(panels.end * nr).saturating_sub(panels.start * nr);
     assert_eq!(c.dim(), (m, width), "gemm: output shape");
     if m == 0 || width == 0 {
         return;
@@ -102,7 +103,7 @@ pub fn gemm_packed<F: Float>(a: ArrayView2<F>, b: &PackedB<F>, panels: Range<usi
     // SAFETY: `c` is (m × width) with unit column stride and row stride ldc;
     // panel p maps to columns (p - start)·NR .. +n_valid, inside `width`.
     unsafe {
-        drive(a, b, panels, accumulate, c.as_mut_ptr(), ldc, |p| ((p - start) * F::NR, F::NR.min(width - (p - start) * F::NR)));
+        drive(a, b, panels, accumulate, c.as_mut_ptr(), ldc, |p| ((p - start) * nr, nr.min(width - (p - start) * nr)));
     }
 }
 
@@ -152,7 +153,7 @@ unsafe fn drive<F: Float>(
                     } else {
                         ATile { ptr: abuf.as_ptr().add(ib * kc), rs: 1, cs: mr }
                     };
-                    F::kernel(mr, n_valid, kc, tile, bptr, c.add((mb + ib) * ldc + col0), ldc, acc);
+                    F::kernel_on(b.isa(), mr, n_valid, kc, tile, bptr, c.add((mb + ib) * ldc + col0), ldc, acc);
                 }
             }
         }
@@ -177,7 +178,7 @@ impl<F: Float> PackedGates<F> {
         let w = w.as_standard_layout();
         let (rows, k) = w.dim();
         let hidden = rows / gates;
-        let nr = F::NR;
+        let nr = F::nr();
         let unit_panels = hidden.div_ceil(nr);
         let flat = w.as_slice().expect("standard layout");
         // Column q·NR + j of the packed matrix is row g·H + p·NR + j of w.
@@ -192,14 +193,14 @@ impl<F: Float> PackedGates<F> {
 
     /// Panels of `NR` hidden units.
     pub fn unit_panels(&self) -> usize {
-        self.hidden.div_ceil(F::NR)
+        self.hidden.div_ceil(self.packed.nr())
     }
 
     /// `C = A·Wᵀ` for the units of panels `p0..p1`: `c` is (m × G·U) with
     /// `U = (p1 - p0)·NR`, gate `g` of unit `p0·NR + j` landing in column
     /// `g·U + j` (columns of units past H receive zeros).
     pub fn product(&self, a: ArrayView2<F>, units: Range<usize>, mut c: ArrayViewMut2<F>) {
-        let (g_count, nr) = (self.gates, F::NR);
+        let (g_count, nr) = (self.gates, self.packed.nr());
         let u = (units.end - units.start) * nr;
         assert_eq!(a.ncols(), self.packed.k(), "gemm: inner dimensions differ");
         assert_eq!(c.dim(), (a.nrows(), g_count * u), "gemm: output shape");
@@ -221,6 +222,7 @@ impl<F: Float> PackedGates<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::isa::{self, Isa};
     use ndarray::{s, Array2, ShapeBuilder};
 
     fn naive(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
@@ -300,33 +302,63 @@ mod tests {
 
     #[test]
     fn packed_panel_ranges_compose_the_full_product() {
-        let a = filled(13, 300, 10);
-        let b = filled(300, 41, 11);
-        let packed = PackedB::new(b.view());
-        let mut c = Array2::<f64>::zeros((13, 41));
-        // Panels of 8 columns: 0..2 -> cols 0..16, 2..6 -> cols 16..41.
-        gemm_packed(a.view(), &packed, 0..2, false, c.slice_mut(s![.., ..16]));
-        gemm_packed(a.view(), &packed, 2..6, false, c.slice_mut(s![.., 16..]));
-        let err = (&c - &naive(&a, &b)).iter().fold(0.0f64, |e, v| e.max(v.abs()));
-        assert!(err < 1e-11, "err {err}");
+        for isa in isa::supported() {
+            let nr = f64::nr_for(isa);
+            let (m, k, n) = (13, 300, 5 * nr + 1);
+            let a = filled(m, k, 10);
+            let b = filled(k, n, 11);
+            let packed = PackedB::new_on(isa, b.view());
+            assert_eq!(packed.panels(), 6);
+            let mut c = Array2::<f64>::zeros((m, n));
+            gemm_packed(a.view(), &packed, 0..2, false, c.slice_mut(s![.., ..2 * nr]));
+            gemm_packed(a.view(), &packed, 2..6, false, c.slice_mut(s![.., 2 * nr..]));
+            let err = (&c - &naive(&a, &b)).iter().fold(0.0f64, |e, v| e.max(v.abs()));
+            assert!(err < 1e-11, "{isa}: err {err}");
+        }
+    }
+
+    /// The whole blocked product (packing, blocking, parallel split) on
+    /// every path this CPU supports, against the portable path.
+    #[test]
+    fn every_path_gives_the_portable_product() {
+        for &(m, k, n) in &[(1, 5, 3), (7, 300, 33), (130, 513, 97)] {
+            let a = filled(m, k, 20);
+            let b = filled(k, n, 21);
+            let (a32, b32) = (a.mapv(|v| v as f32), b.mapv(|v| v as f32));
+            let mut base = Array2::<f64>::zeros((m, n));
+            let mut base32 = Array2::<f32>::zeros((m, n));
+            gemm_prepacked(a.view(), &PackedB::new_on(Isa::Portable, b.view()), false, base.view_mut());
+            gemm_prepacked(a32.view(), &PackedB::new_on(Isa::Portable, b32.view()), false, base32.view_mut());
+            for isa in isa::supported() {
+                let mut c = Array2::<f64>::from_elem((m, n), f64::NAN);
+                let mut c32 = Array2::<f32>::from_elem((m, n), f32::NAN);
+                gemm_prepacked(a.view(), &PackedB::new_on(isa, b.view()), false, c.view_mut());
+                gemm_prepacked(a32.view(), &PackedB::new_on(isa, b32.view()), false, c32.view_mut());
+                let err = (&c - &base).iter().fold(0.0f64, |e, v| e.max(v.abs()));
+                assert!(err < 1e-12, "{isa} ({m},{k},{n}) f64 err {err}");
+                let err = (&c32 - &base32).iter().fold(0.0f32, |e, v| e.max(v.abs()));
+                assert!(err < 1e-4, "{isa} ({m},{k},{n}) f32 err {err}");
+            }
+        }
     }
 
     #[test]
     fn packed_gates_put_each_units_gates_side_by_side() {
-        // W (G·H × K) with G = 3, H = 11 (not a multiple of NR = 8).
-        let (g, h, k, m) = (3, 11, 13, 5);
+        // W (G·H × K) with G = 3 and H not a multiple of NR.
+        let nr = f64::nr();
+        let (g, h, k, m) = (3, nr + 3, 13, 5);
         let w = filled(g * h, k, 12);
         let a = filled(m, k, 13);
         let full = naive(&a, &w.t().to_owned()); // (m × G·H), PyTorch order
         let packed = PackedGates::new(w.view(), g);
         assert_eq!(packed.unit_panels(), 2);
         for units in [0..1, 1..2, 0..2] {
-            let u = (units.end - units.start) * 8;
+            let u = (units.end - units.start) * nr;
             let mut c = Array2::<f64>::from_elem((m, g * u), f64::NAN);
             packed.product(a.view(), units.clone(), c.view_mut());
             for gate in 0..g {
                 for j in 0..u {
-                    let unit = units.start * 8 + j;
+                    let unit = units.start * nr + j;
                     for i in 0..m {
                         let want = if unit < h { full[[i, gate * h + unit]] } else { 0.0 };
                         assert!((c[[i, gate * u + j]] - want).abs() < 1e-12);

@@ -1,22 +1,39 @@
 //! Packing operands into the layouts the micro-kernel streams through.
 
 use super::microkernel::{GemmElem, MR};
+use crate::kernels::isa::{self, Isa};
 use ndarray::ArrayView2;
 
 /// B (k × n) packed once into panels of `NR` columns — for each panel, `k` rows
 /// of `NR` values, zero-padded past `n` — so it can be reused by many products
 /// (the recurrent weights are packed once per sequence and read every step).
-#[derive(Debug, Clone, Default)]
+/// `NR` is the tile width of the kernel path the panels are packed for (the
+/// path in use unless packed with [`PackedB::new_on`]); products with them
+/// run on that path.
+#[derive(Debug, Clone)]
 pub struct PackedB<F> {
     data: Vec<F>,
     k: usize,
     n: usize,
+    isa: Isa,
+}
+
+impl<F> Default for PackedB<F> {
+    fn default() -> Self {
+        PackedB { data: Vec::new(), k: 0, n: 0, isa: isa::active() }
+    }
 }
 
 impl<F: GemmElem + num_traits::Zero> PackedB<F> {
     /// Packs `b` (k × n, any strides).
     pub fn new(b: ArrayView2<F>) -> Self {
-        let mut p = PackedB { data: Vec::new(), k: 0, n: 0 };
+        Self::new_on(isa::active(), b)
+    }
+
+    /// Packs `b` for the kernels of `isa` (which this CPU must support).
+    pub fn new_on(isa: Isa, b: ArrayView2<F>) -> Self {
+        assert!(isa.is_supported(), "PackedB::new_on: this CPU does not support {isa}");
+        let mut p = PackedB { data: Vec::new(), k: 0, n: 0, isa };
         p.repack(b);
         p
     }
@@ -24,7 +41,7 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
     /// Packs `b` into this buffer, reusing its allocation.
     pub fn repack(&mut self, b: ArrayView2<F>) {
         let (k, n) = b.dim();
-        let nr = F::NR;
+        let nr = self.nr();
         let panels = n.div_ceil(nr);
         self.k = k;
         self.n = n;
@@ -48,7 +65,8 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
     /// zero column). Used to pack a transposed row-major matrix straight from
     /// its rows, in any column order.
     pub fn from_columns<'a>(k: usize, n: usize, column: impl Fn(usize) -> Option<&'a [F]>) -> Self {
-        let nr = F::NR;
+        let isa = isa::active();
+        let nr = F::nr_for(isa);
         let panels = n.div_ceil(nr);
         let mut data = vec![F::zero(); panels * k * nr];
         for (p, panel) in data.chunks_exact_mut(k * nr).enumerate() {
@@ -60,7 +78,7 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
                 }
             }
         }
-        PackedB { data, k, n }
+        PackedB { data, k, n, isa }
     }
 
     pub fn k(&self) -> usize {
@@ -72,7 +90,18 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
     }
 
     pub fn panels(&self) -> usize {
-        self.n.div_ceil(F::NR)
+        self.n.div_ceil(self.nr())
+    }
+
+    /// Columns per panel.
+    #[inline]
+    pub fn nr(&self) -> usize {
+        F::nr_for(self.isa)
+    }
+
+    /// The kernel path the panels are packed for.
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// Rows `kb..kb+kc` of panel `p`.
@@ -80,7 +109,7 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
     pub(super) fn block_ptr(&self, p: usize, kb: usize) -> *const F {
         debug_assert!(p < self.panels() && kb <= self.k);
         // SAFETY: in bounds by the assertion above.
-        unsafe { self.data.as_ptr().add(p * self.k * F::NR + kb * F::NR) }
+        unsafe { self.data.as_ptr().add((p * self.k + kb) * self.nr()) }
     }
 }
 
