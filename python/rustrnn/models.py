@@ -23,7 +23,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._checks import as_int, positive_int
-from ._convert import resolve_dtype
+from ._convert import from_torch, resolve_dtype
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
 
@@ -121,7 +121,7 @@ class Model:
 
     # ----- data --------------------------------------------------------------------------------
     def _prepare_y(self, y: Any) -> np.ndarray:
-        arr = np.asarray(y)
+        arr = np.asarray(from_torch(y))
         if arr.dtype.kind not in "fiub":
             raise DTypeError(f"y: expected numbers, got dtype {arr.dtype}")
         return np.ascontiguousarray(arr, dtype=self.dtype)
@@ -129,7 +129,7 @@ class Model:
     def _prepare_weights(self, sample_weight: Any, n: int) -> Optional[np.ndarray]:
         if sample_weight is None:
             return None
-        w = np.ascontiguousarray(np.asarray(sample_weight, dtype=self.dtype))
+        w = np.ascontiguousarray(np.asarray(from_torch(sample_weight), dtype=self.dtype))
         if w.ndim == 0 or w.shape[0] != n:
             raise ShapeError(f"sample_weight: expected one weight per sample ({n},) (or (N, T) per step), got shape {w.shape}")
         return w
@@ -340,7 +340,7 @@ class Model:
     def _set_named_weights(self, weights: dict) -> None:
         items = []
         for name, value in weights.items():
-            arr = np.asarray(value)
+            arr = np.asarray(from_torch(value))
             if arr.dtype.kind not in "fiu":
                 raise DTypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
             items.append((name, np.ascontiguousarray(arr, dtype=self.dtype)))
@@ -455,7 +455,7 @@ class Sequential(Model):
     def _prepare_x(self, x: Any) -> np.ndarray:
         if x is None:
             raise ArgumentError("x: input data is required")
-        arr = np.asarray(x)
+        arr = np.asarray(from_torch(x))
         if self.layers and isinstance(self.layers[0], Embedding):
             if arr.dtype.kind not in "iu":
                 raise DTypeError(f"x: the model starts with an Embedding and expects integer indices (int32/int64), got dtype {arr.dtype}")

@@ -29,6 +29,7 @@ fn get_num_threads() -> usize {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<recurrent::RecurrentHandle>()?;
+    m.add_class::<recurrent::ForwardTape>()?;
     m.add_class::<model::ModelHandle>()?;
     m.add_function(wrap_pyfunction!(model::serialize_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::deserialize_model, m)?)?;

@@ -8,7 +8,7 @@ use numpy::{Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArray3, 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use rustrnn_core::layers::{CellKind, Nonlinearity, Recurrent, RnnConfig};
+use rustrnn_core::layers::{CellKind, ForwardCache, Nonlinearity, Recurrent, RnnConfig};
 use rustrnn_core::{rng, Float};
 
 enum Stack {
@@ -37,6 +37,19 @@ macro_rules! with_stack {
 #[pyclass(module = "rustrnn._native")]
 pub struct RecurrentHandle {
     stack: Stack,
+}
+
+enum Tape {
+    F32(ForwardCache<f32>),
+    F64(ForwardCache<f64>),
+}
+
+/// What one training-mode forward kept for its backward, held outside the
+/// handle so that several forwards can each be differentiated later (as
+/// autograd does). Used once.
+#[pyclass(module = "rustrnn._native")]
+pub struct ForwardTape {
+    tape: Option<Tape>,
 }
 
 /// A read-only view of a C-contiguous 3-D array of `T`, or a `TypeError`
@@ -163,6 +176,28 @@ impl RecurrentHandle {
                 [g.dx.into_pyarray(py).into_any(), g.dh0.into_pyarray(py).into_any(), dc0.unwrap_or_else(|| py.None().into_bound(py))],
             )
         })
+    }
+
+    /// The tape of the last training-mode forward, taken out of the handle
+    /// (None if there is none).
+    fn take_tape(&mut self) -> Option<ForwardTape> {
+        let tape = match &mut self.stack {
+            Stack::F32(m) => m.take_cache().map(Tape::F32),
+            Stack::F64(m) => m.take_cache().map(Tape::F64),
+        };
+        tape.map(|t| ForwardTape { tape: Some(t) })
+    }
+
+    /// Makes `tape` (from `take_tape` of this handle) the one the next
+    /// `backward` consumes; the tape is spent.
+    fn put_tape(&mut self, py: Python<'_>, tape: &mut ForwardTape) -> PyResult<()> {
+        let state = |msg: &str| to_py(py, rustrnn_core::RnnError::state(msg.to_string()));
+        match (&mut self.stack, tape.tape.take()) {
+            (_, None) => Err(state("tape: already used by a backward; run forward again")),
+            (Stack::F32(m), Some(Tape::F32(c))) => Ok(m.put_cache(c)),
+            (Stack::F64(m), Some(Tape::F64(c))) => Ok(m.put_cache(c)),
+            _ => Err(dtype_error(py, "tape: recorded in another dtype than this handle's".into())),
+        }
     }
 
     /// Parameter names in PyTorch's `named_parameters()` order.

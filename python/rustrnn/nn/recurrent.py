@@ -14,7 +14,7 @@ Shapes (``D`` = 2 if bidirectional else 1, ``L`` = num_layers)::
 from __future__ import annotations
 
 import operator
-from typing import Any, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -24,6 +24,13 @@ from .._convert import as_float_array, as_lengths, resolve_dtype
 from ..errors import ArgumentError, DTypeError, ShapeError
 
 Array = np.ndarray
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` did not match, as ``torch.nn.Module.load_state_dict`` returns it."""
+
+    missing_keys: List[str]
+    unexpected_keys: List[str]
 
 
 class _Recurrent:
@@ -37,7 +44,7 @@ class _Recurrent:
         hidden_size: int,
         num_layers: int = 1,
         bias: bool = True,
-        batch_first: bool = True,
+        batch_first: bool = False,
         bidirectional: bool = False,
         dtype: Any = np.float32,
         seed: Optional[int] = None,
@@ -69,36 +76,50 @@ class _Recurrent:
         """A copy of every parameter, by PyTorch's name."""
         return {name: self._handle.get_param(name) for name in self._handle.param_names()}
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> None:
-        """Copies parameters in, by PyTorch's names and shapes (torch tensors work too).
+    def named_parameters(self) -> Iterator[Tuple[str, Array]]:
+        """``(name, copy of the parameter)`` pairs in PyTorch's ``named_parameters()`` order."""
+        for name in self._handle.param_names():
+            yield name, self._handle.get_param(name)
 
-        Everything is checked before anything is written, so a failed load
-        leaves the module unchanged. NaN and infinite values are accepted and
-        propagate through forward, as in PyTorch.
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, prefix: str = "") -> IncompatibleKeys:
+        """Copies parameters in, by PyTorch's names (after ``prefix``) and shapes, as torch does.
+
+        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``, like
+        ``torch.nn.Module.load_state_dict``; with ``strict=True`` any missing or
+        unexpected key is an :class:`~rustrnn.errors.ArgumentError` instead. Keys
+        not starting with ``prefix`` are unexpected. A wrong shape is a
+        :class:`~rustrnn.errors.ShapeError` even with ``strict=False`` (as in
+        torch). Everything is checked before anything is written, so a failed
+        load leaves the module unchanged. Values may be arrays or torch tensors;
+        NaN and infinite values are accepted and propagate, as in PyTorch.
         """
         if not hasattr(state_dict, "keys"):
             raise DTypeError(f"state_dict: expected a mapping of parameter names to arrays, got {type(state_dict).__name__}")
+        if not isinstance(prefix, str):
+            raise DTypeError(f"prefix: expected a str, got {type(prefix).__name__}")
         names = self._handle.param_names()
-        unexpected = [k for k in state_dict.keys() if k not in names]
-        missing = [k for k in names if k not in state_dict]
-        if unexpected:
-            raise ArgumentError(f"state_dict: unexpected key(s) {', '.join(map(str, unexpected))}; expected {', '.join(names)}")
-        if strict and missing:
-            raise ArgumentError(f"state_dict: missing key(s) {', '.join(missing)}")
+        wanted = {prefix + n: n for n in names}
+        unexpected = [k for k in state_dict.keys() if k not in wanted]
+        missing = [k for k in wanted if k not in state_dict]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing key(s) {', '.join(missing)}")
+            if unexpected:
+                parts.append(f"unexpected key(s) {', '.join(map(str, unexpected))}")
+            raise ArgumentError(f"state_dict: {'; '.join(parts)}; expected {', '.join(wanted)}")
         staged = {}
-        for name in names:
-            if name not in state_dict:
+        for key, name in wanted.items():
+            if key not in state_dict:
                 continue
-            value = state_dict[name]
-            if hasattr(value, "detach"):  # a torch tensor
-                value = value.detach().cpu().numpy()
-            arr = as_float_array(name, value, self.dtype)
+            arr = as_float_array(key, state_dict[key], self.dtype)
             want = self._handle.get_param(name).shape
             if arr.shape != want:
-                raise ShapeError(f"{name}: expected shape {want}, got {arr.shape}")
+                raise ShapeError(f"{key}: expected shape {want}, got {arr.shape}")
             staged[name] = arr
         for name, arr in staged.items():
             self._handle.set_param(name, arr)
+        return IncompatibleKeys(missing, unexpected)
 
     @property
     def grads(self) -> dict[str, Array]:
@@ -152,8 +173,8 @@ class _Recurrent:
             extra += f", nonlinearity={self.nonlinearity!r}"
         if not self.bias:
             extra += ", bias=False"
-        if not self.batch_first:
-            extra += ", batch_first=False"
+        if self.batch_first:
+            extra += ", batch_first=True"
         if self.bidirectional:
             extra += ", bidirectional=True"
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, dtype={self.dtype.name})"
@@ -185,7 +206,7 @@ class RNN(_SingleState):
     _cell = "rnn"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = True, bidirectional: bool = False,
+                 bias: bool = True, batch_first: bool = False, bidirectional: bool = False,
                  dtype: Any = np.float32, seed: Optional[int] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed, nonlinearity)
 
@@ -196,7 +217,7 @@ class GRU(_SingleState):
     _cell = "gru"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = True, bidirectional: bool = False, dtype: Any = np.float32,
+                 batch_first: bool = False, bidirectional: bool = False, dtype: Any = np.float32,
                  seed: Optional[int] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
 
@@ -215,7 +236,7 @@ class LSTM(_Recurrent):
     _cell = "lstm"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = True, bidirectional: bool = False, dtype: Any = np.float32,
+                 batch_first: bool = False, bidirectional: bool = False, dtype: Any = np.float32,
                  seed: Optional[int] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
 

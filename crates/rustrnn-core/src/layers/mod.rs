@@ -10,7 +10,7 @@ pub mod sequence;
 
 pub use config::{CellKind, Nonlinearity, RnnConfig};
 pub use params::{param_name, param_slots, CellParams, ParamKind, ParamSlot, RnnParams};
-pub use recurrent::{Recurrent, RnnInputGrads, RnnOutput};
+pub use recurrent::{ForwardCache, Recurrent, RnnInputGrads, RnnOutput};
 #[cfg(test)]
 mod reference;
 #[cfg(test)]

@@ -33,9 +33,11 @@ pub struct RnnInputGrads<F> {
     pub dc0: Option<Array3<F>>,
 }
 
-/// What backward needs from the last training-mode forward.
+/// What backward needs from a training-mode forward. Opaque: taken out of a
+/// stack with [`Recurrent::take_cache`] so that several forwards can be
+/// differentiated later, each by its own tape (as autograd does).
 #[derive(Debug)]
-struct ForwardCache<F> {
+pub struct ForwardCache<F> {
     layout: SeqLayout,
     spans: Option<Vec<(usize, usize)>>,
     input_dims: (usize, usize, usize),
@@ -101,6 +103,11 @@ impl<F: Float> Recurrent<F> {
     /// accepted (and propagate through forward), as in PyTorch.
     pub fn set_param(&mut self, name: &str, value: ArrayViewD<'_, F>) -> Result<()> {
         let slot = self.slot(name)?.clone();
+        // Writing the same values again (a caller syncing weights before every
+        // call) keeps the packed weights.
+        if self.params.get(&slot) == value {
+            return Ok(());
+        }
         self.packed = None;
         self.params.set(&slot, value)
     }
@@ -127,6 +134,18 @@ impl<F: Float> Recurrent<F> {
 
     pub fn is_training(&self) -> bool {
         self.training
+    }
+
+    /// Takes the cache of the last training-mode forward out of the stack (to
+    /// hand back with [`put_cache`](Self::put_cache) before its backward).
+    pub fn take_cache(&mut self) -> Option<ForwardCache<F>> {
+        self.cache.take()
+    }
+
+    /// Makes `cache` the one the next [`backward`](Self::backward) consumes. It
+    /// must come from a forward of this stack with the current parameters.
+    pub fn put_cache(&mut self, cache: ForwardCache<F>) {
+        self.cache = Some(cache);
     }
 
     fn check_state(&self, name: &str, state: Option<ArrayView3<F>>, batch: usize) -> Result<()> {
