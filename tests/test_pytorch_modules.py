@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+import rustrnn  # noqa: E402
 import rustrnn.torch as rt  # noqa: E402
 from rustrnn.errors import DTypeError, ShapeError  # noqa: E402
 from torch.nn.utils.rnn import pack_padded_sequence  # noqa: E402
@@ -299,17 +300,36 @@ def test_no_grad_and_eval_run_without_a_graph():
 
 def test_fallback_warns_once_and_matches_torch():
     torch.manual_seed(0)
-    ref = torch.nn.LSTM(3, 6, proj_size=2)
-    ours = rt.LSTM(3, 6, proj_size=2)
+    ref = torch.nn.GRU(3, 6).bfloat16()
+    ours = rt.GRU(3, 6).bfloat16()
     ours.load_state_dict(ref.state_dict())
-    x = torch.randn(4, 2, 3)
+    x = torch.randn(4, 2, 3).bfloat16()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         a = ours(x)
         ours(x)
     msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
-    assert len([m for m in msgs if "proj_size" in m]) <= 1
+    assert len([m for m in msgs if "bfloat16" in m and "falling back" in m]) == 1
     assert torch.equal(a[0], ref(x)[0])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("num_layers,bidirectional,packed", [(1, False, False), (2, True, False), (2, True, True)])
+def test_lstm_proj_size_equals_torch(dtype, num_layers, bidirectional, packed):
+    ref, ours = _pair("LSTM", dtype, input_size=3, hidden_size=5, proj_size=2, num_layers=num_layers,
+                      bidirectional=bidirectional)
+    d = 2 if bidirectional else 1
+    g = torch.Generator().manual_seed(4)
+    x0 = torch.randn(6, 3, 3, generator=g, dtype=dtype)
+    h0 = torch.randn(num_layers * d, 3, 2, generator=g, dtype=dtype)
+    c0 = torch.randn(num_layers * d, 3, 5, generator=g, dtype=dtype)
+
+    def make():
+        x, h, c = (t.clone().requires_grad_() for t in (x0, h0, c0))
+        inp = pack_padded_sequence(x, torch.tensor([6, 2, 4]), enforce_sorted=False) if packed else x
+        return (inp, (h, c)), [x, h, c]
+
+    _compare(ref, ours, make, dtype, True)
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -349,3 +369,20 @@ def test_parameters_match_torch_exactly():
         assert all(isinstance(p, torch.nn.Parameter) for p in ours.parameters())
         assert repr(ref) == repr(ours)
     assert np.isclose(rt.LSTM(2, 3, dropout=0.25, num_layers=2).dropout, 0.25)
+
+
+def test_rustrnn_nn_takes_torch_tensors_and_state_dicts():
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(3, 4, num_layers=2, proj_size=2).double()
+    m = rustrnn.nn.LSTM(3, 4, num_layers=2, proj_size=2, dtype=np.float64)
+    whole = {f"rnn.{k}": v for k, v in ref.state_dict().items()}
+    assert m.load_state_dict(whole, prefix="rnn.") == ([], [])
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)  # (seq, batch, features) by default
+    out, (hn, cn) = m(x)
+    want, (whn, wcn) = ref(x)
+    np.testing.assert_allclose(out, want.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(cn, wcn.detach().numpy(), rtol=1e-10, atol=1e-12)
+    # CPU tensors are read in place (no copy): the array shares the tensor's memory
+    from rustrnn._convert import as_float_array
+    t = torch.randn(4, 3, dtype=torch.float64)
+    assert np.shares_memory(as_float_array("x", t, np.dtype(np.float64)), t.numpy())

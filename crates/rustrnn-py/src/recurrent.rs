@@ -91,7 +91,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 #[pymethods]
 impl RecurrentHandle {
     #[new]
-    #[pyo3(signature = (cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, nonlinearity, dtype, seed=None))]
+    #[pyo3(signature = (cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, nonlinearity, dtype, seed=None, proj_size=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -105,6 +105,7 @@ impl RecurrentHandle {
         nonlinearity: &str,
         dtype: &str,
         seed: Option<u64>,
+        proj_size: usize,
     ) -> PyResult<Self> {
         let act = match nonlinearity {
             "tanh" => Nonlinearity::Tanh,
@@ -117,7 +118,7 @@ impl RecurrentHandle {
             "gru" => CellKind::Gru,
             other => return Err(PyValueError::new_err(format!("cell: expected 'rnn', 'lstm' or 'gru', got {other:?}"))),
         };
-        let config = RnnConfig { cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first };
+        let config = RnnConfig { cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, proj_size };
         let seed = seed.unwrap_or_else(rng::next_seed);
         let stack = match dtype {
             "float32" => Stack::F32(Recurrent::new(config, seed).map_err(|e| to_py(py, e))?),
@@ -228,6 +229,11 @@ impl RecurrentHandle {
             let ro: PyReadonlyArrayDyn<T> = arr.readonly();
             m.set_param(name, ro.as_array()).map_err(|e| to_py(py, e))
         })
+    }
+
+    /// Dropout between layers in training mode (PyTorch's `dropout`).
+    fn set_dropout(&mut self, py: Python<'_>, p: f64) -> PyResult<()> {
+        with_stack!(self, m, T, { m.set_dropout(p).map_err(|e| to_py(py, e)) })
     }
 
     fn zero_grad(&mut self) {

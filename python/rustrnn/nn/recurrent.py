@@ -7,7 +7,8 @@ Shapes (``D`` = 2 if bidirectional else 1, ``L`` = num_layers)::
 
     x        (B, T, I)  if batch_first else (T, B, I)
     output   (B, T, D*H) if batch_first else (T, B, D*H), zero past each length
-    h0, hn   (L*D, B, H);  c0, cn (LSTM) likewise
+    h0, hn   (L*D, B, H), or (L*D, B, P) for an LSTM with proj_size P;  c0, cn (LSTM) (L*D, B, H)
+    (with proj_size each direction's output has P features: output (..., D*P))
     lengths  (B,) ints in 1..=T: the valid prefix of each sequence (any order)
 """
 
@@ -49,6 +50,8 @@ class _Recurrent:
         dtype: Any = np.float32,
         seed: Optional[int] = None,
         nonlinearity: str = "tanh",
+        dropout: float = 0.0,
+        proj_size: int = 0,
     ) -> None:
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
@@ -60,12 +63,23 @@ class _Recurrent:
         if nonlinearity not in ("tanh", "relu"):
             raise ArgumentError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating, np.integer)):
+            raise DTypeError(f"dropout: expected a number in [0, 1], got {type(dropout).__name__}")
+        if not 0.0 <= float(dropout) <= 1.0:
+            raise ArgumentError(f"dropout: expected a probability in [0, 1], got {dropout}")
+        self.dropout = float(dropout)
+        self.proj_size = operator.index(proj_size)
+        if self.proj_size < 0:
+            raise ArgumentError(f"proj_size: expected a non-negative integer, got {proj_size}")
+        if self.proj_size >= self.hidden_size and self.proj_size > 0:
+            raise ArgumentError(f"proj_size: expected less than hidden_size ({self.hidden_size}), got {proj_size}")
         if seed is not None:
             seed = operator.index(seed) & 0xFFFF_FFFF_FFFF_FFFF
         self._handle = _native.RecurrentHandle(
             self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
-            self.bias, self.batch_first, nonlinearity, self.dtype.name, seed,
+            self.bias, self.batch_first, nonlinearity, self.dtype.name, seed, self.proj_size,
         )
+        self._handle.set_dropout(self.dropout)
 
     # ----- parameters -------------------------------------------------------------------------
     def parameter_names(self) -> list[str]:
@@ -139,7 +153,7 @@ class _Recurrent:
         return bool(self._handle.training)
 
     def train(self, mode: bool = True) -> "_Recurrent":
-        """Training mode: forward keeps what backward needs."""
+        """Training mode: forward keeps what backward needs and applies ``dropout`` between layers."""
         self._handle.training = bool(mode)
         return self
 
@@ -175,8 +189,12 @@ class _Recurrent:
             extra += ", bias=False"
         if self.batch_first:
             extra += ", batch_first=True"
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
         if self.bidirectional:
             extra += ", bidirectional=True"
+        if self.proj_size:
+            extra += f", proj_size={self.proj_size}"
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, dtype={self.dtype.name})"
 
 
@@ -206,9 +224,10 @@ class RNN(_SingleState):
     _cell = "rnn"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, bidirectional: bool = False,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  dtype: Any = np.float32, seed: Optional[int] = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed, nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed, nonlinearity,
+                         dropout)
 
 
 class GRU(_SingleState):
@@ -217,9 +236,10 @@ class GRU(_SingleState):
     _cell = "gru"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, bidirectional: bool = False, dtype: Any = np.float32,
-                 seed: Optional[int] = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: Any = np.float32, seed: Optional[int] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed,
+                         dropout=dropout)
 
 
 def _pair(name: str, value: Any) -> Tuple[Any, Any]:
@@ -231,14 +251,16 @@ def _pair(name: str, value: Any) -> Tuple[Any, Any]:
 
 
 class LSTM(_Recurrent):
-    """LSTM, gates i, f, g, o: ``c' = f*c + i*g``, ``h' = o*tanh(c')``."""
+    """LSTM, gates i, f, g, o: ``c' = f*c + i*g``, ``h' = o*tanh(c')``; with ``proj_size`` P,
+    ``h' = W_hr (o*tanh(c'))`` (P values; ``weight_hr_l{k}`` (P, H), ``weight_hh_l{k}`` (4H, P))."""
 
     _cell = "lstm"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, bidirectional: bool = False, dtype: Any = np.float32,
-                 seed: Optional[int] = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, dtype: Any = np.float32, seed: Optional[int] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed,
+                         dropout=dropout, proj_size=proj_size)
 
     def forward(self, x: Any, state: Any = None, lengths: Any = None) -> Tuple[Array, Tuple[Array, Array]]:
         """``out, (hn, cn) = lstm(x, (h0, c0)=None, lengths=None)``; either of h0, c0 may be None."""

@@ -1,8 +1,8 @@
 """When rustrnn can run a torch module's forward, and the one-time warning when it cannot.
 
 rustrnn computes on the CPU in float32 and float64. Anything else (CUDA or
-other devices, float16/bfloat16, LSTM ``proj_size``, TorchScript or
-``torch.compile`` tracing) runs torch.nn's own implementation instead, after a
+other devices, float16/bfloat16, TorchScript or ``torch.compile``
+tracing) runs torch.nn's own implementation instead, after a
 ``RuntimeWarning`` shown once per reason.
 """
 
@@ -22,8 +22,6 @@ def fallback_reason(module: torch.nn.Module, tensors: Iterable[Optional[torch.Te
         return "TorchScript scripting or tracing"
     if torch.compiler.is_compiling():
         return "torch.compile tracing"
-    if getattr(module, "proj_size", 0) > 0:
-        return "LSTM with proj_size > 0"
     for t in tensors:
         if t is None:
             continue

@@ -10,8 +10,8 @@ copies either way.
 
 Shapes (time-major or batch-first as the module says; ``D`` directions)::
 
-    x (T, B, I) or (B, T, I);  h0, c0 (D, B, H)
-    out (T, B, D*H) or (B, T, D*H);  hn, cn (D, B, H)
+    x (T, B, I) or (B, T, I);  h0 (D, B, S), c0 (D, B, H)   (S = proj_size if set, else H)
+    out (T, B, D*S) or (B, T, D*S);  hn (D, B, S), cn (D, B, H)
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ class NativeLayer:
     """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, bidirectional: bool, bias: bool,
-                 batch_first: bool, dtype: torch.dtype, names: Sequence[str]) -> None:
+                 batch_first: bool, dtype: torch.dtype, names: Sequence[str], proj_size: int = 0) -> None:
         cell, act = _CELLS[mode]
         np_dtype = "float64" if dtype == torch.float64 else "float32"
         self.dtype = dtype
         self.handle = _native.RecurrentHandle(cell, input_size, hidden_size, 1, bidirectional, bias, batch_first,
-                                              act, np_dtype, 0)
+                                              act, np_dtype, 0, proj_size)
         self.native_names = list(self.handle.param_names())
         if len(self.native_names) != len(names):
             raise AssertionError(f"parameter lists differ: {self.native_names} vs {list(names)}")

@@ -39,19 +39,21 @@ def native_layers(module: torch.nn.Module, dtype: torch.dtype) -> List[NativeLay
     key = (dtype, module.batch_first)
     if key not in cache:
         d = 2 if module.bidirectional else 1
+        proj = getattr(module, "proj_size", 0)
+        state = proj or module.hidden_size
         cache[key] = [
-            NativeLayer(module.mode, module.input_size if k == 0 else d * module.hidden_size, module.hidden_size,
-                        module.bidirectional, module.bias, module.batch_first, dtype, layer_names(module, k))
+            NativeLayer(module.mode, module.input_size if k == 0 else d * state, module.hidden_size,
+                        module.bidirectional, module.bias, module.batch_first, dtype, layer_names(module, k), proj)
             for k in range(module.num_layers)
         ]
     return cache[key]
 
 
-def _check_state(name: str, h: torch.Tensor, want: Tuple[int, ...]) -> None:
+def _check_state(name: str, h: torch.Tensor, want: Tuple[int, ...], what: str = "hidden_size") -> None:
     if not isinstance(h, torch.Tensor):
         raise DTypeError(f"{name}: expected a tensor, got {type(h).__name__}")
     if tuple(h.shape) != want:
-        raise ShapeError(f"{name}: expected shape {want} (num_layers*num_directions, batch, hidden_size), "
+        raise ShapeError(f"{name}: expected shape {want} (num_layers*num_directions, batch, {what}), "
                          f"got {tuple(h.shape)}")
 
 
@@ -106,8 +108,12 @@ def _forward(m: Any, input: Any, hx: Any, is_lstm: bool) -> Any:
         if not batched:
             h0 = h0.unsqueeze(1) if isinstance(h0, torch.Tensor) and h0.dim() == 2 else h0
             c0 = c0.unsqueeze(1) if isinstance(c0, torch.Tensor) and c0.dim() == 2 else c0
+        proj = getattr(m, "proj_size", 0)
         want = (m.num_layers * d, batch, m.hidden_size)
-        _check_state("hx[0]" if is_lstm else "hx", h0, want)
+        if proj:
+            _check_state("hx[0]", h0, want[:2] + (proj,), "proj_size")
+        else:
+            _check_state("hx[0]" if is_lstm else "hx", h0, want)
         if is_lstm:
             _check_state("hx[1]", c0, want)
 

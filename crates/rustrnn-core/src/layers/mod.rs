@@ -5,6 +5,7 @@ pub mod config;
 pub mod direction;
 pub mod packed;
 pub mod params;
+pub mod projected;
 pub mod recurrent;
 pub mod sequence;
 
