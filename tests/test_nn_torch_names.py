@@ -57,6 +57,8 @@ def test_dropout_between_layers():
     np.testing.assert_allclose(all_dropped(x)[0], second(np.zeros((6, 3, 5)))[0], rtol=1e-12)
     with pytest.raises(rustrnn.ArgumentError, match="dropout"):
         rustrnn.nn.GRU(2, 3, dropout=1.5)
+    with pytest.warns(UserWarning, match="num_layers greater than 1"):  # as torch.nn warns
+        rustrnn.nn.GRU(2, 3, dropout=0.2)
 
 
 def test_dropout_gradients_match_finite_differences_with_the_same_mask():

@@ -15,6 +15,7 @@ Shapes (``D`` = 2 if bidirectional else 1, ``L`` = num_layers)::
 from __future__ import annotations
 
 import operator
+import warnings
 from typing import Any, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -68,6 +69,9 @@ class _Recurrent:
         if not 0.0 <= float(dropout) <= 1.0:
             raise ArgumentError(f"dropout: expected a probability in [0, 1], got {dropout}")
         self.dropout = float(dropout)
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects "
+                          f"num_layers greater than 1, but got dropout={dropout} and num_layers=1", UserWarning, stacklevel=3)
         self.proj_size = operator.index(proj_size)
         if self.proj_size < 0:
             raise ArgumentError(f"proj_size: expected a non-negative integer, got {proj_size}")
