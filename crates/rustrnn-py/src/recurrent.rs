@@ -195,8 +195,14 @@ impl RecurrentHandle {
         let state = |msg: &str| to_py(py, rustrnn_core::RnnError::state(msg.to_string()));
         match (&mut self.stack, tape.tape.take()) {
             (_, None) => Err(state("tape: already used by a backward; run forward again")),
-            (Stack::F32(m), Some(Tape::F32(c))) => Ok(m.put_cache(c)),
-            (Stack::F64(m), Some(Tape::F64(c))) => Ok(m.put_cache(c)),
+            (Stack::F32(m), Some(Tape::F32(c))) => {
+                m.put_cache(c);
+                Ok(())
+            }
+            (Stack::F64(m), Some(Tape::F64(c))) => {
+                m.put_cache(c);
+                Ok(())
+            }
             _ => Err(dtype_error(py, "tape: recorded in another dtype than this handle's".into())),
         }
     }
