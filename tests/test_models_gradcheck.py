@@ -68,3 +68,15 @@ def test_seq2seq_gradients():
     src = np.array([[3, 4, 5, 0], [5, 3, 0, 0]])
     tgt = np.array([[3, 4, 2, 0], [4, 2, 0, 0]])
     fd_check(m, src, tgt)
+
+
+@pytest.mark.parametrize("attention,cell", [("luong", "lstm"), ("bahdanau", "gru")])
+def test_seq2seq_with_attention_gradients(attention, cell):
+    rustrnn.manual_seed(4)
+    m = rustrnn.Seq2Seq(src_vocab=7, tgt_vocab=6, embedding_dim=3, units=4, cell=cell, bidirectional_encoder=True,
+                        attention=attention, dtype="float64")
+    m.compile(optimizer="sgd")
+    assert [n.split("/")[0] for n in m.weight_names].count("attention") == (3 if attention == "luong" else 5)
+    src = np.array([[3, 4, 5, 0, 0], [0, 6, 3, 1, 2], [0, 0, 0, 0, 0]])  # right, left and all padding
+    tgt = np.array([[3, 4, 2, 0], [4, 5, 3, 2], [5, 2, 0, 0]])
+    fd_check(m, src, tgt, n_per_tensor=8)

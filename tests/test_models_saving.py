@@ -44,15 +44,17 @@ def test_round_trip_keeps_predictions_and_continues_training_identically(tmp_pat
         np.testing.assert_array_equal(a, b)
 
 
-def test_seq2seq_and_float64_round_trip(tmp_path):
+@pytest.mark.parametrize("attention", [None, "luong", "bahdanau"])
+def test_seq2seq_and_float64_round_trip(tmp_path, attention):
     rustrnn.manual_seed(6)
-    s = rustrnn.Seq2Seq(src_vocab=7, tgt_vocab=6, embedding_dim=4, units=5, cell="gru", dtype="float64")
+    s = rustrnn.Seq2Seq(src_vocab=7, tgt_vocab=6, embedding_dim=4, units=5, cell="gru", attention=attention, dtype="float64")
     path = tmp_path / "s2s.rnn"
     s.save(path)  # uncompiled: architecture and weights only
     loaded = rustrnn.load_model(path)
     src = np.array([[3, 4, 5], [6, 3, 0]])
     np.testing.assert_array_equal(loaded.predict(src, max_length=5), s.predict(src, max_length=5))
-    assert loaded.dtype == np.float64 and loaded.optimizer is None
+    np.testing.assert_array_equal(loaded.predict(src, max_length=5, beam_width=3), s.predict(src, max_length=5, beam_width=3))
+    assert loaded.dtype == np.float64 and loaded.optimizer is None and loaded.config["attention"] == attention
 
 
 def test_truncated_corrupted_and_foreign_files_are_clear_errors(tmp_path):

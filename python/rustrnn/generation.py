@@ -24,9 +24,7 @@ def generate(model: Any, seed_ids: Any, length: int, temperature: float = 1.0, t
     only the k most likely tokens; ``seed`` fixes the draws (default: the
     ``manual_seed`` sequence).
     """
-    from .models import Sequential
-
-    if not isinstance(model, Sequential):
+    if not callable(getattr(model, "_generate_ids", None)):
         raise DTypeError(f"model: expected a rustrnn.Sequential, got {type(model).__name__}")
     ids = np.asarray(seed_ids)
     if ids.dtype.kind not in "iu":
@@ -44,7 +42,6 @@ def generate(model: Any, seed_ids: Any, length: int, temperature: float = 1.0, t
     if not temperature >= 0.0:
         raise ArgumentError(f"temperature: expected a value >= 0 (0 = greedy), got {temperature}")
     batch = np.ascontiguousarray(np.atleast_2d(ids), dtype=np.int64)
-    model._ensure_built(batch)
     seed = _native.next_seed() if seed is None else operator.index(seed) & 0xFFFF_FFFF_FFFF_FFFF
-    out = model._handle.generate(batch, length, temperature, top_k, seed)
+    out = model._generate_ids(batch, length, temperature, top_k, seed)
     return out[0] if ids.ndim == 1 else out

@@ -26,8 +26,10 @@ from .errors import ArgumentError, DTypeError, ShapeError
 
 __all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
 
+# The name tables of the core, checked against it by tests/test_stubs.py.
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
+NONLINEARITIES = ("tanh", "relu")
 
 
 def check_rate(name: str, value: Any) -> float:
@@ -67,8 +69,8 @@ class Layer:
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
-        if self._model is not None and self._model._handle is not None and self.name is not None:
-            self._model._handle.set_trainable(self.name, self._trainable)
+        if self._model is not None and self.name is not None:
+            self._model._set_layer_trainable(self.name, self._trainable)
 
     def get_config(self) -> dict:
         raise NotImplementedError
@@ -90,12 +92,12 @@ class Layer:
     def get_weights(self) -> list:
         """This layer's parameters, in order, as NumPy arrays (copies)."""
         model = self._built()
-        return [v for k, v in model._handle.weights() if k.split("/", 1)[0] == self.name]
+        return [v for k, v in model._named_weights() if k.split("/", 1)[0] == self.name]
 
     def set_weights(self, weights: list) -> None:
         """Sets this layer's parameters from arrays in :meth:`get_weights` order."""
         model = self._built()
-        names = [k for k in model._handle.weight_names() if k.split("/", 1)[0] == self.name]
+        names = [k for k in model._weight_names() if k.split("/", 1)[0] == self.name]
         if len(weights) != len(names):
             raise ArgumentError(f"weights: {self.name} has {len(names)} weight arrays ({', '.join(names)}), got {len(weights)}")
         model._set_named_weights(dict(zip(names, weights)))
@@ -201,7 +203,7 @@ class SimpleRNN(_Recurrent):
 
     def __init__(self, units: int, activation: str = "tanh", **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
-        self.activation = check_choice("activation", activation, ("tanh", "relu"))
+        self.activation = check_choice("activation", activation, NONLINEARITIES)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "activation": self.activation}

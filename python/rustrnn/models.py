@@ -24,8 +24,11 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._checks import as_int, positive_int
 from ._convert import from_torch, resolve_dtype
+from ._registry import register_model
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
+from .generation import generate as _generate
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
+from .saving import save_model
 
 __all__ = ["Model", "Sequential"]
 
@@ -113,7 +116,7 @@ class Model:
 
     def _compile_native(self) -> None:
         self._handle.compile(self.loss.name, self.loss.from_logits, self.metrics_names, json.dumps(self.optimizer.native_config()))
-        self.optimizer._bind(self._handle)
+        self.optimizer._bind(self)
 
     def _require_compiled(self, what: str) -> None:
         if self.optimizer is None:
@@ -158,6 +161,13 @@ class Model:
         if len(y) != n:
             raise ShapeError(f"{what}: expected {n} rows (one per sample of x), got {len(y)}")
 
+    def _prepare_batch(self, x: Any, y: Any, sample_weight: Any = None, what: str = "y") -> tuple:
+        """``(x, y, sample_weight)`` converted and checked against each other: what
+        every training and evaluation entry point hands to the native model."""
+        x, y = self._prepare_xy(x, y)
+        self._check_lengths(x, y, what)
+        return x, y, self._prepare_weights(sample_weight, _num_samples(x))
+
     # ----- training ----------------------------------------------------------------------------
     def _logs(self, totals: list) -> dict:
         loss_sum, count, metrics = totals
@@ -198,10 +208,8 @@ class Model:
             raise ArgumentError(f"validation_split: expected a fraction in [0, 1), got {validation_split}")
         if validation_split and validation_data is not None:
             raise ArgumentError("validation_split, validation_data: give one or the other")
-        x, y = self._prepare_xy(x, y)
-        self._check_lengths(x, y)
+        x, y, sw = self._prepare_batch(x, y, sample_weight)
         n = _num_samples(x)
-        sw = self._prepare_weights(sample_weight, n)
         if class_weight is not None:
             cw = self._class_weights(y, class_weight)
             sw = cw if sw is None else sw * (cw if sw.ndim == 1 else cw[:, None])
@@ -217,10 +225,8 @@ class Model:
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise DTypeError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            vx, vy = self._prepare_xy(validation_data[0], validation_data[1])
-            self._check_lengths(vx, vy, "validation_data[1]")
-            vw = self._prepare_weights(validation_data[2], len(vy)) if len(validation_data) == 3 else None
-            val = (vx, vy, vw)
+            val = self._prepare_batch(validation_data[0], validation_data[1],
+                                      validation_data[2] if len(validation_data) == 3 else None, "validation_data[1]")
         if n == 0:
             raise ShapeError("x: expected at least one sample, got 0")
         self._ensure_built(x)
@@ -246,7 +252,6 @@ class Model:
                 for b in range(steps):
                     cb.on_train_batch_begin(b)
                     idx = order[b * batch_size:(b + 1) * batch_size]
-                    self.optimizer._before_step()
                     stats = self._handle.train_batch(_take(x, idx), y[idx], None if sw is None else sw[idx])
                     self._accumulate(totals, stats)
                     logs = self._logs(totals)
@@ -274,12 +279,10 @@ class Model:
         """Loss and metrics over the whole data set, in batches."""
         self._require_compiled("evaluate")
         batch_size = _batch_size(batch_size)
-        x, y = self._prepare_xy(x, y)
-        self._check_lengths(x, y)
+        x, y, sw = self._prepare_batch(x, y, sample_weight)
         n = _num_samples(x)
         if n == 0:
             raise ShapeError("x: expected at least one sample, got 0")
-        sw = self._prepare_weights(sample_weight, n)
         self._ensure_built(x)
         totals: list = [0.0, 0.0, []]
         for start in range(0, n, batch_size):
@@ -293,11 +296,8 @@ class Model:
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> dict:
         """One optimizer step on one batch; returns its loss and metrics."""
         self._require_compiled("train_on_batch")
-        x, y = self._prepare_xy(x, y)
-        self._check_lengths(x, y)
-        sw = self._prepare_weights(sample_weight, _num_samples(x))
+        x, y, sw = self._prepare_batch(x, y, sample_weight)
         self._ensure_built(x)
-        self.optimizer._before_step()
         totals: list = [0.0, 0.0, []]
         self._accumulate(totals, self._handle.train_batch(x, y, sw))
         return self._logs(totals)
@@ -308,9 +308,7 @@ class Model:
     def loss_and_gradients(self, x: Any, y: Any, sample_weight: Any = None) -> tuple:
         """``(loss, {name: gradient})`` of one batch with dropout off; nothing is updated."""
         self._require_compiled("loss_and_gradients")
-        x, y = self._prepare_xy(x, y)
-        self._check_lengths(x, y)
-        sw = self._prepare_weights(sample_weight, _num_samples(x))
+        x, y, sw = self._prepare_batch(x, y, sample_weight)
         self._ensure_built(x)
         loss, grads = self._handle.gradients(x, y, sw)
         return float(loss), dict(grads)
@@ -350,13 +348,47 @@ class Model:
         self._require_built("count_params")
         return int(self._handle.num_params()[0])
 
+    # ----- internal protocol -------------------------------------------------------------------
+    # What saving, generation, layers and optimizers use of a model (never its handle).
+    def _named_weights(self) -> list:
+        """``[(layer/param, array)]`` in model order (copies)."""
+        return list(self._handle.weights())
+
+    def _weight_names(self) -> list:
+        return list(self._handle.weight_names())
+
+    def _optimizer_state(self) -> tuple:
+        """``(iterations, [(param/slot, array)])``."""
+        return self._handle.optimizer_state()
+
+    def _set_optimizer_state(self, iterations: int, slots: list) -> None:
+        self._handle.set_optimizer_state(iterations, slots)
+
+    def _build_saved(self) -> Optional[str]:
+        """Builds the native model of a model rebuilt by ``from_config``; returns why it cannot."""
+        return None
+
+    def _set_layer_trainable(self, layer: str, trainable: bool) -> None:
+        if self._handle is not None:
+            self._handle.set_trainable(layer, trainable)
+
+    def _iterations(self) -> int:
+        return int(self._handle.iterations) if self._handle is not None else 0
+
+    def _learning_rate(self) -> Optional[float]:
+        """The rate of the next optimizer step, as the native optimizer (its one owner) computes it."""
+        return self._handle.learning_rate if self._handle is not None else None
+
+    def _set_learning_rate(self, spec: Any) -> None:
+        """A number, or a schedule's ``spec()`` dict."""
+        if self._handle is not None and self.optimizer is not None:
+            self._handle.set_learning_rate(json.dumps(spec))
+
     # ----- saving ------------------------------------------------------------------------------
     def save(self, filepath: Any, include_optimizer: bool = True) -> None:
         """Writes architecture, weights, compile settings, optimizer state and
         :attr:`metadata` to one file (safetensors + JSON), atomically: a crash
         never leaves a partial file."""
-        from .saving import save_model
-
         save_model(self, filepath, include_optimizer=include_optimizer)
 
     def summary(self, print_fn: Any = print) -> None:
@@ -380,6 +412,7 @@ def _auto_names(layers: list) -> None:
         taken.add(name)
 
 
+@register_model
 class Sequential(Model):
     """A linear stack of layers.
 
@@ -498,9 +531,17 @@ class Sequential(Model):
     def generate(self, seed_ids: Any, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
                  seed: Optional[int] = None) -> np.ndarray:
         """See :func:`rustrnn.generate`."""
-        from .generation import generate
+        return _generate(self, seed_ids, length, temperature=temperature, top_k=top_k, seed=seed)
 
-        return generate(self, seed_ids, length, temperature=temperature, top_k=top_k, seed=seed)
+    def _generate_ids(self, batch: np.ndarray, length: int, temperature: float, top_k: Optional[int], seed: int) -> np.ndarray:
+        self._ensure_built(batch)
+        return self._handle.generate(batch, length, temperature, top_k, seed)
+
+    def _build_saved(self) -> Optional[str]:
+        if self._input is None:
+            return "the saved model has no input description"
+        self._build_native(self._spec())
+        return None
 
     def get_config(self) -> dict:
         return {"class": "Sequential", "name": self.name, "dtype": self.dtype.name, "input": self._input,

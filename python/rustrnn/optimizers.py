@@ -2,14 +2,18 @@
 
 The update itself runs in Rust inside each training step; these objects
 hold the configuration. ``learning_rate`` is a number or a
-:class:`LearningRateSchedule`, which is evaluated at every step.
+:class:`LearningRateSchedule`; the native optimizer owns the rate and
+evaluates a schedule at every step (the schedule classes here describe one,
+and evaluate through the same native code when called).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Optional, Union
 
+from . import _native
 from .errors import ArgumentError, DTypeError
 
 __all__ = [
@@ -33,7 +37,7 @@ class LearningRateSchedule:
     """Maps the optimizer step (0-based) to a learning rate."""
 
     def __call__(self, step: int) -> float:
-        raise NotImplementedError
+        return float(_native.schedule_rate(json.dumps(self.spec()), max(0, int(step))))
 
     def get_config(self) -> dict:
         raise NotImplementedError
@@ -52,10 +56,6 @@ class _RateDecay(LearningRateSchedule):
         self.decay_rate = _number("decay_rate", decay_rate)
         self.staircase = bool(staircase)
 
-    def _progress(self, step: int) -> float:
-        p = step / self.decay_steps
-        return math.floor(p) if self.staircase else p
-
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase}
@@ -64,15 +64,9 @@ class _RateDecay(LearningRateSchedule):
 class ExponentialDecay(_RateDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (floored with ``staircase``)."""
 
-    def __call__(self, step: int) -> float:
-        return self.initial_learning_rate * self.decay_rate ** self._progress(step)
-
 
 class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``."""
-
-    def __call__(self, step: int) -> float:
-        return self.initial_learning_rate / (1 + self.decay_rate * self._progress(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -83,12 +77,6 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             raise ArgumentError(f"values: expected len(boundaries) + 1 = {len(boundaries) + 1} values, got {len(values)}")
         self.boundaries = [int(b) for b in boundaries]
         self.values = [float(v) for v in values]
-
-    def __call__(self, step: int) -> float:
-        for b, v in zip(self.boundaries, self.values):
-            if step <= b:
-                return v
-        return self.values[-1]
 
     def get_config(self) -> dict:
         return {"boundaries": self.boundaries, "values": self.values}
@@ -105,13 +93,6 @@ class CosineDecay(LearningRateSchedule):
         self.alpha = _number("alpha", alpha, 0.0, 1.0)
         self.warmup_target = None if warmup_target is None else _number("warmup_target", warmup_target)
         self.warmup_steps = int(warmup_steps)
-
-    def __call__(self, step: int) -> float:
-        if self.warmup_target is not None and step < self.warmup_steps:
-            return self.initial_learning_rate + (self.warmup_target - self.initial_learning_rate) * step / self.warmup_steps
-        top = self.warmup_target if self.warmup_target is not None else self.initial_learning_rate
-        p = min(max(step - self.warmup_steps, 0), self.decay_steps) / self.decay_steps
-        return top * ((1 - self.alpha) * 0.5 * (1 + math.cos(math.pi * p)) + self.alpha)
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps, "alpha": self.alpha,
@@ -132,7 +113,7 @@ class Optimizer:
     def __init__(self, learning_rate: Union[float, LearningRateSchedule], weight_decay: Optional[float] = None,
                  clipnorm: Optional[float] = None, clipvalue: Optional[float] = None,
                  global_clipnorm: Optional[float] = None, **options: Any) -> None:
-        self._handle = None
+        self._model: Any = None
         self.learning_rate = learning_rate
         self.weight_decay = None if weight_decay is None else _number("weight_decay", weight_decay)
         clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
@@ -145,8 +126,10 @@ class Optimizer:
     # The rate the next step uses; a schedule is evaluated at the step count.
     @property
     def learning_rate(self) -> float:
+        if self._model is not None:
+            return float(self._model._learning_rate())
         if isinstance(self._lr, LearningRateSchedule):
-            return float(self._lr(self.iterations))
+            return float(self._lr(0))
         return self._lr
 
     @learning_rate.setter
@@ -155,8 +138,11 @@ class Optimizer:
             self._lr = value
         else:
             self._lr = _number("learning_rate", value)
-        if self._handle is not None:
-            self._handle.learning_rate = self.learning_rate
+        if self._model is not None:
+            self._model._set_learning_rate(self._lr_spec())
+
+    def _lr_spec(self) -> Any:
+        return self._lr.spec() if isinstance(self._lr, LearningRateSchedule) else self._lr
 
     @property
     def schedule(self) -> Optional[LearningRateSchedule]:
@@ -165,25 +151,21 @@ class Optimizer:
     @property
     def iterations(self) -> int:
         """Steps taken by the model this optimizer is compiled into."""
-        return int(self._handle.iterations) if self._handle is not None else 0
+        return self._model._iterations() if self._model is not None else 0
 
-    def _bind(self, handle: Any) -> None:
-        self._handle = handle
-        handle.learning_rate = self.learning_rate
-
-    def _before_step(self) -> None:
-        if self.schedule is not None:
-            self._handle.learning_rate = self.learning_rate
+    def _bind(self, model: Any) -> None:
+        """Called by the model this optimizer is compiled into (with its config already native)."""
+        self._model = model
 
     def native_config(self) -> dict:
-        cfg = {"name": self._name, "learning_rate": self.learning_rate, **self._options}
+        cfg = {"name": self._name, "learning_rate": self._lr_spec(), **self._options}
         for k in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
             if getattr(self, k) is not None:
                 cfg[k] = getattr(self, k)
         return cfg
 
     def get_config(self) -> dict:
-        cfg = {"learning_rate": self._lr.spec() if self.schedule is not None else self._lr, **self._options}
+        cfg = {"learning_rate": self._lr_spec(), **self._options}
         for k in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
             if getattr(self, k) is not None:
                 cfg[k] = getattr(self, k)

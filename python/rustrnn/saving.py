@@ -17,8 +17,9 @@ import json
 import os
 from typing import Any
 
-from . import _native
+from . import _native, losses, optimizers
 from ._files import atomic_write
+from ._registry import model_class, model_class_names
 from .errors import ArgumentError, ModelFileError, RustRnnError
 
 __all__ = ["save_model", "load_model"]
@@ -29,16 +30,14 @@ FORMAT_VERSION = "1"
 
 def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> None:
     """See :meth:`rustrnn.Model.save`."""
-    from . import __version__
-
     path = os.fspath(filepath)
     model._require_built("save")
-    tensors = [("weights/" + name, arr) for name, arr in model._handle.weights()]
+    tensors = [("weights/" + name, arr) for name, arr in model._named_weights()]
     training = None
     if model.optimizer is not None:
         training = {"loss": model.loss.spec(), "metrics": list(model.metrics_names), "optimizer": model.optimizer.spec()}
         if include_optimizer:
-            iterations, state = model._handle.optimizer_state()
+            iterations, state = model._optimizer_state()
             training["iterations"] = int(iterations)
             tensors += [("optimizer/" + name, arr) for name, arr in state]
     try:
@@ -48,7 +47,7 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "rustrnn_version": __version__,
+        "rustrnn_version": _native.__version__,
         "architecture": json.dumps(model.get_config()),
         "training": json.dumps(training),
     }
@@ -58,23 +57,17 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
 
 
 def _model_from_config(config: Any) -> Any:
-    from .models import Sequential
-    from .seq2seq import Seq2Seq
-
     if not isinstance(config, dict):
         raise ModelFileError("architecture: expected a JSON object")
-    classes = {"Sequential": Sequential, "Seq2Seq": Seq2Seq}
-    cls = classes.get(config.get("class"))
+    cls = model_class(config.get("class"))
     if cls is None:
-        raise ModelFileError(f"architecture: unknown model class {config.get('class')!r}; expected Sequential or Seq2Seq")
+        raise ModelFileError(f"architecture: unknown model class {config.get('class')!r}; expected {' or '.join(model_class_names())}")
     return cls.from_config(config)
 
 
 def load_model(filepath: Any, compile: bool = True) -> Any:
     """Loads a model written by :meth:`rustrnn.Model.save`, with its optimizer state
     (so that training continues exactly where it stopped)."""
-    from . import losses, optimizers
-
     path = os.fspath(filepath)
     with open(path, "rb") as f:
         data = f.read()
@@ -96,16 +89,15 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
         raise ModelFileError(f"{path}: user_metadata: expected a JSON object, got {type(user).__name__}")
     try:
         model = _model_from_config(config)
-        if config.get("class") == "Sequential":
-            if model._input is None:
-                raise ModelFileError(f"{path}: the saved model has no input description")
-            model._build_native(model._spec())
+        missing_input = model._build_saved()
+        if missing_input:
+            raise ModelFileError(f"{path}: {missing_input}")
         weights = {k[len("weights/"):]: v for k, v in tensors if k.startswith("weights/")}
         slots = [(k[len("optimizer/"):], v) for k, v in tensors if k.startswith("optimizer/")]
         unknown = [k for k, _ in tensors if not k.startswith(("weights/", "optimizer/"))]
         if unknown:
             raise ModelFileError(f"{path}: unexpected tensors {', '.join(unknown)}")
-        names = model._handle.weight_names()
+        names = model._weight_names()
         missing = [n for n in names if n not in weights]
         extra = [n for n in weights if n not in names]
         if missing or extra:
@@ -113,12 +105,11 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
         for n, arr in weights.items():
             if arr.dtype != model.dtype:
                 raise ModelFileError(f"{path}: weight {n} is {arr.dtype}, but the model is {model.dtype}")
-        model._handle.set_weights(list(weights.items()))
+        model._set_named_weights(weights)
         if compile and training is not None:
             model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=losses.get(training["loss"]), metrics=training["metrics"])
             if slots or training.get("iterations"):
-                model._handle.set_optimizer_state(int(training.get("iterations", 0)), slots)
-                model.optimizer._bind(model._handle)
+                model._set_optimizer_state(int(training.get("iterations", 0)), slots)
         model.metadata = user
     except ModelFileError:
         raise

@@ -18,9 +18,14 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from ._registry import register_model
 from .errors import ArgumentError, DTypeError, ShapeError
 from .layers import check_choice, check_rate, positive_int
 from .models import Model, _batch_size
+
+# The name tables of the core, checked against it by tests/test_stubs.py.
+CELLS = ("lstm", "gru", "simple_rnn")
+ATTENTIONS = ("luong", "bahdanau")
 
 __all__ = ["Seq2Seq"]
 
@@ -34,29 +39,37 @@ def _indices(name: str, value: Any) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
+@register_model
 class Seq2Seq(Model):
     """Sequence-to-sequence model with an RNN encoder and decoder.
 
     ``cell`` is ``"lstm"``, ``"gru"`` or ``"simple_rnn"``; ``num_layers`` applies
     to both; a bidirectional encoder hands its concatenated directions to a
     decoder of ``2 * units``.
+
+    ``attention="luong"`` (Luong's general score ``h_t·W_a·e_s``) or
+    ``"bahdanau"`` (the additive score ``v·tanh(W_q h_t + W_k e_s)``) lets
+    each decoder step attend over every encoder output; the output layer then
+    reads Luong's attentional state ``tanh(W_c [context; h_t] + b_c)``. The
+    query is the decoder's output at that step (no input feeding).
     """
 
     def __init__(self, src_vocab: int, tgt_vocab: int, embedding_dim: int = 64, units: int = 128, cell: str = "lstm",
                  num_layers: int = 1, bidirectional_encoder: bool = False, dropout: float = 0.0, bos_id: int = 1,
-                 eos_id: int = 2, dtype: Any = np.float32, name: Optional[str] = None) -> None:
+                 eos_id: int = 2, attention: Optional[str] = None, dtype: Any = np.float32, name: Optional[str] = None) -> None:
         super().__init__(dtype, name or "seq2seq")
         self.config = {
             "src_vocab": positive_int("src_vocab", src_vocab),
             "tgt_vocab": positive_int("tgt_vocab", tgt_vocab),
             "embedding_dim": positive_int("embedding_dim", embedding_dim),
             "units": positive_int("units", units),
-            "cell": check_choice("cell", cell, ("lstm", "gru", "simple_rnn")),
+            "cell": check_choice("cell", cell, CELLS),
             "num_layers": positive_int("num_layers", num_layers),
             "bidirectional_encoder": bool(bidirectional_encoder),
             "dropout": check_rate("dropout", dropout),
             "bos_id": positive_int("bos_id", bos_id),
             "eos_id": positive_int("eos_id", eos_id),
+            "attention": None if attention is None else check_choice("attention", attention, ATTENTIONS),
         }
         for k in ("bos_id", "eos_id"):
             if self.config[k] >= self.config["tgt_vocab"]:
@@ -120,7 +133,8 @@ class Seq2Seq(Model):
         import json
 
         info = json.loads(self._handle.layer_info())
-        lines = [f'Model: "{self.name}" (Seq2Seq, {self.config["cell"]})']
+        kind = self.config["cell"] + (f", {self.config['attention']} attention" if self.config["attention"] else "")
+        lines = [f'Model: "{self.name}" (Seq2Seq, {kind})']
         lines += [f"{i['name']:<20} {i['class']:<10} {i['params']:>12,}" for i in info]
         total, trainable = self._handle.num_params()
         lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}"]

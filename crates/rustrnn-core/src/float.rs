@@ -9,7 +9,7 @@ use std::fmt::Debug;
 
 pub trait Float:
     LinalgScalar
-    + crate::kernels::gemm::GemmElem
+    + crate::kernels::gemm::microkernel::GemmElem
     + num_traits::Float
     + std::ops::AddAssign
     + ndarray::ScalarOperand
@@ -62,4 +62,20 @@ impl Float for f64 {
     fn tanh_inplace(x: &mut [Self]) {
         activations::tanh_f64(x)
     }
+}
+
+/// `v` as an `f64` (NaN if it cannot be represented), for sums kept in f64.
+pub fn to_f64<F: Float>(v: F) -> f64 {
+    num_traits::ToPrimitive::to_f64(&v).unwrap_or(f64::NAN)
+}
+
+/// Index of the first maximum (0 for an empty iterator).
+pub fn argmax<F: Float>(v: impl Iterator<Item = F>) -> usize {
+    let mut best = (0, F::neg_infinity());
+    for (i, x) in v.enumerate() {
+        if x > best.1 {
+            best = (i, x);
+        }
+    }
+    best.0
 }

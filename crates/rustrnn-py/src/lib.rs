@@ -26,6 +26,13 @@ fn get_num_threads() -> usize {
     rustrnn_core::threads::num_threads()
 }
 
+/// Every name table of the core (cells, activations, losses, optimizers,
+/// merge modes, layer classes): `{concept: [accepted names]}`.
+#[pyfunction]
+fn name_tables() -> std::collections::HashMap<&'static str, Vec<&'static str>> {
+    rustrnn_core::catalog::tables().into_iter().collect()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<recurrent::RecurrentHandle>()?;
@@ -34,9 +41,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::serialize_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::deserialize_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::next_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(model::schedule_rate, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(name_tables, m)?)?;
     text::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -3,12 +3,12 @@
 //! (no copy) and go out with `into_pyarray` (no copy); all checks on shapes and
 //! values happen in the core.
 
-use crate::errors::{compute, dtype_error, to_py};
+use crate::errors::{compute, dtype_error, Error, Result};
 use numpy::{Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArray3, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use rustrnn_core::layers::{CellKind, ForwardCache, Nonlinearity, Recurrent, RnnConfig};
+use rustrnn_core::recurrent::{CellKind, ForwardCache, Nonlinearity, Recurrent, RnnConfig};
 use rustrnn_core::{rng, Float};
 
 enum Stack {
@@ -54,30 +54,26 @@ pub struct ForwardTape {
 
 /// A read-only view of a C-contiguous 3-D array of `T`, or a `TypeError`
 /// naming the argument. (The Python layer converts; this is the last guard.)
-fn view3<'py, T: Element + Float>(arg: &'static str, obj: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray3<'py, T>> {
-    let py = obj.py();
+fn view3<'py, T: Element + Float>(arg: &'static str, obj: &Bound<'py, PyAny>) -> Result<PyReadonlyArray3<'py, T>> {
     let arr = obj
         .cast::<numpy::PyUntypedArray>()
-        .map_err(|_| dtype_error(py, format!("{arg}: expected a numpy.ndarray of {}, got {}", T::NAME, type_name(obj))))?;
+        .map_err(|_| dtype_error(format!("{arg}: expected a numpy.ndarray of {}, got {}", T::NAME, type_name(obj))))?;
     if arr.ndim() != 3 {
-        return Err(to_py(
-            py,
-            rustrnn_core::RnnError::shape(format!(
-                "{arg}: expected a 3-D array, got shape {}",
-                rustrnn_core::error::fmt_shape(arr.shape())
-            )),
-        ));
+        return Err(Error::from(rustrnn_core::RnnError::shape(format!(
+            "{arg}: expected a 3-D array, got shape {}",
+            rustrnn_core::error::fmt_shape(arr.shape())
+        ))));
     }
     let typed = obj
         .extract::<PyReadonlyArray3<'py, T>>()
-        .map_err(|_| dtype_error(py, format!("{arg}: expected dtype {}, got {}", T::NAME, arr.dtype())))?;
+        .map_err(|_| dtype_error(format!("{arg}: expected dtype {}, got {}", T::NAME, arr.dtype())))?;
     if !typed.is_c_contiguous() {
-        return Err(PyValueError::new_err(format!("{arg}: expected a C-contiguous array")));
+        return Err(PyValueError::new_err(format!("{arg}: expected a C-contiguous array")).into());
     }
     Ok(typed)
 }
 
-fn opt_view3<'py, T: Element + Float>(arg: &'static str, obj: Option<&Bound<'py, PyAny>>) -> PyResult<Option<PyReadonlyArray3<'py, T>>> {
+fn opt_view3<'py, T: Element + Float>(arg: &'static str, obj: Option<&Bound<'py, PyAny>>) -> Result<Option<PyReadonlyArray3<'py, T>>> {
     match obj {
         Some(o) if !o.is_none() => Ok(Some(view3::<T>(arg, o)?)),
         _ => Ok(None),
@@ -94,7 +90,6 @@ impl RecurrentHandle {
     #[pyo3(signature = (cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, nonlinearity, dtype, seed=None, proj_size=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        py: Python<'_>,
         cell: &str,
         input_size: usize,
         hidden_size: usize,
@@ -106,24 +101,18 @@ impl RecurrentHandle {
         dtype: &str,
         seed: Option<u64>,
         proj_size: usize,
-    ) -> PyResult<Self> {
-        let act = match nonlinearity {
-            "tanh" => Nonlinearity::Tanh,
-            "relu" => Nonlinearity::Relu,
-            other => return Err(PyValueError::new_err(format!("nonlinearity: expected 'tanh' or 'relu', got {other:?}"))),
-        };
-        let cell = match cell {
-            "rnn" => CellKind::Rnn(act),
-            "lstm" => CellKind::Lstm,
-            "gru" => CellKind::Gru,
-            other => return Err(PyValueError::new_err(format!("cell: expected 'rnn', 'lstm' or 'gru', got {other:?}"))),
+    ) -> Result<Self> {
+        let act: Nonlinearity = nonlinearity.parse()?;
+        let cell = match cell.parse::<CellKind>()? {
+            CellKind::Rnn(_) => CellKind::Rnn(act),
+            other => other,
         };
         let config = RnnConfig { cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, proj_size };
         let seed = seed.unwrap_or_else(rng::next_seed);
         let stack = match dtype {
-            "float32" => Stack::F32(Recurrent::new(config, seed).map_err(|e| to_py(py, e))?),
-            "float64" => Stack::F64(Recurrent::new(config, seed).map_err(|e| to_py(py, e))?),
-            other => return Err(dtype_error(py, format!("dtype: expected float32 or float64, got {other}"))),
+            "float32" => Stack::F32(Recurrent::new(config, seed)?),
+            "float64" => Stack::F64(Recurrent::new(config, seed)?),
+            other => return Err(dtype_error(format!("dtype: expected float32 or float64, got {other}"))),
         };
         Ok(RecurrentHandle { stack })
     }
@@ -137,7 +126,7 @@ impl RecurrentHandle {
         h0: Option<&Bound<'py, PyAny>>,
         c0: Option<&Bound<'py, PyAny>>,
         lengths: Option<Vec<i64>>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
+    ) -> Result<Bound<'py, PyTuple>> {
         with_stack!(self, m, T, {
             let x = view3::<T>("x", x)?;
             let h0 = opt_view3::<T>("h0", h0)?;
@@ -145,14 +134,14 @@ impl RecurrentHandle {
             let (xv, h0v, c0v) = (x.as_array(), h0.as_ref().map(|a| a.as_array()), c0.as_ref().map(|a| a.as_array()));
             let out = compute(py, || m.forward(xv, h0v, c0v, lengths.as_deref()))?;
             let cn = out.c_n.map(|c| c.into_pyarray(py).into_any());
-            PyTuple::new(
+            Ok(PyTuple::new(
                 py,
                 [
                     out.output.into_pyarray(py).into_any(),
                     out.h_n.into_pyarray(py).into_any(),
                     cn.unwrap_or_else(|| py.None().into_bound(py)),
                 ],
-            )
+            )?)
         })
     }
 
@@ -164,7 +153,7 @@ impl RecurrentHandle {
         dout: Option<&Bound<'py, PyAny>>,
         dhn: Option<&Bound<'py, PyAny>>,
         dcn: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
+    ) -> Result<Bound<'py, PyTuple>> {
         with_stack!(self, m, T, {
             let dout = opt_view3::<T>("dout", dout)?;
             let dhn = opt_view3::<T>("dhn", dhn)?;
@@ -172,10 +161,10 @@ impl RecurrentHandle {
             let (a, b, c) = (dout.as_ref().map(|a| a.as_array()), dhn.as_ref().map(|a| a.as_array()), dcn.as_ref().map(|a| a.as_array()));
             let g = compute(py, || m.backward(a, b, c))?;
             let dc0 = g.dc0.map(|c| c.into_pyarray(py).into_any());
-            PyTuple::new(
+            Ok(PyTuple::new(
                 py,
                 [g.dx.into_pyarray(py).into_any(), g.dh0.into_pyarray(py).into_any(), dc0.unwrap_or_else(|| py.None().into_bound(py))],
-            )
+            )?)
         })
     }
 
@@ -191,10 +180,9 @@ impl RecurrentHandle {
 
     /// Makes `tape` (from `take_tape` of this handle) the one the next
     /// `backward` consumes; the tape is spent.
-    fn put_tape(&mut self, py: Python<'_>, tape: &mut ForwardTape) -> PyResult<()> {
-        let state = |msg: &str| to_py(py, rustrnn_core::RnnError::state(msg.to_string()));
+    fn put_tape(&mut self, tape: &mut ForwardTape) -> Result<()> {
         match (&mut self.stack, tape.tape.take()) {
-            (_, None) => Err(state("tape: already used by a backward; run forward again")),
+            (_, None) => Err(rustrnn_core::RnnError::state("tape: already used by a backward; run forward again").into()),
             (Stack::F32(m), Some(Tape::F32(c))) => {
                 m.put_cache(c);
                 Ok(())
@@ -203,7 +191,7 @@ impl RecurrentHandle {
                 m.put_cache(c);
                 Ok(())
             }
-            _ => Err(dtype_error(py, "tape: recorded in another dtype than this handle's".into())),
+            _ => Err(dtype_error("tape: recorded in another dtype than this handle's".into())),
         }
     }
 
@@ -217,29 +205,29 @@ impl RecurrentHandle {
     }
 
     /// A copy of a parameter.
-    fn get_param<'py>(&mut self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        with_stack!(self, m, T, { Ok(m.param(name).map_err(|e| to_py(py, e))?.to_owned().into_pyarray(py).into_any()) })
+    fn get_param<'py>(&mut self, py: Python<'py>, name: &str) -> Result<Bound<'py, PyAny>> {
+        with_stack!(self, m, T, { Ok(m.param(name)?.to_owned().into_pyarray(py).into_any()) })
     }
 
     /// A copy of a parameter's accumulated gradient.
-    fn get_grad<'py>(&mut self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        with_stack!(self, m, T, { Ok(m.grad(name).map_err(|e| to_py(py, e))?.to_owned().into_pyarray(py).into_any()) })
+    fn get_grad<'py>(&mut self, py: Python<'py>, name: &str) -> Result<Bound<'py, PyAny>> {
+        with_stack!(self, m, T, { Ok(m.grad(name)?.to_owned().into_pyarray(py).into_any()) })
     }
 
     /// Copies `value` (an array of the module's dtype) into a parameter.
-    fn set_param(&mut self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_param(&mut self, name: &str, value: &Bound<'_, PyAny>) -> Result<()> {
         with_stack!(self, m, T, {
             let arr = value.cast::<PyArrayDyn<T>>().map_err(|_| {
-                dtype_error(py, format!("{name}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, type_name(value)))
+                dtype_error(format!("{name}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, type_name(value)))
             })?;
             let ro: PyReadonlyArrayDyn<T> = arr.readonly();
-            m.set_param(name, ro.as_array()).map_err(|e| to_py(py, e))
+            Ok(m.set_param(name, ro.as_array())?)
         })
     }
 
     /// Dropout between layers in training mode (PyTorch's `dropout`).
-    fn set_dropout(&mut self, py: Python<'_>, p: f64) -> PyResult<()> {
-        with_stack!(self, m, T, { m.set_dropout(p).map_err(|e| to_py(py, e)) })
+    fn set_dropout(&mut self, p: f64) -> Result<()> {
+        with_stack!(self, m, T, { Ok(m.set_dropout(p)?) })
     }
 
     fn zero_grad(&mut self) {

@@ -3,7 +3,7 @@
 //! GIL held), so the work itself runs without the GIL and cannot see Python
 //! objects change under it.
 
-use crate::errors::{compute, dtype_error, to_py};
+use crate::errors::{compute, dtype_error, Error, Result};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -23,10 +23,9 @@ struct Batch {
 }
 
 impl Batch {
-    fn collect(texts: &Bound<'_, PyAny>) -> PyResult<Batch> {
-        let py = texts.py();
+    fn collect(texts: &Bound<'_, PyAny>) -> Result<Batch> {
         if texts.is_instance_of::<PyString>() {
-            return Err(dtype_error(py, "texts: expected a list of str, got a single str".into()));
+            return Err(dtype_error("texts: expected a list of str, got a single str".into()));
         }
         let mut b = Batch { buf: String::new(), spans: Vec::new(), docs: Vec::new() };
         for (i, item) in texts.try_iter()?.enumerate() {
@@ -40,20 +39,20 @@ impl Batch {
                     let tok = tok?;
                     let s = tok
                         .cast::<PyString>()
-                        .map_err(|_| dtype_error(py, format!("texts[{i}][{j}]: expected str, got {}", type_name(&tok))))?;
+                        .map_err(|_| dtype_error(format!("texts[{i}][{j}]: expected str, got {}", type_name(&tok))))?;
                     b.push(s, || format!("texts[{i}][{j}]"))?;
                 }
                 b.docs.push((first, b.spans.len() - first, true));
             } else {
-                return Err(dtype_error(py, format!("texts[{i}]: expected str or a list of str, got {}", type_name(&item))));
+                return Err(dtype_error(format!("texts[{i}]: expected str or a list of str, got {}", type_name(&item))));
             }
         }
         Ok(b)
     }
 
-    fn push(&mut self, s: &Bound<'_, PyString>, what: impl FnOnce() -> String) -> PyResult<()> {
+    fn push(&mut self, s: &Bound<'_, PyString>, what: impl FnOnce() -> String) -> Result<()> {
         // Fails only on lone surrogates, which have no UTF-8 form.
-        let text = s.to_str().map_err(|e| to_py(s.py(), RnnError::value(format!("{}: {e}", what()))))?;
+        let text = s.to_str().map_err(|e| Error::from(RnnError::value(format!("{}: {e}", what()))))?;
         let start = self.buf.len();
         self.buf.push_str(text);
         self.spans.push((start, self.buf.len()));
@@ -71,9 +70,9 @@ impl Batch {
     }
 }
 
-fn splitter(py: Python<'_>, filters: &str, lower: bool, split: &str, char_level: bool) -> PyResult<Splitter> {
+fn splitter(filters: &str, lower: bool, split: &str, char_level: bool) -> Result<Splitter> {
     let opts = TextOptions { filters: filters.into(), lower, split: split.into(), char_level };
-    Splitter::new(&opts).map_err(|e| to_py(py, e))
+    Ok(Splitter::new(&opts)?)
 }
 
 /// The tokens of each document.
@@ -85,8 +84,8 @@ fn text_tokenize(
     lower: bool,
     split: &str,
     char_level: bool,
-) -> PyResult<Vec<Vec<String>>> {
-    let s = splitter(py, filters, lower, split, char_level)?;
+) -> Result<Vec<Vec<String>>> {
+    let s = splitter(filters, lower, split, char_level)?;
     let batch = Batch::collect(texts)?;
     compute(py, || {
         Ok(batch.with_docs(|docs| {
@@ -106,8 +105,8 @@ type Counts = (Vec<String>, Vec<u64>, Vec<u64>, usize);
 
 /// `(words in first-occurrence order, counts, document counts, documents)`.
 #[pyfunction]
-fn text_count(py: Python<'_>, texts: &Bound<'_, PyAny>, filters: &str, lower: bool, split: &str, char_level: bool) -> PyResult<Counts> {
-    let s = splitter(py, filters, lower, split, char_level)?;
+fn text_count(py: Python<'_>, texts: &Bound<'_, PyAny>, filters: &str, lower: bool, split: &str, char_level: bool) -> Result<Counts> {
+    let s = splitter(filters, lower, split, char_level)?;
     let batch = Batch::collect(texts)?;
     let wc = compute(py, || Ok(batch.with_docs(|docs| text::count_words(docs, &s))))?;
     Ok((wc.words, wc.counts, wc.doc_counts, wc.documents))
@@ -133,8 +132,8 @@ impl TextEncoder {
         char_level: bool,
         num_words: Option<i64>,
         oov_index: Option<i64>,
-    ) -> PyResult<text::Ragged> {
-        let s = splitter(py, filters, lower, split, char_level)?;
+    ) -> Result<text::Ragged> {
+        let s = splitter(filters, lower, split, char_level)?;
         let batch = Batch::collect(texts)?;
         let opts = EncodeOptions { num_words, oov: oov_index };
         compute(py, || Ok(batch.with_docs(|docs| self.enc.encode(docs, &s, opts))))
@@ -144,13 +143,11 @@ impl TextEncoder {
 #[pymethods]
 impl TextEncoder {
     #[new]
-    fn new(word_index: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let py = word_index.py();
+    fn new(word_index: &Bound<'_, PyDict>) -> Result<Self> {
         let mut pairs = Vec::with_capacity(word_index.len());
         for (k, v) in word_index.iter() {
-            let word: String = k.extract().map_err(|_| dtype_error(py, format!("word_index: expected str keys, got {}", type_name(&k))))?;
-            let id: i64 =
-                v.extract().map_err(|_| dtype_error(py, format!("word_index[{word:?}]: expected an int, got {}", type_name(&v))))?;
+            let word: String = k.extract().map_err(|_| dtype_error(format!("word_index: expected str keys, got {}", type_name(&k))))?;
+            let id: i64 = v.extract().map_err(|_| dtype_error(format!("word_index[{word:?}]: expected an int, got {}", type_name(&v))))?;
             pairs.push((word, id));
         }
         Ok(TextEncoder { enc: Encoder::new(pairs) })
@@ -169,10 +166,10 @@ impl TextEncoder {
         char_level: bool,
         num_words: Option<i64>,
         oov_index: Option<i64>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> Result<Bound<'py, PyList>> {
         let r = self.run(py, texts, filters, lower, split, char_level, num_words, oov_index)?;
         let rows = (0..r.rows()).map(|i| PyList::new(py, r.row(i))).collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, rows)
+        Ok(PyList::new(py, rows)?)
     }
 
     /// The ids of all documents flat, and offsets: document `i` is
@@ -189,7 +186,7 @@ impl TextEncoder {
         char_level: bool,
         num_words: Option<i64>,
         oov_index: Option<i64>,
-    ) -> PyResult<Flat<'py>> {
+    ) -> Result<Flat<'py>> {
         let r = self.run(py, texts, filters, lower, split, char_level, num_words, oov_index)?;
         let offsets: Vec<i64> = r.offsets.iter().map(|&o| o as i64).collect();
         Ok((r.values.into_pyarray(py), offsets.into_pyarray(py)))
@@ -208,7 +205,7 @@ fn vectors_parse_text<'py>(
     max_rows: Option<usize>,
     first_line: usize,
     at_eof: bool,
-) -> PyResult<Rows<'py>> {
+) -> Result<Rows<'py>> {
     let r = compute(py, || text::parse_text(block, dim, max_rows.unwrap_or(usize::MAX), first_line, at_eof))?;
     Ok((r.words, r.values.into_pyarray(py), r.consumed, r.lines))
 }
@@ -223,7 +220,7 @@ fn vectors_parse_binary<'py>(
     max_rows: Option<usize>,
     first_row: usize,
     at_eof: bool,
-) -> PyResult<Rows<'py>> {
+) -> Result<Rows<'py>> {
     let r = compute(py, || text::parse_binary(block, dim, max_rows.unwrap_or(usize::MAX), first_row, at_eof))?;
     Ok((r.words, r.values.into_pyarray(py), r.consumed, r.lines))
 }

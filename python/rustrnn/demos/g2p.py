@@ -1,11 +1,13 @@
-"""Spelling to sound: a Seq2Seq LSTM reads a word's letters and writes its phonemes.
+"""Spelling to sound: a Seq2Seq LSTM with attention reads a word's letters and writes its phonemes.
 
 The CMU Pronouncing Dictionary (:func:`rustrnn.datasets.cmudict`, without
 stress marks: 39 ARPAbet phonemes) gives the pairs; words of 3 to 10 letters
-a-z are used, 5,000 of them held out (never used in training). The
-encoder reads the letters backwards, so that the first letters, which the
-decoder needs first, are the last it read (an encoder-decoder without
-attention remembers the end of its input best). Beam search decodes.
+a-z are used, 5,000 of them held out (never used in training). A
+bidirectional encoder reads the letters; at each step the decoder attends
+over them (Luong attention), so it can look at the letters it is spelling
+out. Without attention (``--attention none``) the encoder reads the letters
+backwards, so that the first letters, which the decoder needs first, are
+the last it read. Beam search decodes.
 
 Scores on the held-out words: the phoneme error rate (edit distance to the
 closest dictionary pronunciation, over its length) and the word error rate
@@ -22,7 +24,7 @@ import numpy as np
 
 from . import _common
 
-HELP = "spelling to sound on CMUdict with a Seq2Seq LSTM; held-out phoneme and word error rates"
+HELP = "spelling to sound on CMUdict with a Seq2Seq LSTM and attention; held-out phoneme and word error rates"
 EPOCHS = 3
 TEST_WORDS = 5000
 NEW_WORDS = ("rustacean", "quizzify", "snorklet")  # not in the dictionary
@@ -31,10 +33,13 @@ NEW_WORDS = ("rustacean", "quizzify", "snorklet")  # not in the dictionary
 def add_arguments(p: argparse.ArgumentParser) -> None:
     _common.add_common(p, EPOCHS)
     p.add_argument("--beam", type=int, default=4, help="beam width of the decoding (1 = greedy; default: 4)")
+    p.add_argument("--attention", choices=("luong", "bahdanau", "none"), default="luong",
+                   help="how the decoder attends over the letters (default: luong)")
 
 
 def main(args: argparse.Namespace) -> dict:
-    return run(epochs=args.epochs, seed=args.seed, quick=args.quick, beam=args.beam, threads=args.threads)
+    return run(epochs=args.epochs, seed=args.seed, quick=args.quick, beam=args.beam, threads=args.threads,
+               attention=args.attention)
 
 
 def edit_distance(a: list, b: list) -> int:
@@ -60,7 +65,7 @@ def error_rates(predicted: list, references: list) -> tuple:
 
 
 def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, threads: int = 0,
-        say: Callable = _common.say) -> dict:
+        attention: str = "luong", say: Callable = _common.say) -> dict:
     import rustrnn
 
     clock = _common.Clock()
@@ -78,11 +83,12 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     if quick:
         test, train = test[:300], train[:3000]
     tgt_len = 1 + max(len(pron[w][0]) for w in words)
+    attend = None if attention == "none" else attention
 
     def letters(ws: list) -> np.ndarray:
         x = np.zeros((len(ws), 10), np.int64)
         for i, w in enumerate(ws):
-            x[i, :len(w)] = [ord(c) - 96 for c in reversed(w)]  # a=1 ... z=26, read backwards
+            x[i, :len(w)] = [ord(c) - 96 for c in (w if attend else reversed(w))]  # a=1 ... z=26
         return x
 
     y = np.zeros((len(train), tgt_len), np.int64)
@@ -93,11 +99,17 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     say(f"Spelling to sound: CMUdict words of 3-10 letters ({len(words):,}); training on {len(train):,}, "
         f"testing on {len(test):,} never used in training; {len(phonemes)} phonemes")
     units = 64 if quick else 256
-    model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=64, units=units, cell="lstm", bos_id=bos, eos_id=eos)
+    if attend:  # a bidirectional encoder of units/2 per direction: the decoder keeps `units`
+        model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=64, units=units // 2, cell="lstm",
+                                bidirectional_encoder=True, attention=attend, bos_id=bos, eos_id=eos)
+    else:
+        model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=64, units=units, cell="lstm",
+                                bos_id=bos, eos_id=eos)
     steps = epochs * -(-len(train) // 128)
     schedule = rustrnn.optimizers.CosineDecay(5e-3, steps, alpha=0.05)
     model.compile(optimizer=rustrnn.optimizers.Adam(schedule, clipnorm=5.0), metrics=["accuracy"])
-    say(f"model: Seq2Seq, LSTM({units}) encoder and decoder, {model.count_params():,} parameters")
+    encoder = f"bidirectional LSTM({units // 2}) encoder, {attend} attention" if attend else f"LSTM({units}) encoder"
+    say(f"model: Seq2Seq, {encoder}, LSTM({units}) decoder, {model.count_params():,} parameters")
     model.fit(x, y, batch_size=128, epochs=epochs, seed=seed)
 
     def spell(ws: list) -> list:
@@ -117,4 +129,4 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     seconds = clock.seconds()
     say(f"time: {seconds:.0f} s ({rustrnn.get_num_threads()} threads)")
     return {"per": per, "wer": wer, "test_words": len(test), "train_words": len(train), "beam": beam, "epochs": epochs,
-            "examples": examples, "seconds": seconds}
+            "attention": attend, "examples": examples, "seconds": seconds}

@@ -24,6 +24,7 @@ from .. import _native
 from .._checks import positive_int
 from .._convert import as_float_array, as_lengths, resolve_dtype
 from ..errors import ArgumentError, DTypeError, ShapeError
+from ..layers import NONLINEARITIES
 
 Array = np.ndarray
 
@@ -61,7 +62,7 @@ class _Recurrent:
         self.batch_first = bool(batch_first)
         self.bidirectional = bool(bidirectional)
         self.dtype = resolve_dtype(dtype)
-        if nonlinearity not in ("tanh", "relu"):
+        if nonlinearity not in NONLINEARITIES:
             raise ArgumentError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating, np.integer)):

@@ -8,8 +8,8 @@
 //! order: LSTM i,f,g,o; GRU r,z,n), so the same kernels serve a full row
 //! (`stride = H`) and a worker's block of units inside it.
 
+use super::nonlinearity::Nonlinearity;
 use crate::float::Float;
-use crate::layers::config::Nonlinearity;
 
 /// The `G` gate slices `data[k·stride .. k·stride + len]`.
 #[inline]

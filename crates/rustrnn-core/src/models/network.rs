@@ -1,85 +1,12 @@
-//! What the training loop sees of a model: inputs, a forward pass that keeps
-//! what backward needs, the output gradient, and the layers holding parameters.
+//! What the training loop sees of a model: a forward pass that keeps what
+//! backward needs, backward, and the layers holding parameters.
 
-use super::activation::Activation;
-use super::layer::Layer;
+use super::io::{Forward, Input, OutGrad};
 use super::seq2seq::Seq2Seq;
 use super::sequential::Sequential;
-use super::tensor::{Mask, Tensor};
 use crate::error::Result;
 use crate::float::Float;
-use ndarray::{Array2, ArrayView2, ArrayViewD};
-
-/// What a forward pass is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Keep caches for backward, dropout on.
-    Train,
-    /// Keep caches, dropout off (gradient checks).
-    Grad,
-    /// Inference: nothing kept, dropout off.
-    Infer,
-}
-
-impl Mode {
-    pub fn keep(self) -> bool {
-        self != Mode::Infer
-    }
-}
-
-/// A batch of model inputs.
-#[derive(Debug)]
-pub enum Input<'a, F> {
-    /// Token indices (B, T) for a model starting with an `Embedding`.
-    Indices(ArrayView2<'a, i64>),
-    /// Features (B, T, I) or (B, I).
-    Features(ArrayViewD<'a, F>),
-    /// Source and decoder-input indices of an encoder-decoder.
-    Pair(ArrayView2<'a, i64>, ArrayView2<'a, i64>),
-}
-
-impl<F> Clone for Input<'_, F> {
-    fn clone(&self) -> Self {
-        match self {
-            Input::Indices(x) => Input::Indices(*x),
-            Input::Features(x) => Input::Features(x.clone()),
-            Input::Pair(a, b) => Input::Pair(*a, *b),
-        }
-    }
-}
-
-impl<F> Input<'_, F> {
-    pub fn batch(&self) -> usize {
-        match self {
-            Input::Indices(x) | Input::Pair(x, _) => x.nrows(),
-            Input::Features(x) => x.shape().first().copied().unwrap_or(0),
-        }
-    }
-}
-
-/// Output of a forward pass.
-#[derive(Debug)]
-pub struct Forward<F> {
-    /// The model's output rows.
-    pub y: Tensor<F>,
-    /// The last layer's pre-activation, when that layer is a `Dense` (for
-    /// losses fused with its sigmoid or softmax).
-    pub logits: Option<Array2<F>>,
-    pub activation: Activation,
-    /// Valid steps of a sequence output.
-    pub mask: Option<Mask>,
-    /// `return_state` of a final recurrent layer: h (and c) per direction, (B, H).
-    pub states: Vec<Array2<F>>,
-}
-
-/// Gradient entering the last layer.
-#[derive(Debug)]
-pub enum OutGrad<F> {
-    /// Of the output.
-    Output(Array2<F>),
-    /// Of the last `Dense` layer's pre-activation.
-    Logits(Array2<F>),
-}
+use crate::nn::{Mode, NamedLayer};
 
 /// A trainable model.
 #[derive(Debug)]
@@ -103,14 +30,14 @@ impl<F: Float> Network<F> {
         }
     }
 
-    pub fn layers(&self) -> &[Layer<F>] {
+    pub fn layers(&self) -> &[NamedLayer<F>] {
         match self {
             Network::Sequential(m) => &m.layers,
             Network::Seq2Seq(m) => &m.layers,
         }
     }
 
-    pub fn layers_mut(&mut self) -> &mut [Layer<F>] {
+    pub fn layers_mut(&mut self) -> &mut [NamedLayer<F>] {
         match self {
             Network::Sequential(m) => &mut m.layers,
             Network::Seq2Seq(m) => &mut m.layers,

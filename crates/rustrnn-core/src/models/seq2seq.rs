@@ -4,20 +4,24 @@
 //! and decodes greedily or with beam search, step by step in Rust.
 //!
 //! Layers: `encoder_embedding`, `encoder`, `decoder_embedding`, `decoder`,
-//! `output` (a softmax `Dense` over the target vocabulary). Index 0 is
-//! padding on both sides. A bidirectional encoder hands the decoder the
-//! concatenated states of its two directions, so the decoder has `2·units`.
+//! with `attention="luong"` or `"bahdanau"` an `attention` over the
+//! encoder's outputs, and `output` (a softmax `Dense` over the target
+//! vocabulary). Index 0 is padding on both sides. A bidirectional encoder
+//! hands the decoder the concatenated states of its two directions, so the
+//! decoder has `2·units`.
 
-use super::activation::{log_sum_exp, Activation};
-use super::dense::Dense;
-use super::embedding::Embedding;
-use super::layer::{Layer, LayerKind};
-use super::network::{Forward, Input, Mode, OutGrad};
-use super::recurrent_layer::{MergeMode, RecurrentLayer, RecurrentLayerConfig};
-use super::spec::Obj;
+use super::io::{Forward, Input, OutGrad};
 use crate::error::{Result, RnnError};
-use crate::float::Float;
-use crate::layers::{CellKind, Nonlinearity};
+use crate::float::{argmax, to_f64, Float};
+use crate::json::Obj;
+use crate::nn::activation::log_sum_exp;
+use crate::nn::attention::{AttentionConfig, AttentionKind};
+use crate::nn::dense::DenseConfig;
+use crate::nn::embedding::EmbeddingConfig;
+use crate::nn::{
+    Activation, Ctx, Flow, GradCtx, LayerConfig, LayerInput, Memory, MergeMode, Mode, NamedLayer, RecurrentConfig, States, Tensor,
+};
+use crate::recurrent::CellKind;
 use crate::rng::SplitMix64;
 use ndarray::{s, Array2, Array3, ArrayView2, Axis};
 use serde_json::Value;
@@ -34,17 +38,14 @@ pub struct Seq2SeqConfig {
     pub dropout: f64,
     pub bos_id: usize,
     pub eos_id: usize,
+    /// The decoder attends over the encoder's outputs with this score.
+    pub attention: Option<AttentionKind>,
 }
 
 impl Seq2SeqConfig {
     pub fn parse(v: &Value) -> Result<Self> {
         let mut o = Obj::new("seq2seq", v)?;
-        let cell = match o.str("cell", Some("lstm"))?.as_str() {
-            "lstm" => CellKind::Lstm,
-            "gru" => CellKind::Gru,
-            "simple_rnn" | "rnn" => CellKind::Rnn(Nonlinearity::Tanh),
-            other => return Err(RnnError::value(format!("seq2seq.cell: expected \"lstm\", \"gru\" or \"simple_rnn\", got {other:?}"))),
-        };
+        let cell = o.name("cell", Some(CellKind::Lstm))?;
         let cfg = Seq2SeqConfig {
             src_vocab: o.positive("src_vocab", None)?,
             tgt_vocab: o.positive("tgt_vocab", None)?,
@@ -56,6 +57,10 @@ impl Seq2SeqConfig {
             dropout: o.f64("dropout", Some(0.0))?,
             bos_id: o.usize("bos_id", Some(1))?,
             eos_id: o.usize("eos_id", Some(2))?,
+            attention: match o.value("attention") {
+                Some(_) => Some(o.name("attention", None)?),
+                None => None,
+            },
         };
         o.finish()?;
         for (name, id) in [("bos_id", cfg.bos_id), ("eos_id", cfg.eos_id)] {
@@ -86,30 +91,23 @@ const SRC_EMB: usize = 0;
 const ENCODER: usize = 1;
 const TGT_EMB: usize = 2;
 const DECODER: usize = 3;
-const OUTPUT: usize = 4;
+/// With attention; the output layer is always last.
+const ATTENTION: usize = 4;
 
 #[derive(Debug)]
 pub struct Seq2Seq<F> {
     pub cfg: Seq2SeqConfig,
-    pub layers: Vec<Layer<F>>,
+    pub layers: Vec<NamedLayer<F>>,
     rng: SplitMix64,
-}
-
-macro_rules! layer {
-    ($self:expr, $i:expr, $kind:ident) => {
-        match &mut $self.layers[$i].kind {
-            LayerKind::$kind(l) => l,
-            _ => unreachable!("fixed layout"),
-        }
-    };
 }
 
 impl<F: Float> Seq2Seq<F> {
     pub fn new(cfg: Seq2SeqConfig, seed: u64) -> Result<Self> {
         let mut rng = SplitMix64::new(seed);
-        let rnn = |input_size, units, bidirectional, return_sequences| RecurrentLayerConfig {
+        let attend = cfg.attention.is_some();
+        let rnn = |units, bidirectional, return_sequences| RecurrentConfig {
             cell: cfg.cell,
-            input_size,
+            input_size: 0,
             units,
             num_layers: cfg.num_layers,
             bidirectional,
@@ -122,25 +120,19 @@ impl<F: Float> Seq2Seq<F> {
         };
         let e = cfg.embedding_dim;
         let hd = cfg.decoder_units();
-        let layers = vec![
-            Layer {
-                name: "encoder_embedding".into(),
-                kind: LayerKind::Embedding(Embedding::new(cfg.src_vocab, e, true, true, rng.next_u64())?),
-            },
-            Layer {
-                name: "encoder".into(),
-                kind: LayerKind::Recurrent(RecurrentLayer::new(rnn(e, cfg.units, cfg.bidirectional_encoder, false), rng.next_u64())?),
-            },
-            Layer {
-                name: "decoder_embedding".into(),
-                kind: LayerKind::Embedding(Embedding::new(cfg.tgt_vocab, e, true, true, rng.next_u64())?),
-            },
-            Layer { name: "decoder".into(), kind: LayerKind::Recurrent(RecurrentLayer::new(rnn(e, hd, false, true), rng.next_u64())?) },
-            Layer {
-                name: "output".into(),
-                kind: LayerKind::Dense(Dense::new(hd, cfg.tgt_vocab, Activation::Softmax, true, true, rng.next_u64())?),
-            },
+        let embedding = |vocab| EmbeddingConfig { input_dim: vocab, output_dim: e, mask_zero: true, trainable: true };
+        let rows = |features| Flow::Rows { features, sequence: true };
+        let output = DenseConfig { units: cfg.tgt_vocab, activation: Activation::Softmax, use_bias: true, trainable: true };
+        let mut layers = vec![
+            NamedLayer::new("encoder_embedding", embedding(cfg.src_vocab).build(Flow::Indices, rng.next_u64())?),
+            NamedLayer::new("encoder", rnn(cfg.units, cfg.bidirectional_encoder, attend).build(rows(e), rng.next_u64())?),
+            NamedLayer::new("decoder_embedding", embedding(cfg.tgt_vocab).build(Flow::Indices, rng.next_u64())?),
+            NamedLayer::new("decoder", rnn(hd, false, true).build(rows(e), rng.next_u64())?),
         ];
+        if let Some(kind) = cfg.attention {
+            layers.push(NamedLayer::new("attention", AttentionConfig { kind, trainable: true }.build(rows(hd), rng.next_u64())?));
+        }
+        layers.push(NamedLayer::new("output", output.build(rows(hd), rng.next_u64())?));
         Ok(Seq2Seq { cfg, layers, rng: SplitMix64::new(rng.next_u64()) })
     }
 
@@ -171,15 +163,24 @@ impl<F: Float> Seq2Seq<F> {
         out
     }
 
-    /// Runs the encoder; returns the decoder's initial `(h, c)`.
-    fn encode(&mut self, src: ArrayView2<i64>, mode: Mode) -> Result<(Array3<F>, Option<Array3<F>>)> {
-        let (x, mask) = layer!(self, SRC_EMB, Embedding).forward(src, mode.keep())?;
+    fn output(&self) -> usize {
+        self.layers.len() - 1
+    }
+
+    /// Runs the encoder; returns the decoder's initial states and, with
+    /// attention, the encoder's outputs to attend over.
+    fn encode(&mut self, src: ArrayView2<i64>, mode: Mode) -> Result<(States<F>, Option<Memory<F>>)> {
         let mut rng = self.rng.clone();
-        let out = layer!(self, ENCODER, Recurrent).forward(x, mask.as_ref(), None, mode, &mut rng)?;
+        let mut ctx = Ctx::new(mode, &mut rng);
+        let x = self.layers[SRC_EMB].layer.forward(LayerInput::Indices(src), &mut ctx)?;
+        let y = self.layers[ENCODER].layer.forward(LayerInput::Rows(x), &mut ctx)?;
+        let st = ctx.states.take().expect("a recurrent layer reports its states");
+        let memory = self.cfg.attention.map(|_| {
+            let spans = ctx.mask.take().map_or_else(|| vec![(0, src.ncols()); src.nrows()], |m| m.spans);
+            Memory { values: y.data, steps: src.ncols(), spans }
+        });
         self.rng = rng;
-        let h = self.bridge(&out.h_n);
-        let c = out.c_n.as_ref().map(|c| self.bridge(c));
-        Ok((h, c))
+        Ok((States { h: self.bridge(&st.h), c: st.c.as_ref().map(|c| self.bridge(c)) }, memory))
     }
 
     pub fn forward(&mut self, input: Input<'_, F>, mode: Mode) -> Result<Forward<F>> {
@@ -193,14 +194,22 @@ impl<F: Float> Seq2Seq<F> {
                 dec_in.nrows()
             )));
         }
-        let (h0, c0) = self.encode(src, mode)?;
-        let (x, mask) = layer!(self, TGT_EMB, Embedding).forward(dec_in, mode.keep())?;
+        let (init, memory) = self.encode(src, mode)?;
         let mut rng = self.rng.clone();
-        let dec =
-            layer!(self, DECODER, Recurrent).forward(x, mask.as_ref(), Some((h0.view(), c0.as_ref().map(|c| c.view()))), mode, &mut rng)?;
+        let mut ctx = Ctx::new(mode, &mut rng);
+        let x = self.layers[TGT_EMB].layer.forward(LayerInput::Indices(dec_in), &mut ctx)?;
+        ctx.init = Some(init);
+        let mut y = self.layers[DECODER].layer.forward(LayerInput::Rows(x), &mut ctx)?;
+        if memory.is_some() {
+            ctx.memory = memory;
+            y = self.layers[ATTENTION].layer.forward(LayerInput::Rows(y), &mut ctx)?;
+        }
+        ctx.last = true;
+        let out = self.output();
+        let y = self.layers[out].layer.forward(LayerInput::Rows(y), &mut ctx)?;
+        let (logits, activation, mask) = (ctx.logits, ctx.activation, ctx.mask);
         self.rng = rng;
-        let (y, logits) = layer!(self, OUTPUT, Dense).forward(dec.y, mode.keep(), true)?;
-        Ok(Forward { y, logits, activation: Activation::Softmax, mask, states: Vec::new() })
+        Ok(Forward { y, logits, activation, mask, states: Vec::new() })
     }
 
     pub fn backward(&mut self, grad: OutGrad<F>) -> Result<()> {
@@ -208,30 +217,57 @@ impl<F: Float> Seq2Seq<F> {
             OutGrad::Output(d) => (d, false),
             OutGrad::Logits(d) => (d, true),
         };
-        let d = layer!(self, OUTPUT, Dense).backward(d, is_logits)?;
-        let (dx, dh0, dc0) = layer!(self, DECODER, Recurrent).backward(Some(d), None)?;
-        layer!(self, TGT_EMB, Embedding).backward(dx.view())?;
-        let dh = self.unbridge(&dh0);
-        let dc = dc0.as_ref().map(|c| self.unbridge(c));
-        let (dx, _, _) = layer!(self, ENCODER, Recurrent).backward(None, Some((dh, dc)))?;
-        layer!(self, SRC_EMB, Embedding).backward(dx.view())
+        let rows = "a layer reading rows returns their gradient";
+        let mut g = GradCtx::new(is_logits);
+        let out = self.output();
+        let mut d = self.layers[out].layer.backward(d, &mut g)?.expect(rows);
+        if self.cfg.attention.is_some() {
+            d = self.layers[ATTENTION].layer.backward(d, &mut g)?.expect(rows);
+        }
+        let dx = self.layers[DECODER].layer.backward(d, &mut g)?.expect(rows);
+        let dinit = g.dinit.take().expect("a recurrent layer reports its initial-state gradient");
+        self.layers[TGT_EMB].layer.backward(dx, &mut g)?;
+        let batch = dinit.h.shape()[1];
+        g.dstates = Some(States { h: self.unbridge(&dinit.h), c: dinit.c.as_ref().map(|c| self.unbridge(c)) });
+        // Without attention the encoder's output is its final state only: its gradient comes through the states.
+        let dy = g.dmemory.take().unwrap_or_else(|| Array2::zeros((batch, self.cfg.decoder_units())));
+        let dx = self.layers[ENCODER].layer.backward(dy, &mut g)?.expect(rows);
+        self.layers[SRC_EMB].layer.backward(dx, &mut g)?;
+        Ok(())
     }
 
     /// One decoder step for `tokens` (n,) from states `(L, n, H')`; returns
     /// the log-probabilities (n, V) and the new states.
     #[allow(clippy::type_complexity)]
-    fn step(&mut self, tokens: &[i64], h: &Array3<F>, c: Option<&Array3<F>>) -> Result<(Array2<F>, Array3<F>, Option<Array3<F>>)> {
+    fn step(
+        &mut self,
+        tokens: &[i64],
+        h: &Array3<F>,
+        c: Option<&Array3<F>>,
+        memory: Option<Memory<F>>,
+    ) -> Result<(Array2<F>, Array3<F>, Option<Array3<F>>)> {
         let idx = Array2::from_shape_vec((tokens.len(), 1), tokens.to_vec()).expect("n x 1");
-        let (x, _) = layer!(self, TGT_EMB, Embedding).forward(idx.view(), false)?;
         let mut rng = self.rng.clone();
-        let out = layer!(self, DECODER, Recurrent).forward(x, None, Some((h.view(), c.map(|c| c.view()))), Mode::Infer, &mut rng)?;
-        let dense = layer!(self, OUTPUT, Dense);
-        let mut z = dense.linear(&out.y.data);
+        let mut ctx = Ctx::new(Mode::Infer, &mut rng);
+        let x = self.layers[TGT_EMB].layer.forward(LayerInput::Indices(idx.view()), &mut ctx)?;
+        // One step per sequence, each real: no mask.
+        ctx.mask = None;
+        ctx.init = Some(States { h: h.clone(), c: c.cloned() });
+        let mut y = self.layers[DECODER].layer.forward(LayerInput::Rows(x), &mut ctx)?;
+        let states = ctx.states.take().expect("a recurrent layer reports its states");
+        if memory.is_some() {
+            ctx.memory = memory;
+            y = self.layers[ATTENTION].layer.forward(LayerInput::Rows(y), &mut ctx)?;
+        }
+        ctx.last = true;
+        let out = self.output();
+        self.layers[out].layer.forward(LayerInput::Rows(Tensor::new(y.data, None)), &mut ctx)?;
+        let mut z = ctx.logits.take().expect("a last softmax Dense reports its logits");
         for mut row in z.rows_mut() {
             let lse = log_sum_exp(row.as_slice().expect("contiguous"));
             row.mapv_inplace(|v| v - lse);
         }
-        Ok((z, out.h_n, out.c_n))
+        Ok((z, states.h, states.c))
     }
 
     fn check_src(&self, src: ArrayView2<i64>, max_length: usize) -> Result<()> {
@@ -249,20 +285,20 @@ impl<F: Float> Seq2Seq<F> {
     pub fn greedy(&mut self, src: ArrayView2<i64>, max_length: usize) -> Result<Array2<i64>> {
         self.check_src(src, max_length)?;
         crate::threads::install(|| {
-            let (mut h, mut c) = self.encode(src, Mode::Infer)?;
+            let (States { mut h, mut c }, memory) = self.encode(src, Mode::Infer)?;
             let b = src.nrows();
             let eos = self.cfg.eos_id as i64;
             let mut out = Array2::<i64>::zeros((b, max_length));
             let mut tokens = vec![self.cfg.bos_id as i64; b];
             let mut done = vec![false; b];
             for t in 0..max_length {
-                let (lp, h2, c2) = self.step(&tokens, &h, c.as_ref())?;
+                let (lp, h2, c2) = self.step(&tokens, &h, c.as_ref(), memory.clone())?;
                 (h, c) = (h2, c2);
                 for i in 0..b {
                     if done[i] {
                         continue;
                     }
-                    let best = super::metrics::argmax(lp.row(i).iter().copied()) as i64;
+                    let best = argmax(lp.row(i).iter().copied()) as i64;
                     out[[i, t]] = best;
                     tokens[i] = best;
                     done[i] = best == eos;
@@ -283,11 +319,12 @@ impl<F: Float> Seq2Seq<F> {
             return Err(RnnError::value("beam_width: expected a positive integer, got 0"));
         }
         crate::threads::install(|| {
-            let (h_all, c_all) = self.encode(src, Mode::Infer)?;
+            let (States { h: h_all, c: c_all }, memory) = self.encode(src, Mode::Infer)?;
             let mut out = Array2::<i64>::zeros((src.nrows(), max_length));
             for i in 0..src.nrows() {
                 let pick = |a: &Array3<F>| a.slice(s![.., i..i + 1, ..]).to_owned();
-                let best = self.beam_one(pick(&h_all), c_all.as_ref().map(pick), max_length, beam_width, length_penalty)?;
+                let mem = memory.as_ref().map(|m| m.select(&[i]));
+                let best = self.beam_one(pick(&h_all), c_all.as_ref().map(pick), mem, max_length, beam_width, length_penalty)?;
                 for (t, v) in best.into_iter().enumerate() {
                     out[[i, t]] = v;
                 }
@@ -296,7 +333,16 @@ impl<F: Float> Seq2Seq<F> {
         })
     }
 
-    fn beam_one(&mut self, h0: Array3<F>, c0: Option<Array3<F>>, max_length: usize, k: usize, alpha: f64) -> Result<Vec<i64>> {
+    /// `memory`: the one source's encoder outputs, with attention.
+    fn beam_one(
+        &mut self,
+        h0: Array3<F>,
+        c0: Option<Array3<F>>,
+        memory: Option<Memory<F>>,
+        max_length: usize,
+        k: usize,
+        alpha: f64,
+    ) -> Result<Vec<i64>> {
         let eos = self.cfg.eos_id as i64;
         let norm = |score: f64, len: usize| score / ((5.0 + len as f64) / 6.0).powf(alpha);
         // Live hypotheses: (tokens, score); their states are rows of h, c.
@@ -305,11 +351,12 @@ impl<F: Float> Seq2Seq<F> {
         let mut finished: Vec<(Vec<i64>, f64)> = Vec::new();
         for _ in 0..max_length {
             let tokens: Vec<i64> = beams.iter().map(|(t, _)| *t.last().unwrap_or(&(self.cfg.bos_id as i64))).collect();
-            let (lp, h2, c2) = self.step(&tokens, &h, c.as_ref())?;
+            let mem = memory.as_ref().map(|m| m.select(&vec![0; tokens.len()]));
+            let (lp, h2, c2) = self.step(&tokens, &h, c.as_ref(), mem)?;
             let mut cand: Vec<(f64, usize, i64)> = Vec::with_capacity(beams.len() * lp.ncols());
             for (bi, (_, score)) in beams.iter().enumerate() {
                 for (v, &l) in lp.row(bi).iter().enumerate() {
-                    cand.push((score + super::losses::to_f64(l), bi, v as i64));
+                    cand.push((score + to_f64(l), bi, v as i64));
                 }
             }
             cand.sort_by(|a, b| b.0.total_cmp(&a.0));

@@ -1,14 +1,13 @@
 //! Whole models against central finite differences in float64, and the
 //! optimizers against their update rules written out by hand.
 
-use super::losses::Loss;
-use super::network::{Input, Network};
-use super::optim::OptimizerConfig;
+use super::io::Input;
+use super::network::Network;
 use super::seq2seq::{Seq2Seq, Seq2SeqConfig};
 use super::sequential::Sequential;
 use super::spec::ModelSpec;
-use super::training::Trainer;
 use crate::rng::SplitMix64;
+use crate::train::{Loss, OptimizerConfig, Trainer};
 use ndarray::{Array2, ArrayD, IxDyn};
 
 fn trainer(spec: &str, loss: &str) -> Trainer<f64> {
@@ -34,7 +33,7 @@ fn fd_check(t: &mut Trainer<f64>, input: impl Fn() -> Input<'static, f64>, y: &A
     assert!(largest > 1e-3, "all gradients are (near) zero: {largest}");
     for (li, layer_grads) in grads.iter().enumerate() {
         let (name, g) = layer_grads;
-        let (l, p) = super::layer::find_param(t.net.layers(), name).unwrap();
+        let (l, p) = crate::nn::find_param(t.net.layers(), name).unwrap();
         let base = t.net.layers()[l].param(p).to_owned();
         let n = base.len();
         let stride = (n / 40).max(1);
@@ -142,6 +141,59 @@ fn seq2seq_with_bidirectional_encoder_matches_finite_differences() {
         let dec = indices(&[&[1, 3, 4, 3], &[1, 4, 0, 0]]);
         let y = ArrayD::from_shape_vec(IxDyn(&[2, 4]), vec![3.0, 4.0, 3.0, 2.0, 4.0, 2.0, 0.0, 0.0]).unwrap();
         fd_check(&mut t, || Input::Pair(src.view(), dec.view()), &y);
+    }
+}
+
+#[test]
+fn seq2seq_with_attention_matches_finite_differences() {
+    // Left padding, right padding, no padding, and an all-padding source (no context).
+    for (attention, cell, bidirectional) in [("luong", "lstm", true), ("bahdanau", "gru", false), ("luong", "simple_rnn", false)] {
+        let spec = format!(
+            r#"{{"type": "seq2seq", "config": {{"src_vocab": 6, "tgt_vocab": 5, "embedding_dim": 3, "units": 3,
+               "cell": "{cell}", "bidirectional_encoder": {bidirectional}, "attention": "{attention}"}}}}"#
+        );
+        let mut t = trainer(&spec, "sparse_categorical_crossentropy");
+        let names: Vec<String> = t.net.layers().iter().map(|l| l.name.clone()).collect();
+        assert_eq!(names[4], "attention", "{names:?}");
+        let src = indices(&[&[3, 4, 5, 0], &[0, 0, 5, 3], &[1, 2, 3, 4], &[0, 0, 0, 0]]);
+        let dec = indices(&[&[1, 3, 4, 3], &[1, 4, 0, 0], &[1, 2, 2, 2], &[1, 3, 0, 0]]);
+        let y =
+            ArrayD::from_shape_vec(IxDyn(&[4, 4]), vec![3.0, 4.0, 3.0, 2.0, 4.0, 2.0, 0.0, 0.0, 2.0, 2.0, 2.0, 2.0, 3.0, 2.0, 0.0, 0.0])
+                .unwrap();
+        fd_check(&mut t, || Input::Pair(src.view(), dec.view()), &y);
+    }
+}
+
+#[test]
+fn seq2seq_with_attention_decodes_what_its_forward_pass_scores() {
+    // Greedy decoding step by step must pick the argmax of the teacher-forced
+    // forward pass fed its own previous picks.
+    for attention in ["luong", "bahdanau"] {
+        let spec = format!(
+            r#"{{"type": "seq2seq", "config": {{"src_vocab": 7, "tgt_vocab": 6, "embedding_dim": 4, "units": 5,
+               "cell": "lstm", "bidirectional_encoder": true, "attention": "{attention}"}}}}"#
+        );
+        let mut t = trainer(&spec, "sparse_categorical_crossentropy");
+        let src = indices(&[&[3, 4, 5, 6, 0], &[0, 2, 5, 3, 1]]);
+        let Network::Seq2Seq(s) = &mut t.net else { unreachable!() };
+        let out = s.greedy(src.view(), 4).unwrap();
+        for b in 0..2 {
+            let mut dec = vec![1i64];
+            for step in 0..4 {
+                let d = Array2::from_shape_vec((1, dec.len()), dec.clone()).unwrap();
+                let one = src.slice(ndarray::s![b..b + 1, ..]).to_owned();
+                let f = s.forward(Input::Pair(one.view(), d.view()), crate::nn::Mode::Infer).unwrap();
+                let row = f.y.data.row(dec.len() - 1).to_owned();
+                let best = crate::float::argmax(row.iter().copied()) as i64;
+                assert_eq!(out[[b, step]], best, "{attention}, sequence {b}, step {step}");
+                if best == 2 || best == 0 {
+                    break; // EOS, or padding (which the teacher-forced pass would mask)
+                }
+                dec.push(best);
+            }
+        }
+        let beam = s.beam_search(src.view(), 4, 1, 0.0).unwrap();
+        assert_eq!(beam, out, "{attention}: a beam of one is greedy");
     }
 }
 

@@ -7,22 +7,27 @@
 //! a plain number that schedules set before each step.
 
 mod rules;
+pub mod schedule;
 
-use super::layer::Layer;
-use super::losses::to_f64;
-use super::spec::Obj;
 use crate::error::{fmt_shape, Result, RnnError};
-use crate::float::Float;
+use crate::float::{to_f64, Float};
+use crate::json::Obj;
+use crate::names::Names;
+use crate::nn::NamedLayer;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use rayon::prelude::*;
-pub use rules::Rule;
+pub use rules::{OptimizerKind, Rule};
+pub use schedule::Schedule;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimizerConfig {
     pub rule: Rule,
+    /// The rate of the next step without a schedule.
     pub learning_rate: f64,
+    /// When set, the rate of each step (the one owner of it).
+    pub schedule: Option<Schedule>,
     pub weight_decay: f64,
     pub clipnorm: Option<f64>,
     pub clipvalue: Option<f64>,
@@ -35,10 +40,18 @@ impl OptimizerConfig {
     pub fn parse(v: &Value) -> Result<Self> {
         let mut o = Obj::new("optimizer", v)?;
         let name = o.str("name", None)?.to_lowercase();
-        let (rule, lr, wd) = Rule::parse(&name, &mut o)?;
+        let (rule, lr, wd) = Rule::parse(OptimizerKind::from_name(&name)?, &mut o)?;
+        let schedule = match o.value("learning_rate") {
+            Some(v) if v.is_object() => Some(Schedule::parse(v)?),
+            _ => None,
+        };
         let cfg = OptimizerConfig {
             rule,
-            learning_rate: o.f64("learning_rate", Some(lr))?,
+            learning_rate: match &schedule {
+                Some(s) => s.rate(0),
+                None => o.f64("learning_rate", Some(lr))?,
+            },
+            schedule,
             weight_decay: o.f64("weight_decay", Some(wd))?,
             clipnorm: o.opt_f64("clipnorm")?,
             clipvalue: o.opt_f64("clipvalue")?,
@@ -60,6 +73,11 @@ impl OptimizerConfig {
         }
         Ok(cfg)
     }
+
+    /// The rate of update number `step` (0-based).
+    pub fn rate_at(&self, step: u64) -> f64 {
+        self.schedule.as_ref().map_or(self.learning_rate, |s| s.rate(step))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -80,7 +98,8 @@ impl<F: Float> Optimizer<F> {
     }
 
     /// One update of every trainable parameter from its accumulated gradient.
-    pub fn apply(&mut self, layers: &mut [Layer<F>]) {
+    pub fn apply(&mut self, layers: &mut [NamedLayer<F>]) {
+        self.config.learning_rate = self.config.rate_at(self.iterations);
         let cfg = self.config.clone();
         let global_scale = match cfg.global_clipnorm {
             Some(max) => {
@@ -115,7 +134,7 @@ impl<F: Float> Optimizer<F> {
 
     /// Restores the state saved by [`state`](Self::state), checking every
     /// entry against the model's parameters before changing anything.
-    pub fn set_state(&mut self, iterations: u64, entries: Vec<(String, ArrayD<F>)>, layers: &[Layer<F>]) -> Result<()> {
+    pub fn set_state(&mut self, iterations: u64, entries: Vec<(String, ArrayD<F>)>, layers: &[NamedLayer<F>]) -> Result<()> {
         let slot_names = self.config.rule.slot_names();
         let mut shapes = BTreeMap::new();
         for l in layers {

@@ -6,10 +6,11 @@
 //! Per row: binary cross-entropy, MSE and MAE average over the outputs (as
 //! Keras does); categorical cross-entropies sum over the classes.
 
-use super::activation::{log_sum_exp, softmax_inplace, Activation};
-use super::network::{Forward, OutGrad};
 use crate::error::{fmt_shape, Result, RnnError};
-use crate::float::Float;
+use crate::float::{to_f64, Float};
+use crate::models::{Forward, OutGrad};
+use crate::names::Names;
+use crate::nn::activation::{log_sum_exp, softmax_inplace, Activation};
 use ndarray::{Array2, ArrayView2, ArrayViewD, Axis, Ix2};
 use rayon::prelude::*;
 
@@ -38,25 +39,26 @@ enum Source {
     Output,
 }
 
-pub fn to_f64<F: Float>(v: F) -> f64 {
-    num_traits::ToPrimitive::to_f64(&v).unwrap_or(f64::NAN)
+impl Names for LossKind {
+    const WHAT: &'static str = "loss";
+    const TABLE: &'static [(&'static str, Self)] = &[
+        ("binary_crossentropy", LossKind::BinaryCrossentropy),
+        ("bce", LossKind::BinaryCrossentropy),
+        ("categorical_crossentropy", LossKind::CategoricalCrossentropy),
+        ("cce", LossKind::CategoricalCrossentropy),
+        ("sparse_categorical_crossentropy", LossKind::SparseCategoricalCrossentropy),
+        ("mse", LossKind::MeanSquaredError),
+        ("mean_squared_error", LossKind::MeanSquaredError),
+        ("mae", LossKind::MeanAbsoluteError),
+        ("mean_absolute_error", LossKind::MeanAbsoluteError),
+    ];
 }
+
+crate::from_str_by_names!(LossKind);
 
 impl Loss {
     pub fn parse(name: &str, from_logits: bool) -> Result<Self> {
-        let kind = match name {
-            "binary_crossentropy" | "bce" => LossKind::BinaryCrossentropy,
-            "categorical_crossentropy" | "cce" => LossKind::CategoricalCrossentropy,
-            "sparse_categorical_crossentropy" => LossKind::SparseCategoricalCrossentropy,
-            "mse" | "mean_squared_error" => LossKind::MeanSquaredError,
-            "mae" | "mean_absolute_error" => LossKind::MeanAbsoluteError,
-            other => {
-                return Err(RnnError::value(format!(
-                    "loss: expected one of binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, mse, mae, got {other:?}"
-                )))
-            }
-        };
-        Ok(Loss { kind, from_logits })
+        Ok(Loss { kind: LossKind::from_name(name)?, from_logits })
     }
 
     pub fn is_sparse(&self) -> bool {

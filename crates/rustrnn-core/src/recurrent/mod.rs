@@ -1,17 +1,18 @@
-//! Recurrent layers built from the kernels: configuration, parameters, the
-//! per-direction time loop, and the multi-layer, bidirectional stack.
+//! The exact recurrent stack (PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU`), built
+//! from the kernels: configuration, parameters, the per-direction time loop,
+//! and the multi-layer, bidirectional stack.
 
 pub mod config;
 pub mod direction;
 pub mod packed;
 pub mod params;
 pub mod projected;
-pub mod recurrent;
 pub mod sequence;
+pub mod stack;
 
 pub use config::{CellKind, Nonlinearity, RnnConfig};
 pub use params::{param_name, param_slots, CellParams, ParamKind, ParamSlot, RnnParams};
-pub use recurrent::{ForwardCache, Recurrent, RnnInputGrads, RnnOutput};
+pub use stack::{ForwardCache, Recurrent, RnnInputGrads, RnnOutput};
 #[cfg(test)]
 mod reference;
 #[cfg(test)]

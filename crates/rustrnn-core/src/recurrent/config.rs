@@ -1,13 +1,8 @@
 //! The configuration of a recurrent layer stack, as PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU` take it.
 
 use crate::error::{Result, RnnError};
-
-/// Nonlinearity of a plain (Elman) RNN cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Nonlinearity {
-    Tanh,
-    Relu,
-}
+pub use crate::kernels::Nonlinearity;
+use crate::names::Names;
 
 /// The recurrent cell, with PyTorch's gate order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +37,20 @@ impl CellKind {
         }
     }
 }
+
+/// The cell names of `Seq2Seq(cell=...)` and the `nn` modules (PyTorch's
+/// `nn.RNN` is `rnn`, Keras' `SimpleRNN` is `simple_rnn`; both tanh).
+impl Names for CellKind {
+    const WHAT: &'static str = "cell";
+    const TABLE: &'static [(&'static str, Self)] = &[
+        ("lstm", CellKind::Lstm),
+        ("gru", CellKind::Gru),
+        ("simple_rnn", CellKind::Rnn(Nonlinearity::Tanh)),
+        ("rnn", CellKind::Rnn(Nonlinearity::Tanh)),
+    ];
+}
+
+crate::from_str_by_names!(CellKind);
 
 /// Everything that fixes the parameter shapes and the data layout of a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,32 @@
 use super::OptimizerConfig;
 use crate::error::{Result, RnnError};
 use crate::float::Float;
-use crate::models::spec::Obj;
+use crate::json::Obj;
+use crate::names::Names;
 use ndarray::ArrayD;
+
+/// The optimizers by name (`Adam(...)` is `adam`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+    AdamW,
+    RmsProp,
+    Adagrad,
+}
+
+impl Names for OptimizerKind {
+    const WHAT: &'static str = "optimizer";
+    const TABLE: &'static [(&'static str, Self)] = &[
+        ("sgd", OptimizerKind::Sgd),
+        ("adam", OptimizerKind::Adam),
+        ("adamw", OptimizerKind::AdamW),
+        ("rmsprop", OptimizerKind::RmsProp),
+        ("adagrad", OptimizerKind::Adagrad),
+    ];
+}
+
+crate::from_str_by_names!(OptimizerKind);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rule {
@@ -56,19 +80,19 @@ fn positive(o: &mut Obj, key: &'static str, default: f64) -> Result<f64> {
 
 impl Rule {
     /// The rule and its default learning rate and weight decay.
-    pub fn parse(name: &str, o: &mut Obj) -> Result<(Rule, f64, f64)> {
-        Ok(match name {
-            "sgd" => (Rule::Sgd { momentum: rate(o, "momentum", 0.0)?, nesterov: o.bool("nesterov", false)? }, 0.01, 0.0),
-            "adam" | "adamw" => {
+    pub fn parse(kind: OptimizerKind, o: &mut Obj) -> Result<(Rule, f64, f64)> {
+        Ok(match kind {
+            OptimizerKind::Sgd => (Rule::Sgd { momentum: rate(o, "momentum", 0.0)?, nesterov: o.bool("nesterov", false)? }, 0.01, 0.0),
+            OptimizerKind::Adam | OptimizerKind::AdamW => {
                 let rule = Rule::Adam {
                     beta_1: rate(o, "beta_1", 0.9)?,
                     beta_2: rate(o, "beta_2", 0.999)?,
                     epsilon: positive(o, "epsilon", 1e-7)?,
                     amsgrad: o.bool("amsgrad", false)?,
                 };
-                (rule, 0.001, if name == "adamw" { 0.004 } else { 0.0 })
+                (rule, 0.001, if kind == OptimizerKind::AdamW { 0.004 } else { 0.0 })
             }
-            "rmsprop" => {
+            OptimizerKind::RmsProp => {
                 let rule = Rule::RmsProp {
                     rho: rate(o, "rho", 0.9)?,
                     momentum: rate(o, "momentum", 0.0)?,
@@ -77,14 +101,13 @@ impl Rule {
                 };
                 (rule, 0.001, 0.0)
             }
-            "adagrad" => {
+            OptimizerKind::Adagrad => {
                 let init = o.f64("initial_accumulator_value", Some(0.1))?;
                 if init < 0.0 {
                     return Err(RnnError::value(format!("optimizer.initial_accumulator_value: expected a non-negative value, got {init}")));
                 }
                 (Rule::Adagrad { initial_accumulator_value: init, epsilon: positive(o, "epsilon", 1e-7)? }, 0.001, 0.0)
             }
-            other => return Err(RnnError::value(format!("optimizer: expected one of sgd, adam, adamw, rmsprop, adagrad, got {other:?}"))),
         })
     }
 

@@ -12,15 +12,19 @@
 //! valid step and the reverse direction's after the first valid step, as in
 //! Keras' `Bidirectional`.
 
+use super::config::{Flow, LayerConfig};
 use super::dropout::draw_mask;
-use super::layer::ParamVisitor;
-use super::network::Mode;
+use super::layer::{Ctx, GradCtx, Layer, LayerInput, Mode, ParamVisitor, States};
 use super::tensor::{gather_rows, mul_assign, Mask, Tensor};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
-use crate::layers::{CellKind, Recurrent, RnnConfig};
+use crate::json::Obj;
+use crate::names::Names;
+use crate::recurrent::{CellKind, Nonlinearity, Recurrent, RnnConfig};
 use crate::rng::SplitMix64;
 use ndarray::{s, Array2, Array3, ArrayView3, ArrayViewD, Axis};
+use serde_json::{json, Value};
+use std::any::Any;
 
 /// How the two directions of a bidirectional layer are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,20 +35,17 @@ pub enum MergeMode {
     Ave,
 }
 
-impl MergeMode {
-    pub fn parse(name: &str) -> Result<Self> {
-        Ok(match name {
-            "concat" => MergeMode::Concat,
-            "sum" => MergeMode::Sum,
-            "mul" => MergeMode::Mul,
-            "ave" => MergeMode::Ave,
-            other => return Err(RnnError::value(format!("merge_mode: expected one of concat, sum, mul, ave, got {other:?}"))),
-        })
-    }
+impl Names for MergeMode {
+    const WHAT: &'static str = "merge_mode";
+    const TABLE: &'static [(&'static str, Self)] =
+        &[("concat", MergeMode::Concat), ("sum", MergeMode::Sum), ("mul", MergeMode::Mul), ("ave", MergeMode::Ave)];
 }
 
+crate::from_str_by_names!(MergeMode);
+
+/// `input_size` is filled in when the layer is built.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RecurrentLayerConfig {
+pub struct RecurrentConfig {
     pub cell: CellKind,
     pub input_size: usize,
     pub units: usize,
@@ -59,7 +60,78 @@ pub struct RecurrentLayerConfig {
     pub trainable: bool,
 }
 
-impl RecurrentLayerConfig {
+impl LayerConfig for RecurrentConfig {
+    fn parse(class: &str, c: &mut Obj) -> Result<Self> {
+        let cell = match class {
+            "LSTM" => CellKind::Lstm,
+            "GRU" => CellKind::Gru,
+            _ => CellKind::Rnn(c.name("activation", Some(Nonlinearity::Tanh))?),
+        };
+        let cfg = RecurrentConfig {
+            cell,
+            input_size: 0,
+            units: c.positive("units", None)?,
+            num_layers: c.positive("num_layers", Some(1))?,
+            bidirectional: c.bool("bidirectional", false)?,
+            merge_mode: c.name("merge_mode", Some(MergeMode::Concat))?,
+            return_sequences: c.bool("return_sequences", false)?,
+            return_state: c.bool("return_state", false)?,
+            go_backwards: c.bool("go_backwards", false)?,
+            dropout: c.f64("dropout", Some(0.0))?,
+            trainable: c.bool("trainable", true)?,
+        };
+        if !(0.0..1.0).contains(&cfg.dropout) {
+            return Err(RnnError::value(format!("{}.dropout: expected a rate in [0, 1), got {}", c.what(), cfg.dropout)));
+        }
+        Ok(cfg)
+    }
+
+    fn class(&self) -> &'static str {
+        match self.cell {
+            CellKind::Rnn(_) => "SimpleRNN",
+            CellKind::Lstm => "LSTM",
+            CellKind::Gru => "GRU",
+        }
+    }
+
+    fn output(&self, input: Flow, last: bool) -> std::result::Result<Flow, String> {
+        let (features, sequence) = input.rows()?;
+        if !sequence {
+            return Err(format!(
+                "expects a sequence (batch, time, features) but the previous layer outputs (batch, {features}); \
+                 set return_sequences=True on the recurrent layer before it"
+            ));
+        }
+        if self.return_state && !last {
+            return Err("return_state=True is only supported on the last layer of a Sequential".into());
+        }
+        Ok(Flow::Rows { features: self.output_size(), sequence: self.return_sequences })
+    }
+
+    fn build<F: Float>(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>> {
+        Ok(Box::new(RecurrentLayer::new(RecurrentConfig { input_size: input.features(), ..*self }, seed)?))
+    }
+
+    fn to_json(&self) -> Value {
+        let mut v = json!({
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "merge_mode": self.merge_mode.name(),
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "dropout": self.dropout,
+            "trainable": self.trainable,
+        });
+        if let CellKind::Rnn(act) = self.cell {
+            v["activation"] = act.name().into();
+        }
+        v
+    }
+}
+
+impl RecurrentConfig {
     pub fn directions(&self) -> usize {
         if self.bidirectional {
             2
@@ -101,7 +173,7 @@ struct Cache<F> {
 
 #[derive(Debug)]
 pub struct RecurrentLayer<F> {
-    pub cfg: RecurrentLayerConfig,
+    pub cfg: RecurrentConfig,
     stacks: Vec<Recurrent<F>>,
     /// (stack, name inside the stack, public name), in parameter order.
     names: Vec<(usize, String, String)>,
@@ -109,7 +181,7 @@ pub struct RecurrentLayer<F> {
 }
 
 impl<F: Float> RecurrentLayer<F> {
-    pub fn new(cfg: RecurrentLayerConfig, seed: u64) -> Result<Self> {
+    pub fn new(cfg: RecurrentConfig, seed: u64) -> Result<Self> {
         if !(0.0..1.0).contains(&cfg.dropout) {
             return Err(RnnError::value(format!("dropout: expected a rate in [0, 1), got {}", cfg.dropout)));
         }
@@ -150,7 +222,7 @@ impl<F: Float> RecurrentLayer<F> {
 
     /// Runs the layer on `x` (B·T, I). `init` is the initial state of every
     /// layer and direction, `(L·D, B, H)` (zeros when absent).
-    pub fn forward(
+    pub fn run(
         &mut self,
         x: Tensor<F>,
         mask: Option<&Mask>,
@@ -236,7 +308,7 @@ impl<F: Float> RecurrentLayer<F> {
     /// final states `(L·D, B, H)`. Returns `dx` (B·T, I) and the gradients
     /// of the initial states.
     #[allow(clippy::type_complexity)]
-    pub fn backward(
+    pub fn run_backward(
         &mut self,
         dy: Option<Array2<F>>,
         dstates: Option<(Array3<F>, Option<Array3<F>>)>,
@@ -307,28 +379,61 @@ impl<F: Float> RecurrentLayer<F> {
         }
         Ok((dx, dh0, dc0))
     }
+}
 
-    pub fn param_names(&self) -> Vec<String> {
+impl<F: Float> Layer<F> for RecurrentLayer<F> {
+    fn class(&self) -> &'static str {
+        LayerConfig::class(&self.cfg)
+    }
+
+    fn config(&self) -> Value {
+        self.cfg.to_json()
+    }
+
+    fn forward(&mut self, x: LayerInput<'_, F>, ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
+        let x = x.rows(LayerConfig::class(&self.cfg))?;
+        let init = ctx.init.take();
+        let init = init.as_ref().map(|s| (s.h.view(), s.c.as_ref().map(|c| c.view())));
+        let out = self.run(x, ctx.mask.as_ref(), init, ctx.mode, ctx.rng)?;
+        let cfg = self.cfg;
+        if cfg.return_state {
+            ctx.returned = final_states(cfg.directions(), cfg.num_layers, &out.h_n, out.c_n.as_ref());
+        }
+        if !cfg.return_sequences {
+            ctx.mask = None;
+        }
+        ctx.states = Some(States { h: out.h_n, c: out.c_n });
+        Ok(out.y)
+    }
+
+    fn backward(&mut self, dy: Array2<F>, ctx: &mut GradCtx<F>) -> Result<Option<Array2<F>>> {
+        let dstates = ctx.dstates.take().map(|s| (s.h, s.c));
+        let (dx, dh0, dc0) = self.run_backward(Some(dy), dstates)?;
+        ctx.dinit = Some(States { h: dh0, c: dc0 });
+        Ok(Some(dx))
+    }
+
+    fn param_names(&self) -> Vec<String> {
         self.names.iter().map(|n| n.2.clone()).collect()
     }
 
-    pub fn param(&self, i: usize) -> ArrayViewD<'_, F> {
+    fn param(&self, i: usize) -> ArrayViewD<'_, F> {
         let (k, local, _) = &self.names[i];
         self.stacks[*k].param(local).expect("known slot")
     }
 
-    pub fn grad(&self, i: usize) -> ArrayViewD<'_, F> {
+    fn grad(&self, i: usize) -> ArrayViewD<'_, F> {
         let (k, local, _) = &self.names[i];
         self.stacks[*k].grad(local).expect("known slot")
     }
 
-    pub fn set_param(&mut self, i: usize, value: ArrayViewD<F>) -> Result<()> {
+    fn assign_param(&mut self, i: usize, value: ArrayViewD<F>) -> Result<()> {
         let (k, local, public) = &self.names[i];
         self.stacks[*k].set_param(local, value).map_err(|e| RnnError::shape(e.to_string().replacen(local.as_str(), public, 1)))
     }
 
     /// The stack owns its parameters; each is updated on a copy and written back.
-    pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
+    fn visit_params(&mut self, f: &mut ParamVisitor<'_, F>) {
         for (i, (k, local, _)) in self.names.iter().enumerate() {
             let stack = &mut self.stacks[*k];
             let mut w = stack.param(local).expect("known slot").to_owned();
@@ -337,9 +442,34 @@ impl<F: Float> RecurrentLayer<F> {
         }
     }
 
-    pub fn zero_grad(&mut self) {
+    fn zero_grad(&mut self) {
         self.stacks.iter_mut().for_each(|s| s.zero_grad());
     }
+
+    fn trainable(&self) -> bool {
+        self.cfg.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) {
+        self.cfg.trainable = trainable;
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The top layer's `[h, c]` per direction, (B, H) each (`return_state`).
+pub fn final_states<F: Float>(d: usize, layers: usize, h_n: &Array3<F>, c_n: Option<&Array3<F>>) -> Vec<Array2<F>> {
+    let top = (layers - 1) * d;
+    let mut v = Vec::new();
+    for dir in 0..d {
+        v.push(h_n.slice(s![top + dir, .., ..]).to_owned());
+        if let Some(c) = c_n {
+            v.push(c.slice(s![top + dir, .., ..]).to_owned());
+        }
+    }
+    v
 }
 
 /// Row permutation that reverses the valid steps of each sequence (an
@@ -356,7 +486,7 @@ fn reverse_valid_steps(batch: usize, steps: usize, spans: Option<&[(usize, usize
 /// Combines the `(rows, 2H)` directions per `merge_mode`; returns the output
 /// and, for `mul`, the halves that backward needs.
 #[allow(clippy::type_complexity)]
-fn merge<F: Float>(cfg: RecurrentLayerConfig, both: Array2<F>, keep: bool) -> (Array2<F>, Option<(Array2<F>, Array2<F>)>) {
+fn merge<F: Float>(cfg: RecurrentConfig, both: Array2<F>, keep: bool) -> (Array2<F>, Option<(Array2<F>, Array2<F>)>) {
     if !cfg.bidirectional || cfg.merge_mode == MergeMode::Concat {
         return (both, None);
     }
@@ -371,7 +501,7 @@ fn merge<F: Float>(cfg: RecurrentLayerConfig, both: Array2<F>, keep: bool) -> (A
     }
 }
 
-fn unmerge<F: Float>(cfg: RecurrentLayerConfig, dy: Array2<F>, halves: Option<(Array2<F>, Array2<F>)>) -> Array2<F> {
+fn unmerge<F: Float>(cfg: RecurrentConfig, dy: Array2<F>, halves: Option<(Array2<F>, Array2<F>)>) -> Array2<F> {
     if !cfg.bidirectional || cfg.merge_mode == MergeMode::Concat {
         return dy;
     }

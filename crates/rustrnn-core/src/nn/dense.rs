@@ -2,13 +2,55 @@
 //! applies per time step. Kernel `(I, U)` as in Keras, Glorot-uniform init.
 
 use super::activation::Activation;
-use super::layer::ParamVisitor;
+use super::config::{Flow, LayerConfig};
+use super::layer::{Ctx, GradCtx, Layer, LayerInput, ParamVisitor};
 use super::tensor::Tensor;
 use crate::error::{Result, RnnError};
 use crate::float::Float;
+use crate::json::Obj;
 use crate::kernels::gemm::gemm;
+use crate::names::Names;
 use crate::rng::SplitMix64;
 use ndarray::{Array1, Array2, ArrayViewD, ArrayViewMutD, Axis};
+use serde_json::{json, Value};
+use std::any::Any;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseConfig {
+    pub units: usize,
+    pub activation: Activation,
+    pub use_bias: bool,
+    pub trainable: bool,
+}
+
+impl LayerConfig for DenseConfig {
+    fn parse(_class: &str, c: &mut Obj) -> Result<Self> {
+        Ok(DenseConfig {
+            units: c.positive("units", None)?,
+            activation: c.name("activation", Some(Activation::Linear))?,
+            use_bias: c.bool("use_bias", true)?,
+            trainable: c.bool("trainable", true)?,
+        })
+    }
+
+    fn class(&self) -> &'static str {
+        "Dense"
+    }
+
+    /// Per row, so per step of a sequence.
+    fn output(&self, input: Flow, _last: bool) -> std::result::Result<Flow, String> {
+        let (_, sequence) = input.rows()?;
+        Ok(Flow::Rows { features: self.units, sequence })
+    }
+
+    fn build<F: Float>(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>> {
+        Ok(Box::new(Dense::new(input.features(), self.units, self.activation, self.use_bias, self.trainable, seed)?))
+    }
+
+    fn to_json(&self) -> Value {
+        json!({"units": self.units, "activation": self.activation.name(), "use_bias": self.use_bias, "trainable": self.trainable})
+    }
+}
 
 #[derive(Debug)]
 pub struct Dense<F> {
@@ -62,7 +104,7 @@ impl<F: Float> Dense<F> {
     }
 
     /// Returns the output and, when `want_logits`, a copy of the pre-activation.
-    pub fn forward(&mut self, x: Tensor<F>, keep: bool, want_logits: bool) -> Result<(Tensor<F>, Option<Array2<F>>)> {
+    pub fn forward_rows(&mut self, x: Tensor<F>, keep: bool, want_logits: bool) -> Result<(Tensor<F>, Option<Array2<F>>)> {
         if x.features() != self.input_dim {
             return Err(RnnError::shape(format!("Dense: expected {} input features, got {}", self.input_dim, x.features())));
         }
@@ -75,7 +117,7 @@ impl<F: Float> Dense<F> {
 
     /// From the gradient of the output (`is_logits == false`) or of the
     /// pre-activation, accumulates parameter gradients and returns `dx`.
-    pub fn backward(&mut self, mut dy: Array2<F>, is_logits: bool) -> Result<Array2<F>> {
+    pub fn backward_rows(&mut self, mut dy: Array2<F>, is_logits: bool) -> Result<Array2<F>> {
         let (x, y) = self.cache.take().ok_or_else(|| RnnError::state("Dense.backward: no training forward to differentiate"))?;
         if !is_logits {
             self.activation.backward(y.view(), &mut dy);
@@ -91,7 +133,46 @@ impl<F: Float> Dense<F> {
         Ok(dx)
     }
 
-    pub fn param_names(&self) -> Vec<String> {
+    /// (I, U) and (U,) (empty without bias).
+    pub fn kernel(&self) -> (&Array2<F>, &Array1<F>) {
+        (&self.kernel, &self.bias)
+    }
+
+    fn param_mut(&mut self, i: usize) -> ArrayViewMutD<'_, F> {
+        if i == 0 {
+            self.kernel.view_mut().into_dyn()
+        } else {
+            self.bias.view_mut().into_dyn()
+        }
+    }
+}
+
+impl<F: Float> Layer<F> for Dense<F> {
+    fn class(&self) -> &'static str {
+        "Dense"
+    }
+
+    fn config(&self) -> Value {
+        DenseConfig { units: self.units, activation: self.activation, use_bias: self.use_bias, trainable: self.trainable }.to_json()
+    }
+
+    fn forward(&mut self, x: LayerInput<'_, F>, ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
+        // The loss reads the pre-activation of a final sigmoid or softmax.
+        let want_logits = ctx.last && matches!(self.activation, Activation::Sigmoid | Activation::Softmax);
+        let (y, logits) = self.forward_rows(x.rows("Dense")?, ctx.keep(), want_logits)?;
+        if ctx.last {
+            ctx.activation = self.activation;
+            ctx.logits = logits;
+        }
+        Ok(y)
+    }
+
+    fn backward(&mut self, dy: Array2<F>, ctx: &mut GradCtx<F>) -> Result<Option<Array2<F>>> {
+        let is_logits = std::mem::take(&mut ctx.logits);
+        self.backward_rows(dy, is_logits).map(Some)
+    }
+
+    fn param_names(&self) -> Vec<String> {
         if self.use_bias {
             vec!["kernel".into(), "bias".into()]
         } else {
@@ -99,7 +180,7 @@ impl<F: Float> Dense<F> {
         }
     }
 
-    pub fn param(&self, i: usize) -> ArrayViewD<'_, F> {
+    fn param(&self, i: usize) -> ArrayViewD<'_, F> {
         if i == 0 {
             self.kernel.view().into_dyn()
         } else {
@@ -107,7 +188,7 @@ impl<F: Float> Dense<F> {
         }
     }
 
-    pub fn grad(&self, i: usize) -> ArrayViewD<'_, F> {
+    fn grad(&self, i: usize) -> ArrayViewD<'_, F> {
         if i == 0 {
             self.dkernel.view().into_dyn()
         } else {
@@ -115,28 +196,32 @@ impl<F: Float> Dense<F> {
         }
     }
 
-    pub fn param_mut(&mut self, i: usize) -> ArrayViewMutD<'_, F> {
-        if i == 0 {
-            self.kernel.view_mut().into_dyn()
-        } else {
-            self.bias.view_mut().into_dyn()
-        }
+    fn assign_param(&mut self, i: usize, value: ArrayViewD<F>) -> Result<()> {
+        self.param_mut(i).assign(&value);
+        Ok(())
     }
 
-    pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
+    fn visit_params(&mut self, f: &mut ParamVisitor<'_, F>) {
         f(0, self.kernel.view_mut().into_dyn(), self.dkernel.view().into_dyn());
         if self.use_bias {
             f(1, self.bias.view_mut().into_dyn(), self.dbias.view().into_dyn());
         }
     }
 
-    pub fn zero_grad(&mut self) {
+    fn zero_grad(&mut self) {
         self.dkernel.fill(F::zero());
         self.dbias.fill(F::zero());
     }
 
-    /// (I, U) and (U,) (empty without bias).
-    pub fn kernel(&self) -> (&Array2<F>, &Array1<F>) {
-        (&self.kernel, &self.bias)
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }

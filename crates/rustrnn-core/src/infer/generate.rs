@@ -6,14 +6,17 @@
 //! embedding is folded into the first recurrent layer's input weights
 //! (`table[v] = W_ih · emb[v] + b_ih`), so reading a token is a row copy.
 
-use super::activation::{softmax_inplace, Activation};
-use super::layer::LayerKind;
-use super::sequential::Sequential;
-use super::step::{gemv, gemv_par};
 use crate::error::{Result, RnnError};
-use crate::float::Float;
+use crate::float::{argmax, Float};
 use crate::kernels::cells;
-use crate::layers::CellKind;
+use crate::kernels::gemv::{gemv, gemv_par};
+use crate::models::Sequential;
+use crate::nn::activation::softmax_inplace;
+use crate::nn::dense::Dense;
+use crate::nn::dropout::Dropout;
+use crate::nn::embedding::Embedding;
+use crate::nn::{Activation, Layer, RecurrentLayer};
+use crate::recurrent::CellKind;
 use crate::rng::SplitMix64;
 use crate::threads;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
@@ -85,45 +88,50 @@ impl<F: Float> StepModel<F> {
     pub fn new(model: &Sequential<F>) -> Result<Self> {
         let unsupported = |why: &str| RnnError::value(format!("generate: {why}"));
         let mut layers = model.layers.iter();
-        let emb = match layers.next().map(|l| &l.kind) {
-            Some(LayerKind::Embedding(e)) => e,
-            _ => return Err(unsupported("the model must start with an Embedding (it feeds its own token ids back)")),
+        let emb = match layers.next().and_then(|l| l.layer.as_any().downcast_ref::<Embedding<F>>()) {
+            Some(e) => e,
+            None => return Err(unsupported("the model must start with an Embedding (it feeds its own token ids back)")),
         };
         let mut ops = Vec::new();
         for l in layers {
-            match &l.kind {
-                LayerKind::Recurrent(r) => {
-                    if r.cfg.bidirectional || r.cfg.go_backwards {
-                        return Err(unsupported(&format!(
-                            "layer {} reads its sequence backwards (bidirectional or go_backwards), which needs the whole sequence and cannot generate step by step",
-                            l.name
-                        )));
-                    }
-                    let names = r.param_names();
-                    let get = |n: String| -> Result<ndarray::ArrayD<F>> {
-                        let i = names.iter().position(|x| *x == n).ok_or_else(|| unsupported(&format!("{}: missing {n}", l.name)))?;
-                        Ok(r.param(i).to_owned())
-                    };
-                    for k in 0..r.cfg.num_layers {
-                        let m2 = |a: ndarray::ArrayD<F>| contiguous(a.into_dimensionality::<ndarray::Ix2>().expect("2-D weight").view());
-                        let m1 = |a: ndarray::ArrayD<F>| a.into_dimensionality::<ndarray::Ix1>().expect("1-D bias");
-                        ops.push(Op::Rnn(StepRnn {
-                            cell: r.cfg.cell,
-                            hidden: r.cfg.units,
-                            w_ih: m2(get(format!("weight_ih_l{k}"))?),
-                            w_hh: m2(get(format!("weight_hh_l{k}"))?),
-                            b_ih: m1(get(format!("bias_ih_l{k}"))?),
-                            b_hh: m1(get(format!("bias_hh_l{k}"))?),
-                        }));
-                    }
+            let any = l.layer.as_any();
+            if let Some(r) = any.downcast_ref::<RecurrentLayer<F>>() {
+                if r.cfg.bidirectional || r.cfg.go_backwards {
+                    return Err(unsupported(&format!(
+                        "layer {} reads its sequence backwards (bidirectional or go_backwards), which needs the whole sequence and cannot generate step by step",
+                        l.name
+                    )));
                 }
-                LayerKind::Dense(d) => {
-                    let (k, b) = d.kernel();
-                    ops.push(Op::Dense(StepDense { w: contiguous(k.t()), b: d.use_bias.then(|| b.clone()), activation: d.activation }));
+                let names = r.param_names();
+                let get = |n: String| -> Result<ndarray::ArrayD<F>> {
+                    let i = names.iter().position(|x| *x == n).ok_or_else(|| unsupported(&format!("{}: missing {n}", l.name)))?;
+                    Ok(r.param(i).to_owned())
+                };
+                for k in 0..r.cfg.num_layers {
+                    let m2 = |a: ndarray::ArrayD<F>| contiguous(a.into_dimensionality::<ndarray::Ix2>().expect("2-D weight").view());
+                    let m1 = |a: ndarray::ArrayD<F>| a.into_dimensionality::<ndarray::Ix1>().expect("1-D bias");
+                    ops.push(Op::Rnn(StepRnn {
+                        cell: r.cfg.cell,
+                        hidden: r.cfg.units,
+                        w_ih: m2(get(format!("weight_ih_l{k}"))?),
+                        w_hh: m2(get(format!("weight_hh_l{k}"))?),
+                        b_ih: m1(get(format!("bias_ih_l{k}"))?),
+                        b_hh: m1(get(format!("bias_hh_l{k}"))?),
+                    }));
                 }
-                LayerKind::Dropout(_) => {}
-                LayerKind::Embedding(_) => return Err(unsupported("only the first layer can be an Embedding")),
-                LayerKind::Masking(_) => return Err(unsupported("a Masking layer has nothing to mask in generated tokens; remove it")),
+            } else if let Some(d) = any.downcast_ref::<Dense<F>>() {
+                let (k, b) = d.kernel();
+                ops.push(Op::Dense(StepDense { w: contiguous(k.t()), b: d.use_bias.then(|| b.clone()), activation: d.activation }));
+            } else if any.is::<Dropout<F>>() {
+                // Identity at inference.
+            } else if any.is::<Embedding<F>>() {
+                return Err(unsupported("only the first layer can be an Embedding"));
+            } else {
+                return Err(unsupported(&format!(
+                    "a {} layer ({}) cannot run one generated token at a time; remove it",
+                    l.layer.class(),
+                    l.name
+                )));
             }
         }
         match ops.last() {
@@ -283,7 +291,7 @@ impl<F: Float> StepModel<F> {
 /// Draws a token from `logits`; `probs` is scratch of the same length.
 fn sample<F: Float>(logits: &[F], probs: &mut [F], sampling: Sampling, rng: &mut SplitMix64) -> usize {
     if sampling.temperature == 0.0 {
-        return super::metrics::argmax(logits.iter().copied());
+        return argmax(logits.iter().copied());
     }
     let inv_t = F::from_f64(1.0 / sampling.temperature);
     for (p, &z) in probs.iter_mut().zip(logits) {

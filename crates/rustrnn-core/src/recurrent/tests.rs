@@ -2,8 +2,8 @@
 //! differences, across cells, odd sizes, layouts, lengths and thread counts.
 
 use super::config::{CellKind, Nonlinearity, RnnConfig};
-use super::recurrent::Recurrent;
 use super::reference;
+use super::stack::Recurrent;
 use crate::rng::SplitMix64;
 use ndarray::{Array, Array3, Dimension, Ix3};
 

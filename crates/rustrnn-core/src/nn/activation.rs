@@ -1,8 +1,8 @@
 //! Activations of a `Dense` layer, applied per row, and their backward pass
 //! written in terms of the output (which is what the layer keeps).
 
-use crate::error::{Result, RnnError};
 use crate::float::Float;
+use crate::names::Names;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,30 +14,20 @@ pub enum Activation {
     Softmax,
 }
 
+impl Names for Activation {
+    const WHAT: &'static str = "activation";
+    const TABLE: &'static [(&'static str, Self)] = &[
+        ("linear", Activation::Linear),
+        ("relu", Activation::Relu),
+        ("tanh", Activation::Tanh),
+        ("sigmoid", Activation::Sigmoid),
+        ("softmax", Activation::Softmax),
+    ];
+}
+
+crate::from_str_by_names!(Activation);
+
 impl Activation {
-    pub fn parse(name: &str) -> Result<Self> {
-        Ok(match name {
-            "linear" | "none" => Activation::Linear,
-            "relu" => Activation::Relu,
-            "tanh" => Activation::Tanh,
-            "sigmoid" => Activation::Sigmoid,
-            "softmax" => Activation::Softmax,
-            other => {
-                return Err(RnnError::value(format!("activation: expected one of linear, relu, tanh, sigmoid, softmax, got {other:?}")))
-            }
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Linear => "linear",
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-            Activation::Sigmoid => "sigmoid",
-            Activation::Softmax => "softmax",
-        }
-    }
-
     /// Applies the activation to every row of `z`, in place.
     pub fn apply<F: Float>(self, mut z: ArrayViewMut2<F>) {
         match self {

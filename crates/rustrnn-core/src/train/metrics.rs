@@ -1,9 +1,9 @@
 //! Metrics, as `(Σ weight·value, Σ weight)` per batch so that an epoch's
 //! value is an exact weighted mean over all valid rows.
 
-use super::losses::{to_f64, Loss, LossKind};
+use super::losses::{Loss, LossKind};
 use crate::error::{Result, RnnError};
-use crate::float::Float;
+use crate::float::{argmax, to_f64, Float};
 use ndarray::ArrayView2;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,15 +83,4 @@ impl Metric {
         }
         Ok((sum, total))
     }
-}
-
-/// Index of the first maximum.
-pub fn argmax<F: Float>(v: impl Iterator<Item = F>) -> usize {
-    let mut best = (0, F::neg_infinity());
-    for (i, x) in v.enumerate() {
-        if x > best.1 {
-            best = (i, x);
-        }
-    }
-    best.0
 }

@@ -215,7 +215,7 @@ fn into_1d<F>(v: ArrayViewD<'_, F>) -> ArrayView1<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::config::{CellKind, RnnConfig};
+    use crate::recurrent::config::{CellKind, RnnConfig};
 
     #[test]
     fn slots_follow_pytorch_names_and_shapes() {

@@ -1,12 +1,54 @@
 //! `Embedding`: integer indices `(B, T)` to vectors `(B·T, E)`, with the
 //! gradient accumulated only into the rows that were looked up.
 
-use super::layer::ParamVisitor;
+use super::config::{Flow, LayerConfig};
+use super::layer::{Ctx, GradCtx, Layer, LayerInput, ParamVisitor};
 use super::tensor::{Mask, Tensor};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
+use crate::json::Obj;
 use crate::rng::SplitMix64;
-use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
+use ndarray::{Array2, ArrayView2, ArrayViewD};
+use serde_json::{json, Value};
+use std::any::Any;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingConfig {
+    pub input_dim: usize,
+    pub output_dim: usize,
+    pub mask_zero: bool,
+    pub trainable: bool,
+}
+
+impl LayerConfig for EmbeddingConfig {
+    fn parse(_class: &str, c: &mut Obj) -> Result<Self> {
+        Ok(EmbeddingConfig {
+            input_dim: c.positive("input_dim", None)?,
+            output_dim: c.positive("output_dim", None)?,
+            mask_zero: c.bool("mask_zero", false)?,
+            trainable: c.bool("trainable", true)?,
+        })
+    }
+
+    fn class(&self) -> &'static str {
+        "Embedding"
+    }
+
+    fn output(&self, input: Flow, _last: bool) -> std::result::Result<Flow, String> {
+        match input {
+            Flow::Indices => Ok(Flow::Rows { features: self.output_dim, sequence: true }),
+            Flow::Rows { .. } => Err("an Embedding must be the first layer, reading integer indices (batch, time)".into()),
+        }
+    }
+
+    fn build<F: Float>(&self, _input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>> {
+        Ok(Box::new(Embedding::new(self.input_dim, self.output_dim, self.mask_zero, self.trainable, seed)?))
+    }
+
+    fn to_json(&self) -> Value {
+        json!({"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero, "trainable": self.trainable})
+    }
+}
 
 #[derive(Debug)]
 pub struct Embedding<F> {
@@ -47,7 +89,7 @@ impl<F: Float> Embedding<F> {
     }
 
     /// Looks up `x` (B, T); returns `(B·T, E)` rows and, with `mask_zero`, the mask.
-    pub fn forward(&mut self, x: ArrayView2<i64>, keep: bool) -> Result<(Tensor<F>, Option<Mask>)> {
+    pub fn lookup(&mut self, x: ArrayView2<i64>, keep: bool) -> Result<(Tensor<F>, Option<Mask>)> {
         let (batch, steps) = x.dim();
         let mut idx = Vec::with_capacity(batch * steps);
         for ((b, t), &v) in x.indexed_iter() {
@@ -69,8 +111,13 @@ impl<F: Float> Embedding<F> {
         Ok((Tensor::new(out, Some(steps)), mask))
     }
 
+    /// The (V, E) table.
+    pub fn table(&self) -> ArrayView2<'_, F> {
+        self.weight.view()
+    }
+
     /// Adds `dy` (B·T, E) into the rows that were looked up.
-    pub fn backward(&mut self, dy: ArrayView2<F>) -> Result<()> {
+    fn accumulate(&mut self, dy: ArrayView2<F>) -> Result<()> {
         if !self.trainable {
             return Ok(());
         }
@@ -85,29 +132,52 @@ impl<F: Float> Embedding<F> {
         }
         Ok(())
     }
+}
 
-    pub fn param_names(&self) -> Vec<String> {
+impl<F: Float> Layer<F> for Embedding<F> {
+    fn class(&self) -> &'static str {
+        "Embedding"
+    }
+
+    fn config(&self) -> Value {
+        let (input_dim, output_dim, mask_zero, trainable) = (self.input_dim, self.output_dim, self.mask_zero, self.trainable);
+        EmbeddingConfig { input_dim, output_dim, mask_zero, trainable }.to_json()
+    }
+
+    fn forward(&mut self, x: LayerInput<'_, F>, ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
+        let (y, mask) = self.lookup(x.indices("Embedding")?, ctx.keep())?;
+        ctx.mask = mask;
+        Ok(y)
+    }
+
+    fn backward(&mut self, dy: Array2<F>, _ctx: &mut GradCtx<F>) -> Result<Option<Array2<F>>> {
+        self.accumulate(dy.view())?;
+        Ok(None)
+    }
+
+    fn param_names(&self) -> Vec<String> {
         vec!["embeddings".into()]
     }
 
-    pub fn param(&self) -> ArrayViewD<'_, F> {
+    fn param(&self, _i: usize) -> ArrayViewD<'_, F> {
         self.weight.view().into_dyn()
     }
 
-    pub fn grad(&self) -> ArrayViewD<'_, F> {
+    fn grad(&self, _i: usize) -> ArrayViewD<'_, F> {
         self.grad.view().into_dyn()
     }
 
-    pub fn weight_mut(&mut self) -> ArrayViewMutD<'_, F> {
-        self.weight.view_mut().into_dyn()
+    fn assign_param(&mut self, _i: usize, value: ArrayViewD<F>) -> Result<()> {
+        self.weight.view_mut().into_dyn().assign(&value);
+        Ok(())
     }
 
-    pub fn update(&mut self, f: &mut ParamVisitor<'_, F>) {
+    fn visit_params(&mut self, f: &mut ParamVisitor<'_, F>) {
         f(0, self.weight.view_mut().into_dyn(), self.grad.view().into_dyn());
     }
 
     /// Clears only the rows that received gradient.
-    pub fn zero_grad(&mut self) {
+    fn zero_grad(&mut self) {
         for &i in &self.touched {
             self.grad.row_mut(i).fill(F::zero());
             self.seen[i] = false;
@@ -115,8 +185,15 @@ impl<F: Float> Embedding<F> {
         self.touched.clear();
     }
 
-    /// The (V, E) table.
-    pub fn table(&self) -> ArrayView2<'_, F> {
-        self.weight.view()
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }

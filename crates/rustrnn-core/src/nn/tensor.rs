@@ -97,6 +97,28 @@ impl Mask {
     }
 }
 
+/// Encoder outputs a decoder attends to: `values` (B·S, H), batch-major,
+/// with the span of valid steps of each source (as in [`Mask`]).
+#[derive(Debug, Clone)]
+pub struct Memory<F> {
+    pub values: Array2<F>,
+    pub steps: usize,
+    pub spans: Vec<(usize, usize)>,
+}
+
+impl<F: Float> Memory<F> {
+    pub fn batch(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The sources `batch` (in that order, repeats allowed), e.g. one per beam.
+    pub fn select(&self, batch: &[usize]) -> Memory<F> {
+        let s = self.steps;
+        let values = gather_rows(self.values.view(), batch.iter().flat_map(|&b| b * s..(b + 1) * s));
+        Memory { values, steps: s, spans: batch.iter().map(|&b| self.spans[b]).collect() }
+    }
+}
+
 /// `a *= b` element-wise (a dropout mask).
 pub fn mul_assign<F: Float>(a: &mut Array2<F>, b: &Array2<F>) {
     ndarray::Zip::from(a).and(b).for_each(|x, &y| *x = *x * y);

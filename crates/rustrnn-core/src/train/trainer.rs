@@ -3,10 +3,11 @@
 
 use super::losses::Loss;
 use super::metrics::Metric;
-use super::network::{Forward, Input, Mode, Network};
 use super::optim::{Optimizer, OptimizerConfig};
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
+use crate::models::{Forward, Input, Network, OutGrad};
+use crate::nn::Mode;
 use crate::threads;
 use ndarray::{ArrayD, ArrayViewD};
 
@@ -107,7 +108,7 @@ impl<F: Float> Trainer<F> {
         y: ArrayViewD<F>,
         sample_weight: Option<ArrayViewD<F>>,
         mode: Mode,
-    ) -> Result<(BatchStats, super::network::OutGrad<F>)> {
+    ) -> Result<(BatchStats, OutGrad<F>)> {
         let batch = input.batch();
         if y.shape().first() != Some(&batch) {
             return Err(RnnError::shape(format!("y: expected {batch} rows (one per sample of x), got shape {}", fmt_shape(y.shape()))));

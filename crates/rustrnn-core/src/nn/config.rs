@@ -1,0 +1,115 @@
+//! What a layer's configuration is to the model spec: it checks the input
+//! it gets ([`Flow`]) and builds the layer in either float type. Each layer
+//! file implements [`LayerConfig`]; the [registry](super::registry) maps
+//! class names to them.
+
+use super::layer::Layer;
+use crate::error::Result;
+use crate::float::Float;
+use crate::json::Obj;
+use serde_json::Value;
+use std::any::Any;
+use std::fmt::Debug;
+
+/// The activations between layers while a model is assembled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Integer indices (B, T).
+    Indices,
+    /// Rows of `features`: (B, T, features) when `sequence`, else (B, features).
+    Rows { features: usize, sequence: bool },
+}
+
+impl Flow {
+    /// `(features, sequence)` of rows; integer indices only an `Embedding` reads.
+    pub fn rows(self) -> std::result::Result<(usize, bool), String> {
+        match self {
+            Flow::Rows { features, sequence } => Ok((features, sequence)),
+            Flow::Indices => Err("the input is integer indices, which only an Embedding reads; \
+                                  start the model with an Embedding layer or pass float features"
+                .into()),
+        }
+    }
+
+    /// Features of rows (0 for indices).
+    pub fn features(self) -> usize {
+        match self {
+            Flow::Rows { features, .. } => features,
+            Flow::Indices => 0,
+        }
+    }
+
+    /// The `summary()` shape, `None` for the batch and the number of steps.
+    pub fn shape(self) -> Vec<Option<usize>> {
+        match self {
+            Flow::Rows { features, sequence: true } => vec![None, None, Some(features)],
+            Flow::Rows { features, sequence: false } => vec![None, Some(features)],
+            Flow::Indices => vec![None, None],
+        }
+    }
+}
+
+/// The configuration of one layer class, as its file defines it.
+pub trait LayerConfig: Debug + Clone + Send + Sync + 'static {
+    /// Reads the `config` object of a layer of class `class` (checked off by `c`).
+    fn parse(class: &str, c: &mut Obj) -> Result<Self>;
+
+    fn class(&self) -> &'static str;
+
+    /// The output for `input`, or why the layer cannot take it; `last` says
+    /// whether the layer ends the model.
+    fn output(&self, input: Flow, last: bool) -> std::result::Result<Flow, String>;
+
+    /// The layer, initialised from `seed`, for `input` (as `output` accepted).
+    fn build<F: Float>(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>>;
+
+    fn to_json(&self) -> Value;
+}
+
+/// A [`LayerConfig`] behind a pointer, as a model spec holds it.
+pub trait DynLayerConfig: Debug + Send + Sync {
+    fn class(&self) -> &'static str;
+    fn output(&self, input: Flow, last: bool) -> std::result::Result<Flow, String>;
+    fn build_f32(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<f32>>>;
+    fn build_f64(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<f64>>>;
+    fn to_json(&self) -> Value;
+    fn clone_box(&self) -> Box<dyn DynLayerConfig>;
+}
+
+impl<T: LayerConfig> DynLayerConfig for T {
+    fn class(&self) -> &'static str {
+        LayerConfig::class(self)
+    }
+    fn output(&self, input: Flow, last: bool) -> std::result::Result<Flow, String> {
+        LayerConfig::output(self, input, last)
+    }
+    fn build_f32(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<f32>>> {
+        self.build::<f32>(input, seed)
+    }
+    fn build_f64(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<f64>>> {
+        self.build::<f64>(input, seed)
+    }
+    fn to_json(&self) -> Value {
+        LayerConfig::to_json(self)
+    }
+    fn clone_box(&self) -> Box<dyn DynLayerConfig> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn DynLayerConfig> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// Builds the layer of `cfg` in the float type `F`.
+pub fn build<F: Float>(cfg: &dyn DynLayerConfig, input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>> {
+    // F is f32 or f64; the detour through Any turns the concrete box into Box<dyn Layer<F>>.
+    let any: Box<dyn Any> = if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() {
+        Box::new(cfg.build_f32(input, seed)?)
+    } else {
+        Box::new(cfg.build_f64(input, seed)?)
+    };
+    Ok(*any.downcast::<Box<dyn Layer<F>>>().expect("Float is f32 or f64"))
+}

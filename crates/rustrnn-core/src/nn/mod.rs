@@ -1,0 +1,25 @@
+//! Layers: the [`Layer`] protocol, the activations passed between layers
+//! ([`Tensor`], [`Mask`]), one file per layer with its [configuration](config),
+//! and the [`registry`] of layer classes the model spec names.
+//!
+//! A layer reads rows (one per batch element, or per (batch element, time
+//! step) of a sequence) or token indices, and returns rows.
+
+pub mod activation;
+pub mod attention;
+pub mod config;
+pub mod dense;
+pub mod dropout;
+pub mod embedding;
+pub mod layer;
+pub mod masking;
+pub mod recurrent;
+pub mod registry;
+pub mod tensor;
+
+pub use activation::Activation;
+pub use attention::{AttentionConfig, AttentionKind};
+pub use config::{DynLayerConfig, Flow, LayerConfig};
+pub use layer::{all_param_names, find_param, Ctx, GradCtx, Layer, LayerInput, Mode, NamedLayer, ParamVisitor, States};
+pub use recurrent::{MergeMode, RecurrentConfig, RecurrentLayer};
+pub use tensor::{Mask, Memory, Tensor};

@@ -1,0 +1,40 @@
+//! The registry of layer classes: the spec parser looks a class name up here
+//! and gets a parsed, checked configuration. Adding a layer is its file and
+//! one line in [`LAYERS`].
+
+use super::config::DynLayerConfig;
+use super::config::LayerConfig;
+use super::dense::DenseConfig;
+use super::dropout::DropoutConfig;
+use super::embedding::EmbeddingConfig;
+use super::masking::MaskingConfig;
+use super::recurrent::RecurrentConfig;
+use crate::error::Result;
+use crate::json::Obj;
+
+type Parse = fn(&str, &mut Obj) -> Result<Box<dyn DynLayerConfig>>;
+
+fn parse<T: LayerConfig>(class: &str, c: &mut Obj) -> Result<Box<dyn DynLayerConfig>> {
+    Ok(Box::new(T::parse(class, c)?))
+}
+
+/// Every layer class a model spec can name, with its parser.
+pub const LAYERS: &[(&str, Parse)] = &[
+    ("Embedding", parse::<EmbeddingConfig>),
+    ("Masking", parse::<MaskingConfig>),
+    ("SimpleRNN", parse::<RecurrentConfig>),
+    ("LSTM", parse::<RecurrentConfig>),
+    ("GRU", parse::<RecurrentConfig>),
+    ("Dense", parse::<DenseConfig>),
+    ("Dropout", parse::<DropoutConfig>),
+];
+
+/// The registered class names, in registry order.
+pub fn classes() -> Vec<&'static str> {
+    LAYERS.iter().map(|(c, _)| *c).collect()
+}
+
+/// The parser of `class`, if registered.
+pub fn lookup(class: &str) -> Option<Parse> {
+    LAYERS.iter().find(|(c, _)| *c == class).map(|(_, p)| *p)
+}

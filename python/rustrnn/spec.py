@@ -1,0 +1,138 @@
+"""The JSON model spec as types: what ``Sequential`` and ``Seq2Seq`` send to
+the native model and what a model file stores as its architecture.
+
+These TypedDicts mirror the strict Rust parser (``crates/rustrnn-core/src/
+models/spec.rs``, each layer's config in ``nn/<layer>.rs``, ``Seq2SeqConfig``
+in ``models/seq2seq.rs``, optimizers in ``train/optim``); keep the two in
+step: tests/test_stubs.py checks that every spec the Python side builds uses
+only the keys declared here, and the Rust parser rejects unknown keys.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, TypedDict, Union
+
+__all__ = [
+    "InputSpec", "EmbeddingConfig", "MaskingConfig", "RecurrentConfig", "DenseConfig", "DropoutConfig", "LayerSpec",
+    "SequentialSpec", "Seq2SeqConfig", "Seq2SeqSpec", "ModelSpec", "ScheduleSpec", "OptimizerConfig", "LAYER_CONFIGS",
+]
+
+
+class _InputSpecRequired(TypedDict):
+    kind: Literal["indices", "features"]
+
+
+class InputSpec(_InputSpecRequired, total=False):
+    features: int
+    sequence: bool
+
+
+class _EmbeddingConfigRequired(TypedDict):
+    input_dim: int
+    output_dim: int
+
+
+class EmbeddingConfig(_EmbeddingConfigRequired, total=False):
+    mask_zero: bool
+    trainable: bool
+
+
+class MaskingConfig(TypedDict, total=False):
+    mask_value: float
+
+
+class _RecurrentConfigRequired(TypedDict):
+    units: int
+
+
+class RecurrentConfig(_RecurrentConfigRequired, total=False):
+    """``SimpleRNN``, ``LSTM`` and ``GRU`` (``activation``: SimpleRNN only, tanh or relu)."""
+
+    num_layers: int
+    bidirectional: bool
+    merge_mode: Literal["concat", "sum", "mul", "ave"]
+    return_sequences: bool
+    return_state: bool
+    go_backwards: bool
+    dropout: float
+    trainable: bool
+    activation: Literal["tanh", "relu"]
+
+
+class _DenseConfigRequired(TypedDict):
+    units: int
+
+
+class DenseConfig(_DenseConfigRequired, total=False):
+    activation: Literal["linear", "relu", "tanh", "sigmoid", "softmax"]
+    use_bias: bool
+    trainable: bool
+
+
+class DropoutConfig(TypedDict):
+    rate: float
+
+
+# The config type of each layer class of the registry (rustrnn-core nn/registry.rs).
+LAYER_CONFIGS = {
+    "Embedding": EmbeddingConfig,
+    "Masking": MaskingConfig,
+    "SimpleRNN": RecurrentConfig,
+    "LSTM": RecurrentConfig,
+    "GRU": RecurrentConfig,
+    "Dense": DenseConfig,
+    "Dropout": DropoutConfig,
+}
+
+LayerSpec = TypedDict("LayerSpec", {
+    "class": str,
+    "name": str,
+    "config": Union[EmbeddingConfig, MaskingConfig, RecurrentConfig, DenseConfig, DropoutConfig],
+})
+
+
+class SequentialSpec(TypedDict):
+    type: Literal["sequential"]
+    input: InputSpec
+    layers: list
+
+
+class _Seq2SeqConfigRequired(TypedDict):
+    src_vocab: int
+    tgt_vocab: int
+
+
+class Seq2SeqConfig(_Seq2SeqConfigRequired, total=False):
+    embedding_dim: int
+    units: int
+    cell: Literal["lstm", "gru", "simple_rnn"]
+    num_layers: int
+    bidirectional_encoder: bool
+    dropout: float
+    bos_id: int
+    eos_id: int
+    attention: Optional[Literal["luong", "bahdanau"]]
+
+
+class Seq2SeqSpec(TypedDict):
+    type: Literal["seq2seq"]
+    config: Seq2SeqConfig
+
+
+ModelSpec = Union[SequentialSpec, Seq2SeqSpec]
+
+ScheduleSpec = TypedDict("ScheduleSpec", {"class": str, "config": dict})
+
+
+class _OptimizerConfigRequired(TypedDict):
+    name: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"]
+    learning_rate: Union[float, ScheduleSpec]
+
+
+class OptimizerConfig(_OptimizerConfigRequired, total=False):
+    """What ``Optimizer.native_config()`` sends; the rule's own options (``beta_1``, ...) come along."""
+
+    weight_decay: float
+    clipnorm: Optional[float]
+    clipvalue: Optional[float]
+    global_clipnorm: Optional[float]
