@@ -18,7 +18,7 @@ use std::fmt;
 
 fn main() {
     if std::env::var_os("RUSTRNN_NUM_THREADS").is_none() {
-        threads::set_num_threads(1);
+        threads::set_num_threads(1).expect("one thread");
     }
     println!("rustrnn threads: {}", threads::num_threads());
     divan::main();

@@ -1,8 +1,9 @@
 """Shared helpers for the rustrnn test suite (pure NumPy, no torch).
 
-Fixture location: ``$RUSTRNN_SHARED/fixtures/torch_rnn`` if the environment variable is
-set, else ``<repo root>/../shared/fixtures/torch_rnn``. CI always has that directory, so
-a missing directory makes the fixture tests FAIL (never skip).
+The PyTorch golden fixtures live in the repository (``tests/fixtures/torch_rnn``), so a
+fresh clone passes with nothing beside it; a missing directory makes the fixture tests
+FAIL (never skip). ``shared_dir()`` (``$RUSTRNN_SHARED`` or ``<repo>/../shared``) is only
+used, when present, to cross-check the in-repo copies against their sources.
 """
 
 import json
@@ -23,7 +24,7 @@ def shared_dir():
     return pathlib.Path(env) if env else REPO_ROOT.parent / "shared"
 
 
-FIXTURE_DIR = shared_dir() / "fixtures" / "torch_rnn"
+FIXTURE_DIR = REPO_ROOT / "tests" / "fixtures" / "torch_rnn"
 FIXTURE_FILES = sorted(FIXTURE_DIR.glob("*.npz")) if FIXTURE_DIR.is_dir() else []
 MIN_FIXTURES = 20
 
@@ -36,8 +37,7 @@ def require_fixture_dir():
     if not FIXTURE_DIR.is_dir():
         pytest.fail(
             f"PyTorch fixture directory not found: {FIXTURE_DIR}\n"
-            "Set RUSTRNN_SHARED to the shared/ directory (CI always provides "
-            "<repo>/../shared/fixtures/torch_rnn).",
+            "It is part of the repository (tests/fixtures/torch_rnn): restore it with git.",
             pytrace=False,
         )
 
@@ -261,3 +261,20 @@ def assert_state_dicts_equal(a, b, what="state_dict"):
     assert sorted(a) == sorted(b), f"{what}: keys differ: {sorted(a)} vs {sorted(b)}"
     for k in a:
         assert np.array_equal(a[k], b[k]), f"{what}: {k} differs"
+
+
+# ----------------------------------------------------------------------------------
+# in-repo data files
+# ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def glove_text_file(tmp_path_factory):
+    """The packaged GloVe 50-d top-20k vectors as a plain GloVe text file (decompressed
+    from the package's own data, so no file outside the repository is needed)."""
+    import lzma
+    from importlib import resources
+
+    packed = resources.files("rustrnn.datasets").joinpath("data", "glove.6B.50d.top20k.txt.xz")
+    path = tmp_path_factory.mktemp("glove") / "glove.6B.50d.top20k.txt"
+    path.write_bytes(lzma.decompress(packed.read_bytes()))
+    return path

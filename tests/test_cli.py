@@ -335,9 +335,12 @@ def test_generate_demo_is_well_below_the_unigram_baseline():
 
 
 @pytest.mark.slow
-def test_g2p_demo_word_error_rate_at_most_40_percent():
+def test_g2p_demo_with_attention_word_error_rate_at_most_33_percent():
+    # Measured: WER 31.2%, PER 8.2% (3 epochs; 33.7% / 9.0% without attention). The goal of 25% needs
+    # longer training than this test's budget.
     from rustrnn.demos import g2p
 
     res = g2p.run()
-    assert res["wer"] <= 0.40, res
-    assert res["per"] < 0.15, res
+    assert res["attention"] == "luong" and res["test_words"] == 5000, res
+    assert res["wer"] <= 0.33, res
+    assert res["per"] < 0.09, res

@@ -21,7 +21,6 @@ from rustrnn.text import (
     pad_sequences, text_to_word_sequence, tokenizer_from_json,
 )
 from rustrnn.text import vectors as vectors_module
-from conftest import shared_dir
 
 
 # ----------------------------------------------------------------------------------
@@ -486,10 +485,8 @@ def test_malformed_files_name_the_file_and_the_line(tmp_path):
         load_word_vectors(tmp_path / "missing.txt")
 
 
-def test_real_glove_file_facts():
-    path = shared_dir() / "datasets" / "embeddings" / "glove.6B.50d.top20k.txt"
-    if not path.is_file():
-        pytest.fail(f"GloVe file missing: {path} (CI provides <repo>/../shared)", pytrace=False)
+def test_real_glove_file_facts(glove_text_file):
+    path = glove_text_file
     wv = load_word_vectors(path)
     assert len(wv) == 20_000 and wv.dim == 50 and wv.words[0] == "the"
     with open(path, encoding="utf-8") as f:

@@ -1,4 +1,5 @@
-"""Golden comparisons against PyTorch (fixtures made by shared/fixtures/make_torch_fixtures.py).
+"""Golden comparisons against PyTorch (tests/fixtures/torch_rnn, made by the project's
+shared/fixtures/make_torch_fixtures.py; see tests/fixtures/torch_rnn/README.md).
 
 float64: forward and every gradient to 1e-9 absolute.
 float32: forward to 1e-5 + 1e-4*|ref| elementwise, gradients to 1e-4 norm-relative.
@@ -21,6 +22,7 @@ from conftest import (
     load_case,
     make_module,
     require_fixture_dir,
+    shared_dir,
 )
 
 ATOL64 = 1e-9
@@ -136,3 +138,15 @@ def test_fixture_float64_time_major(path):
         assert_abs_close(gc0, arrays["grad_c0"], ATOL64, "grad_c0")
     for name in fixture_param_names(arrays):
         assert_abs_close(module.grads[name], arrays["grad_" + name], ATOL64, f"grad {name}")
+
+
+def test_in_repo_fixtures_are_the_shared_ones_when_shared_is_present():
+    # Optional cross-check: the repository's copies equal the shared originals byte for byte.
+    src = shared_dir() / "fixtures" / "torch_rnn"
+    if not src.is_dir():
+        pytest.skip(f"no shared fixtures at {src} (optional cross-check)")
+    ours = sorted(p.name for p in FIXTURE_DIR.glob("*.npz"))
+    theirs = sorted(p.name for p in src.glob("*.npz"))
+    assert ours == theirs
+    for name in ours:
+        assert (FIXTURE_DIR / name).read_bytes() == (src / name).read_bytes(), name

@@ -27,7 +27,7 @@ def resolve_dtype(dtype: Any) -> np.dtype:
     """``np.float32``, ``np.float64`` or their names; anything else is a ``DTypeError``."""
     try:
         dt = np.dtype(dtype)
-    except TypeError:
+    except Exception:  # noqa: BLE001 - NumPy raises TypeError, ValueError, even SyntaxError for odd strings
         raise DTypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
     if dt.name not in _FLOAT_DTYPES:
         raise DTypeError(f"dtype: expected float32 or float64, got {dt.name}")

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from ._checks import as_bool
 from .errors import ArgumentError, DTypeError
 
 __all__ = ["Callback", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
@@ -63,6 +64,9 @@ class History(Callback):
         self.history: dict = {}
         self.epoch: list = []
         self.interrupted = False
+        #: ``(epoch, batch)`` where a :class:`TerminateOnNaN` stopped training on a NaN
+        #: or infinite loss (the weights are then unusable), else ``None``.
+        self.diverged: Optional[tuple] = None
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         self.epoch.append(epoch)
@@ -161,7 +165,7 @@ class EarlyStopping(Callback):
         self.patience = int(patience)
         self.verbose = verbose
         self.baseline = baseline
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = as_bool("restore_best_weights", restore_best_weights)
         self.start_from_epoch = int(start_from_epoch)
         self._better = _monitor_op(monitor, mode)
         self._sign = _sign(monitor, mode)
@@ -215,8 +219,8 @@ class ModelCheckpoint(Callback):
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
-        self.save_best_only = bool(save_best_only)
-        self.save_weights_only = bool(save_weights_only)
+        self.save_best_only = as_bool("save_best_only", save_best_only)
+        self.save_weights_only = as_bool("save_weights_only", save_weights_only)
         self._better = _monitor_op(monitor, mode)
         self.best = -_sign(monitor, mode) * math.inf
 
@@ -304,12 +308,29 @@ class ReduceLROnPlateau(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stops training when the loss becomes NaN or infinite."""
+    """Stops training when the loss becomes NaN or infinite (training diverged).
+
+    ``fit`` adds one by default (``terminate_on_nan=True``); where it stops,
+    ``stopped`` and the returned history's ``diverged`` are ``(epoch, batch)``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped: Optional[tuple] = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs: Optional[dict] = None) -> None:
+        self.stopped = None
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        self._epoch = epoch
 
     def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            print(f"Batch {batch}: invalid loss, terminating training")
+            print(f"Epoch {self._epoch + 1}, batch {batch}: invalid loss ({loss}), terminating training: "
+                  "it diverged (try a smaller learning rate)", file=sys.stderr)
+            self.stopped = (self._epoch, batch)
             self.model.stop_training = True
 
 
@@ -320,7 +341,7 @@ class CSVLogger(Callback):
         super().__init__()
         self.filename = os.fspath(filename)
         self.sep = separator
-        self.append = bool(append)
+        self.append = as_bool("append", append)
         self._file = None
         self._writer = None
 

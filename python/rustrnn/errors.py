@@ -7,7 +7,9 @@ a Python user would expect, so ``except ValueError`` works as well as
 
 from __future__ import annotations
 
-__all__ = ["RustRnnError", "ShapeError", "ArgumentError", "DTypeError", "StateError", "InternalError", "ModelFileError"]
+import builtins
+
+__all__ = ["RustRnnError", "ShapeError", "ArgumentError", "DTypeError", "StateError", "InternalError", "ModelFileError"]  # MemoryError left out: a star-import must not shadow the built-in
 
 
 class RustRnnError(Exception):
@@ -36,3 +38,10 @@ class InternalError(RustRnnError, RuntimeError):
 
 class ModelFileError(RustRnnError, ValueError):
     """A model file is truncated, corrupted or does not describe a valid model."""
+
+
+class MemoryError(RustRnnError, builtins.MemoryError):  # noqa: A001 - the built-in's name on purpose
+    """A size that cannot be allocated: raised before allocating, naming the argument and the bytes.
+
+    Also a built-in ``MemoryError``, so ``except MemoryError`` catches it.
+    """

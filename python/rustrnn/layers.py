@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._checks import one_of, positive_int
+from ._checks import as_bool, one_of, positive_int
 from .errors import ArgumentError, DTypeError, ShapeError
 
 __all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
@@ -68,7 +68,7 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
+        self._trainable = as_bool("trainable", value)
         if self._model is not None and self.name is not None:
             self._model._set_layer_trainable(self.name, self._trainable)
 
@@ -124,7 +124,7 @@ class Embedding(Layer):
         super().__init__(name, trainable)
         self.input_dim = positive_int("input_dim", input_dim)
         self.output_dim = positive_int("output_dim", output_dim)
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = as_bool("mask_zero", mask_zero)
         self.initial_weights = None
         if weights is not None:
             if isinstance(weights, (list, tuple)) and len(weights) == 1:
@@ -179,13 +179,13 @@ class _Recurrent(Layer):
                  name: Optional[str] = None) -> None:
         super().__init__(name, trainable)
         self.units = positive_int("units", units)
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.bidirectional = bool(bidirectional)
+        self.return_sequences = as_bool("return_sequences", return_sequences)
+        self.return_state = as_bool("return_state", return_state)
+        self.bidirectional = as_bool("bidirectional", bidirectional)
         self.merge_mode = check_choice("merge_mode", merge_mode, MERGE_MODES)
         self.num_layers = positive_int("num_layers", num_layers)
         self.dropout = check_rate("dropout", dropout)
-        self.go_backwards = bool(go_backwards)
+        self.go_backwards = as_bool("go_backwards", go_backwards)
 
     def get_config(self) -> dict:
         return {
@@ -234,7 +234,7 @@ class Dense(Layer):
         super().__init__(name, trainable)
         self.units = positive_int("units", units)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
-        self.use_bias = bool(use_bias)
+        self.use_bias = as_bool("use_bias", use_bias)
 
     def get_config(self) -> dict:
         return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias, "trainable": self.trainable}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._checks import as_bool
 from .errors import ArgumentError, DTypeError
 
 __all__ = ["Loss", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
@@ -26,7 +27,7 @@ class Loss:
     name = ""
 
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = as_bool("from_logits", from_logits)
 
     def spec(self) -> dict:
         return {"name": self.name, "from_logits": self.from_logits}

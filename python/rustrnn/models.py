@@ -13,16 +13,18 @@ import json
 import math
 import operator
 import sys
+import threading
+import warnings
 from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 
-from . import _native
+from . import _native, _streams
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._checks import as_int, positive_int
+from ._checks import as_bool, as_int, positive_int
 from ._convert import from_torch, resolve_dtype
 from ._registry import register_model
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
@@ -41,6 +43,48 @@ def _num_samples(x: Any) -> int:
     if isinstance(x, tuple):
         return len(x[0])
     return len(x)
+
+
+def _check_distribution(distribution: Any) -> Any:
+    if distribution is None:
+        return None
+    # What fit uses of a rustrnn.distributed.DataParallel (not imported here: it imports the models).
+    if not all(hasattr(distribution, a) for a in ("rank", "size", "is_chief", "train_step", "reduce_totals", "agree_seed")):
+        raise DTypeError(f"distribution: expected a rustrnn.distributed.DataParallel, got {type(distribution).__name__}")
+    return distribution
+
+
+# Callbacks that write files or print: only the first process runs them.
+_CHIEF_ONLY = (callbacks_module.ModelCheckpoint, callbacks_module.CSVLogger, callbacks_module.ProgbarLogger)
+
+
+class _ArraySource:
+    """Batches of in-memory arrays; under data parallelism each rank takes a
+    contiguous share of every global batch (all ranks draw the same order)."""
+
+    kind = None
+
+    def __init__(self, x: Any, y: np.ndarray, sw: Optional[np.ndarray], batch_size: int, shuffle: bool, rank: int, size: int) -> None:
+        self.x, self.y, self.sw, self.batch_size, self.shuffle, self.rank, self.size = x, y, sw, batch_size, shuffle, rank, size
+        self.n = _num_samples(x)
+        self.steps = -(-self.n // batch_size)
+
+    def peek_x(self) -> Any:
+        return _take(self.x, slice(0, 1))
+
+    def epoch(self, rng: np.random.Generator) -> Any:
+        order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+        for b in range(self.steps):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            if self.size > 1:
+                idx = np.array_split(idx, self.size)[self.rank]
+            yield _take(self.x, idx), self.y[idx], None if self.sw is None else self.sw[idx]
+
+    def end_epoch(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _take(x: Any, idx: Any) -> Any:
@@ -65,6 +109,8 @@ class Model:
         self.metadata: dict = {}
         # Drawn now, so that weights built later still follow manual_seed.
         self._seed = _native.next_seed()
+        # Threads sharing the model build its weights once.
+        self._build_lock = threading.Lock()
 
     # ----- to implement ------------------------------------------------------------------------
     def _native_spec(self, x: Any) -> dict:
@@ -95,7 +141,9 @@ class Model:
 
     def _ensure_built(self, x: Any) -> None:
         if self._handle is None:
-            self._build_native(self._native_spec(x))
+            with self._build_lock:
+                if self._handle is None:
+                    self._build_native(self._native_spec(x))
 
     def _require_built(self, what: str) -> None:
         if self._handle is None:
@@ -124,6 +172,7 @@ class Model:
 
     # ----- data --------------------------------------------------------------------------------
     def _prepare_y(self, y: Any) -> np.ndarray:
+        _streams.reject_stream("y", y, "this call")
         arr = np.asarray(from_torch(y))
         if arr.dtype.kind not in "fiub":
             raise DTypeError(f"y: expected numbers, got dtype {arr.dtype}")
@@ -186,19 +235,32 @@ class Model:
             acc[0] += s
             acc[1] += w
 
-    def fit(self, x: Any = None, y: Any = None, batch_size: int = 32, epochs: int = 1, verbose: Union[int, str] = "auto",
-            callbacks: Optional[list] = None, validation_split: float = 0.0, validation_data: Optional[tuple] = None,
-            shuffle: bool = True, sample_weight: Any = None, class_weight: Optional[dict] = None, initial_epoch: int = 0,
-            seed: Optional[int] = None) -> callbacks_module.History:
+    def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
+            verbose: Union[int, str] = "auto", callbacks: Optional[list] = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, sample_weight: Any = None, class_weight: Optional[dict] = None,
+            initial_epoch: int = 0, seed: Optional[int] = None, steps_per_epoch: Optional[int] = None,
+            validation_steps: Optional[int] = None, distribution: Any = None,
+            terminate_on_nan: bool = True) -> callbacks_module.History:
         """Trains for ``epochs`` epochs; returns a :class:`~rustrnn.callbacks.History`.
 
+        ``x`` is arrays (with ``y``), a :class:`rustrnn.utils.PyDataset`-style
+        sequence of batches, or a generator/iterable of ``(x, y[, sample_weight])``
+        batches (then ``steps_per_epoch`` batches make an epoch; default: all of
+        them). Batches are prefetched in the background; their length T may differ.
+
+        ``terminate_on_nan`` (default on) stops training at the first batch whose
+        loss is NaN or infinite, with a message on stderr; ``history.diverged`` then
+        says where. Pass ``False`` to train on regardless.
+
         ``validation_split`` holds out the last fraction of the samples (before
-        shuffling, as Keras does); ``validation_data=(x_val, y_val)`` is the
-        alternative. ``class_weight`` ({class: weight}) multiplies each sample's
-        weight by its class's. ``seed`` makes shuffling and dropout reproducible.
+        shuffling, as Keras does); ``validation_data=(x_val, y_val)`` (or a batch
+        source, with ``validation_steps``) is the alternative. ``class_weight``
+        ({class: weight}) multiplies each sample's weight by its class's. ``seed``
+        makes shuffling and dropout reproducible. ``distribution`` (a
+        :class:`rustrnn.distributed.DataParallel`) trains on every MPI process at once.
         """
         self._require_compiled("fit")
-        batch_size = _batch_size(batch_size)
+        terminate_on_nan = as_bool("terminate_on_nan", terminate_on_nan)
         epochs = as_int("epochs", epochs, minimum=0)
         initial_epoch = as_int("initial_epoch", initial_epoch, minimum=0)
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -208,38 +270,68 @@ class Model:
             raise ArgumentError(f"validation_split: expected a fraction in [0, 1), got {validation_split}")
         if validation_split and validation_data is not None:
             raise ArgumentError("validation_split, validation_data: give one or the other")
-        x, y, sw = self._prepare_batch(x, y, sample_weight)
-        n = _num_samples(x)
-        if class_weight is not None:
-            cw = self._class_weights(y, class_weight)
-            sw = cw if sw is None else sw * (cw if sw.ndim == 1 else cw[:, None])
+        dist = _check_distribution(distribution)
+        rank, size = (dist.rank, dist.size) if dist is not None else (0, 1)
+        kind = _streams.stream_kind(x)
+        if kind is not None:
+            for name, value in (("y", y), ("sample_weight", sample_weight), ("batch_size", batch_size)):
+                if value is not None:
+                    raise ArgumentError(f"{name}: not used when x is a {kind} of batches; each batch carries its own (x, y[, sample_weight])")
+            if validation_split:
+                raise ArgumentError(f"validation_split: cannot split a {kind} of batches; pass validation_data")
+            source: Any = _streams.BatchSource(x, kind, steps_per_epoch, shuffle, rank, size)
+            n, bs = None, None
+        else:
+            if steps_per_epoch is not None:
+                raise ArgumentError("steps_per_epoch: only for a generator or dataset of batches; with arrays an epoch is one pass "
+                                    "over them in batches of batch_size")
+            bs = _batch_size(32 if batch_size is None else batch_size)
+            x, y, sw = self._prepare_batch(x, y, sample_weight)
+            n = _num_samples(x)
+            if class_weight is not None:
+                cw = self._class_weights(y, class_weight)
+                sw = cw if sw is None else sw * (cw if sw.ndim == 1 else cw[:, None])
+            if validation_split:
+                split = int(math.floor(n * (1.0 - validation_split)))
+                if split == 0 or split == n:
+                    raise ArgumentError(f"validation_split: {validation_split} of {n} samples leaves an empty training or validation set")
+                idx_tr, idx_val = np.arange(split), np.arange(split, n)
+                validation_data = (_take(x, idx_val), y[idx_val], None if sw is None else sw[idx_val])
+                x, y, sw = _take(x, idx_tr), y[idx_tr], None if sw is None else sw[idx_tr]
+                n = split
+            if n == 0:
+                raise ShapeError("x: expected at least one sample, got 0")
+            source = _ArraySource(x, y, sw, bs, shuffle, rank, size)
         val = None
-        if validation_split:
-            split = int(math.floor(n * (1.0 - validation_split)))
-            if split == 0 or split == n:
-                raise ArgumentError(f"validation_split: {validation_split} of {n} samples leaves an empty training or validation set")
-            idx_tr, idx_val = np.arange(split), np.arange(split, n)
-            val = (_take(x, idx_val), y[idx_val], None if sw is None else sw[idx_val])
-            x, y, sw = _take(x, idx_tr), y[idx_tr], None if sw is None else sw[idx_tr]
-            n = split
-        elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise DTypeError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            val = self._prepare_batch(validation_data[0], validation_data[1],
-                                      validation_data[2] if len(validation_data) == 3 else None, "validation_data[1]")
-        if n == 0:
-            raise ShapeError("x: expected at least one sample, got 0")
-        self._ensure_built(x)
+        if validation_data is not None:
+            val = self._eval_source(validation_data, None if bs is None else bs, validation_steps, rank, size, "validation_data")
+        if self._handle is None:
+            # The input size: from the data (a dataset's first batch); a generator
+            # is not consumed for it, so its model needs build() (or an Embedding).
+            first = source.peek_x() if kind is None else None
+            if kind == _streams.SEQUENCE:
+                first = self._prepare_x(_streams.unpack(x[0], "x", need_y=True)[0])
+            self._ensure_built(first)
+        if dist is not None:
+            seed = dist.agree_seed(seed)
+            dist.broadcast_weights(self)
         seed = _native.next_seed() if seed is None else operator.index(seed) & 0xFFFF_FFFF_FFFF_FFFF
         rng = np.random.default_rng(seed)
-        self._handle.set_seed(int(rng.integers(0, 2**63)))
+        self._handle.set_seed((int(rng.integers(0, 2**63)) + rank) & 0xFFFF_FFFF_FFFF_FFFF)
 
-        steps = -(-n // batch_size)
+        steps = source.steps
         history = callbacks_module.History()
         user = list(callbacks or [])
+        nan_checks = [c for c in user if isinstance(c, callbacks_module.TerminateOnNaN)]
+        if terminate_on_nan and not nan_checks:
+            nan_checks = [callbacks_module.TerminateOnNaN()]
+            user.append(nan_checks[0])
+        if dist is not None and not dist.is_chief:
+            verbose = 0
+            user = [c for c in user if not isinstance(c, _CHIEF_ONLY)]
         # As in Keras: the progress bar first, History last (it sees what other callbacks logged).
         cbs = ([callbacks_module.ProgbarLogger(verbose)] if verbose else []) + user + [history]
-        cb = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size, "samples": n})
+        cb = callbacks_module.CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": bs, "samples": n})
         self.history = history
         self.stop_training = False
         logs: dict = {}
@@ -247,19 +339,33 @@ class Model:
         try:
             for epoch in range(initial_epoch, epochs):
                 cb.on_epoch_begin(epoch)
-                order = rng.permutation(n) if shuffle else np.arange(n)
                 totals: list = [0.0, 0.0, []]
-                for b in range(steps):
+                batches = iter(source.epoch(rng))
+                b = 0
+                while steps is None or b < steps:
+                    batch = next(batches, None)
+                    if batch is None and dist is None:
+                        break
                     cb.on_train_batch_begin(b)
-                    idx = order[b * batch_size:(b + 1) * batch_size]
-                    stats = self._handle.train_batch(_take(x, idx), y[idx], None if sw is None else sw[idx])
+                    stats = self._train_step(batch, kind, class_weight, dist)
+                    if stats is None:  # every rank ran out of data
+                        break
                     self._accumulate(totals, stats)
                     logs = self._logs(totals)
                     cb.on_train_batch_end(b, dict(logs))
+                    b += 1
                     if self.stop_training:
                         break
+                source.end_epoch()
+                if b == 0:
+                    raise ArgumentError(f"x: the {kind} gave no batches in epoch {epoch + 1}; a generator is used up after one "
+                                        "pass: give one that loops (while True: ...) with steps_per_epoch, or a PyDataset")
+                if steps is not None and b < steps and not self.stop_training:
+                    warnings.warn(f"fit: the {kind} ran out of batches after {b} of {steps} steps in epoch {epoch + 1}; "
+                                  "training stops", RuntimeWarning, stacklevel=2)
+                    self.stop_training = True
                 if val is not None:
-                    vlogs = self.evaluate(val[0], val[1], batch_size=batch_size, sample_weight=val[2], verbose=0)
+                    vlogs = self._logs(self._eval_totals(val, dist))
                     logs.update({"val_" + k: v for k, v in vlogs.items()})
                 cb.on_epoch_end(epoch, logs)
                 if self.stop_training:
@@ -271,27 +377,120 @@ class Model:
             self.stop_training = True
             print("\nTraining interrupted; the model keeps the weights of the last completed batch.", file=sys.stderr)
         finally:
+            source.close()
+            if val is not None:
+                val.close()
             cb.on_train_end(logs)
+            history.diverged = next((c.stopped for c in nan_checks if c.stopped is not None), None)
         return history
 
-    def evaluate(self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: int = 0, sample_weight: Any = None,
-                 return_dict: bool = True) -> Union[dict, list]:
-        """Loss and metrics over the whole data set, in batches."""
-        self._require_compiled("evaluate")
-        batch_size = _batch_size(batch_size)
-        x, y, sw = self._prepare_batch(x, y, sample_weight)
-        n = _num_samples(x)
-        if n == 0:
-            raise ShapeError("x: expected at least one sample, got 0")
-        self._ensure_built(x)
+    def _train_step(self, batch: Any, kind: Optional[str], class_weight: Any, dist: Any) -> Optional[tuple]:
+        """One optimizer step; under data parallelism, on every rank's share of the global batch."""
+        if batch is not None:
+            if kind is not None:
+                bx, by, bw = _streams.unpack(batch, "x", need_y=True)
+                bx, by, bw = self._prepare_batch(bx, by, bw)
+                if class_weight is not None:
+                    cw = self._class_weights(by, class_weight)
+                    bw = cw if bw is None else bw * (cw if bw.ndim == 1 else cw[:, None])
+                batch = (bx, by, bw)
+            if _num_samples(batch[0]) == 0:
+                batch = None
+        if dist is None:
+            return self._handle.train_batch(*batch)
+        return dist.train_step(self, batch)
+
+    def _eval_source(self, data: Any, batch_size: Optional[int], steps: Optional[int], rank: int, size: int, arg: str) -> Any:
+        kind = _streams.stream_kind(data)
+        if kind is not None:
+            if batch_size is not None and arg == "x":
+                raise ArgumentError(f"batch_size: not used when x is a {kind} of batches")
+            return _streams.BatchSource(data, kind, steps, False, rank, size, arg)
+        if steps is not None:
+            raise ArgumentError(f"{'validation_steps' if arg != 'x' else 'steps'}: only for a generator or dataset of batches")
+        if arg == "x":
+            raise ArgumentError("x: expected a generator or dataset of batches")  # arrays go through evaluate's own path
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise DTypeError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), or a generator or dataset of batches")
+        vx, vy, vw = self._prepare_batch(data[0], data[1], data[2] if len(data) == 3 else None, "validation_data[1]")
+        return _ArraySource(vx, vy, vw, _batch_size(32 if batch_size is None else batch_size), False, rank, size)
+
+    def _eval_totals(self, source: Any, dist: Any) -> list:
+        """Loss and metric sums over a source (this rank's share, summed over ranks)."""
         totals: list = [0.0, 0.0, []]
-        for start in range(0, n, batch_size):
-            sl = slice(start, start + batch_size)
-            self._accumulate(totals, self._handle.test_batch(_take(x, sl), y[sl], None if sw is None else sw[sl]))
+        kind = getattr(source, "kind", None)
+        rng = np.random.default_rng(0)
+        try:
+            for batch in source.epoch(rng):
+                bx, by, bw = _streams.unpack(batch, "x", need_y=True) if kind is not None else batch
+                if kind is not None:
+                    bx, by, bw = self._prepare_batch(bx, by, bw)
+                if _num_samples(bx):
+                    self._accumulate(totals, self._handle.test_batch(bx, by, bw))
+        finally:
+            if kind is not None and source.kind != _streams.ITERATOR:
+                source.close()
+        if dist is not None:
+            totals = dist.reduce_totals(totals, len(self.metrics_names))
+        return totals
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, verbose: int = 0, sample_weight: Any = None,
+                 return_dict: bool = True, steps: Optional[int] = None) -> Union[dict, list]:
+        """Loss and metrics over the whole data set (arrays in batches, or a
+        generator/dataset of batches: ``steps`` of them, default all)."""
+        self._require_compiled("evaluate")
+        if _streams.stream_kind(x) is not None:
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ArgumentError(f"{name}: not used when x is a {_streams.stream_kind(x)} of batches")
+            source = self._eval_source(x, batch_size, steps, 0, 1, "x")
+            if self._handle is None:
+                raise StateError("evaluate: the model has no weights yet; call build(input_shape) or fit first")
+            totals = self._eval_totals(source, None)
+            source.close()
+            if totals[1] == 0 and not totals[2]:
+                raise ShapeError("x: the generator or dataset gave no batches")
+        else:
+            if steps is not None:
+                raise ArgumentError("steps: only for a generator or dataset of batches")
+            batch_size = _batch_size(32 if batch_size is None else batch_size)
+            x, y, sw = self._prepare_batch(x, y, sample_weight)
+            n = _num_samples(x)
+            if n == 0:
+                raise ShapeError("x: expected at least one sample, got 0")
+            self._ensure_built(x)
+            totals = [0.0, 0.0, []]
+            for start in range(0, n, batch_size):
+                sl = slice(start, start + batch_size)
+                self._accumulate(totals, self._handle.test_batch(_take(x, sl), y[sl], None if sw is None else sw[sl]))
         logs = self._logs(totals)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return logs if return_dict else list(logs.values())
+
+    # ----- gradients for custom loops ----------------------------------------------------------
+    def compute_gradients(self, x: Any, y: Any, sample_weight: Any = None, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """The gradient of one batch's mean loss (dropout on, as in training) as
+        one flat array of every parameter in :attr:`weight_names` order; nothing
+        is updated. ``out`` (1-D, the model's dtype) is filled in place instead
+        of a new array. See :meth:`apply_gradients`."""
+        self._require_compiled("compute_gradients")
+        x, y, sw = self._prepare_batch(x, y, sample_weight)
+        self._ensure_built(x)
+        if out is None:
+            out = np.empty(self._handle.flat_size(), dtype=self.dtype)
+        self._handle.gradients_into(x, y, out, sw)
+        return out
+
+    def apply_gradients(self, grads: Any) -> None:
+        """One optimizer step (with its clipping, schedule and state) from a flat
+        gradient as :meth:`compute_gradients` returns it, read in place."""
+        self._require_compiled("apply_gradients")
+        self._require_built("apply_gradients")
+        g = np.asarray(grads)
+        if g.dtype != self.dtype or g.ndim != 1 or not g.flags.c_contiguous:
+            g = np.ascontiguousarray(g.reshape(-1) if g.dtype.kind == "f" else g, dtype=self.dtype)
+        self._handle.apply_flat(g, 1.0)
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> dict:
         """One optimizer step on one batch; returns its loss and metrics."""
@@ -391,6 +590,21 @@ class Model:
         never leaves a partial file."""
         save_model(self, filepath, include_optimizer=include_optimizer)
 
+    def to_bytes(self, include_optimizer: bool = True) -> bytes:
+        """The model file of :meth:`save` as bytes; :func:`rustrnn.load_model` reads them back."""
+        from .saving import model_to_bytes
+
+        return model_to_bytes(self, include_optimizer=include_optimizer)
+
+    def __reduce__(self) -> tuple:
+        # pickle and copy.deepcopy: the model file's bytes (safetensors + JSON),
+        # rebuilt by a rustrnn function that parses only those.
+        from .saving import _unbuilt_bytes, _unpickle
+
+        if self._handle is None:
+            return (_unpickle, ("unbuilt", _unbuilt_bytes(self)))
+        return (_unpickle, ("model", self.to_bytes()))
+
     def summary(self, print_fn: Any = print) -> None:
         raise NotImplementedError
 
@@ -488,6 +702,7 @@ class Sequential(Model):
     def _prepare_x(self, x: Any) -> np.ndarray:
         if x is None:
             raise ArgumentError("x: input data is required")
+        _streams.reject_stream("x", x, "this call")
         arr = np.asarray(from_torch(x))
         if self.layers and isinstance(self.layers[0], Embedding):
             if arr.dtype.kind not in "iu":
@@ -504,29 +719,57 @@ class Sequential(Model):
     def _returns_state(self) -> bool:
         return bool(self.layers) and isinstance(self.layers[-1], _Recurrent) and self.layers[-1].return_state
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Any:
+    def predict(self, x: Any, batch_size: Optional[int] = None, verbose: int = 0, steps: Optional[int] = None) -> Any:
         """The model's output for every sample, computed in batches. With
-        ``return_state`` on the last layer: ``[output, h, (c), ...]`` per direction."""
-        batch_size = _batch_size(batch_size)
-        x = self._prepare_x(x)
-        if len(x) == 0:
-            raise ShapeError("x: expected at least one sample, got 0")
-        self._ensure_built(x)
+        ``return_state`` on the last layer: ``[output, h, (c), ...]`` per direction.
+
+        ``x`` may also be a generator or dataset of batches (``x``, ``(x,)`` or
+        ``(x, y[, sample_weight])``; ``steps`` of them, default all); outputs
+        are concatenated, so sequence outputs need the same T in every batch."""
         outs, states = [], []
-        for start in range(0, len(x), batch_size):
-            y, st = self._handle.predict_batch(np.ascontiguousarray(x[start:start + batch_size]))
-            outs.append(y)
-            states.append(st)
+        kind = _streams.stream_kind(x)
+        if kind is not None:
+            if batch_size is not None:
+                raise ArgumentError(f"batch_size: not used when x is a {kind} of batches")
+            source = _streams.BatchSource(x, kind, steps, False)
+            try:
+                for item in source.epoch(np.random.default_rng(0)):
+                    bx = self._prepare_x(_streams.unpack(item, "x", need_y=False)[0])
+                    self._ensure_built(bx)
+                    y, st = self._handle.predict_batch(bx)
+                    outs.append(y)
+                    states.append(st)
+            finally:
+                source.close()
+            if not outs:
+                raise ShapeError("x: the generator or dataset gave no batches")
+            shapes = {o.shape[1:] for o in outs}
+            if len(shapes) > 1:
+                raise ShapeError(f"x: the batches' outputs have different shapes {sorted(shapes)} and cannot be joined; "
+                                 "call predict on each batch instead")
+        else:
+            if steps is not None:
+                raise ArgumentError("steps: only for a generator or dataset of batches")
+            batch_size = _batch_size(32 if batch_size is None else batch_size)
+            x = self._prepare_x(x)
+            if len(x) == 0:
+                raise ShapeError("x: expected at least one sample, got 0")
+            self._ensure_built(x)
+            for start in range(0, len(x), batch_size):
+                y, st = self._handle.predict_batch(np.ascontiguousarray(x[start:start + batch_size]))
+                outs.append(y)
+                states.append(st)
         y = np.concatenate(outs)
         if self._returns_state():
             return [y] + [np.concatenate([s[i] for s in states]) for i in range(len(states[0]))]
         return y
 
     def predict_on_batch(self, x: Any) -> Any:
-        return self.predict(x, batch_size=max(1, len(np.asarray(x))))
+        x = self._prepare_x(x)
+        return self.predict(x, batch_size=max(1, len(x)))
 
     def __call__(self, x: Any) -> Any:
-        return self.predict(x, batch_size=max(1, len(np.asarray(x))))
+        return self.predict_on_batch(x)
 
     def generate(self, seed_ids: Any, length: int, temperature: float = 1.0, top_k: Optional[int] = None,
                  seed: Optional[int] = None) -> np.ndarray:

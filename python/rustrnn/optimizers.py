@@ -14,6 +14,7 @@ import math
 from typing import Any, Optional, Union
 
 from . import _native
+from ._checks import as_bool
 from .errors import ArgumentError, DTypeError
 
 __all__ = [
@@ -54,7 +55,7 @@ class _RateDecay(LearningRateSchedule):
         self.initial_learning_rate = _number("initial_learning_rate", initial_learning_rate)
         self.decay_steps = _number("decay_steps", decay_steps, 1e-12)
         self.decay_rate = _number("decay_rate", decay_rate)
-        self.staircase = bool(staircase)
+        self.staircase = as_bool("staircase", staircase)
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
@@ -196,7 +197,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate: Union[float, LearningRateSchedule] = 0.01, momentum: float = 0.0,
                  nesterov: bool = False, **kwargs: Any) -> None:
-        super().__init__(learning_rate, momentum=_number("momentum", momentum, 0.0, 1.0, False), nesterov=bool(nesterov), **kwargs)
+        super().__init__(learning_rate, momentum=_number("momentum", momentum, 0.0, 1.0, False), nesterov=as_bool("nesterov", nesterov), **kwargs)
 
 
 class Adam(Optimizer):
@@ -208,7 +209,7 @@ class Adam(Optimizer):
                  beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate, beta_1=_number("beta_1", beta_1, 0.0, 1.0, False),
                          beta_2=_number("beta_2", beta_2, 0.0, 1.0, False), epsilon=_number("epsilon", epsilon, 1e-300),
-                         amsgrad=bool(amsgrad), **kwargs)
+                         amsgrad=as_bool("amsgrad", amsgrad), **kwargs)
 
 
 class AdamW(Adam):
@@ -229,7 +230,7 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate: Union[float, LearningRateSchedule] = 0.001, rho: float = 0.9,
                  momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate, rho=_number("rho", rho, 0.0, 1.0, False), momentum=_number("momentum", momentum, 0.0, 1.0, False),
-                         epsilon=_number("epsilon", epsilon, 1e-300), centered=bool(centered), **kwargs)
+                         epsilon=_number("epsilon", epsilon, 1e-300), centered=as_bool("centered", centered), **kwargs)
 
 
 class Adagrad(Optimizer):

@@ -13,16 +13,19 @@ and checks every name, shape and dtype before building anything.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from typing import Any
 
 from . import _native, losses, optimizers
+from ._bounded import loads, read_bytes
 from ._files import atomic_write
 from ._registry import model_class, model_class_names
 from .errors import ArgumentError, ModelFileError, RustRnnError
+from .errors import MemoryError as AllocationError
 
-__all__ = ["save_model", "load_model"]
+__all__ = ["save_model", "load_model", "model_to_bytes"]
 
 FORMAT = "rustrnn.model"
 FORMAT_VERSION = "1"
@@ -31,19 +34,32 @@ FORMAT_VERSION = "1"
 def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> None:
     """See :meth:`rustrnn.Model.save`."""
     path = os.fspath(filepath)
-    model._require_built("save")
-    tensors = [("weights/" + name, arr) for name, arr in model._named_weights()]
-    training = None
-    if model.optimizer is not None:
-        training = {"loss": model.loss.spec(), "metrics": list(model.metrics_names), "optimizer": model.optimizer.spec()}
-        if include_optimizer:
-            iterations, state = model._optimizer_state()
-            training["iterations"] = int(iterations)
-            tensors += [("optimizer/" + name, arr) for name, arr in state]
+    atomic_write(path, model_to_bytes(model, include_optimizer=include_optimizer))
+
+
+def _training_spec(model: Any) -> Any:
+    if model.optimizer is None:
+        return None
+    return {"loss": model.loss.spec(), "metrics": list(model.metrics_names), "optimizer": model.optimizer.spec()}
+
+
+def _user_metadata(model: Any) -> str:
     try:
-        user = json.dumps(dict(model.metadata), allow_nan=False)
+        return json.dumps(dict(model.metadata), allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ArgumentError(f"metadata: expected a dict of JSON values (str, numbers, lists, dicts), got one that is not ({e})") from None
+
+
+def model_to_bytes(model: Any, include_optimizer: bool = True) -> bytes:
+    """The bytes of a model file (see :meth:`rustrnn.Model.to_bytes`)."""
+    model._require_built("save")
+    tensors = [("weights/" + name, arr) for name, arr in model._named_weights()]
+    training = _training_spec(model)
+    if training is not None and include_optimizer:
+        iterations, state = model._optimizer_state()
+        training["iterations"] = int(iterations)
+        tensors += [("optimizer/" + name, arr) for name, arr in state]
+    user = _user_metadata(model)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -53,7 +69,23 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
     }
     if model.metadata:
         metadata["user_metadata"] = user
-    atomic_write(path, bytes(_native.serialize_model(tensors, metadata)))
+    return bytes(_native.serialize_model(tensors, metadata))
+
+
+def _read_source(source: Any) -> tuple:
+    """``(bytes, name for messages)`` of a path, a bytes-like object or a binary file object."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), "<bytes>"
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise ArgumentError(f"filepath: expected a file object opened in binary mode ('rb'), got one whose read() returns {type(data).__name__}")
+        return bytes(data), getattr(source, "name", "<file object>")
+    try:
+        path = os.fspath(source)
+    except TypeError:
+        raise ArgumentError(f"filepath: expected a path, bytes or a binary file object, got {type(source).__name__}") from None
+    return read_bytes(path, "model file", error=ModelFileError), path
 
 
 def _model_from_config(config: Any) -> Any:
@@ -65,30 +97,73 @@ def _model_from_config(config: Any) -> Any:
     return cls.from_config(config)
 
 
+def _check_declared_sizes(spec: Any, tensors: list) -> None:
+    """Refuses a native architecture ``spec`` that declares more parameter values
+    than the file's weight tensors hold: checked before a single layer is built,
+    so the JSON alone cannot make the loader allocate what the file does not contain."""
+    present = sum(int(arr.size) for name, arr in tensors if name.startswith("weights/"))
+    try:
+        declared = _native.declared_parameters(json.dumps(spec))
+    except AllocationError as e:  # sizes whose product overflows: no file holds them
+        raise ModelFileError(f"the architecture declares impossible sizes ({e})") from None
+    if declared > present:
+        raise ModelFileError(
+            f"the weight shapes do not match the architecture: it declares {declared} parameter values "
+            f"but the file's weight tensors hold {present}")
+
+
 def load_model(filepath: Any, compile: bool = True) -> Any:
-    """Loads a model written by :meth:`rustrnn.Model.save`, with its optimizer state
-    (so that training continues exactly where it stopped)."""
-    path = os.fspath(filepath)
-    with open(path, "rb") as f:
-        data = f.read()
+    """Loads a model written by :meth:`rustrnn.Model.save` (a path) or
+    :meth:`rustrnn.Model.to_bytes` (bytes, or a binary file object), with its
+    optimizer state (so that training continues exactly where it stopped).
+
+    The file is validated completely (bounded read, JSON nesting and sizes, every
+    declared shape against the tensors present) before anything is built; every
+    failure is a :class:`rustrnn.ModelFileError` (or ``MemoryError``) naming the file."""
+    data, path = _read_source(filepath)
+    return _from_bytes(data, path, compile)
+
+
+def _from_bytes(data: bytes, path: str, compile: bool = True) -> Any:
+    try:
+        return _load(path, data, compile)
+    except (ModelFileError, AllocationError):
+        raise
+    except RustRnnError as e:
+        raise ModelFileError(f"{path}: invalid model: {e}") from None
+    except builtins.MemoryError as e:
+        raise AllocationError(f"{path}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - whatever interpreting a hostile file provokes is the file's fault
+        raise ModelFileError(f"{path}: invalid model: {type(e).__name__}: {e}") from None
+
+
+def _load(path: str, data: bytes, compile: bool) -> Any:
     try:
         meta, tensors = _native.deserialize_model(data)
+    except AllocationError:
+        raise
     except RustRnnError as e:
         raise ModelFileError(f"{path}: {e}") from None
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a rustrnn model file (format {meta.get('format')!r})")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path}: unsupported format version {meta.get('format_version')!r}; expected {FORMAT_VERSION}")
-    try:
-        config = json.loads(meta["architecture"])
-        training = json.loads(meta.get("training", "null"))
-        user = json.loads(meta.get("user_metadata", "{}"))
-    except (KeyError, ValueError) as e:
-        raise ModelFileError(f"{path}: the architecture, training or user metadata is missing or not JSON ({e})") from None
+    if "architecture" not in meta:
+        raise ModelFileError(f"{path}: the architecture is missing")
+    config = loads(meta["architecture"], f"{path}: architecture", ModelFileError)
+    training = loads(meta.get("training", "null"), f"{path}: training", ModelFileError)
+    user = loads(meta.get("user_metadata", "{}"), f"{path}: user_metadata", ModelFileError)
     if not isinstance(user, dict):
         raise ModelFileError(f"{path}: user_metadata: expected a JSON object, got {type(user).__name__}")
+    if training is not None and not isinstance(training, dict):
+        raise ModelFileError(f"{path}: training: expected a JSON object or null, got {type(training).__name__}")
     try:
+        if isinstance(config, dict) and config.get("class") == "Seq2Seq":  # its constructor builds
+            _check_declared_sizes({"type": "seq2seq", "config": {k: v for k, v in config.items() if k not in ("class", "name", "dtype")}},
+                                  tensors)
         model = _model_from_config(config)
+        if config.get("class") == "Sequential" and getattr(model, "_input", None) is not None:
+            _check_declared_sizes(model._spec(), tensors)  # before _build_saved allocates the layers
         missing_input = model._build_saved()
         if missing_input:
             raise ModelFileError(f"{path}: {missing_input}")
@@ -111,8 +186,43 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
             if slots or training.get("iterations"):
                 model._set_optimizer_state(int(training.get("iterations", 0)), slots)
         model.metadata = user
+    except AllocationError:
+        raise
+    except ModelFileError as e:
+        if str(e).startswith(path):
+            raise
+        raise ModelFileError(f"{path}: {e}") from None
+    except (RustRnnError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError) as e:
+        raise ModelFileError(f"{path}: invalid model: {e}") from None
+    except Exception as e:  # noqa: BLE001 - e.g. SyntaxError from NumPy parsing a damaged dtype string
+        raise ModelFileError(f"{path}: invalid model: {type(e).__name__}: {e}") from None
+    return model
+
+
+def _unbuilt_bytes(model: Any) -> bytes:
+    """An unbuilt model as JSON: its architecture, compile settings and metadata."""
+    return json.dumps({"format": FORMAT + ".unbuilt", "architecture": model.get_config(), "training": _training_spec(model),
+                       "user_metadata": json.loads(_user_metadata(model))}).encode()
+
+
+def _unpickle(kind: str, data: bytes) -> Any:
+    """What ``pickle`` calls to rebuild a model (see ``Model.__reduce__``): it
+    parses only JSON and raw tensors."""
+    if kind == "model":
+        return _from_bytes(bytes(data), "<pickle>")
+    if kind != "unbuilt":
+        raise ModelFileError(f"pickle: unknown model kind {kind!r}")
+    try:
+        v = json.loads(bytes(data))
+        if v.get("format") != FORMAT + ".unbuilt":
+            raise ModelFileError(f"pickle: not a rustrnn model (format {v.get('format')!r})")
+        model = _model_from_config(v["architecture"])
+        training = v["training"]
+        if training is not None:
+            model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=losses.get(training["loss"]), metrics=training["metrics"])
+        model.metadata = dict(v["user_metadata"])
     except ModelFileError:
         raise
-    except (RustRnnError, KeyError, TypeError, ValueError) as e:
-        raise ModelFileError(f"{path}: invalid model: {e}") from None
+    except (RustRnnError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ModelFileError(f"pickle: invalid model: {e}") from None
     return model

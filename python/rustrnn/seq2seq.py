@@ -18,6 +18,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from ._checks import as_bool
 from ._registry import register_model
 from .errors import ArgumentError, DTypeError, ShapeError
 from .layers import check_choice, check_rate, positive_int
@@ -31,6 +32,9 @@ __all__ = ["Seq2Seq"]
 
 
 def _indices(name: str, value: Any) -> np.ndarray:
+    from ._streams import reject_stream
+
+    reject_stream(name, value, "Seq2Seq here")
     arr = np.asarray(value)
     if arr.dtype.kind not in "iu":
         raise DTypeError(f"{name}: expected integer token ids, got dtype {arr.dtype}")
@@ -65,7 +69,7 @@ class Seq2Seq(Model):
             "units": positive_int("units", units),
             "cell": check_choice("cell", cell, CELLS),
             "num_layers": positive_int("num_layers", num_layers),
-            "bidirectional_encoder": bool(bidirectional_encoder),
+            "bidirectional_encoder": as_bool("bidirectional_encoder", bidirectional_encoder),
             "dropout": check_rate("dropout", dropout),
             "bos_id": positive_int("bos_id", bos_id),
             "eos_id": positive_int("eos_id", eos_id),

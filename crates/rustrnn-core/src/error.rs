@@ -15,6 +15,9 @@ pub enum RnnError {
     /// A call came in the wrong order (backward before forward, or after an
     /// eval-mode forward).
     State(String),
+    /// A size that cannot be allocated (or whose byte count overflows); the
+    /// message names the argument and the bytes. Raised before allocating.
+    Memory(String),
 }
 
 impl RnnError {
@@ -27,9 +30,12 @@ impl RnnError {
     pub fn state(msg: impl Into<String>) -> Self {
         RnnError::State(msg.into())
     }
+    pub fn memory(msg: impl Into<String>) -> Self {
+        RnnError::Memory(msg.into())
+    }
     pub fn message(&self) -> &str {
         match self {
-            RnnError::Shape(m) | RnnError::Value(m) | RnnError::State(m) => m,
+            RnnError::Shape(m) | RnnError::Value(m) | RnnError::State(m) | RnnError::Memory(m) => m,
         }
     }
 }

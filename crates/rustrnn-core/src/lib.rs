@@ -12,6 +12,7 @@
 //!   thread pool, the element types);
 //! - [`kernels`]: matrix products and element-wise cell kernels (SIMD), and
 //!   the CPU-feature checks that pick them;
+//! - [`memory`]: overflow-checked sizes and fallible allocation (leaf);
 //! - [`recurrent`]: configuration, parameters and the exact recurrent stack;
 //! - [`nn`]: the layer protocol, one file per layer, the layer registry;
 //! - [`models`]: `Sequential`, `Seq2Seq`, the JSON model spec, the model file;
@@ -19,14 +20,17 @@
 //! - [`infer`]: step-by-step generation;
 //! - [`model`]: a whole model as an application holds it (what the binding wraps);
 //!   [`catalog`]: every name table, for the binding;
+//! - [`declared`]: the parameters an architecture declares, counted without building it;
 //! - [`text`]: Keras-style tokenizing and word-vector file parsing.
 
 pub mod catalog;
+pub mod declared;
 pub mod error;
 pub mod float;
 pub mod infer;
 pub mod json;
 pub mod kernels;
+pub mod memory;
 pub mod model;
 pub mod models;
 pub mod names;

@@ -70,6 +70,38 @@ impl<F: Float> Model<F> {
         self.trainer.gradients(x, y, sample_weight)
     }
 
+    /// Values in the flat gradient layout: every parameter of every layer, in model order.
+    pub fn flat_size(&self) -> usize {
+        crate::train::optim::flat_len(self.layers())
+    }
+
+    /// A training step's forward and backward without the update, its
+    /// gradients written into `out` (the flat layout) times `scale`. With
+    /// `scale` = the returned count they are the gradients of the summed loss,
+    /// which data-parallel training adds up across processes.
+    pub fn gradients_into(
+        &mut self,
+        x: Input<'_, F>,
+        y: ArrayViewD<F>,
+        sample_weight: Option<ArrayViewD<F>>,
+        out: &mut [F],
+        summed: bool,
+    ) -> Result<BatchStats> {
+        let want = self.flat_size();
+        if out.len() != want {
+            return Err(RnnError::shape(format!("out: expected a flat array of {want} values, got {}", out.len())));
+        }
+        let stats = self.trainer.accumulate(x, y, sample_weight)?;
+        self.trainer.gradients_into(out, if summed { stats.count } else { 1.0 })?;
+        Ok(stats)
+    }
+
+    /// One optimizer step from flat gradients `grads · scale`.
+    pub fn apply_flat(&mut self, grads: &[F], scale: f64) -> Result<()> {
+        self.step = None;
+        self.trainer.apply_flat(grads, scale)
+    }
+
     /// Every parameter as `(layer/param, copy)`, in model order.
     pub fn weights(&self) -> NamedArrays<F> {
         let mut out = Vec::new();

@@ -16,6 +16,7 @@ pyo3::import_exception!(rustrnn.errors, ArgumentError);
 pyo3::import_exception!(rustrnn.errors, StateError);
 pyo3::import_exception!(rustrnn.errors, DTypeError);
 pyo3::import_exception!(rustrnn.errors, InternalError);
+pyo3::import_exception!(rustrnn.errors, MemoryError);
 
 /// An error on its way to Python.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl From<RnnError> for Error {
             RnnError::Shape(m) => ShapeError::new_err(m),
             RnnError::Value(m) => ArgumentError::new_err(m),
             RnnError::State(m) => StateError::new_err(m),
+            RnnError::Memory(m) => MemoryError::new_err(m),
         })
     }
 }

@@ -4,6 +4,7 @@
 mod errors;
 mod model;
 mod recurrent;
+mod shared;
 mod text;
 
 use pyo3::prelude::*;
@@ -14,16 +15,27 @@ fn manual_seed(seed: u64) {
     rustrnn_core::rng::manual_seed(seed);
 }
 
-/// Sets the number of compute threads (at least 1).
+/// Sets the number of compute threads (1..=1024).
 #[pyfunction]
-fn set_num_threads(threads: usize) {
-    rustrnn_core::threads::set_num_threads(threads);
+fn set_num_threads(py: Python<'_>, threads: usize) -> errors::Result<()> {
+    errors::compute(py, || rustrnn_core::threads::set_num_threads(threads))
 }
 
 /// The number of compute threads.
 #[pyfunction]
 fn get_num_threads() -> usize {
     rustrnn_core::threads::num_threads()
+}
+
+/// Parameter values an architecture spec (JSON) declares, counted without
+/// building anything (the model loader compares it with the file's tensors).
+#[pyfunction]
+fn declared_parameters(py: Python<'_>, spec: &str) -> errors::Result<usize> {
+    errors::compute(py, || {
+        let v: serde_json::Value =
+            serde_json::from_str(spec).map_err(|e| rustrnn_core::RnnError::value(format!("architecture: not valid JSON ({e})")))?;
+        rustrnn_core::declared::declared_params(&v)
+    })
 }
 
 /// Every name table of the core (cells, activations, losses, optimizers,
@@ -45,6 +57,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(declared_parameters, m)?)?;
     m.add_function(wrap_pyfunction!(name_tables, m)?)?;
     text::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

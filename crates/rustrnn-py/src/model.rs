@@ -1,27 +1,32 @@
 //! `rustrnn._native.ModelHandle`: a core [`Model`] (Sequential or Seq2Seq)
 //! in float32 or float64. Every batch-sized call (training step, evaluation,
-//! prediction, generation, decoding) runs in Rust with the GIL released.
-//! Glue only: arguments are converted here, everything else is the core's.
+//! prediction, generation, decoding) runs in Rust with the GIL released, and
+//! any number of Python threads may call at once (see [`Shared`]). Glue
+//! only: arguments are converted here, everything else is the core's.
 
 use crate::errors::{compute, dtype_error, Result};
-use numpy::{Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use crate::shared::Shared;
+use numpy::{
+    Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyReadwriteArray1,
+    PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use rustrnn_core::infer::Sampling;
 use rustrnn_core::models::saving::{self, FileTensor};
 use rustrnn_core::models::Input;
 use rustrnn_core::train::{BatchStats, Loss, OptimizerConfig, Schedule};
-use rustrnn_core::{rng, Float, Model, RnnError};
+use rustrnn_core::{rng, Float, RnnError};
 use std::collections::HashMap;
 
 enum Inner {
-    F32(Model<f32>),
-    F64(Model<f64>),
+    F32(Shared<f32>),
+    F64(Shared<f64>),
 }
 
 macro_rules! with_model {
     ($self:expr, $m:ident, $t:ident, $body:block) => {
-        match &mut $self.inner {
+        match &$self.inner {
             Inner::F32($m) => {
                 #[allow(dead_code)]
                 type $t = f32;
@@ -132,59 +137,59 @@ impl ModelHandle {
     fn new(spec: &str, dtype: &str, seed: Option<u64>) -> Result<Self> {
         let seed = seed.unwrap_or_else(rng::next_seed);
         let inner = match dtype {
-            "float32" => Inner::F32(Model::from_json(spec, seed)?),
-            "float64" => Inner::F64(Model::from_json(spec, seed)?),
+            "float32" => Inner::F32(Shared::new(spec, seed)?),
+            "float64" => Inner::F64(Shared::new(spec, seed)?),
             other => return Err(dtype_error(format!("dtype: expected float32 or float64, got {other}"))),
         };
         Ok(ModelHandle { inner })
     }
 
     /// Sets the loss, metrics and optimizer (a JSON config); resets the optimizer state.
-    fn compile(&mut self, loss: &str, from_logits: bool, metrics: Vec<String>, optimizer: &str) -> Result<()> {
+    fn compile(&self, py: Python<'_>, loss: &str, from_logits: bool, metrics: Vec<String>, optimizer: &str) -> Result<()> {
         let loss = Loss::parse(loss, from_logits)?;
         let v = serde_json::from_str(optimizer).map_err(|e| RnnError::value(format!("optimizer: not valid JSON ({e})")))?;
         let opt = OptimizerConfig::parse(&v)?;
-        with_model!(self, m, T, { Ok(m.compile(loss, metrics, opt)?) })
+        with_model!(self, s, T, { compute(py, || s.write(|m| m.compile(loss, metrics, opt))) })
     }
 
     /// One training step. Returns `(Σ loss, valid rows, [(Σ metric, Σ weight)])`.
     #[pyo3(signature = (x, y, sample_weight=None))]
     fn train_batch(
-        &mut self,
+        &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         y: &Bound<'_, PyAny>,
         sample_weight: Option<&Bound<'_, PyAny>>,
     ) -> Result<Stats> {
-        with_model!(self, m, T, {
+        with_model!(self, s, T, {
             let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
             let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
-            compute(py, || m.train_batch(xv, yv, wv)).map(stats)
+            compute(py, || s.write(|m| m.train_batch(xv, yv, wv))).map(stats)
         })
     }
 
     /// Loss and metrics of a batch, nothing updated.
     #[pyo3(signature = (x, y, sample_weight=None))]
     fn test_batch(
-        &mut self,
+        &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         y: &Bound<'_, PyAny>,
         sample_weight: Option<&Bound<'_, PyAny>>,
     ) -> Result<Stats> {
-        with_model!(self, m, T, {
+        with_model!(self, s, T, {
             let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
             let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
-            compute(py, || m.test_batch(xv, yv, wv)).map(stats)
+            compute(py, || s.with_replica(|m| m.test_batch(xv, yv, wv))).map(stats)
         })
     }
 
     /// `(output, [states])` of a batch in inference mode.
-    fn predict_batch<'py>(&mut self, py: Python<'py>, x: &Bound<'py, PyAny>) -> Result<(Bound<'py, PyAny>, Vec<Bound<'py, PyAny>>)> {
-        with_model!(self, m, T, {
+    fn predict_batch<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> Result<(Bound<'py, PyAny>, Vec<Bound<'py, PyAny>>)> {
+        with_model!(self, s, T, {
             let x = input::<T>(x)?;
             let xv = x.view();
-            let f = compute(py, || m.predict(xv))?;
+            let f = compute(py, || s.with_replica(|m| m.predict(xv)))?;
             let states = f.states.into_iter().map(|s| s.into_pyarray(py).into_any()).collect();
             Ok((f.y.into_array().into_pyarray(py).into_any(), states))
         })
@@ -193,92 +198,105 @@ impl ModelHandle {
     /// `(loss, [(name, gradient)])` with dropout off and no update.
     #[pyo3(signature = (x, y, sample_weight=None))]
     fn gradients<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
         sample_weight: Option<&Bound<'py, PyAny>>,
     ) -> Result<(f64, PyNamed<'py>)> {
-        with_model!(self, m, T, {
+        with_model!(self, s, T, {
             let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
             let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
-            let (loss, grads) = compute(py, || m.gradients(xv, yv, wv))?;
+            let (loss, grads) = compute(py, || s.write_same(|m| m.gradients(xv, yv, wv)))?;
             Ok((loss, array_list(py, grads)))
         })
     }
 
     /// Every parameter as `(layer/param, copy)`, in model order.
-    fn weights<'py>(&mut self, py: Python<'py>) -> PyNamed<'py> {
-        with_model!(self, m, T, { array_list(py, m.weights()) })
+    fn weights<'py>(&self, py: Python<'py>) -> Result<PyNamed<'py>> {
+        with_model!(self, s, T, { Ok(array_list(py, compute(py, || s.read(|m| Ok(m.weights())))?)) })
     }
 
     /// Parameter names as `layer/param`, in model order.
-    fn weight_names(&mut self) -> Vec<String> {
-        with_model!(self, m, T, { m.weight_names() })
+    fn weight_names(&self, py: Python<'_>) -> Result<Vec<String>> {
+        with_model!(self, s, T, { compute(py, || s.read(|m| Ok(m.weight_names()))) })
     }
 
     /// Copies the given `(name, array)` pairs in; all are checked first, so a
     /// failure changes nothing.
-    fn set_weights(&mut self, weights: Vec<(String, Bound<'_, PyAny>)>) -> Result<()> {
-        with_model!(self, m, T, { Ok(m.set_weights(named_arrays::<T>(&weights)?)?) })
-    }
-
-    /// `(iterations, [(param/slot, array)])`.
-    fn optimizer_state<'py>(&mut self, py: Python<'py>) -> (u64, PyNamed<'py>) {
-        with_model!(self, m, T, {
-            let (iterations, state) = m.optimizer_state();
-            (iterations, array_list(py, state))
+    fn set_weights(&self, py: Python<'_>, weights: Vec<(String, Bound<'_, PyAny>)>) -> Result<()> {
+        with_model!(self, s, T, {
+            let arrays = named_arrays::<T>(&weights)?;
+            compute(py, || s.write(|m| m.set_weights(arrays)))
         })
     }
 
-    fn set_optimizer_state(&mut self, iterations: u64, state: Vec<(String, Bound<'_, PyAny>)>) -> Result<()> {
-        with_model!(self, m, T, { Ok(m.set_optimizer_state(iterations, named_arrays::<T>(&state)?)?) })
+    /// `(iterations, [(param/slot, array)])`.
+    fn optimizer_state<'py>(&self, py: Python<'py>) -> Result<(u64, PyNamed<'py>)> {
+        with_model!(self, s, T, {
+            let (iterations, state) = compute(py, || s.read(|m| Ok(m.optimizer_state())))?;
+            Ok((iterations, array_list(py, state)))
+        })
+    }
+
+    fn set_optimizer_state(&self, py: Python<'_>, iterations: u64, state: Vec<(String, Bound<'_, PyAny>)>) -> Result<()> {
+        with_model!(self, s, T, {
+            let arrays = named_arrays::<T>(&state)?;
+            compute(py, || s.write(|m| m.set_optimizer_state(iterations, arrays)))
+        })
     }
 
     /// The rate of the optimizer's next step.
     #[getter]
-    fn learning_rate(&mut self) -> Option<f64> {
-        with_model!(self, m, T, { m.learning_rate() })
+    fn learning_rate(&self, py: Python<'_>) -> Result<Option<f64>> {
+        with_model!(self, s, T, { compute(py, || s.read(|m| Ok(m.learning_rate()))) })
     }
 
     /// A constant rate (a number) or a schedule (`{"class", "config"}`), as JSON.
-    fn set_learning_rate(&mut self, spec: &str) -> Result<()> {
+    fn set_learning_rate(&self, py: Python<'_>, spec: &str) -> Result<()> {
         let v: serde_json::Value =
             serde_json::from_str(spec).map_err(|e| RnnError::value(format!("learning_rate: not valid JSON ({e})")))?;
         match v.as_f64() {
-            Some(lr) => with_model!(self, m, T, { Ok(m.set_learning_rate(lr)?) }),
+            Some(lr) => with_model!(self, s, T, { compute(py, || s.write_same(|m| m.set_learning_rate(lr))) }),
             None => {
                 let s = Schedule::parse(&v)?;
-                with_model!(self, m, T, { Ok(m.set_schedule(s.clone())?) })
+                with_model!(self, sh, T, { compute(py, || sh.write_same(|m| m.set_schedule(s.clone()))) })
             }
         }
     }
 
     /// Optimizer steps taken.
     #[getter]
-    fn iterations(&mut self) -> u64 {
-        with_model!(self, m, T, { m.iterations() })
+    fn iterations(&self, py: Python<'_>) -> Result<u64> {
+        with_model!(self, s, T, { compute(py, || s.read(|m| Ok(m.iterations()))) })
     }
 
     /// Per-layer name, class, output shape and parameter count, as JSON.
-    fn layer_info(&mut self) -> String {
-        with_model!(self, m, T, { serde_json::to_string(&m.layer_info()).expect("serializable") })
+    fn layer_info(&self, py: Python<'_>) -> Result<String> {
+        with_model!(self, s, T, { compute(py, || s.read(|m| Ok(serde_json::to_string(&m.layer_info()).expect("serializable")))) })
     }
 
     /// Freezes or unfreezes a layer by name.
-    fn set_trainable(&mut self, layer: &str, trainable: bool) -> Result<()> {
-        with_model!(self, m, T, { Ok(m.set_trainable(layer, trainable)?) })
+    fn set_trainable(&self, py: Python<'_>, layer: &str, trainable: bool) -> Result<()> {
+        with_model!(self, s, T, { compute(py, || s.write(|m| m.set_trainable(layer, trainable))) })
     }
 
     /// Reseeds the dropout masks.
-    fn set_seed(&mut self, seed: u64) {
-        with_model!(self, m, T, { m.set_seed(seed) })
+    fn set_seed(&self, py: Python<'_>, seed: u64) -> Result<()> {
+        with_model!(self, s, T, {
+            compute(py, || {
+                s.write_same(|m| {
+                    m.set_seed(seed);
+                    Ok(())
+                })
+            })
+        })
     }
 
     /// Samples `length` tokens after each row of `seed_ids` (B, S), step by step in Rust.
     #[pyo3(signature = (seed_ids, length, temperature=1.0, top_k=None, seed=None))]
     fn generate<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         seed_ids: &Bound<'py, PyAny>,
         length: usize,
@@ -288,16 +306,16 @@ impl ModelHandle {
     ) -> Result<Bound<'py, PyAny>> {
         let ids = indices("seed_ids", seed_ids)?;
         let sampling = Sampling { temperature, top_k, seed: seed.unwrap_or_else(rng::next_seed) };
-        with_model!(self, m, T, {
+        with_model!(self, s, T, {
             let v = ids.as_array();
-            Ok(compute(py, || m.generate(v, length, sampling))?.into_pyarray(py).into_any())
+            Ok(compute(py, || s.with_replica(|m| m.generate(v, length, sampling)))?.into_pyarray(py).into_any())
         })
     }
 
     /// Seq2Seq decoding: greedy when `beam_width == 1`, else beam search.
     #[pyo3(signature = (src, max_length, beam_width=1, length_penalty=0.0))]
     fn decode<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         src: &Bound<'py, PyAny>,
         max_length: usize,
@@ -305,15 +323,61 @@ impl ModelHandle {
         length_penalty: f64,
     ) -> Result<Bound<'py, PyAny>> {
         let src = indices("x", src)?;
-        with_model!(self, m, T, {
+        with_model!(self, s, T, {
             let v = src.as_array();
-            Ok(compute(py, || m.decode(v, max_length, beam_width, length_penalty))?.into_pyarray(py).into_any())
+            Ok(compute(py, || s.with_replica(|m| m.decode(v, max_length, beam_width, length_penalty)))?.into_pyarray(py).into_any())
         })
     }
 
     /// `(all, trainable)` parameter counts.
-    fn num_params(&mut self) -> (usize, usize) {
-        with_model!(self, m, T, { m.num_params() })
+    fn num_params(&self, py: Python<'_>) -> Result<(usize, usize)> {
+        with_model!(self, s, T, { compute(py, || s.read(|m| Ok(m.num_params()))) })
+    }
+
+    /// Forward and backward of a training step without the update; writes
+    /// every parameter's gradient into the flat array `out` (model order, see
+    /// `flat_size`) in place, as the gradient of the batch's summed loss when
+    /// `summed`, else of its mean loss. Returns the batch's sums as `train_batch`.
+    #[pyo3(signature = (x, y, out, sample_weight=None, summed=false))]
+    fn gradients_into(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+        out: &Bound<'_, PyAny>,
+        sample_weight: Option<&Bound<'_, PyAny>>,
+        summed: bool,
+    ) -> Result<Stats> {
+        with_model!(self, s, T, {
+            let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
+            let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
+            let mut out = out.extract::<PyReadwriteArray1<'_, T>>().map_err(|_| {
+                dtype_error(format!("out: expected a writable 1-D numpy.ndarray of {}, got {}", <T as Float>::NAME, describe(out)))
+            })?;
+            let buf = out.as_slice_mut().map_err(|_| dtype_error("out: expected a C-contiguous array".into()))?;
+            compute(py, || s.write_same(|m| m.gradients_into(xv, yv, wv, buf, summed))).map(stats)
+        })
+    }
+
+    /// One optimizer step from the flat gradients `grads · scale` (the layout
+    /// of `gradients_into`), read in place.
+    #[pyo3(signature = (grads, scale=1.0))]
+    fn apply_flat(&self, py: Python<'_>, grads: &Bound<'_, PyAny>, scale: f64) -> Result<()> {
+        if !scale.is_finite() {
+            return Err(RnnError::value(format!("scale: expected a finite number, got {scale}")).into());
+        }
+        with_model!(self, s, T, {
+            let g = grads.extract::<PyReadonlyArray1<'_, T>>().map_err(|_| {
+                dtype_error(format!("grads: expected a 1-D numpy.ndarray of {}, got {}", <T as Float>::NAME, describe(grads)))
+            })?;
+            let flat = g.as_slice().map_err(|_| dtype_error("grads: expected a C-contiguous array".into()))?;
+            compute(py, || s.write(|m| m.apply_flat(flat, scale)))
+        })
+    }
+
+    /// Values in the flat gradient layout: every parameter of every layer.
+    fn flat_size(&self, py: Python<'_>) -> Result<usize> {
+        with_model!(self, s, T, { compute(py, || s.read(|m| Ok(m.flat_size()))) })
     }
 }
 

@@ -9,17 +9,25 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use rustrnn_core::recurrent::{CellKind, ForwardCache, Nonlinearity, Recurrent, RnnConfig};
-use rustrnn_core::{rng, Float};
+use rustrnn_core::{rng, Float, RnnError};
+use std::sync::{Mutex, MutexGuard};
 
+/// The stack behind a mutex: a forward pass keeps the cache its backward
+/// pass reads, so calls from several Python threads take turns (each with the
+/// GIL released while it computes or waits).
 enum Stack {
-    F32(Recurrent<f32>),
-    F64(Recurrent<f64>),
+    F32(Mutex<Recurrent<f32>>),
+    F64(Mutex<Recurrent<f64>>),
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::result::Result<MutexGuard<'_, T>, RnnError> {
+    m.lock().map_err(|_| RnnError::state("the module is unusable: an internal error interrupted a change of its weights; build it again"))
 }
 
 /// Runs `$body` with `$m` bound to the typed stack and `$t` to its element type.
 macro_rules! with_stack {
     ($self:expr, $m:ident, $t:ident, $body:block) => {
-        match &mut $self.stack {
+        match &$self.stack {
             Stack::F32($m) => {
                 #[allow(dead_code)]
                 type $t = f32;
@@ -110,8 +118,8 @@ impl RecurrentHandle {
         let config = RnnConfig { cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, proj_size };
         let seed = seed.unwrap_or_else(rng::next_seed);
         let stack = match dtype {
-            "float32" => Stack::F32(Recurrent::new(config, seed)?),
-            "float64" => Stack::F64(Recurrent::new(config, seed)?),
+            "float32" => Stack::F32(Mutex::new(Recurrent::new(config, seed)?)),
+            "float64" => Stack::F64(Mutex::new(Recurrent::new(config, seed)?)),
             other => return Err(dtype_error(format!("dtype: expected float32 or float64, got {other}"))),
         };
         Ok(RecurrentHandle { stack })
@@ -120,7 +128,7 @@ impl RecurrentHandle {
     /// Returns `(output, h_n, c_n or None)`.
     #[pyo3(signature = (x, h0=None, c0=None, lengths=None))]
     fn forward<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         h0: Option<&Bound<'py, PyAny>>,
@@ -132,7 +140,7 @@ impl RecurrentHandle {
             let h0 = opt_view3::<T>("h0", h0)?;
             let c0 = opt_view3::<T>("c0", c0)?;
             let (xv, h0v, c0v) = (x.as_array(), h0.as_ref().map(|a| a.as_array()), c0.as_ref().map(|a| a.as_array()));
-            let out = compute(py, || m.forward(xv, h0v, c0v, lengths.as_deref()))?;
+            let out = compute(py, || lock(m)?.forward(xv, h0v, c0v, lengths.as_deref()))?;
             let cn = out.c_n.map(|c| c.into_pyarray(py).into_any());
             Ok(PyTuple::new(
                 py,
@@ -148,7 +156,7 @@ impl RecurrentHandle {
     /// Returns `(dx, dh0, dc0 or None)`; parameter gradients accumulate.
     #[pyo3(signature = (dout=None, dhn=None, dcn=None))]
     fn backward<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         dout: Option<&Bound<'py, PyAny>>,
         dhn: Option<&Bound<'py, PyAny>>,
@@ -159,7 +167,7 @@ impl RecurrentHandle {
             let dhn = opt_view3::<T>("dhn", dhn)?;
             let dcn = opt_view3::<T>("dcn", dcn)?;
             let (a, b, c) = (dout.as_ref().map(|a| a.as_array()), dhn.as_ref().map(|a| a.as_array()), dcn.as_ref().map(|a| a.as_array()));
-            let g = compute(py, || m.backward(a, b, c))?;
+            let g = compute(py, || lock(m)?.backward(a, b, c))?;
             let dc0 = g.dc0.map(|c| c.into_pyarray(py).into_any());
             Ok(PyTuple::new(
                 py,
@@ -170,87 +178,88 @@ impl RecurrentHandle {
 
     /// The tape of the last training-mode forward, taken out of the handle
     /// (None if there is none).
-    fn take_tape(&mut self) -> Option<ForwardTape> {
-        let tape = match &mut self.stack {
-            Stack::F32(m) => m.take_cache().map(Tape::F32),
-            Stack::F64(m) => m.take_cache().map(Tape::F64),
+    fn take_tape(&self, py: Python<'_>) -> Result<Option<ForwardTape>> {
+        let tape = match &self.stack {
+            Stack::F32(m) => compute(py, || Ok(lock(m)?.take_cache()))?.map(Tape::F32),
+            Stack::F64(m) => compute(py, || Ok(lock(m)?.take_cache()))?.map(Tape::F64),
         };
-        tape.map(|t| ForwardTape { tape: Some(t) })
+        Ok(tape.map(|t| ForwardTape { tape: Some(t) }))
     }
 
     /// Makes `tape` (from `take_tape` of this handle) the one the next
     /// `backward` consumes; the tape is spent.
-    fn put_tape(&mut self, tape: &mut ForwardTape) -> Result<()> {
-        match (&mut self.stack, tape.tape.take()) {
-            (_, None) => Err(rustrnn_core::RnnError::state("tape: already used by a backward; run forward again").into()),
-            (Stack::F32(m), Some(Tape::F32(c))) => {
-                m.put_cache(c);
+    fn put_tape(&self, py: Python<'_>, tape: &mut ForwardTape) -> Result<()> {
+        match (&self.stack, tape.tape.take()) {
+            (_, None) => Err(RnnError::state("tape: already used by a backward; run forward again").into()),
+            (Stack::F32(m), Some(Tape::F32(c))) => compute(py, || {
+                lock(m)?.put_cache(c);
                 Ok(())
-            }
-            (Stack::F64(m), Some(Tape::F64(c))) => {
-                m.put_cache(c);
+            }),
+            (Stack::F64(m), Some(Tape::F64(c))) => compute(py, || {
+                lock(m)?.put_cache(c);
                 Ok(())
-            }
+            }),
             _ => Err(dtype_error("tape: recorded in another dtype than this handle's".into())),
         }
     }
 
     /// Parameter names in PyTorch's `named_parameters()` order.
-    fn param_names(&self) -> Vec<String> {
-        let slots = match &self.stack {
-            Stack::F32(m) => m.slots(),
-            Stack::F64(m) => m.slots(),
-        };
-        slots.iter().map(|s| s.name.clone()).collect()
+    fn param_names(&self, py: Python<'_>) -> Result<Vec<String>> {
+        with_stack!(self, m, T, { compute(py, || Ok(lock(m)?.slots().iter().map(|s| s.name.clone()).collect())) })
     }
 
     /// A copy of a parameter.
-    fn get_param<'py>(&mut self, py: Python<'py>, name: &str) -> Result<Bound<'py, PyAny>> {
-        with_stack!(self, m, T, { Ok(m.param(name)?.to_owned().into_pyarray(py).into_any()) })
+    fn get_param<'py>(&self, py: Python<'py>, name: &str) -> Result<Bound<'py, PyAny>> {
+        with_stack!(self, m, T, { Ok(compute(py, || Ok(lock(m)?.param(name)?.to_owned()))?.into_pyarray(py).into_any()) })
     }
 
     /// A copy of a parameter's accumulated gradient.
-    fn get_grad<'py>(&mut self, py: Python<'py>, name: &str) -> Result<Bound<'py, PyAny>> {
-        with_stack!(self, m, T, { Ok(m.grad(name)?.to_owned().into_pyarray(py).into_any()) })
+    fn get_grad<'py>(&self, py: Python<'py>, name: &str) -> Result<Bound<'py, PyAny>> {
+        with_stack!(self, m, T, { Ok(compute(py, || Ok(lock(m)?.grad(name)?.to_owned()))?.into_pyarray(py).into_any()) })
     }
 
     /// Copies `value` (an array of the module's dtype) into a parameter.
-    fn set_param(&mut self, name: &str, value: &Bound<'_, PyAny>) -> Result<()> {
+    fn set_param(&self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> Result<()> {
         with_stack!(self, m, T, {
             let arr = value.cast::<PyArrayDyn<T>>().map_err(|_| {
                 dtype_error(format!("{name}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, type_name(value)))
             })?;
             let ro: PyReadonlyArrayDyn<T> = arr.readonly();
-            Ok(m.set_param(name, ro.as_array())?)
+            let v = ro.as_array();
+            compute(py, || lock(m)?.set_param(name, v))
         })
     }
 
     /// Dropout between layers in training mode (PyTorch's `dropout`).
-    fn set_dropout(&mut self, p: f64) -> Result<()> {
-        with_stack!(self, m, T, { Ok(m.set_dropout(p)?) })
+    fn set_dropout(&self, py: Python<'_>, p: f64) -> Result<()> {
+        with_stack!(self, m, T, { compute(py, || lock(m)?.set_dropout(p)) })
     }
 
-    fn zero_grad(&mut self) {
-        with_stack!(self, m, T, { m.zero_grad() })
+    fn zero_grad(&self, py: Python<'_>) -> Result<()> {
+        with_stack!(self, m, T, {
+            compute(py, || {
+                lock(m)?.zero_grad();
+                Ok(())
+            })
+        })
     }
 
     #[getter]
-    fn training(&self) -> bool {
-        match &self.stack {
-            Stack::F32(m) => m.is_training(),
-            Stack::F64(m) => m.is_training(),
-        }
+    fn training(&self, py: Python<'_>) -> Result<bool> {
+        with_stack!(self, m, T, { compute(py, || Ok(lock(m)?.is_training())) })
     }
 
     #[setter]
-    fn set_training(&mut self, training: bool) {
-        with_stack!(self, m, T, { m.set_training(training) })
+    fn set_training(&self, py: Python<'_>, training: bool) -> Result<()> {
+        with_stack!(self, m, T, {
+            compute(py, || {
+                lock(m)?.set_training(training);
+                Ok(())
+            })
+        })
     }
 
-    fn num_parameters(&self) -> usize {
-        match &self.stack {
-            Stack::F32(m) => m.params().len(),
-            Stack::F64(m) => m.params().len(),
-        }
+    fn num_parameters(&self, py: Python<'_>) -> Result<usize> {
+        with_stack!(self, m, T, { compute(py, || Ok(lock(m)?.params().len())) })
     }
 }

@@ -60,10 +60,22 @@ def main(argv: Optional[list] = None) -> int:
             pass
         return 0
     except (UserError, ValueError, TypeError, OSError) as e:
-        if os.environ.get("RUSTRNN_TRACEBACK"):
+        return _fail(e, _one_line(e))
+    except MemoryError as e:  # the built-in and rustrnn's: a size that cannot be allocated
+        return _fail(e, f"out of memory: {_one_line(e)}")
+    except Exception as e:  # noqa: BLE001 - the command's promise: one line, never a traceback
+        return _fail(e, f"{type(e).__name__}: {_one_line(e)}")
+    except BaseException as e:  # a native panic (pyo3's PanicException) or a stray SystemExit
+        if isinstance(e, SystemExit):
             raise
-        print(f"rustrnn: error: {_one_line(e)}", file=sys.stderr)
-        return 2
+        return _fail(e, f"internal error in rustrnn (please report it): {_one_line(e)}")
+
+
+def _fail(e: BaseException, line: str) -> int:
+    if os.environ.get("RUSTRNN_TRACEBACK"):
+        raise e
+    print(f"rustrnn: error: {line}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Optional
 
+from .._bounded import STREAM_LIMIT
+from .._bounded import read_bytes as bounded_read
 from .errors import UserError
 
 # Long texts in a cell are fine (the csv module's default limit is 128 KiB).
@@ -24,11 +26,13 @@ def _decode(path: str, data: bytes) -> str:
 def read_bytes(path: str) -> bytes:
     """The file's bytes; ``-`` reads standard input."""
     if path == "-":
-        return sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(STREAM_LIMIT + 1)
+        if len(data) > STREAM_LIMIT:
+            raise UserError(f"standard input: longer than {STREAM_LIMIT} bytes; it is not read further")
+        return data
     if os.path.isdir(path):
         raise UserError(f"{path}: is a directory, expected a file")
-    with open(path, "rb") as f:
-        return f.read()
+    return bounded_read(path, "input", error=UserError)
 
 
 def read_text(path: str) -> str:

@@ -81,6 +81,9 @@ def _generate(model: Any, spec: dict, prompt: str, args: argparse.Namespace) -> 
     if not ids:  # nothing the model knows: start from a line break (or the first character)
         ids = [index.get("\n", 0)]
     out = rustrnn.generate(model, np.array(ids), args.length, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
+    if len(out) and int(np.max(out)) >= len(chars):
+        raise UserError(f"the model's vocabulary is larger than the {len(chars)} characters stored in the model file: "
+                        "its task description is damaged")
     return "".join(chars[i] for i in out)
 
 

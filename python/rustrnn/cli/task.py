@@ -27,6 +27,8 @@ from .errors import UserError
 KEY = "rustrnn_cli"
 VERSION = 1
 TASKS = ("classify", "regress", "generate")
+#: Longest text (in words) a stored ``maxlen`` may ask for.
+MAX_LEN = 100_000
 
 
 def attach(model: Any, task: dict) -> None:
@@ -65,8 +67,8 @@ def check(path: str, task: Any) -> None:
     for k in ("text_column", "label_column", "tokenizer"):
         if not isinstance(task.get(k), str):
             raise bad(f"{k}: expected a string")
-    if not isinstance(task.get("maxlen"), int) or task["maxlen"] < 1:
-        raise bad(f"maxlen: expected a positive integer, got {task.get('maxlen')!r}")
+    if type(task.get("maxlen")) is not int or not 1 <= task["maxlen"] <= MAX_LEN:
+        raise bad(f"maxlen: expected an integer in 1..{MAX_LEN}, got {task.get('maxlen')!r}")
     if task.get("padding") not in ("pre", "post") or task.get("truncating") not in ("pre", "post"):
         raise bad("padding, truncating: expected 'pre' or 'post'")
     if kind == "classify":
@@ -79,10 +81,13 @@ def check(path: str, task: Any) -> None:
             raise bad("target: expected {'mean': number, 'std': number}")
 
 
-def tokenizer(task: dict) -> Any:
+def tokenizer(task: dict, path: str = "model file") -> Any:
     from ..text import tokenizer_from_json
 
-    return tokenizer_from_json(task["tokenizer"])
+    try:
+        return tokenizer_from_json(task["tokenizer"])
+    except Exception as e:  # noqa: BLE001 - any damage to the stored JSON is the file's fault
+        raise UserError(f"{path}: the tokenizer stored in the model file is invalid ({type(e).__name__}: {e})") from None
 
 
 def encode(task: dict, tok: Any, texts: list) -> np.ndarray:
@@ -105,6 +110,9 @@ def decode(task: dict, outputs: np.ndarray) -> tuple:
         else:
             idx = outputs.argmax(-1)
             score = outputs[np.arange(len(outputs)), idx].astype(np.float64)
+        if len(idx) and int(np.max(idx)) >= len(labels):
+            raise UserError(f"the model has more outputs ({max(outputs.shape[-1], 2)}) than the {len(labels)} labels "
+                            "stored in the model file: its task description is damaged")
         return [labels[i] for i in idx], score
     t = task["target"]
     values = outputs[:, 0].astype(np.float64) * t["std"] + t["mean"]

@@ -105,6 +105,10 @@ def _fit(model: Any, x: np.ndarray, y: np.ndarray, val: Any, args: argparse.Name
     t0 = time.perf_counter()
     history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, validation_data=val, callbacks=cbs,
                         verbose=0 if args.quiet else 1, seed=args.seed)
+    if history.diverged is not None:
+        epoch, batch = history.diverged
+        raise UserError(f"training diverged: the loss became NaN or infinite at epoch {epoch + 1}, batch {batch}; "
+                        f"nothing was saved (try a smaller --learning-rate than {args.learning_rate:g})")
     if stopper is not None and stopper.best_weights is not None and stopper.stopped_epoch == 0:
         model.set_weights(stopper.best_weights)  # ran every epoch: still keep the best one
     best = stopper.best_epoch + 1 if stopper is not None else len(history.epoch)

@@ -21,12 +21,13 @@ from typing import Any, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 import numpy as np
 
 from .. import _native
-from .._checks import positive_int
+from .._checks import as_bool, positive_int
 from .._convert import as_float_array, as_lengths, resolve_dtype
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..layers import NONLINEARITIES
 
 Array = np.ndarray
+_FORMAT = "rustrnn.nn.recurrent"
 
 
 class IncompatibleKeys(NamedTuple):
@@ -58,9 +59,9 @@ class _Recurrent:
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
         self.num_layers = positive_int("num_layers", num_layers)
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.bidirectional = bool(bidirectional)
+        self.bias = as_bool("bias", bias)
+        self.batch_first = as_bool("batch_first", batch_first)
+        self.bidirectional = as_bool("bidirectional", bidirectional)
         self.dtype = resolve_dtype(dtype)
         if nonlinearity not in NONLINEARITIES:
             raise ArgumentError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
@@ -85,6 +86,20 @@ class _Recurrent:
             self.bias, self.batch_first, nonlinearity, self.dtype.name, seed, self.proj_size,
         )
         self._handle.set_dropout(self.dropout)
+
+    # ----- pickling ---------------------------------------------------------------------------
+    def _config(self) -> dict:
+        return {"cell": self._cell, "input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "bias": self.bias, "batch_first": self.batch_first, "bidirectional": self.bidirectional,
+                "dtype": self.dtype.name, "nonlinearity": self.nonlinearity, "training": self.training}
+
+    def __reduce__(self) -> tuple:
+        # pickle and copy.deepcopy: safetensors bytes with the config as JSON
+        # metadata, rebuilt by a rustrnn function that parses only those.
+        import json
+
+        data = _native.serialize_model(list(self.state_dict().items()), {"format": _FORMAT, "config": json.dumps(self._config())})
+        return (_unpickle, (bytes(data),))
 
     # ----- parameters -------------------------------------------------------------------------
     def parameter_names(self) -> list[str]:
@@ -159,7 +174,7 @@ class _Recurrent:
 
     def train(self, mode: bool = True) -> "_Recurrent":
         """Training mode: forward keeps what backward needs and applies ``dropout`` between layers."""
-        self._handle.training = bool(mode)
+        self._handle.training = as_bool("mode", mode)
         return self
 
     def eval(self) -> "_Recurrent":
@@ -280,3 +295,25 @@ class LSTM(_Recurrent):
         dhn, dcn = _pair("dstate (dhn, dcn)", dstate)
         dx, dh0, dc0 = self._grad(dout, dhn, dcn)
         return dx, (dh0, dc0)
+
+
+def _unpickle(data: bytes) -> "_Recurrent":
+    """Rebuilds a module from ``_Recurrent.__reduce__``'s bytes."""
+    import json
+
+    from ..errors import ModelFileError
+
+    meta, tensors = _native.deserialize_model(bytes(data))
+    if meta.get("format") != _FORMAT:
+        raise ModelFileError(f"pickle: not a rustrnn.nn module (format {meta.get('format')!r})")
+    try:
+        cfg = json.loads(meta["config"])
+        cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cfg["cell"]]
+        module = _Recurrent.__new__(cls)
+        _Recurrent.__init__(module, cfg["input_size"], cfg["hidden_size"], cfg["num_layers"], cfg["bias"], cfg["batch_first"],
+                            cfg["bidirectional"], cfg["dtype"], 0, cfg["nonlinearity"])
+        module.load_state_dict(dict(tensors))
+        module.train(bool(cfg["training"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"pickle: invalid rustrnn.nn module: {e}") from None
+    return module

@@ -257,8 +257,13 @@ class Tokenizer:
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "Tokenizer":
         """Reads a tokenizer written by :meth:`save` (or Keras' ``to_json``)."""
-        with open(path, encoding="utf-8") as f:
-            data = f.read()
+        from .._bounded import read_bytes
+
+        raw = read_bytes(path, "tokenizer file", limit=1 << 30)
+        try:
+            data = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ArgumentError(f"{os.fspath(path)}: not a tokenizer JSON file (not UTF-8: {e})") from None
         try:
             return tokenizer_from_json(data)
         except (ValueError, KeyError, TypeError) as e:

@@ -135,12 +135,26 @@ def _blocks(f: BinaryIO, first: bytes = b"") -> Iterator[tuple[bytes, bool]]:
         pending = data
 
 
+#: Longest line (or binary row) read: a 300-d GloVe line is ~3 KB, so more means
+#: the input is not a word-vector file (``/dev/zero``, a binary blob).
+MAX_LINE = 16 << 20
+#: Largest vector size accepted from a header or a first line.
+MAX_DIM = 1_000_000
+
+
+def _line(f: BinaryIO, path: str) -> bytes:
+    line = f.readline(MAX_LINE + 1)
+    if len(line) > MAX_LINE:
+        raise ArgumentError(f"{path}: a line longer than {MAX_LINE} bytes; not a word-vector file")
+    return line
+
+
 def _header(f: BinaryIO, path: str, fmt: str) -> tuple[int, int]:
-    line = f.readline()
+    line = _line(f, path)
     fields = line.split()
     try:
         count, dim = (int(x) for x in fields)
-        if count < 0 or dim < 1:
+        if count < 0 or not 1 <= dim <= MAX_DIM:
             raise ValueError
     except ValueError:
         shown = line[:60].decode("utf-8", "replace").rstrip()
@@ -153,13 +167,17 @@ def _glove_dim(f: BinaryIO, path: str) -> tuple[int, bytes]:
     """The vector size from the first non-blank line, and the bytes read so far."""
     first = b""
     while True:
-        line = f.readline()
+        line = _line(f, path)
         first += line
         if not line or line.strip():
             break
+        if len(first) > MAX_LINE:
+            raise ArgumentError(f"{path}: more than {MAX_LINE} bytes of blank lines; not a word-vector file")
     fields = line.split()
     if len(fields) < 2:
         raise ArgumentError(f"{path}: no vectors found (empty file?)")
+    if len(fields) - 1 > MAX_DIM:
+        raise ArgumentError(f"{path}:1: {len(fields) - 1} values on the first line; at most {MAX_DIM} are accepted")
     if len(fields) == 2 and all(x.isdigit() for x in fields):
         raise ArgumentError(f"{path}:1: looks like a word2vec header {line.strip().decode()!r}; use format='word2vec'")
     return len(fields) - 1, first
@@ -209,6 +227,8 @@ def load_word_vectors(
                 row += len(got)
                 line += lines
                 carry = buf[used:]
+                if len(carry) > max(MAX_LINE, 8 * dim + 4096):
+                    raise ArgumentError(f"{path}: a line (or row) longer than {len(carry)} bytes; not a word-vector file")
         except _READ_ERRORS as e:
             if isinstance(e, ArgumentError) and str(e).startswith(path):
                 raise

@@ -150,6 +150,7 @@ impl<F: Float> StepModel<F> {
         }
         let (table, folded) = match ops.first() {
             Some(Op::Rnn(r)) => {
+                crate::memory::ensure::<F>("the vocabulary's input table (vocab x gates)", &[vocab, r.w_ih.nrows()])?;
                 let mut t = Array2::<F>::zeros((vocab, r.w_ih.nrows()));
                 let w = r.w_ih.as_slice().expect("contiguous");
                 let emb_t = emb.table();
@@ -260,6 +261,7 @@ impl<F: Float> StepModel<F> {
                 return Err(RnnError::value(format!("seed_ids: token {v} at [{b}, {t}] is out of range 0..{}", self.vocab)));
             }
         }
+        crate::memory::ensure::<i64>("length (batch x length tokens)", &[batch, length])?;
         let mut out = Array2::<i64>::zeros((batch, length));
         let mut seeds = SplitMix64::new(sampling.seed);
         let row_seeds: Vec<u64> = (0..batch).map(|_| seeds.next_u64()).collect();

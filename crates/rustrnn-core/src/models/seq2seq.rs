@@ -83,7 +83,7 @@ impl Seq2SeqConfig {
     }
 
     pub fn decoder_units(&self) -> usize {
-        self.directions() * self.units
+        self.directions().saturating_mul(self.units) // an impossible size fails when built
     }
 }
 
@@ -277,7 +277,7 @@ impl<F: Float> Seq2Seq<F> {
         if src.nrows() == 0 || src.ncols() == 0 {
             return Err(RnnError::shape("x: expected a non-empty (batch, time) array of source indices"));
         }
-        Ok(())
+        crate::memory::ensure::<i64>("max_length (batch x max_length tokens)", &[src.nrows(), max_length])
     }
 
     /// Greedy decoding: `(B, max_length)` token ids, each sequence ending
@@ -318,6 +318,8 @@ impl<F: Float> Seq2Seq<F> {
         if beam_width == 0 {
             return Err(RnnError::value("beam_width: expected a positive integer, got 0"));
         }
+        let per_beam = self.cfg.tgt_vocab.saturating_add(self.cfg.decoder_units().saturating_mul(8)).saturating_add(max_length);
+        crate::memory::ensure::<F>("beam_width (its candidates and states)", &[beam_width, per_beam])?;
         crate::threads::install(|| {
             let (States { h: h_all, c: c_all }, memory) = self.encode(src, Mode::Infer)?;
             let mut out = Array2::<i64>::zeros((src.nrows(), max_length));

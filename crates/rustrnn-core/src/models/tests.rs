@@ -248,3 +248,51 @@ fn model_file_bytes_round_trip_and_reject_truncation() {
         assert!(err.contains("not a valid rustrnn model file"), "{cut}: {err}");
     }
 }
+
+/// Data parallelism's arithmetic: the gradients of two halves of a batch,
+/// each summed over its rows (`gradients_into` scaled by the half's count),
+/// added and applied with `apply_flat(1 / total count)` give the same step as
+/// `train_batch` on the whole batch — with Adam and global-norm clipping.
+#[test]
+fn summed_flat_gradients_of_shards_apply_as_one_training_step() {
+    let spec = r#"{"input": {"kind": "indices"}, "layers": [
+        {"class": "Embedding", "name": "emb", "config": {"input_dim": 9, "output_dim": 3, "mask_zero": true}},
+        {"class": "GRU", "name": "gru", "config": {"units": 4}},
+        {"class": "Dense", "name": "out", "config": {"units": 3, "activation": "softmax"}}]}"#;
+    let adam = OptimizerConfig::parse(&serde_json::json!({"name": "adam", "learning_rate": 0.05, "global_clipnorm": 0.1})).unwrap();
+    let loss = Loss::parse("sparse_categorical_crossentropy", false).unwrap();
+    let (mut whole, mut parts) = (trainer(spec, "sparse_categorical_crossentropy"), trainer(spec, "sparse_categorical_crossentropy"));
+    whole.compile(loss, vec![], adam.clone()).unwrap();
+    parts.compile(loss, vec![], adam).unwrap();
+    let x = indices(&[&[1, 2, 3, 0], &[4, 5, 0, 0], &[6, 7, 8, 1], &[2, 2, 0, 0], &[8, 1, 3, 5]]);
+    let y = ArrayD::from_shape_vec(IxDyn(&[5]), vec![0.0, 2.0, 1.0, 1.0, 0.0]).unwrap();
+    let w = ArrayD::from_shape_vec(IxDyn(&[5]), vec![1.0, 0.0, 2.0, 0.5, 1.5]).unwrap();
+    let n = crate::train::optim::flat_len(parts.net.layers());
+    for _ in 0..3 {
+        whole.train_batch(Input::Indices(x.view()), y.view(), Some(w.view())).unwrap();
+        let mut sum = vec![0.0f64; n];
+        let mut count = 0.0;
+        for rows in [0..2, 2..5] {
+            let xs = x.slice(ndarray::s![rows.clone(), ..]);
+            let ys = y.slice(ndarray::s![rows.clone()]);
+            let ws = w.slice(ndarray::s![rows]);
+            let st = parts.accumulate(Input::Indices(xs), ys.into_dyn(), Some(ws.into_dyn())).unwrap();
+            let mut g = vec![0.0f64; n];
+            parts.gradients_into(&mut g, st.count).unwrap();
+            sum.iter_mut().zip(&g).for_each(|(s, v)| *s += v);
+            count += st.count;
+        }
+        parts.apply_flat(&sum, 1.0 / count).unwrap();
+    }
+    for (a, b) in whole.net.layers().iter().zip(parts.net.layers()) {
+        for i in 0..a.param_names().len() {
+            let diff = (&a.param(i) - &b.param(i)).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!(diff < 1e-12, "{}/{}: differs by {diff}", a.name, a.param_names()[i]);
+        }
+    }
+    assert!(parts.apply_flat(&sum_of(n - 1), 1.0).is_err());
+}
+
+fn sum_of(n: usize) -> Vec<f64> {
+    vec![0.0; n]
+}

@@ -76,7 +76,9 @@ impl<F: Float> Dense<F> {
                 "Dense: units and input size must be positive, got units={units}, input size {input_dim}"
             )));
         }
-        let limit = (6.0 / (input_dim + units) as f64).sqrt();
+        // Kernel and its gradient, probed before either is allocated.
+        crate::memory::ensure::<F>("Dense units x input size", &[input_dim, units, 2])?;
+        let limit = (6.0 / (input_dim as f64 + units as f64)).sqrt();
         let mut rng = SplitMix64::new(seed);
         let nb = if use_bias { units } else { 0 };
         Ok(Dense {
@@ -108,6 +110,7 @@ impl<F: Float> Dense<F> {
         if x.features() != self.input_dim {
             return Err(RnnError::shape(format!("Dense: expected {} input features, got {}", self.input_dim, x.features())));
         }
+        crate::memory::ensure::<F>("Dense output (rows x units)", &[x.data.nrows(), self.units, if keep { 2 } else { 1 }])?;
         let mut y = self.linear(&x.data);
         let logits = want_logits.then(|| y.clone());
         self.activation.apply(y.view_mut());

@@ -74,6 +74,8 @@ impl<F: Float> Embedding<F> {
                 "Embedding: input_dim and output_dim must be positive, got input_dim={input_dim}, output_dim={output_dim}"
             )));
         }
+        // Weight and gradient, probed before either is allocated.
+        crate::memory::ensure::<F>("Embedding input_dim x output_dim", &[input_dim, output_dim, 2])?;
         let mut rng = SplitMix64::new(seed);
         Ok(Embedding {
             input_dim,
@@ -91,6 +93,7 @@ impl<F: Float> Embedding<F> {
     /// Looks up `x` (B, T); returns `(B·T, E)` rows and, with `mask_zero`, the mask.
     pub fn lookup(&mut self, x: ArrayView2<i64>, keep: bool) -> Result<(Tensor<F>, Option<Mask>)> {
         let (batch, steps) = x.dim();
+        crate::memory::ensure::<F>("x (batch x steps x output_dim)", &[batch, steps, self.output_dim])?;
         let mut idx = Vec::with_capacity(batch * steps);
         for ((b, t), &v) in x.indexed_iter() {
             if v < 0 || v as u64 >= self.input_dim as u64 {

@@ -143,7 +143,7 @@ impl RecurrentConfig {
     /// Features of the output (per step or final).
     pub fn output_size(&self) -> usize {
         if self.bidirectional && self.merge_mode == MergeMode::Concat {
-            2 * self.units
+            self.units.saturating_mul(2) // an impossible size fails when built
         } else {
             self.units
         }
@@ -185,6 +185,11 @@ impl<F: Float> RecurrentLayer<F> {
         if !(0.0..1.0).contains(&cfg.dropout) {
             return Err(RnnError::value(format!("dropout: expected a rate in [0, 1), got {}", cfg.dropout)));
         }
+        // The whole stack's parameters and gradients, checked before the first is built.
+        let whole = RnnConfig::new(cfg.cell, cfg.input_size.max(1), cfg.units.max(1));
+        let whole = RnnConfig { num_layers: cfg.num_layers.max(1), bidirectional: cfg.bidirectional, ..whole };
+        let n = crate::memory::mul("units", whole.param_elements()?, 2)?;
+        crate::memory::ensure::<F>("units x num_layers (the parameters and gradients)", &[n])?;
         let split = cfg.dropout > 0.0 && cfg.num_layers > 1;
         let mut rng = SplitMix64::new(seed);
         let mut stacks = Vec::new();

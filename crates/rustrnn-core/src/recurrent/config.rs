@@ -2,6 +2,7 @@
 
 use crate::error::{Result, RnnError};
 pub use crate::kernels::Nonlinearity;
+use crate::memory;
 use crate::names::Names;
 
 /// The recurrent cell, with PyTorch's gate order.
@@ -92,7 +93,28 @@ impl RnnConfig {
                 self.hidden_size, self.proj_size
             )));
         }
-        Ok(())
+        self.param_elements().map(|_| ())
+    }
+
+    /// Elements of all parameters, overflow-checked: an error naming the
+    /// argument when a size cannot exist (e.g. gates × hidden_size wraps).
+    pub fn param_elements(&self) -> Result<usize> {
+        let g = memory::mul("hidden_size", self.cell.gates(), self.hidden_size)?;
+        let d = self.num_directions();
+        let wide = memory::mul("hidden_size", d, self.hidden_size)?;
+        let first = memory::elements("input_size", &[g, self.input_size.saturating_add(self.hidden_size).saturating_add(2)])?;
+        let deeper = memory::elements("hidden_size", &[g, wide.saturating_add(self.hidden_size).saturating_add(2)])?;
+        let per_dir = memory::elements("num_layers", &[deeper, self.num_layers - 1])?;
+        memory::total("num_layers", &[memory::mul("num_layers", first, d)?, memory::mul("num_layers", per_dir, d)?])
+    }
+
+    /// Bytes one forward allocates for `rows` = batch × steps (outputs, gate
+    /// pre-activations, and when `keep` the per-layer cache for backward).
+    pub fn forward_bytes(&self, rows: usize, elem_size: usize, keep: bool) -> Result<usize> {
+        let what = "x (batch x sequence length)";
+        let per_row = memory::total(what, &[self.gate_size() * 2, self.hidden_size * 4, self.output_size()])?;
+        let layers = if keep { self.num_layers } else { 1 };
+        memory::bytes(what, &[rows, per_row, self.num_directions(), layers], elem_size)
     }
 
     /// 2 for a bidirectional stack, else 1.

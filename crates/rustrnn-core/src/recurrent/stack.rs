@@ -10,6 +10,7 @@ use super::sequence::{SeqLayout, Validity};
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::kernels::gemm::gemm;
+use crate::memory;
 use crate::threads;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, Axis};
 
@@ -70,6 +71,9 @@ impl<F: Float> Recurrent<F> {
     /// A stack initialised as PyTorch does, from `seed`.
     pub fn new(config: RnnConfig, seed: u64) -> Result<Self> {
         config.validate()?;
+        // Parameters and gradients, probed before either is allocated.
+        let n = memory::mul("hidden_size", config.param_elements()?, 2)?;
+        memory::ensure::<F>("hidden_size x num_layers (the parameters and gradients)", &[n])?;
         Ok(Recurrent {
             slots: param_slots(&config),
             params: RnnParams::init_uniform(&config, seed),
@@ -283,6 +287,7 @@ impl<F: Float> Recurrent<F> {
         }
         let layout = SeqLayout::new(seq_len, batch, cfg.batch_first);
         self.cache = None;
+        memory::ensure_bytes("x (batch x sequence length)", cfg.forward_bytes(layout.rows(), std::mem::size_of::<F>(), self.training)?)?;
 
         let x2 = x.as_standard_layout();
         let x2 = x2.view().into_shape_with_order((layout.rows(), features)).expect("standard layout");

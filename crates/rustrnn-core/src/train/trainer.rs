@@ -3,7 +3,7 @@
 
 use super::losses::Loss;
 use super::metrics::Metric;
-use super::optim::{Optimizer, OptimizerConfig};
+use super::optim::{flat_len, Optimizer, OptimizerConfig};
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::models::{Forward, Input, Network, OutGrad};
@@ -59,13 +59,53 @@ impl<F: Float> Trainer<F> {
     pub fn train_batch(&mut self, input: Input<'_, F>, y: ArrayViewD<F>, sample_weight: Option<ArrayViewD<F>>) -> Result<BatchStats> {
         self.compiled()?;
         threads::install(|| {
-            self.net.zero_grad();
-            let (stats, grad) = self.loss_and_grad(input, y, sample_weight, Mode::Train)?;
-            self.net.backward(grad)?;
+            let stats = self.accumulate(input, y, sample_weight)?;
             let c = self.compiled.as_mut().expect("checked");
             c.optimizer.apply(self.net.layers_mut());
             Ok(stats)
         })
+    }
+
+    /// The training step without the update: forward (dropout on), loss and
+    /// backward, leaving each parameter's gradient of the batch's mean loss
+    /// in the layers. Data-parallel training sums these across processes.
+    pub fn accumulate(&mut self, input: Input<'_, F>, y: ArrayViewD<F>, sample_weight: Option<ArrayViewD<F>>) -> Result<BatchStats> {
+        self.compiled()?;
+        threads::install(|| {
+            self.net.zero_grad();
+            let (stats, grad) = self.loss_and_grad(input, y, sample_weight, Mode::Train)?;
+            self.net.backward(grad)?;
+            Ok(stats)
+        })
+    }
+
+    /// Writes the gradients left by [`accumulate`](Self::accumulate), times
+    /// `scale`, into `out` in the flat layout of [`flat_len`].
+    pub fn gradients_into(&self, out: &mut [F], scale: f64) -> Result<()> {
+        let want = flat_len(self.net.layers());
+        if out.len() != want {
+            return Err(RnnError::shape(format!("out: expected a flat array of {want} values, got {}", out.len())));
+        }
+        let s = F::from_f64(scale);
+        let mut at = 0;
+        for l in self.net.layers() {
+            for i in 0..l.param_names().len() {
+                let g = l.grad(i);
+                for (o, v) in out[at..at + g.len()].iter_mut().zip(g.iter()) {
+                    *o = *v * s;
+                }
+                at += g.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// One optimizer step from `flat · scale` (gradients in the flat layout).
+    pub fn apply_flat(&mut self, flat: &[F], scale: f64) -> Result<()> {
+        self.compiled()?;
+        let c = self.compiled.as_mut().expect("checked");
+        let layers = self.net.layers_mut();
+        threads::install(|| c.optimizer.apply_flat(layers, flat, scale))
     }
 
     /// Loss and metrics without updating anything.

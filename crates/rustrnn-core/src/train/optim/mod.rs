@@ -99,27 +99,76 @@ impl<F: Float> Optimizer<F> {
 
     /// One update of every trainable parameter from its accumulated gradient.
     pub fn apply(&mut self, layers: &mut [NamedLayer<F>]) {
+        self.apply_from(layers, None);
+    }
+
+    /// One update from `flat · scale` instead of the accumulated gradients:
+    /// `flat` holds every parameter's gradient of every layer, in model order
+    /// (the layout of [`flat_len`]), e.g. summed across processes.
+    pub fn apply_flat(&mut self, layers: &mut [NamedLayer<F>], flat: &[F], scale: f64) -> Result<()> {
+        let want = flat_len(layers);
+        if flat.len() != want {
+            return Err(RnnError::shape(format!("gradients: expected a flat array of {want} values, got {}", flat.len())));
+        }
+        self.apply_from(layers, Some((flat, scale)));
+        Ok(())
+    }
+
+    fn apply_from(&mut self, layers: &mut [NamedLayer<F>], flat: Option<(&[F], f64)>) {
         self.config.learning_rate = self.config.rate_at(self.iterations);
         let cfg = self.config.clone();
+        // Where each parameter's gradient starts in `flat`, per layer.
+        let mut starts = Vec::with_capacity(layers.len());
+        let mut at = 0;
+        for l in layers.iter() {
+            let mut own = Vec::new();
+            for i in 0..l.param_names().len() {
+                own.push(at);
+                at += l.param(i).len();
+            }
+            starts.push(own);
+        }
+        let base = flat.map_or(1.0, |(_, s)| s);
         let global_scale = match cfg.global_clipnorm {
             Some(max) => {
-                let sq: f64 =
-                    layers.iter().filter(|l| l.trainable()).flat_map(|l| (0..l.param_names().len()).map(move |i| sq_norm(l.grad(i)))).sum();
+                let sq: f64 = match flat {
+                    Some((g, s)) => layers
+                        .iter()
+                        .zip(&starts)
+                        .filter(|(l, _)| l.trainable())
+                        .map(|(l, own)| {
+                            let a = own.first().copied().unwrap_or(0);
+                            g[a..a + l.num_params()].iter().map(|v| (to_f64(*v) * s).powi(2)).sum::<f64>()
+                        })
+                        .sum(),
+                    None => layers
+                        .iter()
+                        .filter(|l| l.trainable())
+                        .flat_map(|l| (0..l.param_names().len()).map(move |i| sq_norm(l.grad(i))))
+                        .sum(),
+                };
                 clip_scale(sq.sqrt(), max)
             }
             None => 1.0,
         };
         self.iterations += 1;
         let step = rules::StepConsts::new(&cfg, self.iterations);
-        for layer in layers.iter_mut().filter(|l| l.trainable()) {
+        for (layer, at) in layers.iter_mut().zip(&starts).filter(|(l, _)| l.trainable()) {
             let names = layer.param_names();
             let prefix = layer.name.clone();
             let state = &mut self.state;
-            layer.update(&mut |i, w, g| {
+            layer.update(&mut |i, w, own| {
+                let g = match flat {
+                    Some((g, _)) => {
+                        let a = at[i];
+                        ArrayViewD::from_shape(ndarray::IxDyn(w.shape()), &g[a..a + w.len()]).expect("sized by the layout")
+                    }
+                    None => own,
+                };
                 let slots = state.entry(format!("{prefix}/{}", names[i])).or_insert_with(|| cfg.rule.init_slots(w.shape()));
                 let scale = match cfg.clipnorm {
-                    Some(max) => global_scale * clip_scale(sq_norm(g.view()).sqrt(), max),
-                    None => global_scale,
+                    Some(max) => base * global_scale * clip_scale(sq_norm(g.view()).sqrt() * base, max),
+                    None => base * global_scale,
                 };
                 update_one(&cfg, &step, w, g, slots, F::from_f64(scale));
             });
@@ -171,6 +220,11 @@ impl<F: Float> Optimizer<F> {
         self.state = full;
         Ok(())
     }
+}
+
+/// Length of the flat gradient layout: every parameter of every layer.
+pub fn flat_len<F: Float>(layers: &[NamedLayer<F>]) -> usize {
+    layers.iter().map(|l| l.num_params()).sum()
 }
 
 fn sq_norm<F: Float>(g: ArrayViewD<F>) -> f64 {
