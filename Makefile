@@ -2,17 +2,20 @@
 #   make demo   build, install, and run the main job (rustrnn demo sentiment)
 #   make test   build, install, and run every test (Rust unit tests + pytest, the slow demo tests included)
 #   make test-fast   the same without the slow tests (the full demos and their result bars)
+#   make test-torch TORCH_PY=/path/to/python   the tests against PyTorch (tests/test_pytorch_*.py); that
+#               python needs torch and rustrnn (make install PY=/path/to/python); skipped without torch
 #   make wheel  the release wheel (manylinux2014, abi3) in dist/, checked and smoke-tested in a fresh venv
 #   make fuzz   the long fuzz run: hypothesis with many more examples, then atheris on the model file
 #               loader for FUZZ_SECONDS (default 600); see tests/fuzz/README.md
 #   make bench  Rust micro-benchmarks, a quick rustrnn-vs-PyTorch run, then end-to-end fit/generation speed
 #               (see benches/README.md; the full run: make bench BENCH_ARGS=)
 PY ?= python3
+TORCH_PY ?= $(PY)
 BENCH_ARGS ?= --quick
 FUZZ_SECONDS ?= 600
 FUZZ_EXAMPLES ?= 300
 
-.PHONY: install demo test test-rust test-python test-fast bench fuzz wheel
+.PHONY: install demo test test-rust test-python test-fast test-torch bench fuzz wheel
 
 install:
 	$(PY) -m pip install -q -e . "pytest>=7" "hypothesis>=6"
@@ -30,6 +33,10 @@ test: test-rust test-python
 
 test-fast: test-rust install
 	$(PY) -m pytest -q -m "not slow"
+
+test-torch:
+	@$(TORCH_PY) -c "import torch, rustrnn._native" || { echo "make test-torch: TORCH_PY=$(TORCH_PY) needs torch and rustrnn (make install PY=$(TORCH_PY))"; exit 1; }
+	$(TORCH_PY) -m pytest -q tests/test_pytorch_*.py
 
 bench: install
 	cargo bench -p rustrnn-benches

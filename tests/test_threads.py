@@ -18,7 +18,7 @@ def restore_threads():
 
 def _run(cell, threads, x, dout, lengths):
     rustrnn.set_num_threads(threads)
-    m = cell(16, 96, num_layers=2, bidirectional=True, seed=3)
+    m = cell(16, 96, num_layers=2, bidirectional=True, batch_first=True, seed=3)
     out, *_ = m(x, lengths=lengths)
     dx, *_ = m.backward(dout)
     return out, dx, m.grads
@@ -50,7 +50,7 @@ def test_set_num_threads_validates_and_reports(restore_threads):
 def test_concurrent_calls_from_python_threads_give_the_serial_results():
     rng = np.random.default_rng(1)
     xs = [rng.standard_normal((8, 20, 12)).astype(np.float32) for _ in range(6)]
-    modules = [rustrnn.nn.GRU(12, 40, seed=i) for i in range(6)]
+    modules = [rustrnn.nn.GRU(12, 40, batch_first=True, seed=i) for i in range(6)]
     expected = [m.eval()(x)[0] for m, x in zip(modules, xs)]
     results = [None] * 6
 

@@ -1,10 +1,10 @@
 """rustrnn: fast, exact RNN, LSTM and GRU for Python on the CPU, with a Rust core.
 
 >>> import numpy as np, rustrnn
->>> lstm = rustrnn.nn.LSTM(8, 16)
->>> out, (hn, cn) = lstm(np.zeros((4, 10, 8), np.float32))
+>>> lstm = rustrnn.nn.LSTM(8, 16)   # (seq, batch, feature) as in torch.nn; batch_first=True for (batch, seq, ...)
+>>> out, (hn, cn) = lstm(np.zeros((10, 4, 8), np.float32))
 >>> out.shape, hn.shape
-((4, 10, 16), (1, 4, 16))
+((10, 4, 16), (1, 4, 16))
 """
 
 from __future__ import annotations

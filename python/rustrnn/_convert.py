@@ -6,6 +6,10 @@ code reads them in place). Other memory layouts, other floating-point dtypes
 once, with a copy. Integer, boolean, complex, string and object arrays are
 refused with a :class:`~rustrnn.errors.DTypeError`: silently treating indices or
 flags as features hides bugs.
+
+PyTorch tensors are accepted wherever arrays are: detached and read in place
+through ``Tensor.numpy()`` when on the CPU (no copy), copied to the CPU
+otherwise. torch is never imported here.
 """
 
 from __future__ import annotations
@@ -30,8 +34,28 @@ def resolve_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+def is_torch_tensor(value: Any) -> bool:
+    """True for a ``torch.Tensor`` (or ``nn.Parameter``), without importing torch."""
+    module = type(value).__module__
+    return (module == "torch" or module.startswith("torch.")) and hasattr(value, "detach") and hasattr(value, "numpy")
+
+
+def from_torch(value: Any) -> Any:
+    """A torch tensor as a NumPy array over the same memory (detached; copied only off the CPU
+    or for dtypes NumPy lacks, e.g. bfloat16, which becomes float32); anything else unchanged."""
+    if not is_torch_tensor(value):
+        return value
+    t = value.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    if str(t.dtype) == "torch.bfloat16":
+        t = t.float()
+    return t.resolve_conj().resolve_neg().numpy()
+
+
 def as_float_array(name: str, value: Any, dtype: np.dtype, ndim: int | None = None) -> np.ndarray:
     """``value`` as a C-contiguous array of ``dtype``, copying only when needed."""
+    value = from_torch(value)
     if isinstance(value, np.ndarray):
         arr = value
     else:
@@ -53,7 +77,7 @@ def as_lengths(value: Any) -> list[int] | None:
     """Sequence lengths as a list of ints; ``None`` stays ``None``."""
     if value is None:
         return None
-    arr = np.asarray(value)
+    arr = np.asarray(from_torch(value))
     if arr.dtype.kind not in "iu":
         raise DTypeError(f"lengths: expected integers, got dtype {arr.dtype}")
     if arr.ndim != 1:

@@ -25,7 +25,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._checks import as_bool, as_int, positive_int
-from ._convert import resolve_dtype
+from ._convert import from_torch, resolve_dtype
 from ._registry import register_model
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
 from .generation import generate as _generate
@@ -173,7 +173,7 @@ class Model:
     # ----- data --------------------------------------------------------------------------------
     def _prepare_y(self, y: Any) -> np.ndarray:
         _streams.reject_stream("y", y, "this call")
-        arr = np.asarray(y)
+        arr = np.asarray(from_torch(y))
         if arr.dtype.kind not in "fiub":
             raise DTypeError(f"y: expected numbers, got dtype {arr.dtype}")
         return np.ascontiguousarray(arr, dtype=self.dtype)
@@ -181,7 +181,7 @@ class Model:
     def _prepare_weights(self, sample_weight: Any, n: int) -> Optional[np.ndarray]:
         if sample_weight is None:
             return None
-        w = np.ascontiguousarray(np.asarray(sample_weight, dtype=self.dtype))
+        w = np.ascontiguousarray(np.asarray(from_torch(sample_weight), dtype=self.dtype))
         if w.ndim == 0 or w.shape[0] != n:
             raise ShapeError(f"sample_weight: expected one weight per sample ({n},) (or (N, T) per step), got shape {w.shape}")
         return w
@@ -537,7 +537,7 @@ class Model:
     def _set_named_weights(self, weights: dict) -> None:
         items = []
         for name, value in weights.items():
-            arr = np.asarray(value)
+            arr = np.asarray(from_torch(value))
             if arr.dtype.kind not in "fiu":
                 raise DTypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
             items.append((name, np.ascontiguousarray(arr, dtype=self.dtype)))
@@ -717,7 +717,7 @@ class Sequential(Model):
         if x is None:
             raise ArgumentError("x: input data is required")
         _streams.reject_stream("x", x, "this call")
-        arr = np.asarray(x)
+        arr = np.asarray(from_torch(x))
         if self.layers and isinstance(self.layers[0], Embedding):
             if arr.dtype.kind not in "iu":
                 raise DTypeError(f"x: the model starts with an Embedding and expects integer indices (int32/int64), got dtype {arr.dtype}")

@@ -109,6 +109,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // AVX-512 kernels are checked against the portable ones before first use.
     rustrnn_core::kernels::selfcheck::register();
     m.add_class::<recurrent::RecurrentHandle>()?;
+    m.add_class::<recurrent::ForwardTape>()?;
     m.add_class::<model::ModelHandle>()?;
     m.add_function(wrap_pyfunction!(model::serialize_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::deserialize_model, m)?)?;

@@ -8,7 +8,7 @@ use numpy::{Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArray3, 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use rustrnn_core::recurrent::{CellKind, Nonlinearity, Recurrent, RnnConfig};
+use rustrnn_core::recurrent::{CellKind, ForwardCache, Nonlinearity, Recurrent, RnnConfig};
 use rustrnn_core::{rng, Float, RnnError};
 use std::sync::{Mutex, MutexGuard};
 
@@ -47,6 +47,19 @@ pub struct RecurrentHandle {
     stack: Stack,
 }
 
+enum Tape {
+    F32(ForwardCache<f32>),
+    F64(ForwardCache<f64>),
+}
+
+/// What one training-mode forward kept for its backward, held outside the
+/// handle so that several forwards can each be differentiated later (as
+/// autograd does). Used once.
+#[pyclass(module = "rustrnn._native")]
+pub struct ForwardTape {
+    tape: Option<Tape>,
+}
+
 /// A read-only view of a C-contiguous 3-D array of `T`, or a `TypeError`
 /// naming the argument. (The Python layer converts; this is the last guard.)
 fn view3<'py, T: Element + Float>(arg: &'static str, obj: &Bound<'py, PyAny>) -> Result<PyReadonlyArray3<'py, T>> {
@@ -82,7 +95,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 #[pymethods]
 impl RecurrentHandle {
     #[new]
-    #[pyo3(signature = (cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, nonlinearity, dtype, seed=None))]
+    #[pyo3(signature = (cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, nonlinearity, dtype, seed=None, proj_size=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         cell: &str,
@@ -95,13 +108,14 @@ impl RecurrentHandle {
         nonlinearity: &str,
         dtype: &str,
         seed: Option<u64>,
+        proj_size: usize,
     ) -> Result<Self> {
         let act: Nonlinearity = nonlinearity.parse()?;
         let cell = match cell.parse::<CellKind>()? {
             CellKind::Rnn(_) => CellKind::Rnn(act),
             other => other,
         };
-        let config = RnnConfig { cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first };
+        let config = RnnConfig { cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, proj_size };
         let seed = seed.unwrap_or_else(rng::next_seed);
         let stack = match dtype {
             "float32" => Stack::F32(Mutex::new(Recurrent::new(config, seed)?)),
@@ -162,6 +176,33 @@ impl RecurrentHandle {
         })
     }
 
+    /// The tape of the last training-mode forward, taken out of the handle
+    /// (None if there is none).
+    fn take_tape(&self, py: Python<'_>) -> Result<Option<ForwardTape>> {
+        let tape = match &self.stack {
+            Stack::F32(m) => compute(py, || Ok(lock(m)?.take_cache()))?.map(Tape::F32),
+            Stack::F64(m) => compute(py, || Ok(lock(m)?.take_cache()))?.map(Tape::F64),
+        };
+        Ok(tape.map(|t| ForwardTape { tape: Some(t) }))
+    }
+
+    /// Makes `tape` (from `take_tape` of this handle) the one the next
+    /// `backward` consumes; the tape is spent.
+    fn put_tape(&self, py: Python<'_>, tape: &mut ForwardTape) -> Result<()> {
+        match (&self.stack, tape.tape.take()) {
+            (_, None) => Err(RnnError::state("tape: already used by a backward; run forward again").into()),
+            (Stack::F32(m), Some(Tape::F32(c))) => compute(py, || {
+                lock(m)?.put_cache(c);
+                Ok(())
+            }),
+            (Stack::F64(m), Some(Tape::F64(c))) => compute(py, || {
+                lock(m)?.put_cache(c);
+                Ok(())
+            }),
+            _ => Err(dtype_error("tape: recorded in another dtype than this handle's".into())),
+        }
+    }
+
     /// Parameter names in PyTorch's `named_parameters()` order.
     fn param_names(&self, py: Python<'_>) -> Result<Vec<String>> {
         with_stack!(self, m, T, { compute(py, || Ok(lock(m)?.slots().iter().map(|s| s.name.clone()).collect())) })
@@ -187,6 +228,11 @@ impl RecurrentHandle {
             let v = ro.as_array();
             compute(py, || lock(m)?.set_param(name, v))
         })
+    }
+
+    /// Dropout between layers in training mode (PyTorch's `dropout`).
+    fn set_dropout(&self, py: Python<'_>, p: f64) -> Result<()> {
+        with_stack!(self, m, T, { compute(py, || lock(m)?.set_dropout(p)) })
     }
 
     fn zero_grad(&self, py: Python<'_>) -> Result<()> {

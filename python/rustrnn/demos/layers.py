@@ -28,7 +28,7 @@ def main(args: argparse.Namespace) -> dict:
     if args.threads:
         rustrnn.set_num_threads(args.threads)
     rustrnn.manual_seed(0)
-    lstm = rustrnn.nn.LSTM(I, H, num_layers=args.layers, bidirectional=args.bidirectional)
+    lstm = rustrnn.nn.LSTM(I, H, num_layers=args.layers, bidirectional=args.bidirectional, batch_first=True)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((B, T, I), dtype=np.float32)
     print(f"{lstm}  ({lstm.num_parameters():,} parameters, {rustrnn.get_num_threads()} threads)")

@@ -7,14 +7,16 @@ Shapes (``D`` = 2 if bidirectional else 1, ``L`` = num_layers)::
 
     x        (B, T, I)  if batch_first else (T, B, I)
     output   (B, T, D*H) if batch_first else (T, B, D*H), zero past each length
-    h0, hn   (L*D, B, H);  c0, cn (LSTM) likewise
+    h0, hn   (L*D, B, H), or (L*D, B, P) for an LSTM with proj_size P;  c0, cn (LSTM) (L*D, B, H)
+    (with proj_size each direction's output has P features: output (..., D*P))
     lengths  (B,) ints in 1..=T: the valid prefix of each sequence (any order)
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Any, Optional, Tuple
+import warnings
+from typing import Any, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -28,6 +30,13 @@ Array = np.ndarray
 _FORMAT = "rustrnn.nn.recurrent"
 
 
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` did not match, as ``torch.nn.Module.load_state_dict`` returns it."""
+
+    missing_keys: List[str]
+    unexpected_keys: List[str]
+
+
 class _Recurrent:
     """What RNN, LSTM and GRU share."""
 
@@ -39,11 +48,13 @@ class _Recurrent:
         hidden_size: int,
         num_layers: int = 1,
         bias: bool = True,
-        batch_first: bool = True,
+        batch_first: bool = False,
         bidirectional: bool = False,
         dtype: Any = np.float32,
         seed: Optional[int] = None,
         nonlinearity: str = "tanh",
+        dropout: float = 0.0,
+        proj_size: int = 0,
     ) -> None:
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
@@ -55,12 +66,26 @@ class _Recurrent:
         if nonlinearity not in NONLINEARITIES:
             raise ArgumentError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating, np.integer)):
+            raise DTypeError(f"dropout: expected a number in [0, 1], got {type(dropout).__name__}")
+        if not 0.0 <= float(dropout) <= 1.0:
+            raise ArgumentError(f"dropout: expected a probability in [0, 1], got {dropout}")
+        self.dropout = float(dropout)
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects "
+                          f"num_layers greater than 1, but got dropout={dropout} and num_layers=1", UserWarning, stacklevel=3)
+        self.proj_size = operator.index(proj_size)
+        if self.proj_size < 0:
+            raise ArgumentError(f"proj_size: expected a non-negative integer, got {proj_size}")
+        if self.proj_size >= self.hidden_size and self.proj_size > 0:
+            raise ArgumentError(f"proj_size: expected less than hidden_size ({self.hidden_size}), got {proj_size}")
         if seed is not None:
             seed = operator.index(seed) & 0xFFFF_FFFF_FFFF_FFFF
         self._handle = _native.RecurrentHandle(
             self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
-            self.bias, self.batch_first, nonlinearity, self.dtype.name, seed,
+            self.bias, self.batch_first, nonlinearity, self.dtype.name, seed, self.proj_size,
         )
+        self._handle.set_dropout(self.dropout)
 
     # ----- pickling ---------------------------------------------------------------------------
     def _config(self) -> dict:
@@ -85,36 +110,50 @@ class _Recurrent:
         """A copy of every parameter, by PyTorch's name."""
         return {name: self._handle.get_param(name) for name in self._handle.param_names()}
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> None:
-        """Copies parameters in, by PyTorch's names and shapes (torch tensors work too).
+    def named_parameters(self) -> Iterator[Tuple[str, Array]]:
+        """``(name, copy of the parameter)`` pairs in PyTorch's ``named_parameters()`` order."""
+        for name in self._handle.param_names():
+            yield name, self._handle.get_param(name)
 
-        Everything is checked before anything is written, so a failed load
-        leaves the module unchanged. NaN and infinite values are accepted and
-        propagate through forward, as in PyTorch.
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, prefix: str = "") -> IncompatibleKeys:
+        """Copies parameters in, by PyTorch's names (after ``prefix``) and shapes, as torch does.
+
+        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``, like
+        ``torch.nn.Module.load_state_dict``; with ``strict=True`` any missing or
+        unexpected key is an :class:`~rustrnn.errors.ArgumentError` instead. Keys
+        not starting with ``prefix`` are unexpected. A wrong shape is a
+        :class:`~rustrnn.errors.ShapeError` even with ``strict=False`` (as in
+        torch). Everything is checked before anything is written, so a failed
+        load leaves the module unchanged. Values may be arrays or torch tensors;
+        NaN and infinite values are accepted and propagate, as in PyTorch.
         """
         if not hasattr(state_dict, "keys"):
             raise DTypeError(f"state_dict: expected a mapping of parameter names to arrays, got {type(state_dict).__name__}")
+        if not isinstance(prefix, str):
+            raise DTypeError(f"prefix: expected a str, got {type(prefix).__name__}")
         names = self._handle.param_names()
-        unexpected = [k for k in state_dict.keys() if k not in names]
-        missing = [k for k in names if k not in state_dict]
-        if unexpected:
-            raise ArgumentError(f"state_dict: unexpected key(s) {', '.join(map(str, unexpected))}; expected {', '.join(names)}")
-        if strict and missing:
-            raise ArgumentError(f"state_dict: missing key(s) {', '.join(missing)}")
+        wanted = {prefix + n: n for n in names}
+        unexpected = [k for k in state_dict.keys() if k not in wanted]
+        missing = [k for k in wanted if k not in state_dict]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing key(s) {', '.join(missing)}")
+            if unexpected:
+                parts.append(f"unexpected key(s) {', '.join(map(str, unexpected))}")
+            raise ArgumentError(f"state_dict: {'; '.join(parts)}; expected {', '.join(wanted)}")
         staged = {}
-        for name in names:
-            if name not in state_dict:
+        for key, name in wanted.items():
+            if key not in state_dict:
                 continue
-            value = state_dict[name]
-            if hasattr(value, "detach"):  # a torch tensor
-                value = value.detach().cpu().numpy()
-            arr = as_float_array(name, value, self.dtype)
+            arr = as_float_array(key, state_dict[key], self.dtype)
             want = self._handle.get_param(name).shape
             if arr.shape != want:
-                raise ShapeError(f"{name}: expected shape {want}, got {arr.shape}")
+                raise ShapeError(f"{key}: expected shape {want}, got {arr.shape}")
             staged[name] = arr
         for name, arr in staged.items():
             self._handle.set_param(name, arr)
+        return IncompatibleKeys(missing, unexpected)
 
     @property
     def grads(self) -> dict[str, Array]:
@@ -134,7 +173,7 @@ class _Recurrent:
         return bool(self._handle.training)
 
     def train(self, mode: bool = True) -> "_Recurrent":
-        """Training mode: forward keeps what backward needs."""
+        """Training mode: forward keeps what backward needs and applies ``dropout`` between layers."""
         self._handle.training = as_bool("mode", mode)
         return self
 
@@ -175,10 +214,14 @@ class _Recurrent:
             extra += f", nonlinearity={self.nonlinearity!r}"
         if not self.bias:
             extra += ", bias=False"
-        if not self.batch_first:
-            extra += ", batch_first=False"
+        if self.batch_first:
+            extra += ", batch_first=True"
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
         if self.bidirectional:
             extra += ", bidirectional=True"
+        if self.proj_size:
+            extra += f", proj_size={self.proj_size}"
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, dtype={self.dtype.name})"
 
 
@@ -208,9 +251,10 @@ class RNN(_SingleState):
     _cell = "rnn"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = True, bidirectional: bool = False,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  dtype: Any = np.float32, seed: Optional[int] = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed, nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed, nonlinearity,
+                         dropout)
 
 
 class GRU(_SingleState):
@@ -219,9 +263,10 @@ class GRU(_SingleState):
     _cell = "gru"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = True, bidirectional: bool = False, dtype: Any = np.float32,
-                 seed: Optional[int] = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: Any = np.float32, seed: Optional[int] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed,
+                         dropout=dropout)
 
 
 def _pair(name: str, value: Any) -> Tuple[Any, Any]:
@@ -233,14 +278,16 @@ def _pair(name: str, value: Any) -> Tuple[Any, Any]:
 
 
 class LSTM(_Recurrent):
-    """LSTM, gates i, f, g, o: ``c' = f*c + i*g``, ``h' = o*tanh(c')``."""
+    """LSTM, gates i, f, g, o: ``c' = f*c + i*g``, ``h' = o*tanh(c')``; with ``proj_size`` P,
+    ``h' = W_hr (o*tanh(c'))`` (P values; ``weight_hr_l{k}`` (P, H), ``weight_hh_l{k}`` (4H, P))."""
 
     _cell = "lstm"
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = True, bidirectional: bool = False, dtype: Any = np.float32,
-                 seed: Optional[int] = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, dtype: Any = np.float32, seed: Optional[int] = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed,
+                         dropout=dropout, proj_size=proj_size)
 
     def forward(self, x: Any, state: Any = None, lengths: Any = None) -> Tuple[Array, Tuple[Array, Array]]:
         """``out, (hn, cn) = lstm(x, (h0, c0)=None, lengths=None)``; either of h0, c0 may be None."""

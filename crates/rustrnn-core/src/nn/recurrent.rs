@@ -209,6 +209,7 @@ impl<F: Float> RecurrentLayer<F> {
                 bidirectional: cfg.bidirectional,
                 bias: true,
                 batch_first: true,
+                proj_size: 0,
             };
             let stack = Recurrent::new(rc, rng.next_u64())?;
             for slot in stack.slots() {

@@ -68,11 +68,14 @@ pub struct RnnConfig {
     pub bias: bool,
     /// Input and output as (batch, seq, feature) when true, (seq, batch, feature) when false.
     pub batch_first: bool,
+    /// LSTM only: when positive, each output and the recurrent state `h` is
+    /// projected to this many values (`h = W_hr (o * tanh(c))`), PyTorch's `proj_size`.
+    pub proj_size: usize,
 }
 
 impl RnnConfig {
     pub fn new(cell: CellKind, input_size: usize, hidden_size: usize) -> Self {
-        RnnConfig { cell, input_size, hidden_size, num_layers: 1, bidirectional: false, bias: true, batch_first: true }
+        RnnConfig { cell, input_size, hidden_size, num_layers: 1, bidirectional: false, bias: true, batch_first: true, proj_size: 0 }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -80,6 +83,19 @@ impl RnnConfig {
             if v == 0 {
                 return Err(RnnError::value(format!("{name}: expected a positive integer, got 0")));
             }
+        }
+        if self.proj_size > 0 && self.cell != CellKind::Lstm {
+            return Err(RnnError::value(format!(
+                "proj_size: only an LSTM has a projection, got proj_size {} for a {}",
+                self.proj_size,
+                self.cell.name()
+            )));
+        }
+        if self.proj_size > 0 && self.proj_size >= self.hidden_size {
+            return Err(RnnError::value(format!(
+                "proj_size: expected less than hidden_size ({}), got {}",
+                self.hidden_size, self.proj_size
+            )));
         }
         self.param_elements().map(|_| ())
     }
@@ -119,18 +135,27 @@ impl RnnConfig {
         self.cell.gates() * self.hidden_size
     }
 
+    /// Size of the recurrent state `h` and of each direction's output: `proj_size` when set, else `hidden_size`.
+    pub fn state_size(&self) -> usize {
+        if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.hidden_size
+        }
+    }
+
     /// Features entering layer `layer`.
     pub fn layer_input_size(&self, layer: usize) -> usize {
         if layer == 0 {
             self.input_size
         } else {
-            self.num_directions() * self.hidden_size
+            self.num_directions() * self.state_size()
         }
     }
 
     /// Features of the output sequence.
     pub fn output_size(&self) -> usize {
-        self.num_directions() * self.hidden_size
+        self.num_directions() * self.state_size()
     }
 
     /// Leading extent of `h0`, `hn`, `c0`, `cn`.

@@ -7,12 +7,13 @@ pub mod direction;
 pub mod gru_reset_before;
 pub mod packed;
 pub mod params;
+pub mod projected;
 pub mod sequence;
 pub mod stack;
 
 pub use config::{CellKind, Nonlinearity, RnnConfig};
 pub use params::{param_name, param_slots, CellParams, ParamKind, ParamSlot, RnnParams};
-pub use stack::{Recurrent, RnnInputGrads, RnnOutput};
+pub use stack::{ForwardCache, Recurrent, RnnInputGrads, RnnOutput};
 #[cfg(test)]
 mod reference;
 #[cfg(test)]

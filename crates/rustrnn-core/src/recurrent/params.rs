@@ -1,6 +1,7 @@
 //! Parameters of a recurrent stack, stored per (layer, direction) under PyTorch's names:
 //! `weight_ih_l{k}` (G·H, I_k), `weight_hh_l{k}` (G·H, H), `bias_ih_l{k}` (G·H,),
-//! `bias_hh_l{k}` (G·H,), with the suffix `_reverse` for the backward direction.
+//! `bias_hh_l{k}` (G·H,), for an LSTM with `proj_size` P also `weight_hr_l{k}` (P, H)
+//! (and `weight_hh_l{k}` is then (G·H, P)), with the suffix `_reverse` for the backward direction.
 
 use super::config::RnnConfig;
 use crate::error::{fmt_shape, Result, RnnError};
@@ -18,6 +19,8 @@ pub struct CellParams<F> {
     /// (G·H,), absent when the stack has `bias = false`.
     pub bias_ih: Option<Array1<F>>,
     pub bias_hh: Option<Array1<F>>,
+    /// LSTM with a projection: (P, H).
+    pub weight_hr: Option<Array2<F>>,
 }
 
 /// Which of the four tensors of a cell.
@@ -27,10 +30,11 @@ pub enum ParamKind {
     WeightHh,
     BiasIh,
     BiasHh,
+    WeightHr,
 }
 
 impl ParamKind {
-    const ALL: [ParamKind; 4] = [ParamKind::WeightIh, ParamKind::WeightHh, ParamKind::BiasIh, ParamKind::BiasHh];
+    const ALL: [ParamKind; 5] = [ParamKind::WeightIh, ParamKind::WeightHh, ParamKind::BiasIh, ParamKind::BiasHh, ParamKind::WeightHr];
 
     fn prefix(self) -> &'static str {
         match self {
@@ -38,6 +42,7 @@ impl ParamKind {
             ParamKind::WeightHh => "weight_hh",
             ParamKind::BiasIh => "bias_ih",
             ParamKind::BiasHh => "bias_hh",
+            ParamKind::WeightHr => "weight_hr",
         }
     }
 
@@ -74,13 +79,14 @@ pub fn param_slots(config: &RnnConfig) -> Vec<ParamSlot> {
     for layer in 0..config.num_layers {
         for dir in 0..d {
             for kind in ParamKind::ALL {
-                if kind.is_bias() && !config.bias {
+                if (kind.is_bias() && !config.bias) || (kind == ParamKind::WeightHr && config.proj_size == 0) {
                     continue;
                 }
                 let shape = match kind {
                     ParamKind::WeightIh => vec![g, config.layer_input_size(layer)],
-                    ParamKind::WeightHh => vec![g, config.hidden_size],
+                    ParamKind::WeightHh => vec![g, config.state_size()],
                     ParamKind::BiasIh | ParamKind::BiasHh => vec![g],
+                    ParamKind::WeightHr => vec![config.proj_size, config.hidden_size],
                 };
                 slots.push(ParamSlot { name: param_name(kind, layer, dir == 1), cell: layer * d + dir, kind, shape });
             }
@@ -116,13 +122,14 @@ impl<F: Float> RnnParams<F> {
             .map(|cell| {
                 let input = config.layer_input_size(cell / d);
                 let weight_ih = Array2::from_shape_simple_fn((g, input), &mut next);
-                let weight_hh = Array2::from_shape_simple_fn((g, h), &mut next);
+                let weight_hh = Array2::from_shape_simple_fn((g, config.state_size()), &mut next);
                 let (bias_ih, bias_hh) = if config.bias {
                     (Some(Array1::from_shape_simple_fn(g, &mut next)), Some(Array1::from_shape_simple_fn(g, &mut next)))
                 } else {
                     (None, None)
                 };
-                CellParams { weight_ih, weight_hh, bias_ih, bias_hh }
+                let weight_hr = (config.proj_size > 0).then(|| Array2::from_shape_simple_fn((config.proj_size, h), &mut next));
+                CellParams { weight_ih, weight_hh, bias_ih, bias_hh, weight_hr }
             })
             .collect();
         RnnParams { cells }
@@ -136,6 +143,7 @@ impl<F: Float> RnnParams<F> {
             ParamKind::WeightHh => cell.weight_hh.view().into_dyn(),
             ParamKind::BiasIh => cell.bias_ih.as_ref().expect("slot exists only with bias").view().into_dyn(),
             ParamKind::BiasHh => cell.bias_hh.as_ref().expect("slot exists only with bias").view().into_dyn(),
+            ParamKind::WeightHr => cell.weight_hr.as_ref().expect("slot exists only with proj_size").view().into_dyn(),
         }
     }
 
@@ -155,6 +163,7 @@ impl<F: Float> RnnParams<F> {
             ParamKind::WeightHh => cell.weight_hh.assign(&into_2d(value)),
             ParamKind::BiasIh => cell.bias_ih.as_mut().expect("slot exists only with bias").assign(&into_1d(value)),
             ParamKind::BiasHh => cell.bias_hh.as_mut().expect("slot exists only with bias").assign(&into_1d(value)),
+            ParamKind::WeightHr => cell.weight_hr.as_mut().expect("slot exists only with proj_size").assign(&into_2d(value)),
         }
         Ok(())
     }
@@ -170,6 +179,9 @@ impl<F: Float> RnnParams<F> {
             if let Some(b) = c.bias_hh.as_mut() {
                 b.fill(F::zero());
             }
+            if let Some(w) = c.weight_hr.as_mut() {
+                w.fill(F::zero());
+            }
         }
     }
 
@@ -182,6 +194,7 @@ impl<F: Float> RnnParams<F> {
                     + c.weight_hh.len()
                     + c.bias_ih.as_ref().map_or(0, |b| b.len())
                     + c.bias_hh.as_ref().map_or(0, |b| b.len())
+                    + c.weight_hr.as_ref().map_or(0, |w| w.len())
             })
             .sum()
     }

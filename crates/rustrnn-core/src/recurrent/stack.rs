@@ -6,6 +6,7 @@ use super::direction::{self, DirectionCache, DirectionSpec};
 use super::gru_reset_before;
 use super::packed::ForwardPack;
 use super::params::{param_slots, ParamSlot, RnnParams};
+use super::projected::{self, ProjectedCache};
 use super::sequence::{SeqLayout, Validity};
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
@@ -35,14 +36,18 @@ pub struct RnnInputGrads<F> {
     pub dc0: Option<Array3<F>>,
 }
 
-/// What backward needs from the last training-mode forward.
+/// What backward needs from a training-mode forward. Opaque: taken out of a
+/// stack with [`Recurrent::take_cache`] so that several forwards can be
+/// differentiated later, each by its own tape (as autograd does).
 #[derive(Debug)]
-struct ForwardCache<F> {
+pub struct ForwardCache<F> {
     layout: SeqLayout,
     spans: Option<Vec<(usize, usize)>>,
     input_dims: (usize, usize, usize),
     /// Per layer: its input (N, I_l) and one cache per direction.
-    layers: Vec<(Array2<F>, Vec<DirectionCache<F>>)>,
+    layers: LayerCaches<F>,
+    /// Per layer but the last: the dropout mask (0 or 1/(1-p)) applied to its output.
+    masks: Vec<Option<Array2<F>>>,
 }
 
 /// A recurrent stack with its parameters, accumulated gradients and the cache
@@ -58,6 +63,9 @@ pub struct Recurrent<F> {
     /// The weights packed for the kernels, one per cell; dropped whenever a
     /// parameter changes.
     packed: Option<Vec<ForwardPack<F>>>,
+    /// Probability of zeroing each output of every layer but the last, in
+    /// training mode (PyTorch's `dropout`).
+    dropout: f64,
 }
 
 impl<F: Float> Recurrent<F> {
@@ -75,6 +83,7 @@ impl<F: Float> Recurrent<F> {
             training: true,
             cache: None,
             packed: None,
+            dropout: 0.0,
         })
     }
 
@@ -106,6 +115,11 @@ impl<F: Float> Recurrent<F> {
     /// accepted (and propagate through forward), as in PyTorch.
     pub fn set_param(&mut self, name: &str, value: ArrayViewD<'_, F>) -> Result<()> {
         let slot = self.slot(name)?.clone();
+        // Writing the same values again (a caller syncing weights before every
+        // call) keeps the packed weights.
+        if self.params.get(&slot) == value {
+            return Ok(());
+        }
         self.packed = None;
         self.params.set(&slot, value)
     }
@@ -134,12 +148,47 @@ impl<F: Float> Recurrent<F> {
         self.training
     }
 
+    /// Dropout between layers in training mode, as PyTorch's `dropout`: each
+    /// output of every layer but the last is zeroed with probability `p` and
+    /// the others scaled by 1/(1-p). The masks come from the global seed
+    /// sequence ([`crate::rng::next_seed`]), one per forward.
+    pub fn set_dropout(&mut self, p: f64) -> Result<()> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(RnnError::value(format!("dropout: expected a probability in [0, 1], got {p}")));
+        }
+        self.dropout = p;
+        Ok(())
+    }
+
+    pub fn dropout(&self) -> f64 {
+        self.dropout
+    }
+
+    /// Takes the cache of the last training-mode forward out of the stack (to
+    /// hand back with [`put_cache`](Self::put_cache) before its backward).
+    pub fn take_cache(&mut self) -> Option<ForwardCache<F>> {
+        self.cache.take()
+    }
+
+    /// Makes `cache` the one the next [`backward`](Self::backward) consumes. It
+    /// must come from a forward of this stack with the current parameters.
+    pub fn put_cache(&mut self, cache: ForwardCache<F>) {
+        self.cache = Some(cache);
+    }
+
+    /// `h`-like states have `state_size` (proj_size if set) columns, `c`-like ones `hidden_size`.
     fn check_state(&self, name: &str, state: Option<ArrayView3<F>>, batch: usize) -> Result<()> {
         if let Some(s) = state {
-            let want = [self.config.num_states(), batch, self.config.hidden_size];
+            let cell_like = name.starts_with('c') || name.starts_with("dc");
+            let (width, what) = if cell_like || self.config.proj_size == 0 {
+                (self.config.hidden_size, "hidden_size")
+            } else {
+                (self.config.proj_size, "proj_size")
+            };
+            let want = [self.config.num_states(), batch, width];
             if s.shape() != want {
                 return Err(RnnError::shape(format!(
-                    "{name}: expected shape {} (num_layers*num_directions, batch, hidden_size), got {}",
+                    "{name}: expected shape {} (num_layers*num_directions, batch, {what}), got {}",
                     fmt_shape(&want),
                     fmt_shape(s.shape())
                 )));
@@ -253,9 +302,11 @@ impl<F: Float> Recurrent<F> {
         } else {
             Some(self.packed.get_or_insert_with(|| params.cells.iter().map(|c| ForwardPack::new(cfg.cell, c)).collect()).as_slice())
         };
-        let (output, h_n, c_n, layers) = threads::install(|| run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep));
+        let dropout = (keep && self.dropout > 0.0 && cfg.num_layers > 1).then(|| (self.dropout, crate::rng::next_seed()));
+        let (output, h_n, c_n, layers, masks) =
+            threads::install(|| run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep, dropout));
         if keep {
-            self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers });
+            self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers, masks });
         }
         let (a, b) = (x.dim().0, x.dim().1);
         let output = output.into_shape_with_order((a, b, cfg.output_size())).expect("row order kept");
@@ -307,7 +358,14 @@ impl<F: Float> Recurrent<F> {
     }
 }
 
-type LayerCaches<F> = Vec<(Array2<F>, Vec<DirectionCache<F>>)>;
+/// One direction's cache: the plain cells', or a projected LSTM's.
+#[derive(Debug)]
+enum StepCache<F> {
+    Plain(DirectionCache<F>),
+    Projected(ProjectedCache<F>),
+}
+
+type LayerCaches<F> = Vec<(Array2<F>, Vec<StepCache<F>>)>;
 
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn run_forward<F: Float>(
@@ -320,12 +378,14 @@ fn run_forward<F: Float>(
     h0: Option<ArrayView3<F>>,
     c0: Option<ArrayView3<F>>,
     keep: bool,
-) -> (Array2<F>, Array3<F>, Option<Array3<F>>, LayerCaches<F>) {
-    let (hs, nd) = (cfg.hidden_size, cfg.num_directions());
+    dropout: Option<(f64, u64)>,
+) -> (Array2<F>, Array3<F>, Option<Array3<F>>, LayerCaches<F>, Vec<Option<Array2<F>>>) {
+    let (hs, nd) = (cfg.state_size(), cfg.num_directions());
     let is_lstm = cfg.cell == CellKind::Lstm;
     let mut h_n = Array3::zeros((cfg.num_states(), layout.batch, hs));
-    let mut c_n = is_lstm.then(|| Array3::zeros((cfg.num_states(), layout.batch, hs)));
+    let mut c_n = is_lstm.then(|| Array3::zeros((cfg.num_states(), layout.batch, cfg.hidden_size)));
     let mut caches = Vec::new();
+    let mut masks = Vec::new();
     let valid = Validity::new(spans);
 
     // The first layer reads the caller's x in place; its cached copy has the
@@ -351,20 +411,19 @@ fn run_forward<F: Float>(
                     (None, Some(z)) => z.view(),
                     (None, None) => unreachable!("zeros exist when h0 is absent"),
                 };
+                let c0d = c0.map(|c| c.index_axis_move(Axis(0), idx));
                 if cfg.cell == CellKind::GruResetBefore {
                     // W_hn reads r*h of every unit: its own loop (gru_reset_before.rs).
-                    return gru_reset_before::forward(spec, &params.cells[idx], packed.map(|p| &p[idx]), inp, h0d, block, keep);
+                    let (state, cache) =
+                        gru_reset_before::forward(spec, &params.cells[idx], packed.map(|p| &p[idx]), inp, h0d, block, keep);
+                    (state, cache.map(StepCache::Plain))
+                } else if cfg.proj_size > 0 {
+                    let (state, cache) = projected::forward(spec, &params.cells[idx], inp, h0d, c0d, block, keep);
+                    (state, cache.map(StepCache::Projected))
+                } else {
+                    let (state, cache) = direction::forward(spec, &params.cells[idx], packed.map(|p| &p[idx]), inp, h0d, c0d, block, keep);
+                    (state, cache.map(StepCache::Plain))
                 }
-                direction::forward(
-                    spec,
-                    &params.cells[idx],
-                    packed.map(|p| &p[idx]),
-                    inp,
-                    h0d,
-                    c0.map(|c| c.index_axis_move(Axis(0), idx)),
-                    block,
-                    keep,
-                )
             };
             if nd == 2 {
                 let b1 = blocks.pop().expect("two blocks");
@@ -397,9 +456,23 @@ fn run_forward<F: Float>(
             };
             caches.push((kept_input, dir_caches));
         }
+        if let (Some((p, seed)), true) = (dropout, layer + 1 < cfg.num_layers) {
+            let mask = dropout_mask::<F>(out.raw_dim(), p, seed.wrapping_add(layer as u64));
+            ndarray::Zip::from(&mut out).and(&mask).for_each(|o, &m| *o = *o * m);
+            masks.push(Some(mask));
+        } else {
+            masks.push(None);
+        }
         input = Some(out);
     }
-    (input.expect("at least one layer"), h_n, c_n, caches)
+    (input.expect("at least one layer"), h_n, c_n, caches, masks)
+}
+
+/// Each entry 0 with probability `p`, else 1/(1-p) (all 0 for `p` = 1).
+fn dropout_mask<F: Float>(dim: ndarray::Ix2, p: f64, seed: u64) -> Array2<F> {
+    let mut rng = crate::rng::SplitMix64::new(seed);
+    let keep = if p < 1.0 { F::from_f64(1.0 / (1.0 - p)) } else { F::zero() };
+    Array2::from_shape_simple_fn(dim, || if rng.next_f64() < p { F::zero() } else { keep })
 }
 
 fn zero_padding<F: Float>(a: &mut Array2<F>, layout: SeqLayout, valid: Validity<'_>) {
@@ -422,48 +495,39 @@ fn run_backward<F: Float>(
     dhn: Option<ArrayView3<F>>,
     dcn: Option<ArrayView3<F>>,
 ) -> (Array2<F>, Array3<F>, Option<Array3<F>>) {
-    let (hs, nd) = (cfg.hidden_size, cfg.num_directions());
-    let ForwardCache { layout, spans, layers, .. } = cache;
+    let (hs, nd) = (cfg.state_size(), cfg.num_directions());
+    let ForwardCache { layout, spans, layers, masks, .. } = cache;
     let valid = Validity::new(spans.as_deref());
     let is_lstm = cfg.cell == CellKind::Lstm;
     let mut dh0 = Array3::zeros((cfg.num_states(), layout.batch, hs));
-    let mut dc0 = is_lstm.then(|| Array3::zeros((cfg.num_states(), layout.batch, hs)));
+    let mut dc0 = is_lstm.then(|| Array3::zeros((cfg.num_states(), layout.batch, cfg.hidden_size)));
 
     // Gradient of the current layer's output, (N, D·H); None means zeros.
     let mut d_upper: Option<Array2<F>> = None;
     for (layer, (input, dir_caches)) in layers.into_iter().enumerate().rev() {
+        // Through this layer's dropout: the gradient of its output before the mask.
+        if let (Some(d), Some(m)) = (d_upper.as_mut(), masks[layer].as_ref()) {
+            ndarray::Zip::from(d).and(m).for_each(|g, &k| *g = *g * k);
+        }
         let d_out_view = match d_upper.as_ref() {
             Some(d) => Some(d.view()),
             None if layer == cfg.num_layers - 1 => dout,
             None => None,
         };
         let cell_grads = &mut grads.cells[layer * nd..(layer + 1) * nd];
-        let run = |dir: usize, cache: DirectionCache<F>, g: &mut _| {
+        let run = |dir: usize, cache: StepCache<F>, g: &mut _| {
             let idx = layer * nd + dir;
             let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
             let cols = dir * hs..(dir + 1) * hs;
-            if cfg.cell == CellKind::GruResetBefore {
-                let dout = d_out_view.map(|d| d.slice_move(s![.., cols]));
-                return gru_reset_before::backward(
-                    spec,
-                    &params.cells[idx],
-                    g,
-                    input.view(),
-                    cache,
-                    dout,
-                    dhn.map(|d| d.index_axis_move(Axis(0), idx)),
-                );
+            let d_out = d_out_view.map(|d| d.slice_move(s![.., cols]));
+            let (dh, dc) = (dhn.map(|d| d.index_axis_move(Axis(0), idx)), dcn.map(|d| d.index_axis_move(Axis(0), idx)));
+            match cache {
+                StepCache::Plain(c) if cfg.cell == CellKind::GruResetBefore => {
+                    gru_reset_before::backward(spec, &params.cells[idx], g, input.view(), c, d_out, dh)
+                }
+                StepCache::Plain(c) => direction::backward(spec, &params.cells[idx], g, input.view(), c, d_out, dh, dc),
+                StepCache::Projected(c) => projected::backward(spec, &params.cells[idx], g, input.view(), c, d_out, dh, dc),
             }
-            direction::backward(
-                spec,
-                &params.cells[idx],
-                g,
-                input.view(),
-                cache,
-                d_out_view.map(|d| d.slice_move(s![.., cols])),
-                dhn.map(|d| d.index_axis_move(Axis(0), idx)),
-                dcn.map(|d| d.index_axis_move(Axis(0), idx)),
-            )
         };
         let mut caches = dir_caches.into_iter();
         let results = if nd == 2 {

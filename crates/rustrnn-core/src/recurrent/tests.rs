@@ -106,19 +106,42 @@ fn loss(m: &mut Recurrent<f64>, x: &Array3<f64>, h0: &Array3<f64>, c0: &Array3<f
 
 #[test]
 fn backward_matches_finite_differences() {
-    let eps = 1e-6;
     // Long sequences are covered against the reference; finite differences stay on short ones.
     for (n, case) in cases().into_iter().enumerate().filter(|(_, c)| c.seq <= 10) {
+        check_finite_differences(n, case);
+    }
+}
+
+/// LSTM with a projection (proj_size): no plain reference, so every case goes
+/// through finite differences (PyTorch's own numbers are checked in Python).
+#[test]
+fn projected_lstm_matches_finite_differences() {
+    let shapes = [(3, 5, 2, 1, false, true, 2, 4, true), (4, 6, 3, 2, true, true, 3, 5, true), (2, 4, 1, 2, false, false, 1, 3, false)];
+    for (n, &(i, h, p, layers, bidir, bias, b, t, varlen)) in shapes.iter().enumerate() {
+        let mut cfg = RnnConfig::new(CellKind::Lstm, i, h);
+        cfg.proj_size = p;
+        cfg.num_layers = layers;
+        cfg.bidirectional = bidir;
+        cfg.bias = bias;
+        let lengths = (0..b).map(|k| if varlen { 1 + (k * 5 + t - 1) % t } else { t }).collect();
+        check_finite_differences(1000 + n, Case { cfg, batch: b, seq: t, lengths });
+    }
+}
+
+fn check_finite_differences(n: usize, case: Case) {
+    let eps = 1e-6;
+    {
         let mut rng = SplitMix64::new(100 + n as u64);
         let cfg = case.cfg;
         let lstm = cfg.cell == CellKind::Lstm;
         let x = random(Ix3(case.batch, case.seq, cfg.input_size), &mut rng);
-        let h0 = random(Ix3(cfg.num_states(), case.batch, cfg.hidden_size), &mut rng);
+        let h0 = random(Ix3(cfg.num_states(), case.batch, cfg.state_size()), &mut rng);
         let c0 = random(Ix3(cfg.num_states(), case.batch, cfg.hidden_size), &mut rng);
         let lengths = lengths_i64(&case.lengths);
         let mut m = Recurrent::<f64>::new(cfg, n as u64).unwrap();
         let out = m.forward(x.view(), Some(h0.view()), lstm.then(|| c0.view()), Some(&lengths)).unwrap();
-        let w = [random(out.output.raw_dim(), &mut rng), random(out.h_n.raw_dim(), &mut rng), random(out.h_n.raw_dim(), &mut rng)];
+        let cn_dim = out.c_n.as_ref().map_or(out.h_n.raw_dim(), |c| c.raw_dim());
+        let w = [random(out.output.raw_dim(), &mut rng), random(out.h_n.raw_dim(), &mut rng), random(cn_dim, &mut rng)];
         let g = m.backward(Some(w[0].view()), Some(w[1].view()), lstm.then(|| w[2].view())).unwrap();
 
         let check = |analytic: f64, plus: f64, minus: f64, what: &str| {
@@ -144,6 +167,8 @@ fn backward_matches_finite_differences() {
             hm.as_slice_mut().unwrap()[k] -= eps;
             let (lp, lm) = (loss(&mut m, &x, &hp, &c0, &lengths, &w), loss(&mut m, &x, &hm, &c0, &lengths, &w));
             check(g.dh0.as_slice().unwrap()[k], lp, lm, "dh0");
+        }
+        for k in (0..c0.len()).step_by(5) {
             if lstm {
                 let (mut cp, mut cm) = (c0.clone(), c0.clone());
                 cp.as_slice_mut().unwrap()[k] += eps;
