@@ -115,7 +115,7 @@ def test_unsupported_configurations_are_named(tmp_path):
 def test_nn_modules_with_lengths(module, kw, bidirectional, tmp_path):
     net = module(3, 5, num_layers=2, bidirectional=bidirectional, seed=5, **kw)
     rng = np.random.default_rng(2)
-    batch_first = kw.get("batch_first", True)
+    batch_first = kw.get("batch_first", False)  # torch.nn's default
     x = rng.normal(size=(4, 6, 3) if batch_first else (6, 4, 3)).astype(np.float32)
     lengths = np.array([6, 2, 4, 1])
     out, state = net(x, lengths=lengths)

@@ -27,7 +27,7 @@ for cell in ("RNN", "LSTM", "GRU"):
         lengths = 1 + np.arange(33) % 7
         for threads in (1, 2):
             rustrnn.set_num_threads(threads)
-            m = getattr(rustrnn.nn, cell)(20, 70, num_layers=2, bidirectional=True, dtype=dt, seed=5)
+            m = getattr(rustrnn.nn, cell)(20, 70, num_layers=2, bidirectional=True, batch_first=True, dtype=dt, seed=5)
             y, *_ = m(x, lengths=lengths)
             dx, *_ = m.backward(np.cos(y))
             key = f"{cell}-{np.dtype(dt).name}-{threads}"
@@ -35,7 +35,7 @@ for cell in ("RNN", "LSTM", "GRU"):
             for name, g in m.grads.items():
                 out[key + "-" + name] = g
         # Batch 1 (the narrowest tiles).
-        m = rustrnn.nn.LSTM(20, 70, dtype=dt, seed=6).eval()
+        m = rustrnn.nn.LSTM(20, 70, batch_first=True, dtype=dt, seed=6).eval()
         out[f"b1-{cell}-{np.dtype(dt).name}"] = m(x[:1])[0]
 np.savez(sys.argv[1], **out)
 """
