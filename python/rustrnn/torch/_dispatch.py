@@ -9,7 +9,7 @@ tracing) runs torch.nn's own implementation instead, after a
 from __future__ import annotations
 
 import warnings
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional, Tuple
 
 import torch
 
@@ -54,3 +54,17 @@ def check_dtypes(module: torch.nn.Module, x: torch.Tensor, weights) -> None:
         if w.dtype != x.dtype:
             raise DTypeError(f"input: expected dtype {w.dtype} (the dtype of {type(module).__name__}'s parameters), "
                              f"got {x.dtype}")
+
+
+def split_state(owner: Any, hx: Any, is_lstm: bool, pair: str) -> Tuple[Any, Any]:
+    """``hx`` as torch.nn takes it, split into (h, c): an LSTM takes a pair
+    (``pair`` names it in the error), the other cells one tensor."""
+    from ..errors import DTypeError
+
+    if is_lstm:
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise DTypeError(f"hx: an {type(owner).__name__} takes a pair {pair} of tensors, got {type(hx).__name__}")
+        return hx[0], hx[1]
+    if isinstance(hx, (tuple, list)):
+        raise DTypeError(f"hx: a {type(owner).__name__} has no cell state; expected one tensor, got a tuple")
+    return hx, None

@@ -16,7 +16,7 @@ from typing import Any, List
 import torch
 
 from ..errors import DTypeError, ShapeError
-from ._dispatch import check_dtypes, fallback_reason, warn_fallback
+from ._dispatch import check_dtypes, fallback_reason, split_state, warn_fallback
 from ._native_layer import LayerFunction, NativeLayer
 
 _NAMES = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
@@ -60,14 +60,7 @@ class _RustCell:
         batch = x.shape[1]
         h0 = c0 = None
         if hx is not None:
-            if is_lstm:
-                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise DTypeError(f"hx: an LSTMCell takes a pair (h, c) of tensors, got {type(hx).__name__}")
-                h0, c0 = hx
-            elif isinstance(hx, (tuple, list)):
-                raise DTypeError(f"hx: a {type(self).__name__} has no cell state; expected one tensor, got a tuple")
-            else:
-                h0 = hx
+            h0, c0 = split_state(self, hx, is_lstm, "(h, c)")
             want = (batch, self.hidden_size) if batched else (self.hidden_size,)
             for name, h in (("hx[0]" if is_lstm else "hx", h0), ("hx[1]", c0)):
                 if h is None:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..errors import DTypeError, ShapeError
-from ._dispatch import check_dtypes, fallback_reason, warn_fallback
+from ._dispatch import check_dtypes, fallback_reason, split_state, warn_fallback
 from ._native_layer import LayerFunction, NativeLayer
 
 
@@ -97,14 +97,7 @@ def _forward(m: Any, input: Any, hx: Any, is_lstm: bool) -> Any:
 
     h0 = c0 = None
     if hx is not None:
-        if is_lstm:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise DTypeError(f"hx: an LSTM takes a pair (h_0, c_0) of tensors, got {type(hx).__name__}")
-            h0, c0 = hx
-        else:
-            if isinstance(hx, (tuple, list)):
-                raise DTypeError(f"hx: a {type(m).__name__} has no cell state; expected one tensor, got a tuple")
-            h0 = hx
+        h0, c0 = split_state(m, hx, is_lstm, "(h_0, c_0)")
         if not batched:
             h0 = h0.unsqueeze(1) if isinstance(h0, torch.Tensor) and h0.dim() == 2 else h0
             c0 = c0.unsqueeze(1) if isinstance(c0, torch.Tensor) and c0.dim() == 2 else c0
