@@ -290,3 +290,10 @@ def layer_from_spec(spec: Any) -> Layer:
     except TypeError as e:
         raise ArgumentError(f"layer spec {spec['name']!r}: {e}") from None
     return layer
+
+
+def __getattr__(name: str) -> Any:
+    # keras.layers is this module: a Keras layer rustrnn lacks is an error naming it.
+    from ._missing import missing
+
+    raise missing("keras.layers", name)

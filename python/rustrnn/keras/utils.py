@@ -1,0 +1,14 @@
+"""``keras.utils``: data helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..utils import PyDataset, pad_sequences, to_categorical
+from .._missing import missing
+
+__all__ = ["PyDataset", "pad_sequences", "to_categorical"]
+
+
+def __getattr__(name: str) -> Any:
+    raise missing("keras.utils", name)
