@@ -7,7 +7,7 @@
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::infer::{Sampling, StepModel};
-use crate::models::{Forward, Input, LayerInfo, ModelSpec, Network, Seq2Seq, Seq2SeqConfig, Sequential};
+use crate::models::{Forward, Functional, GraphSpec, Input, LayerInfo, ModelSpec, Network, Seq2Seq, Seq2SeqConfig, Sequential};
 use crate::nn::{all_param_names, find_param, NamedLayer};
 use crate::train::{BatchStats, Loss, NamedArrays, OptimizerConfig, Schedule, Trainer};
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD};
@@ -29,8 +29,11 @@ impl<F: Float> Model<F> {
                 let cfg = spec.get("config").ok_or_else(|| RnnError::value("model.config: missing"))?;
                 Network::Seq2Seq(Seq2Seq::new(Seq2SeqConfig::parse(cfg)?, seed)?)
             }
+            Some("functional") => Network::Functional(Functional::new(GraphSpec::parse(spec)?, seed)?),
             Some("sequential") | None => Network::Sequential(Sequential::new(ModelSpec::parse(spec)?, seed)?),
-            Some(other) => return Err(RnnError::value(format!("model.type: expected \"sequential\" or \"seq2seq\", got {other:?}"))),
+            Some(other) => {
+                return Err(RnnError::value(format!("model.type: expected \"sequential\", \"seq2seq\" or \"functional\", got {other:?}")))
+            }
         };
         Ok(Model { trainer: Trainer::new(net), step: None })
     }
@@ -143,6 +146,7 @@ impl<F: Float> Model<F> {
     pub fn layer_info(&self) -> Vec<LayerInfo> {
         match &self.trainer.net {
             Network::Sequential(s) => s.spec.info(&s.layers),
+            Network::Functional(f) => f.spec.info(&f.layers),
             Network::Seq2Seq(s) => s
                 .layers
                 .iter()

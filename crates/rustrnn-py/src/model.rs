@@ -11,7 +11,7 @@ use numpy::{
     PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use rustrnn_core::infer::Sampling;
 use rustrnn_core::models::saving::{self, FileTensor};
 use rustrnn_core::models::Input;
@@ -51,6 +51,7 @@ enum PyInput<'py, T: Element> {
     Indices(PyReadonlyArray2<'py, i64>),
     Features(PyReadonlyArrayDyn<'py, T>),
     Pair(PyReadonlyArray2<'py, i64>, PyReadonlyArray2<'py, i64>),
+    Many(Vec<PyInput<'py, T>>),
 }
 
 impl<T: Element + Float> PyInput<'_, T> {
@@ -59,6 +60,7 @@ impl<T: Element + Float> PyInput<'_, T> {
             PyInput::Indices(a) => Input::Indices(a.as_array()),
             PyInput::Features(a) => Input::Features(a.as_array()),
             PyInput::Pair(a, b) => Input::Pair(a.as_array(), b.as_array()),
+            PyInput::Many(v) => Input::Many(v.iter().map(PyInput::view).collect()),
         }
     }
 }
@@ -85,6 +87,17 @@ fn describe(obj: &Bound<'_, PyAny>) -> String {
 }
 
 fn input<'py, T: Element + Float>(x: &Bound<'py, PyAny>) -> Result<PyInput<'py, T>> {
+    // A functional model's inputs: one array each (indices or floats).
+    if let Ok(list) = x.cast::<PyList>() {
+        let mut v = Vec::with_capacity(list.len());
+        for (i, item) in list.iter().enumerate() {
+            v.push(match item.extract::<PyReadonlyArray2<'py, i64>>() {
+                Ok(a) => PyInput::Indices(a),
+                Err(_) => PyInput::Features(floats::<T>(&format!("x[{i}]"), &item)?),
+            });
+        }
+        return Ok(PyInput::Many(v));
+    }
     if let Ok(t) = x.cast::<PyTuple>() {
         if t.len() != 2 {
             return Err(dtype_error(format!("x: expected a pair (source, decoder input), got a tuple of {}", t.len())));
@@ -190,7 +203,8 @@ impl ModelHandle {
             let x = input::<T>(x)?;
             let xv = x.view();
             let f = compute(py, || s.with_replica(|m| m.predict(xv)))?;
-            let states = f.states.into_iter().map(|s| s.into_pyarray(py).into_any()).collect();
+            let mut states: Vec<_> = f.states.into_iter().map(|s| s.into_pyarray(py).into_any()).collect();
+            states.extend(f.outputs.into_iter().map(|t| t.into_array().into_pyarray(py).into_any()));
             Ok((f.y.into_array().into_pyarray(py).into_any(), states))
         })
     }

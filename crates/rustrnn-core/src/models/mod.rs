@@ -2,6 +2,8 @@
 //! encoder-decoder, the JSON spec they are built from, and the model file
 //! format.
 
+pub mod functional;
+pub mod graph_spec;
 pub mod io;
 pub mod network;
 pub mod saving;
@@ -9,11 +11,15 @@ pub mod seq2seq;
 pub mod sequential;
 pub mod spec;
 
+pub use functional::Functional;
+pub use graph_spec::GraphSpec;
 pub use io::{Forward, Input, OutGrad};
 pub use network::Network;
 pub use seq2seq::{Seq2Seq, Seq2SeqConfig};
 pub use sequential::Sequential;
 pub use spec::{LayerEntry, LayerInfo, ModelSpec};
 
+#[cfg(test)]
+mod functional_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! What the training loop sees of a model: a forward pass that keeps what
 //! backward needs, backward, and the layers holding parameters.
 
+use super::functional::Functional;
 use super::io::{Forward, Input, OutGrad};
 use super::seq2seq::Seq2Seq;
 use super::sequential::Sequential;
@@ -13,6 +14,7 @@ use crate::nn::{Mode, NamedLayer};
 pub enum Network<F> {
     Sequential(Sequential<F>),
     Seq2Seq(Seq2Seq<F>),
+    Functional(Functional<F>),
 }
 
 impl<F: Float> Network<F> {
@@ -20,6 +22,7 @@ impl<F: Float> Network<F> {
         match self {
             Network::Sequential(m) => m.forward(input, mode),
             Network::Seq2Seq(m) => m.forward(input, mode),
+            Network::Functional(m) => m.forward(input, mode),
         }
     }
 
@@ -27,6 +30,7 @@ impl<F: Float> Network<F> {
         match self {
             Network::Sequential(m) => m.backward(grad),
             Network::Seq2Seq(m) => m.backward(grad),
+            Network::Functional(m) => m.backward(grad),
         }
     }
 
@@ -34,6 +38,7 @@ impl<F: Float> Network<F> {
         match self {
             Network::Sequential(m) => &m.layers,
             Network::Seq2Seq(m) => &m.layers,
+            Network::Functional(m) => &m.layers,
         }
     }
 
@@ -41,6 +46,7 @@ impl<F: Float> Network<F> {
         match self {
             Network::Sequential(m) => &mut m.layers,
             Network::Seq2Seq(m) => &mut m.layers,
+            Network::Functional(m) => &mut m.layers,
         }
     }
 
@@ -49,6 +55,7 @@ impl<F: Float> Network<F> {
         match self {
             Network::Sequential(m) => m.set_seed(seed),
             Network::Seq2Seq(m) => m.set_seed(seed),
+            Network::Functional(m) => m.set_seed(seed),
         }
     }
 

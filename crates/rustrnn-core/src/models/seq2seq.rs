@@ -209,7 +209,7 @@ impl<F: Float> Seq2Seq<F> {
         let y = self.layers[out].layer.forward(LayerInput::Rows(y), &mut ctx)?;
         let (logits, activation, mask) = (ctx.logits, ctx.activation, ctx.mask);
         self.rng = rng;
-        Ok(Forward { y, logits, activation, mask, states: Vec::new() })
+        Ok(Forward { y, logits, activation, mask, states: Vec::new(), outputs: Vec::new() })
     }
 
     pub fn backward(&mut self, grad: OutGrad<F>) -> Result<()> {

@@ -3,13 +3,12 @@
 //! through the context to recurrent layers and, for a sequence output, to
 //! the loss.
 
-use super::io::{Forward, Input, OutGrad};
+use super::io::{read_input, Forward, Input, OutGrad};
 use super::spec::{InputSpec, ModelSpec};
-use crate::error::{fmt_shape, Result, RnnError};
+use crate::error::{Result, RnnError};
 use crate::float::Float;
-use crate::nn::{Ctx, GradCtx, LayerInput, Mode, NamedLayer, Tensor};
+use crate::nn::{Ctx, GradCtx, LayerInput, Mode, NamedLayer};
 use crate::rng::SplitMix64;
-use ndarray::{Ix2, Ix3};
 
 #[derive(Debug)]
 pub struct Sequential<F> {
@@ -34,29 +33,14 @@ impl<F: Float> Sequential<F> {
     /// The model input as the first layer's input, checked against the spec.
     fn first_input<'a>(&self, input: Input<'a, F>) -> Result<LayerInput<'a, F>> {
         match (self.spec.input, input) {
-            (InputSpec::Indices, Input::Indices(x)) => Ok(LayerInput::Indices(x)),
-            (InputSpec::Features { features, sequence }, Input::Features(x)) => {
-                let want = if sequence { "(batch, time, features)" } else { "(batch, features)" };
-                let got = fmt_shape(x.shape());
-                let bad = || RnnError::shape(format!("x: expected shape {want} with {features} features, got {got}"));
-                let last = *x.shape().last().ok_or_else(bad)?;
-                if last != features || x.ndim() != if sequence { 3 } else { 2 } || x.is_empty() {
-                    return Err(bad());
-                }
-                let t = if sequence {
-                    let x3 = x.into_dimensionality::<Ix3>().map_err(|_| bad())?;
-                    let (b, t, f) = x3.dim();
-                    let rows = x3.as_standard_layout().into_owned().into_shape_with_order((b * t, f)).expect("standard");
-                    Tensor::new(rows, Some(t))
-                } else {
-                    Tensor::new(x.into_dimensionality::<Ix2>().map_err(|_| bad())?.to_owned(), None)
-                };
-                Ok(LayerInput::Rows(t))
-            }
-            (InputSpec::Indices, _) => {
+            (InputSpec::Indices, Input::Features(_) | Input::Pair(..) | Input::Many(_)) => {
                 Err(RnnError::value("x: this model starts with an Embedding and expects integer indices (batch, time)"))
             }
-            (InputSpec::Features { .. }, _) => Err(RnnError::value("x: this model expects float features, got integer indices")),
+            (InputSpec::Features { .. }, Input::Indices(_) | Input::Pair(..)) => {
+                Err(RnnError::value("x: this model expects float features, got integer indices"))
+            }
+            (_, Input::Many(v)) => Err(RnnError::value(format!("x: this model takes one array, got a list of {}", v.len()))),
+            (spec, input) => read_input(spec, input, "x"),
         }
     }
 
@@ -69,7 +53,7 @@ impl<F: Float> Sequential<F> {
             x = LayerInput::Rows(node.layer.forward(x, &mut ctx)?);
         }
         let LayerInput::Rows(y) = x else { unreachable!("a model has at least one layer, and layers return rows") };
-        Ok(Forward { y, logits: ctx.logits, activation: ctx.activation, mask: ctx.mask, states: ctx.returned })
+        Ok(Forward { y, logits: ctx.logits, activation: ctx.activation, mask: ctx.mask, states: ctx.returned, outputs: Vec::new() })
     }
 
     pub fn backward(&mut self, grad: OutGrad<F>) -> Result<()> {

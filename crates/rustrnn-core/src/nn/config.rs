@@ -64,6 +64,17 @@ pub trait LayerConfig: Debug + Clone + Send + Sync + 'static {
     fn build<F: Float>(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>>;
 
     fn to_json(&self) -> Value;
+
+    /// The outputs of the layer as a node of a functional graph, for its
+    /// inputs in call order. The default is one input and one output
+    /// ([`LayerConfig::output`]); layers with several inputs or outputs
+    /// (`Concatenate`, a recurrent layer with `initial_state`/`return_state`) override it.
+    fn node_outputs(&self, inputs: &[Flow]) -> std::result::Result<Vec<Flow>, String> {
+        match inputs {
+            [x] => Ok(vec![self.output(*x, false)?]),
+            _ => Err(format!("takes one input, got a list of {}", inputs.len())),
+        }
+    }
 }
 
 /// A [`LayerConfig`] behind a pointer, as a model spec holds it.
@@ -74,6 +85,7 @@ pub trait DynLayerConfig: Debug + Send + Sync {
     fn build_f64(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<f64>>>;
     fn to_json(&self) -> Value;
     fn clone_box(&self) -> Box<dyn DynLayerConfig>;
+    fn node_outputs(&self, inputs: &[Flow]) -> std::result::Result<Vec<Flow>, String>;
 }
 
 impl<T: LayerConfig> DynLayerConfig for T {
@@ -94,6 +106,9 @@ impl<T: LayerConfig> DynLayerConfig for T {
     }
     fn clone_box(&self) -> Box<dyn DynLayerConfig> {
         Box::new(self.clone())
+    }
+    fn node_outputs(&self, inputs: &[Flow]) -> std::result::Result<Vec<Flow>, String> {
+        LayerConfig::node_outputs(self, inputs)
     }
 }
 

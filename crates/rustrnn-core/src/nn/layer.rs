@@ -181,6 +181,25 @@ pub trait Layer<F: Float>: Debug + Send + Sync {
 
     /// For code that compiles specific layers (step-by-step generation).
     fn as_any(&self) -> &dyn Any;
+
+    /// A layer with several inputs (`Concatenate`, `Attention`) as a node of a
+    /// functional graph: the inputs in call order with their masks; it sets
+    /// `ctx.mask` to its output's. Single-input layers keep this default.
+    fn forward_many(&mut self, xs: Vec<Tensor<F>>, _masks: &[Option<Mask>], _ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
+        Err(RnnError::value(format!("{}: takes one input, got a list of {}", self.class(), xs.len())))
+    }
+
+    /// The gradient of each input of [`Layer::forward_many`], in call order.
+    fn backward_many(&mut self, _dy: Array2<F>, _ctx: &mut GradCtx<F>) -> Result<Vec<Array2<F>>> {
+        Err(RnnError::state(format!("{}.backward_many: the layer takes one input", self.class())))
+    }
+
+    /// `(directions, has_c)` of a recurrent layer whose states a functional
+    /// graph passes along its edges (`initial_state` in, `return_state` out):
+    /// state `k` is h (then c, when `has_c`) of direction `k / per`, (B, H).
+    fn state_layout(&self) -> Option<(usize, bool)> {
+        None
+    }
 }
 
 /// A layer with its name in the model, unique, e.g. `lstm_1`; its

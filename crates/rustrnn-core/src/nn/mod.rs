@@ -7,6 +7,7 @@
 
 pub mod activation;
 pub mod attention;
+pub mod concatenate;
 pub mod config;
 pub mod dense;
 pub mod dropout;

@@ -114,6 +114,33 @@ impl LayerConfig for RecurrentConfig {
         Ok(Box::new(RecurrentLayer::new(RecurrentConfig { input_size: input.features(), ..*self }, seed)?))
     }
 
+    /// In a functional graph: `[x, *initial_state]` in, `[y, *states]` out with
+    /// `return_state` (h, and c for an LSTM, per direction, as Keras orders them).
+    fn node_outputs(&self, inputs: &[Flow]) -> std::result::Result<Vec<Flow>, String> {
+        let (x, init) = inputs.split_first().ok_or("expects an input")?;
+        let y = self.output(*x, true)?;
+        let n_states = self.directions() * if self.cell == CellKind::Lstm { 2 } else { 1 };
+        let state = Flow::Rows { features: self.units, sequence: false };
+        if (!init.is_empty() || self.return_state) && self.num_layers != 1 {
+            return Err("initial_state and return_state in a functional model need num_layers=1 (one layer, as in Keras)".into());
+        }
+        if !init.is_empty() && init.len() != n_states {
+            return Err(format!(
+                "initial_state: expected {n_states} states ([h, c] per direction for an LSTM, [h] per direction otherwise), got {}",
+                init.len()
+            ));
+        }
+        if let Some((i, bad)) = init.iter().enumerate().find(|(_, f)| **f != state) {
+            let got: Vec<String> = bad.shape().iter().map(|d| d.map_or("None".into(), |d| d.to_string())).collect();
+            return Err(format!("initial_state[{i}]: expected shape (None, {}), got ({})", self.units, got.join(", ")));
+        }
+        let mut out = vec![y];
+        if self.return_state {
+            out.extend(std::iter::repeat(state).take(n_states));
+        }
+        Ok(out)
+    }
+
     fn to_json(&self) -> Value {
         let mut v = json!({
             "units": self.units,
@@ -466,6 +493,10 @@ impl<F: Float> Layer<F> for RecurrentLayer<F> {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn state_layout(&self) -> Option<(usize, bool)> {
+        (self.cfg.num_layers == 1).then(|| (self.cfg.directions(), self.cfg.cell == CellKind::Lstm))
     }
 }
 

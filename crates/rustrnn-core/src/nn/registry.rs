@@ -2,6 +2,7 @@
 //! and gets a parsed, checked configuration. Adding a layer is its file and
 //! one line in [`LAYERS`].
 
+use super::concatenate::ConcatenateConfig;
 use super::config::DynLayerConfig;
 use super::config::LayerConfig;
 use super::dense::DenseConfig;
@@ -27,6 +28,7 @@ pub const LAYERS: &[(&str, Parse)] = &[
     ("GRU", parse::<RecurrentConfig>),
     ("Dense", parse::<DenseConfig>),
     ("Dropout", parse::<DropoutConfig>),
+    ("Concatenate", parse::<ConcatenateConfig>),
 ];
 
 /// The registered class names, in registry order.

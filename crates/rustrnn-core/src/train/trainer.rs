@@ -154,6 +154,13 @@ impl<F: Float> Trainer<F> {
             return Err(RnnError::shape(format!("y: expected {batch} rows (one per sample of x), got shape {}", fmt_shape(y.shape()))));
         }
         let fwd = self.net.forward(input, mode)?;
+        if !fwd.outputs.is_empty() {
+            return Err(RnnError::value(format!(
+                "y: the model has {} outputs; a loss on several outputs is not supported. Train a Model with one output \
+                 (the layers, and so the weights, can be shared with a model of several outputs)",
+                fwd.outputs.len() + 1
+            )));
+        }
         let c = self.compiled.as_ref().expect("checked");
         let out_shape = fwd.y.shape();
         let target = c.loss.target_rows(y, &out_shape)?;
