@@ -21,6 +21,7 @@ from ._native import set_num_threads as _set_num_threads
 from .errors import ArgumentError, DTypeError, InternalError, MemoryError, ModelFileError, RustRnnError, ShapeError, StateError, UnsupportedError  # noqa: A004
 from .generation import generate
 from .models import Model, Sequential
+from .functional import Functional, Input
 from .saving import load_model, save_model
 from .seq2seq import Seq2Seq
 
@@ -38,6 +39,8 @@ __all__ = [
     "distributed",
     "Model",
     "Sequential",
+    "Functional",
+    "Input",
     "Seq2Seq",
     "generate",
     "load_model",

@@ -21,10 +21,13 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import _symbolic
 from ._checks import as_bool, one_of, positive_int
 from .errors import ArgumentError, DTypeError, ShapeError
 
-__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
+__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "Concatenate", "Input"]
+
+Input = _symbolic.Input
 
 # The name tables of the core, checked against it by tests/test_stubs.py.
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
@@ -58,8 +61,41 @@ class Layer:
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ArgumentError(f"name: expected a non-empty string without '/', got {name!r}")
         self.name = name
+        # The model holding this layer's freshest weights (several functional models may share the layer).
         self._model = None
+        self._weights_version = 0
+        # Calls on symbolic tensors (the functional API).
+        self._nodes: list = []
         self.trainable = trainable
+
+    def __call__(self, inputs: Any, initial_state: Any = None, **kwargs: Any) -> Any:
+        """On symbolic tensors (``keras.Input`` or a layer's output): records the call
+        for a functional :class:`rustrnn.Model` and returns the symbolic output(s)."""
+        if kwargs:
+            raise ArgumentError(f"{self._class}: unsupported call arguments {', '.join(sorted(kwargs))}")
+        if not _symbolic.is_symbolic(inputs):
+            raise DTypeError(f"{self._class}: a layer is called on symbolic tensors (keras.Input) to build a functional "
+                             f"Model; to compute on arrays, put it in a model and use predict. Got {type(inputs).__name__}")
+        return _symbolic.call(self, inputs, initial_state)
+
+    def _symbolic_outputs(self, shapes: list) -> list:
+        """The output shapes of a call on inputs of ``shapes``; the core checks them when the model is built."""
+        if len(shapes) != 1:
+            raise ArgumentError(f"{self._class}: takes one input, got a list of {len(shapes)}")
+        return [self._output_shape(shapes[0])]
+
+    def _output_shape(self, shape: tuple) -> tuple:
+        return shape
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output(s) of the layer's call in a functional model."""
+        return _symbolic.node_output(self, "output")
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input(s) of the layer's call in a functional model."""
+        return _symbolic.node_output(self, "input")
 
     @property
     def trainable(self) -> bool:
@@ -139,6 +175,9 @@ class Embedding(Layer):
     def get_config(self) -> dict:
         return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero, "trainable": self.trainable}
 
+    def _output_shape(self, shape: tuple) -> tuple:
+        return (*shape, self.output_dim)
+
 
 class Masking(Layer):
     """Marks the steps of a float sequence whose features all equal ``mask_value``
@@ -186,6 +225,18 @@ class _Recurrent(Layer):
         self.num_layers = positive_int("num_layers", num_layers)
         self.dropout = check_rate("dropout", dropout)
         self.go_backwards = as_bool("go_backwards", go_backwards)
+
+    @property
+    def _state_count(self) -> int:
+        """States per call in a functional model: h (and c for an LSTM) per direction."""
+        return (2 if self._class == "LSTM" else 1) * (2 if self.bidirectional else 1)
+
+    def _symbolic_outputs(self, shapes: list) -> list:
+        if len(shapes) != 1:
+            raise ArgumentError(f"{self._class}: takes one input sequence (and initial_state=...), got a list of {len(shapes)}")
+        batch, features = shapes[0][0], self.units * (2 if self.bidirectional and self.merge_mode == "concat" else 1)
+        y = (batch, shapes[0][1], features) if self.return_sequences and len(shapes[0]) == 3 else (batch, features)
+        return [y] + [(batch, self.units)] * (self._state_count if self.return_state else 0)
 
     def get_config(self) -> dict:
         return {
@@ -257,6 +308,35 @@ class Dense(Layer):
     def get_config(self) -> dict:
         return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias, "trainable": self.trainable}
 
+    def _output_shape(self, shape: tuple) -> tuple:
+        return (*shape[:-1], self.units)
+
+
+class Concatenate(Layer):
+    """Joins a list of inputs along the features (``axis=-1``, the only axis supported):
+    ``[(B, T, F1), (B, T, F2)] -> (B, T, F1+F2)``. A step is masked where any input masks it."""
+
+    _class = "Concatenate"
+    _prefix = "concatenate"
+
+    def __init__(self, axis: int = -1, name: Optional[str] = None, **kwargs: Any) -> None:
+        kwargs.pop("trainable", None)
+        if kwargs:
+            raise ArgumentError(f"Concatenate: unknown arguments {', '.join(sorted(kwargs))}")
+        super().__init__(name, True)
+        if axis != -1:
+            raise ArgumentError(f"axis: only axis=-1 (the features) is supported, got {axis!r}")
+        self.axis = -1
+
+    def _symbolic_outputs(self, shapes: list) -> list:
+        if len(shapes) < 2:
+            raise ArgumentError(f"Concatenate: takes a list of at least two inputs, got {len(shapes)}")
+        last = [s[-1] for s in shapes]
+        return [(*shapes[0][:-1], None if None in last else sum(last))]
+
+    def get_config(self) -> dict:
+        return {"axis": self.axis}
+
 
 class Dropout(Layer):
     """Zeroes a fraction ``rate`` of its inputs in training (scaling the rest); identity otherwise."""
@@ -272,7 +352,7 @@ class Dropout(Layer):
         return {"rate": self.rate}
 
 
-LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout)}
+LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, Concatenate)}
 
 
 def layer_from_spec(spec: Any) -> Layer:

@@ -26,7 +26,8 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._checks import as_bool, as_int, positive_int
 from ._convert import from_torch, resolve_dtype
-from ._registry import register_model
+from ._registry import model_class, register_model
+from ._symbolic import is_symbolic
 from .errors import ArgumentError, DTypeError, ShapeError, StateError
 from .generation import generate as _generate
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
@@ -94,7 +95,17 @@ def _take(x: Any, idx: Any) -> Any:
 
 
 class Model:
-    """What every model shares: compile, fit, evaluate, predict, summary, save."""
+    """What every model shares: compile, fit, evaluate, predict, summary, save.
+
+    ``Model(inputs, outputs)`` (symbolic tensors from ``keras.Input`` and layer
+    calls) builds a functional model, :class:`rustrnn.functional.Functional`, as in Keras.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Model and (args and is_symbolic(args[0]) or "inputs" in kwargs or "outputs" in kwargs):
+            functional = model_class("Functional")  # registered by rustrnn.functional, which imports this module
+            return super().__new__(functional)
+        return super().__new__(cls)
 
     def __init__(self, dtype: Any = np.float32, name: Optional[str] = None) -> None:
         self.dtype = resolve_dtype(dtype)

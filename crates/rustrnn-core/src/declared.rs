@@ -7,7 +7,9 @@
 use crate::error::{Result, RnnError};
 use crate::memory;
 use crate::models::seq2seq::Seq2SeqConfig;
+use crate::models::graph_spec::GraphSpec;
 use crate::models::spec::ModelSpec;
+use crate::nn::config::{DynLayerConfig, Flow};
 use crate::recurrent::{CellKind, RnnConfig};
 use serde_json::Value;
 
@@ -16,38 +18,50 @@ use serde_json::Value;
 pub fn declared_params(spec: &Value) -> Result<usize> {
     match spec.get("type").and_then(Value::as_str) {
         Some("seq2seq") => seq2seq(&Seq2SeqConfig::parse(spec.get("config").ok_or_else(|| RnnError::value("model.config: missing"))?)?),
+        Some("functional") => {
+            let g = GraphSpec::parse(spec)?;
+            let mut total = 0usize;
+            for l in &g.layers {
+                total = memory::total(&l.name, &[total, layer(&l.name, &*l.config, l.inputs[0])?])?;
+            }
+            Ok(total)
+        }
         Some("sequential") | None => sequential(&ModelSpec::parse(spec)?),
-        Some(other) => Err(RnnError::value(format!("model.type: expected \"sequential\" or \"seq2seq\", got {other:?}"))),
+        Some(other) => Err(RnnError::value(format!("model.type: expected \"sequential\", \"seq2seq\" or \"functional\", got {other:?}"))),
     }
 }
 
 fn sequential(spec: &ModelSpec) -> Result<usize> {
     let mut total = 0usize;
     for l in &spec.layers {
-        let what = format!("{} ({})", l.name, l.class);
-        // The parsed config as JSON: the sizes each class declares, read by name.
-        let c = l.config.to_json();
-        let size = |key: &str| c.get(key).and_then(Value::as_u64).map_or(0, |v| usize::try_from(v).unwrap_or(usize::MAX));
-        let params = match l.config.class() {
-            "Embedding" => memory::elements(&what, &[size("input_dim"), size("output_dim")])?,
-            "Dense" => {
-                let bias = usize::from(c.get("use_bias").and_then(Value::as_bool).unwrap_or(true));
-                memory::elements(&what, &[l.input.features().saturating_add(bias), size("units")])?
-            }
-            class @ ("SimpleRNN" | "LSTM" | "GRU") => {
-                let cell = match class {
-                    "LSTM" => CellKind::Lstm,
-                    "GRU" => CellKind::Gru,
-                    _ => CellKind::Rnn(crate::kernels::Nonlinearity::Tanh),
-                };
-                let bidirectional = c.get("bidirectional").and_then(Value::as_bool).unwrap_or(false);
-                recurrent(&what, cell, l.input.features(), size("units"), size("num_layers").max(1), bidirectional)?
-            }
-            _ => 0, // Dropout, Masking: no parameters
-        };
-        total = memory::total(&what, &[total, params])?;
+        total = memory::total(&l.name, &[total, layer(&l.name, &*l.config, l.input)?])?;
     }
     Ok(total)
+}
+
+/// The parameter values one layer declares for its input.
+fn layer(name: &str, config: &dyn DynLayerConfig, input: Flow) -> Result<usize> {
+    let what = format!("{name} ({})", config.class());
+    // The parsed config as JSON: the sizes each class declares, read by name.
+    let c = config.to_json();
+    let size = |key: &str| c.get(key).and_then(Value::as_u64).map_or(0, |v| usize::try_from(v).unwrap_or(usize::MAX));
+    match config.class() {
+        "Embedding" => memory::elements(&what, &[size("input_dim"), size("output_dim")]),
+        "Dense" => {
+            let bias = usize::from(c.get("use_bias").and_then(Value::as_bool).unwrap_or(true));
+            memory::elements(&what, &[input.features().saturating_add(bias), size("units")])
+        }
+        class @ ("SimpleRNN" | "LSTM" | "GRU") => {
+            let cell = match class {
+                "LSTM" => CellKind::Lstm,
+                "GRU" => CellKind::Gru,
+                _ => CellKind::Rnn(crate::kernels::Nonlinearity::Tanh),
+            };
+            let bidirectional = c.get("bidirectional").and_then(Value::as_bool).unwrap_or(false);
+            recurrent(&what, cell, input.features(), size("units"), size("num_layers").max(1), bidirectional)
+        }
+        _ => Ok(0), // Dropout, Masking, Concatenate: no parameters
+    }
 }
 
 fn recurrent(what: &str, cell: CellKind, input: usize, units: usize, num_layers: usize, bidirectional: bool) -> Result<usize> {

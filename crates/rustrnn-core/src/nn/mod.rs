@@ -6,16 +6,19 @@
 //! step) of a sequence) or token indices, and returns rows.
 
 pub mod activation;
+pub mod additive_attention;
 pub mod attention;
 pub mod concatenate;
 pub mod config;
 pub mod dense;
+pub mod dot_attention;
 pub mod dropout;
 pub mod embedding;
 pub mod layer;
 pub mod masking;
 pub mod recurrent;
 pub mod registry;
+pub mod scored_attention;
 pub mod tensor;
 
 pub use activation::Activation;

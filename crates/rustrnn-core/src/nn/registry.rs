@@ -2,10 +2,12 @@
 //! and gets a parsed, checked configuration. Adding a layer is its file and
 //! one line in [`LAYERS`].
 
+use super::additive_attention::AdditiveAttentionConfig;
 use super::concatenate::ConcatenateConfig;
 use super::config::DynLayerConfig;
 use super::config::LayerConfig;
 use super::dense::DenseConfig;
+use super::dot_attention::DotAttentionConfig;
 use super::dropout::DropoutConfig;
 use super::embedding::EmbeddingConfig;
 use super::masking::MaskingConfig;
@@ -29,6 +31,8 @@ pub const LAYERS: &[(&str, Parse)] = &[
     ("Dense", parse::<DenseConfig>),
     ("Dropout", parse::<DropoutConfig>),
     ("Concatenate", parse::<ConcatenateConfig>),
+    ("Attention", parse::<DotAttentionConfig>),
+    ("AdditiveAttention", parse::<AdditiveAttentionConfig>),
 ];
 
 /// The registered class names, in registry order.

@@ -1,0 +1,164 @@
+//! What Keras 3's `Attention` and `AdditiveAttention` share: inputs
+//! `[query, value]` or `[query, value, key]` (key defaults to value), a score
+//! per (query step, value step) from the layer's [`Score`], value steps the
+//! value's mask drops pushed down by 1e9 (Keras subtracts `1e9 · padding`),
+//! `weights = softmax(scores)` over the value steps, `out = weights · value`,
+//! zeroed at query steps the query's mask drops; the output mask is the query's.
+//!
+//! Shapes: query (B, Tq, D), key (B, Tv, D), value (B, Tv, Dv) -> (B, Tq, Dv).
+
+use super::config::Flow;
+use super::layer::{Ctx, GradCtx};
+use super::tensor::{Mask, Tensor};
+use crate::error::{Result, RnnError};
+use crate::float::Float;
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
+
+/// How a layer scores queries against keys, (Tq, D) x (Tv, D) -> (Tq, Tv), for one batch element.
+pub trait Score<F: Float> {
+    fn scores(&self, q: ArrayView2<F>, k: ArrayView2<F>) -> Array2<F>;
+    /// From `ds` (Tq, Tv), adds the parameter gradients and writes `dq`, `dk`.
+    fn backward(&mut self, q: ArrayView2<F>, k: ArrayView2<F>, ds: ArrayView2<F>, dq: ArrayViewMut2<F>, dk: ArrayViewMut2<F>);
+}
+
+/// The output flows of `[query, value(, key)]`, or why not.
+pub fn node_outputs(class: &str, inputs: &[Flow]) -> std::result::Result<Vec<Flow>, String> {
+    if !(2..=3).contains(&inputs.len()) {
+        return Err(format!("takes a list [query, value] or [query, value, key], got {} input(s)", inputs.len()));
+    }
+    let mut dims = Vec::new();
+    for (i, x) in inputs.iter().enumerate() {
+        let (f, seq) = x.rows().map_err(|e| format!("inputs[{i}]: {e}"))?;
+        if !seq {
+            return Err(format!("inputs[{i}]: expected a sequence (batch, time, features), got (batch, {f}); {class} reads sequences"));
+        }
+        dims.push(f);
+    }
+    let key = *dims.get(2).unwrap_or(&dims[1]);
+    if dims[0] != key {
+        return Err(format!("the query has {} features but the key has {key}; they must match", dims[0]));
+    }
+    Ok(vec![Flow::Rows { features: dims[1], sequence: true }])
+}
+
+/// What backward needs of the last training forward.
+#[derive(Debug)]
+pub struct Cache<F> {
+    q: Tensor<F>,
+    v: Tensor<F>,
+    k: Option<Tensor<F>>,
+    /// softmax weights, one (Tq, Tv) block per batch element, stacked (B·Tq, Tv).
+    weights: Array2<F>,
+    q_mask: Option<Mask>,
+}
+
+/// The forward of the shared part; `ctx.mask` becomes the query's mask.
+pub fn forward<F: Float, S: Score<F>>(
+    score: &S,
+    class: &str,
+    xs: Vec<Tensor<F>>,
+    masks: &[Option<Mask>],
+    ctx: &mut Ctx<'_, F>,
+) -> Result<(Tensor<F>, Option<Cache<F>>)> {
+    let (batch, tq, tv) = check_generic(&xs, class)?;
+    let (q, v) = (&xs[0], &xs[1]);
+    let k = xs.get(2).unwrap_or(v);
+    let dv = v.features();
+    let v_mask = masks.get(1).cloned().flatten();
+    let q_mask = masks.first().cloned().flatten();
+    let mut out = Array2::<F>::zeros((batch * tq, dv));
+    let mut weights = Array2::<F>::zeros((batch * tq, tv));
+    let big = F::from_f64(1.0e9);
+    for b in 0..batch {
+        let qb = q.data.slice(s![b * tq..(b + 1) * tq, ..]);
+        let kb = k.data.slice(s![b * tv..(b + 1) * tv, ..]);
+        let vb = v.data.slice(s![b * tv..(b + 1) * tv, ..]);
+        let mut sc = score.scores(qb, kb);
+        if let Some(m) = &v_mask {
+            for j in (0..tv).filter(|&j| !m.is_valid(b, j)) {
+                sc.column_mut(j).mapv_inplace(|x| x - big);
+            }
+        }
+        for mut row in sc.rows_mut() {
+            let max = row.iter().fold(F::neg_infinity(), |a, &x| if x > a { x } else { a });
+            row.mapv_inplace(|x| (x - max).exp());
+            let sum = row.iter().fold(F::zero(), |a, &x| a + x);
+            row.mapv_inplace(|x| x / sum);
+        }
+        let mut ob = sc.dot(&vb);
+        if let Some(m) = &q_mask {
+            for i in (0..tq).filter(|&i| !m.is_valid(b, i)) {
+                ob.row_mut(i).fill(F::zero());
+            }
+        }
+        out.slice_mut(s![b * tq..(b + 1) * tq, ..]).assign(&ob);
+        weights.slice_mut(s![b * tq..(b + 1) * tq, ..]).assign(&sc);
+    }
+    ctx.mask = q_mask.clone();
+    let keep = ctx.keep();
+    let mut it = xs.into_iter();
+    let cache = keep.then(|| {
+        let q = it.next().expect("query");
+        let v = it.next().expect("value");
+        Cache { q, v, k: it.next(), weights, q_mask }
+    });
+    Ok((Tensor::new(out, Some(tq)), cache))
+}
+
+fn check_generic<F: Float>(xs: &[Tensor<F>], class: &str) -> Result<(usize, usize, usize)> {
+    let (q, v) = (&xs[0], &xs[1]);
+    let k = xs.get(2).unwrap_or(v);
+    let (Some(tq), Some(tv), Some(tk)) = (q.steps, v.steps, k.steps) else {
+        return Err(RnnError::shape(format!("{class}: expected sequences (batch, time, features)")));
+    };
+    if q.batch() != v.batch() || v.batch() != k.batch() || tv != tk || q.features() != k.features() {
+        return Err(RnnError::shape(format!(
+            "{class}: query {:?}, value {:?} and key {:?} do not fit: the same batch, value and key with the same steps, \
+             query and key with the same features",
+            q.shape(),
+            v.shape(),
+            k.shape()
+        )));
+    }
+    Ok((q.batch(), tq, tv))
+}
+
+/// Gradients of `[query, value(, key)]` from the output's; the score adds its parameters'.
+pub fn backward<F: Float, S: Score<F>>(score: &mut S, class: &str, cache: Option<Cache<F>>, mut dy: Array2<F>, _ctx: &mut GradCtx<F>) -> Result<Vec<Array2<F>>> {
+    let Cache { q, v, k, weights, q_mask } =
+        cache.ok_or_else(|| RnnError::state(format!("{class}.backward: no training forward to differentiate")))?;
+    let tq = q.steps.expect("checked");
+    let tv = v.steps.expect("checked");
+    let batch = q.batch();
+    let key = k.as_ref().unwrap_or(&v);
+    let mut dq = Array2::<F>::zeros(q.data.raw_dim());
+    let mut dv = Array2::<F>::zeros(v.data.raw_dim());
+    let mut dk = Array2::<F>::zeros(key.data.raw_dim());
+    for b in 0..batch {
+        if let Some(m) = &q_mask {
+            for i in (0..tq).filter(|&i| !m.is_valid(b, i)) {
+                dy.row_mut(b * tq + i).fill(F::zero());
+            }
+        }
+        let dyb = dy.slice(s![b * tq..(b + 1) * tq, ..]);
+        let wb = weights.slice(s![b * tq..(b + 1) * tq, ..]);
+        let vb = v.data.slice(s![b * tv..(b + 1) * tv, ..]);
+        dv.slice_mut(s![b * tv..(b + 1) * tv, ..]).assign(&wb.t().dot(&dyb));
+        let dw = dyb.dot(&vb.t());
+        // Softmax backward: ds = w ⊙ (dw - Σ_j dw·w).
+        let mut ds = &dw * &wb;
+        for (mut row, w) in ds.rows_mut().into_iter().zip(wb.rows()) {
+            let dot = row.iter().fold(F::zero(), |a, &x| a + x);
+            row.zip_mut_with(&w, |x, &wv| *x = *x - wv * dot);
+        }
+        let qb = q.data.slice(s![b * tq..(b + 1) * tq, ..]);
+        let kb = key.data.slice(s![b * tv..(b + 1) * tv, ..]);
+        score.backward(qb, kb, ds.view(), dq.slice_mut(s![b * tq..(b + 1) * tq, ..]), dk.slice_mut(s![b * tv..(b + 1) * tv, ..]));
+    }
+    Ok(if k.is_some() {
+        vec![dq, dv, dk]
+    } else {
+        dv += &dk;
+        vec![dq, dv]
+    })
+}
