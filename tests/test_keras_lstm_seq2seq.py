@@ -31,9 +31,9 @@ def test_keras_io_lstm_seq2seq_runs_as_written_and_learns(tmp_path, monkeypatch)
 
     from rustrnn import keras  # was: import keras
 
-    batch_size = 4  # Batch size for training.
-    epochs = 250  # Number of epochs to train for.
-    latent_dim = 48  # Latent dimensionality of the encoding space.
+    batch_size = 3  # Batch size for training.
+    epochs = 600  # Number of epochs to train for.
+    latent_dim = 64  # Latent dimensionality of the encoding space.
     num_samples = 10000  # Number of samples to train on.
     # Path to the data txt file on disk.
     data_path = os.path.join(os.path.dirname(fpath), "fra.txt")
