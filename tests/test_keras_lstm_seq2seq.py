@@ -29,6 +29,9 @@ def test_keras_io_lstm_seq2seq_runs_as_written_and_learns(tmp_path, monkeypatch)
     with open(fpath, "w", encoding="utf-8") as f:
         f.write(FRA)
 
+    import rustrnn
+
+    rustrnn.manual_seed(14)  # (not in the example: a reproducible test)
     from rustrnn import keras  # was: import keras
 
     batch_size = 3  # Batch size for training.

@@ -6,8 +6,8 @@
 
 use crate::error::{Result, RnnError};
 use crate::memory;
-use crate::models::seq2seq::Seq2SeqConfig;
 use crate::models::graph_spec::GraphSpec;
+use crate::models::seq2seq::Seq2SeqConfig;
 use crate::models::spec::ModelSpec;
 use crate::nn::config::{DynLayerConfig, Flow};
 use crate::recurrent::{CellKind, RnnConfig};

@@ -161,3 +161,43 @@ fn bad_graphs_name_the_problem() {
     let e = parse_err(&base(&format!("{a}, {b}"), d2, r#"["d", 0]"#));
     assert!(e.contains("layers[0] (d, Dense): takes one input, got a list of 2"), "{e}");
 }
+
+const ATTENTION: &str = r#"{"type": "functional",
+    "inputs": [{"name": "src", "kind": "indices"}, {"name": "tgt", "kind": "indices"}],
+    "layers": [
+      {"class": "Embedding", "name": "es", "config": {"input_dim": 7, "output_dim": 3, "mask_zero": true}, "inbound": [["src", 0]]},
+      {"class": "Embedding", "name": "et", "config": {"input_dim": 7, "output_dim": 3, "mask_zero": true}, "inbound": [["tgt", 0]]},
+      {"class": "LSTM", "name": "enc", "config": {"units": 3, "return_sequences": true}, "inbound": [["es", 0]]},
+      {"class": "Dense", "name": "key", "config": {"units": 3, "activation": "tanh"}, "inbound": [["enc", 0]]},
+      {"class": "Attention", "name": "dot", "config": {"use_scale": true}, "inbound": [["et", 0], ["enc", 0], ["key", 0]]},
+      {"class": "AdditiveAttention", "name": "add", "config": {}, "inbound": [["et", 0], ["enc", 0]]},
+      {"class": "Concatenate", "name": "cat", "config": {}, "inbound": [["dot", 0], ["add", 0], ["et", 0]]},
+      {"class": "Dense", "name": "out", "config": {"units": 4, "activation": "softmax"}, "inbound": [["cat", 0]]}],
+    "outputs": [["out", 0]]}"#;
+
+#[test]
+fn attention_layers_with_masks_match_finite_differences() {
+    let mut t = trainer(ATTENTION, "sparse_categorical_crossentropy");
+    // The scale of Attention starts at 1; move it so that its gradient is checked away from the start.
+    let (l, p) = crate::nn::find_param(t.net.layers(), "dot/scale").unwrap();
+    t.net.layers_mut()[l].set_param(p, ndarray::arr0(0.7).into_dyn().view()).unwrap();
+    let src = indices(&[&[1, 2, 3, 0], &[0, 4, 5, 6], &[6, 5, 4, 3]]);
+    let tgt = indices(&[&[2, 3, 0], &[1, 1, 1], &[0, 5, 6]]);
+    let y = ArrayD::from_shape_vec(IxDyn(&[3, 3]), vec![0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0, 1.0]).unwrap();
+    fd_check(&mut t, || Input::Many(vec![Input::Indices(src.view()), Input::Indices(tgt.view())]), &y);
+}
+
+#[test]
+fn attention_masks_the_value_steps_and_the_query_steps() {
+    let spec: serde_json::Value = serde_json::from_str(ATTENTION).unwrap();
+    let mut f = Functional::<f64>::new(GraphSpec::parse(&spec).unwrap(), 3).unwrap();
+    let src = indices(&[&[1, 2, 0, 0]]);
+    let tgt = indices(&[&[2, 3, 0]]);
+    let out = f.forward(Input::Many(vec![Input::Indices(src.view()), Input::Indices(tgt.view())]), Mode::Infer).unwrap();
+    // The output mask is the query's: the padded target step is not a loss row.
+    assert_eq!(out.mask.unwrap().spans, vec![(0, 2)]);
+    // Padded source steps do not change the result.
+    let src2 = indices(&[&[1, 2, 0, 0, 0, 0]]);
+    let again = f.forward(Input::Many(vec![Input::Indices(src2.view()), Input::Indices(tgt.view())]), Mode::Infer).unwrap();
+    assert!((&out.y.data - &again.y.data).iter().all(|d| d.abs() < 1e-12));
+}

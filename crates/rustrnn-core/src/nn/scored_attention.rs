@@ -124,7 +124,13 @@ fn check_generic<F: Float>(xs: &[Tensor<F>], class: &str) -> Result<(usize, usiz
 }
 
 /// Gradients of `[query, value(, key)]` from the output's; the score adds its parameters'.
-pub fn backward<F: Float, S: Score<F>>(score: &mut S, class: &str, cache: Option<Cache<F>>, mut dy: Array2<F>, _ctx: &mut GradCtx<F>) -> Result<Vec<Array2<F>>> {
+pub fn backward<F: Float, S: Score<F>>(
+    score: &mut S,
+    class: &str,
+    cache: Option<Cache<F>>,
+    mut dy: Array2<F>,
+    _ctx: &mut GradCtx<F>,
+) -> Result<Vec<Array2<F>>> {
     let Cache { q, v, k, weights, q_mask } =
         cache.ok_or_else(|| RnnError::state(format!("{class}.backward: no training forward to differentiate")))?;
     let tq = q.steps.expect("checked");
