@@ -167,3 +167,18 @@ def test_bad_graphs_and_calls_name_the_problem():
         x[:, -1, :]
     with pytest.raises(rustrnn.DTypeError, match="symbolic tensors"):
         dense(np.zeros((1, 3)))
+
+
+def test_the_graph_spec_uses_only_its_typed_keys():
+    from rustrnn import spec
+
+    keys = lambda td: set(td.__annotations__)  # noqa: E731
+    model, _ = enc_dec()
+    g = model._graph()
+    assert set(g) == keys(spec.FunctionalSpec)
+    assert all(set(i) <= keys(spec.GraphInputSpec) for i in g["inputs"])
+    for entry in g["layers"]:
+        assert set(entry) == keys(spec.GraphLayerSpec)
+        assert set(entry["config"]) <= keys(spec.LAYER_CONFIGS[entry["class"]]), entry
+    for layer in (keras.layers.Concatenate(), keras.layers.Attention(use_scale=True), keras.layers.AdditiveAttention()):
+        assert set(layer.get_config()) <= keys(spec.LAYER_CONFIGS[layer._class])

@@ -64,3 +64,21 @@ def test_concatenated_inputs_gru_state_and_concatenate_match_keras():
 
 if __name__ == "__main__":
     pytest.main([__file__])
+
+
+def test_attention_and_additive_attention_with_masks_match_keras():
+    f = load("attention")
+    q_ids = keras.Input(shape=(None,), dtype="int32", name="q_ids")
+    v_ids = keras.Input(shape=(None,), dtype="int32", name="v_ids")
+    q = keras.layers.Embedding(8, 4, mask_zero=True, name="eq")(q_ids)
+    v = keras.layers.Embedding(8, 4, mask_zero=True, name="ev")(v_ids)
+    k = keras.layers.Dense(4, activation="tanh", name="key")(v)
+    dot = keras.layers.Attention(use_scale=True, name="dot")([q, v])
+    add = keras.layers.AdditiveAttention(name="add")([q, v, k])
+    y = keras.layers.Dense(3, activation="softmax", name="out")(keras.layers.Concatenate(name="cat")([dot, add, q]))
+    model = keras.Model([q_ids, v_ids], [y, dot, add])
+    for name in ("eq", "ev", "key", "dot", "add", "out"):
+        model.get_layer(name).set_weights(keras_weights(f, name))
+    got = model.predict([f["x0"], f["x1"]])
+    for g, k in zip(got, ("y0", "y1", "y2")):
+        np.testing.assert_allclose(g, f[k], rtol=1e-5, atol=1e-6)

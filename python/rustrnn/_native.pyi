@@ -99,7 +99,8 @@ def vectors_parse_binary(
 ) -> tuple[list[str], np.ndarray, int, int]: ...
 # (sum of loss, valid rows, [(sum of metric, sum of weights)])
 _Stats = tuple[float, float, list[tuple[float, float]]]
-_Input = Union[np.ndarray, tuple[np.ndarray, np.ndarray]]
+# An array; a (source, decoder input) pair of a Seq2Seq; a list, one array per input of a functional model.
+_Input = Union[np.ndarray, tuple[np.ndarray, np.ndarray], list[np.ndarray]]
 
 class ModelHandle:
     iterations: int

@@ -1,4 +1,5 @@
-"""Keras-style layers for :class:`rustrnn.Sequential`.
+"""Keras-style layers for :class:`rustrnn.Sequential` and functional models
+(``layer(keras.Input(...))``, see :mod:`rustrnn.functional`).
 
 Layers are configurations: the model builds them in Rust on first use,
 inferring every input size from the data. After that ``layer.get_weights()``
@@ -11,6 +12,8 @@ Shapes (``B`` batch, ``T`` time steps)::
     SimpleRNN/LSTM/GRU (B, T, I)           -> (B, units·D) or (B, T, units·D) with return_sequences
     Dense            (B, I) or (B, T, I)   -> (B, units) or (B, T, units)
     Dropout          any                   -> same
+    Concatenate      [(B, T, F1), (B, T, F2)] -> (B, T, F1+F2)   (functional models; also without T)
+    Attention, AdditiveAttention [query (B, Tq, D), value (B, Tv, Dv)(, key (B, Tv, D))] -> (B, Tq, Dv)
 
 ``D`` is 2 for ``bidirectional=True`` with ``merge_mode="concat"``, else 1.
 """
@@ -25,7 +28,7 @@ from . import _symbolic
 from ._checks import as_bool, one_of, positive_int
 from .errors import ArgumentError, DTypeError, ShapeError
 
-__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "Concatenate", "Input"]
+__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "Concatenate", "Attention", "AdditiveAttention", "Input"]
 
 Input = _symbolic.Input
 
@@ -352,7 +355,59 @@ class Dropout(Layer):
         return {"rate": self.rate}
 
 
-LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, Concatenate)}
+class _ScoredAttention(Layer):
+    """What Attention and AdditiveAttention share: ``[query, value]`` or ``[query, value, key]``
+    (key defaults to value), (B, Tq, D), (B, Tv, Dv), (B, Tv, D) -> (B, Tq, Dv). Value steps the
+    value's mask drops get no weight; query steps the query's mask drops give zeros (and stay masked)."""
+
+    def __init__(self, use_scale: bool, dropout: float = 0.0, seed: Any = None, trainable: bool = True,
+                 name: Optional[str] = None) -> None:
+        super().__init__(name, trainable)
+        self.use_scale = as_bool("use_scale", use_scale)
+        if check_rate("dropout", dropout) != 0.0:
+            raise ArgumentError(f"dropout: attention dropout is not supported by rustrnn, got {dropout}")
+
+    def _symbolic_outputs(self, shapes: list) -> list:
+        if len(shapes) not in (2, 3):
+            raise ArgumentError(f"{self._class}: takes a list [query, value] or [query, value, key], got {len(shapes)} input(s)")
+        return [(shapes[0][0], shapes[0][1], shapes[1][-1])]
+
+    def get_config(self) -> dict:
+        return {"use_scale": self.use_scale, "trainable": self.trainable}
+
+
+class Attention(_ScoredAttention):
+    """Keras 3's dot-product (Luong) attention: ``softmax(query · keyᵀ · scale) · value``;
+    ``use_scale=True`` learns the scalar ``scale`` (from 1). Only ``score_mode="dot"``."""
+
+    _class = "Attention"
+    _prefix = "attention"
+
+    def __init__(self, use_scale: bool = False, score_mode: str = "dot", dropout: float = 0.0, seed: Any = None,
+                 trainable: bool = True, name: Optional[str] = None) -> None:
+        super().__init__(use_scale, dropout, seed, trainable, name)
+        if score_mode != "dot":
+            raise ArgumentError(f"score_mode: only 'dot' is supported by rustrnn, got {score_mode!r}")
+        self.score_mode = "dot"
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "score_mode": "dot"}
+
+
+class AdditiveAttention(_ScoredAttention):
+    """Keras 3's additive (Bahdanau) attention: ``scores = Σ_d scale_d · tanh(query_d + key_d)``,
+    ``scale`` (D,) learned with ``use_scale=True`` (the default)."""
+
+    _class = "AdditiveAttention"
+    _prefix = "additive_attention"
+
+    def __init__(self, use_scale: bool = True, dropout: float = 0.0, seed: Any = None, trainable: bool = True,
+                 name: Optional[str] = None) -> None:
+        super().__init__(use_scale, dropout, seed, trainable, name)
+
+
+LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, Concatenate, Attention,
+                                       AdditiveAttention)}
 
 
 def layer_from_spec(spec: Any) -> Layer:

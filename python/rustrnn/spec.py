@@ -75,6 +75,23 @@ class DropoutConfig(TypedDict):
     rate: float
 
 
+class ConcatenateConfig(TypedDict, total=False):
+    axis: Literal[-1]
+
+
+class AttentionConfig(TypedDict, total=False):
+    use_scale: bool
+    score_mode: Literal["dot"]
+    dropout: float
+    trainable: bool
+
+
+class AdditiveAttentionConfig(TypedDict, total=False):
+    use_scale: bool
+    dropout: float
+    trainable: bool
+
+
 # The config type of each layer class of the registry (rustrnn-core nn/registry.rs).
 LAYER_CONFIGS = {
     "Embedding": EmbeddingConfig,
@@ -84,12 +101,16 @@ LAYER_CONFIGS = {
     "GRU": RecurrentConfig,
     "Dense": DenseConfig,
     "Dropout": DropoutConfig,
+    "Concatenate": ConcatenateConfig,
+    "Attention": AttentionConfig,
+    "AdditiveAttention": AdditiveAttentionConfig,
 }
 
 LayerSpec = TypedDict("LayerSpec", {
     "class": str,
     "name": str,
-    "config": Union[EmbeddingConfig, MaskingConfig, RecurrentConfig, DenseConfig, DropoutConfig],
+    "config": Union[EmbeddingConfig, MaskingConfig, RecurrentConfig, DenseConfig, DropoutConfig, ConcatenateConfig,
+                    AttentionConfig, AdditiveAttentionConfig],
 })
 
 
@@ -121,7 +142,27 @@ class Seq2SeqSpec(TypedDict):
     config: Seq2SeqConfig
 
 
-ModelSpec = Union[SequentialSpec, Seq2SeqSpec]
+class GraphInputSpec(TypedDict, total=False):
+    name: str
+    kind: Literal["indices", "features"]
+    features: int
+    sequence: bool
+
+
+# A layer of a functional graph: a LayerSpec plus the [node name, output index] tensors it reads.
+GraphLayerSpec = TypedDict("GraphLayerSpec", {"class": str, "name": str, "config": dict, "inbound": list})
+
+
+class FunctionalSpec(TypedDict):
+    """Layers in call order; ``outputs`` and each ``inbound`` are ``[node name, output index]`` pairs."""
+
+    type: Literal["functional"]
+    inputs: list
+    layers: list
+    outputs: list
+
+
+ModelSpec = Union[SequentialSpec, Seq2SeqSpec, FunctionalSpec]
 
 ScheduleSpec = TypedDict("ScheduleSpec", {"class": str, "config": dict})
 
