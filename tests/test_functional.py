@@ -182,3 +182,19 @@ def test_the_graph_spec_uses_only_its_typed_keys():
         assert set(entry["config"]) <= keys(spec.LAYER_CONFIGS[entry["class"]]), entry
     for layer in (keras.layers.Concatenate(), keras.layers.Attention(use_scale=True), keras.layers.AdditiveAttention()):
         assert set(layer.get_config()) <= keys(spec.LAYER_CONFIGS[layer._class])
+
+
+def test_freezing_a_shared_layer_freezes_it_in_every_model():
+    model, _ = enc_dec()
+    twin = keras.Model(model.inputs, model.output)  # the same layers: built before the layer is frozen
+    xs, xt, y = data()
+    for m in (model, twin):
+        m.compile(optimizer="adam", loss="categorical_crossentropy")
+        m.predict([xs, xt])
+    model.get_layer("enc").trainable = False
+    before = model.get_layer("enc").get_weights()
+    twin.fit([xs, xt], y, epochs=2, batch_size=3, verbose=0)
+    model.fit([xs, xt], y, epochs=1, batch_size=3, verbose=0)
+    for a, b in zip(before, twin.get_layer("enc").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert twin.count_params() == model.count_params()

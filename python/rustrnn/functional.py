@@ -118,6 +118,7 @@ class Functional(Model):
         if dup:
             raise ArgumentError(f"layers: the name(s) {', '.join(dup)} are used by more than one layer or input of this model")
         self._seen: dict = {}
+        self._trainable: dict = {}
         for layer in self.layers[len(self.inputs):]:
             if layer._model is None:
                 layer._model = self  # it holds the layer's weights once built
@@ -172,6 +173,10 @@ class Functional(Model):
         raw = self._handle._raw
         held: dict = {}
         for layer in self.layers[len(self.inputs):]:
+            # `layer.trainable = ...` reaches the holder at once; the other models sharing the layer here.
+            if self._trainable.get(id(layer)) != layer.trainable:
+                raw.set_trainable(layer.name, layer.trainable)
+                self._trainable[id(layer)] = layer.trainable
             holder = layer._model
             if holder is None or holder is self or self._seen.get(id(layer)) == layer._weights_version:
                 continue

@@ -180,7 +180,7 @@ fn attention_layers_with_masks_match_finite_differences() {
     let mut t = trainer(ATTENTION, "sparse_categorical_crossentropy");
     // The scale of Attention starts at 1; move it so that its gradient is checked away from the start.
     let (l, p) = crate::nn::find_param(t.net.layers(), "dot/scale").unwrap();
-    t.net.layers_mut()[l].set_param(p, ndarray::arr0(0.7).into_dyn().view()).unwrap();
+    t.net.layers_mut()[l].set_param(p, ndarray::arr1(&[0.7]).into_dyn().view()).unwrap();
     let src = indices(&[&[1, 2, 3, 0], &[0, 4, 5, 6], &[6, 5, 4, 3]]);
     let tgt = indices(&[&[2, 3, 0], &[1, 1, 1], &[0, 5, 6]]);
     let y = ArrayD::from_shape_vec(IxDyn(&[3, 3]), vec![0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0, 1.0]).unwrap();

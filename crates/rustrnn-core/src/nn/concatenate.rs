@@ -9,7 +9,7 @@ use super::tensor::{Mask, Tensor};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::json::Obj;
-use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
+use ndarray::{s, Array2};
 use serde_json::{json, Value};
 use std::any::Any;
 
@@ -100,8 +100,13 @@ impl<F: Float> Layer<F> for Concatenate {
                 )));
             }
         }
-        let views: Vec<ArrayView2<F>> = xs.iter().map(|x| x.data.view()).collect();
-        let data = concatenate(Axis(1), &views).expect("same rows");
+        // Row-major, as every layer reads rows (ndarray's concatenate may choose another layout).
+        let mut data = Array2::<F>::zeros((first.data.nrows(), xs.iter().map(|x| x.features()).sum()));
+        let mut at = 0;
+        for x in &xs {
+            data.slice_mut(s![.., at..at + x.features()]).assign(&x.data);
+            at += x.features();
+        }
         self.widths = xs.iter().map(|x| x.features()).collect();
         ctx.mask = intersect(masks);
         Ok(Tensor::new(data, first.steps))

@@ -1,6 +1,6 @@
 //! Keras 3's `Attention` (Luong's dot-product attention) for functional
 //! models: `scores = query · keyᵀ`, times the trainable scalar `scale`
-//! (initialised to 1) with `use_scale=True`; masks and softmax as
+//! (shape (1,) as in Keras, initialised to 1) with `use_scale=True`; masks and softmax as
 //! [`scored_attention`](super::scored_attention) describes.
 //! `[query (B, Tq, D), value (B, Tv, Dv)(, key (B, Tv, D))] -> (B, Tq, Dv)`.
 
@@ -11,7 +11,7 @@ use super::tensor::{Mask, Tensor};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::json::Obj;
-use ndarray::{arr0, Array0, Array2, ArrayView2, ArrayViewD, ArrayViewMut2};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMut2};
 use serde_json::{json, Value};
 use std::any::Any;
 
@@ -48,7 +48,7 @@ impl LayerConfig for DotAttentionConfig {
     }
 
     fn build<F: Float>(&self, _input: Flow, _seed: u64) -> Result<Box<dyn Layer<F>>> {
-        Ok(Box::new(DotAttention { cfg: *self, score: Dot { scale: arr0(F::one()), dscale: arr0(F::zero()) }, cache: None }))
+        Ok(Box::new(DotAttention { cfg: *self, score: Dot { scale: Array1::from_elem(1, F::one()), dscale: Array1::zeros(1) }, cache: None }))
     }
 
     fn to_json(&self) -> Value {
@@ -58,19 +58,20 @@ impl LayerConfig for DotAttentionConfig {
 
 #[derive(Debug)]
 struct Dot<F> {
-    scale: Array0<F>,
-    dscale: Array0<F>,
+    /// Shape (1,), as Keras 3 stores it.
+    scale: Array1<F>,
+    dscale: Array1<F>,
 }
 
 impl<F: Float> Score<F> for Dot<F> {
     fn scores(&self, q: ArrayView2<F>, k: ArrayView2<F>) -> Array2<F> {
-        q.dot(&k.t()) * self.scale[()]
+        q.dot(&k.t()) * self.scale[0]
     }
 
     fn backward(&mut self, q: ArrayView2<F>, k: ArrayView2<F>, ds: ArrayView2<F>, mut dq: ArrayViewMut2<F>, mut dk: ArrayViewMut2<F>) {
         let raw = q.dot(&k.t());
-        self.dscale[()] = self.dscale[()] + (&raw * &ds).sum();
-        let s = self.scale[()];
+        self.dscale[0] = self.dscale[0] + (&raw * &ds).sum();
+        let s = self.scale[0];
         dq += &(ds.dot(&k) * s);
         dk += &(ds.t().dot(&q) * s);
     }
@@ -127,7 +128,7 @@ impl<F: Float> Layer<F> for DotAttention<F> {
     }
 
     fn assign_param(&mut self, _i: usize, value: ArrayViewD<F>) -> Result<()> {
-        self.score.scale[()] = *value.iter().next().expect("a scalar");
+        self.score.scale[0] = *value.iter().next().expect("one value");
         Ok(())
     }
 
@@ -138,7 +139,7 @@ impl<F: Float> Layer<F> for DotAttention<F> {
     }
 
     fn zero_grad(&mut self) {
-        self.score.dscale[()] = F::zero();
+        self.score.dscale[0] = F::zero();
     }
 
     fn trainable(&self) -> bool {
