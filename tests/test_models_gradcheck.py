@@ -22,7 +22,7 @@ def fd_check(model, x, y, n_per_tensor=6, eps=1e-6, tol=1e-6):
                 w2 = flat.copy()
                 w2[k] += d
                 model._set_named_weights({name: w2.reshape(w.shape)})
-                vals.append(model.evaluate(x, y, batch_size=len(y))["loss"])
+                vals.append(model.evaluate(x, y, batch_size=len(y), return_dict=True)["loss"])
             model._set_named_weights({name: w})
             num = (vals[0] - vals[1]) / (2 * eps)
             got = grads[name].ravel()[k]
