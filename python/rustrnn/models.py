@@ -258,6 +258,9 @@ class Model:
         """The model output a Python metric needs (None when there is none)."""
         if not self._py_metrics:
             return None
+        if isinstance(x, tuple):
+            raise UnsupportedError(f"metrics: Python metrics (auc, callables) need a model with one input; {type(self).__name__} "
+                                   "takes several: use native metric names")
         y_pred = self._handle.predict_batch(x)[0]
         if y_pred.ndim == 3 and _masks(self):
             raise UnsupportedError("metrics: a Python metric (auc or a callable) on a masked sequence output is not "
