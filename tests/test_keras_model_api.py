@@ -331,3 +331,17 @@ def test_timeseries_dataset_feeds_fit_evaluate_predict():
                       (dict(sequence_length=3, batch_size=0), "batch_size"), (dict(sequence_length=2.5), "sequence_length")):
         with pytest.raises(rustrnn.ArgumentError, match=match):
             keras.utils.timeseries_dataset_from_array(series, None, **kw)
+
+
+def test_load_weights_of_a_keras_archive_into_a_model_written_by_hand():
+    """Keras 3's bidirectional_concat fixture (Bidirectional LSTM and GRU) by structure, not by names."""
+    rustrnn.manual_seed(2)
+    m = rustrnn.Sequential([layers.Embedding(10, 4, mask_zero=True),
+                            layers.LSTM(4, bidirectional=True, return_sequences=True, name="first"),
+                            layers.GRU(3, reset_after=False, bidirectional=True, name="second"),
+                            layers.Dropout(0.2), layers.Dense(2, activation="softmax", name="out")])
+    m.build()
+    m.load_weights(FIX / "bidirectional_concat.keras")
+    ref = np.load(FIX / "bidirectional_concat.npz")
+    for side in ("post", "pre"):
+        np.testing.assert_allclose(m.predict(ref[f"x_{side}"]), ref[f"y_{side}"], atol=1e-5)
