@@ -5,8 +5,8 @@
   rustrnn's native file (safetensors + JSON, with the optimizer state);
 - ``save_weights`` writes Keras 3's ``*.weights.h5`` (required, as in Keras);
   ``load_weights`` reads ``*.weights.h5`` and ``.keras`` archives;
-- ``load_model`` reads ``.keras`` archives through :func:`rustrnn.interop.from_keras`
-  and everything else as a native file.
+- ``load_model`` (:mod:`rustrnn.saving`) reads ``.keras`` archives through
+  :func:`rustrnn.interop.from_keras` and everything else as a native file.
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ def _name(filepath: Any) -> str:
         return os.fspath(filepath)
     except TypeError:
         raise ArgumentError(f"filepath: expected a path (str or os.PathLike), got {type(filepath).__name__}") from None
-
-
-def is_keras_archive(filepath: Any) -> bool:
-    return isinstance(filepath, (str, os.PathLike)) and str(os.fspath(filepath)).endswith(KERAS_ARCHIVE)
 
 
 def save(model: Any, filepath: Any, include_optimizer: bool = True) -> None:
@@ -71,9 +67,3 @@ def load_weights(model: Any, filepath: Any) -> None:
         raise ArgumentError(f"filepath: load_weights reads .weights.h5 files and .keras archives, as in Keras 3, got {path!r} "
                             "(rustrnn's own model files: rustrnn.load_model)")
 
-
-def load_keras_archive(filepath: Any) -> Any:
-    """A ``.keras`` archive as a rustrnn model, uncompiled (compile settings are not read from the archive)."""
-    from .interop.keras_in import from_keras
-
-    return from_keras(filepath)

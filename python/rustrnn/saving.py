@@ -143,10 +143,10 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
 
     A path ending in ``.keras`` is read as a Keras 3 archive (:func:`rustrnn.interop.from_keras`,
     needs h5py): architecture and weights, returned uncompiled."""
-    from ._formats import is_keras_archive, load_keras_archive
+    if isinstance(filepath, (str, os.PathLike)) and os.fspath(filepath).endswith(".keras"):
+        from .interop.keras_in import from_keras
 
-    if is_keras_archive(filepath):
-        return load_keras_archive(filepath)
+        return from_keras(filepath)
     data, path = _read_source(filepath)
     return _from_bytes(data, path, compile)
 
