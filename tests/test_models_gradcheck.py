@@ -61,6 +61,16 @@ def test_merge_modes_go_backwards_and_stacked_layers(cell, merge):
     fd_check(m, x, y)
 
 
+def test_huber_loss_on_a_masked_sequence_on_both_sides_of_delta():
+    rustrnn.manual_seed(4)
+    m = rustrnn.Sequential([layers.Embedding(6, 3, mask_zero=True), layers.LSTM(4, return_sequences=True),
+                            layers.Dense(2)], dtype="float64")
+    m.compile(optimizer="sgd", loss="huber")
+    x = np.array([[1, 2, 3, 4], [0, 5, 1, 2], [3, 4, 0, 0]])
+    y = np.random.default_rng(2).choice([-3.0, 0.1, 2.5], size=(3, 4, 2))  # errors beyond and within delta = 1
+    fd_check(m, x, y)
+
+
 @pytest.mark.parametrize("merge", ["concat", "sum"])
 def test_gru_with_the_reset_gate_before_the_recurrent_product(merge):
     # Keras' GRU(reset_after=False): left and right padding, both directions, stacked.
