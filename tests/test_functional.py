@@ -104,12 +104,12 @@ def test_gradients_match_finite_differences_float64():
                 w = w0.copy()
                 w.flat[k] += d
                 model._set_named_weights({name: w})
-                return model.evaluate(x, y, batch_size=3)["loss"]
+                return model.evaluate(x, y, batch_size=3, return_dict=True)["loss"]
             num = (loss_at(eps) - loss_at(-eps)) / (2 * eps)
             model._set_named_weights({name: w0})
             assert abs(num - g.flat[k]) <= 1e-6 + 1e-5 * abs(num), (name, k, num, g.flat[k])
             checked += 1
-    assert checked > 20 and abs(loss - model.evaluate(x, y, batch_size=3)["loss"]) < 1e-12
+    assert checked > 20 and abs(loss - model.evaluate(x, y, batch_size=3, return_dict=True)["loss"]) < 1e-12
 
 
 def test_save_load_and_pickle_round_trips(tmp_path):
@@ -198,3 +198,9 @@ def test_freezing_a_shared_layer_freezes_it_in_every_model():
     for a, b in zip(before, twin.get_layer("enc").get_weights()):
         np.testing.assert_array_equal(a, b)
     assert twin.count_params() == model.count_params()
+
+
+def test_a_keras_archive_of_a_functional_model_is_refused_by_name(tmp_path):
+    model, _ = enc_dec()
+    with pytest.raises(UnsupportedError, match="Sequential"):
+        model.save(tmp_path / "m.keras")
