@@ -81,10 +81,10 @@ impl<F: Float> Score<F> for Additive<F> {
                 let g = ds[[i, j]];
                 for d in 0..q.ncols() {
                     let t = (q[[i, d]] + k[[j, d]]).tanh();
-                    self.dscale[d] = self.dscale[d] + g * t;
+                    self.dscale[d] += g * t;
                     let dt = g * self.scale[d] * (F::one() - t * t);
-                    dq[[i, d]] = dq[[i, d]] + dt;
-                    dk[[j, d]] = dk[[j, d]] + dt;
+                    dq[[i, d]] += dt;
+                    dk[[j, d]] += dt;
                 }
             }
         }

@@ -48,7 +48,11 @@ impl LayerConfig for DotAttentionConfig {
     }
 
     fn build<F: Float>(&self, _input: Flow, _seed: u64) -> Result<Box<dyn Layer<F>>> {
-        Ok(Box::new(DotAttention { cfg: *self, score: Dot { scale: Array1::from_elem(1, F::one()), dscale: Array1::zeros(1) }, cache: None }))
+        Ok(Box::new(DotAttention {
+            cfg: *self,
+            score: Dot { scale: Array1::from_elem(1, F::one()), dscale: Array1::zeros(1) },
+            cache: None,
+        }))
     }
 
     fn to_json(&self) -> Value {
@@ -70,7 +74,7 @@ impl<F: Float> Score<F> for Dot<F> {
 
     fn backward(&mut self, q: ArrayView2<F>, k: ArrayView2<F>, ds: ArrayView2<F>, mut dq: ArrayViewMut2<F>, mut dk: ArrayViewMut2<F>) {
         let raw = q.dot(&k.t());
-        self.dscale[0] = self.dscale[0] + (&raw * &ds).sum();
+        self.dscale[0] += (&raw * &ds).sum();
         let s = self.scale[0];
         dq += &(ds.dot(&k) * s);
         dk += &(ds.t().dot(&q) * s);

@@ -136,7 +136,7 @@ impl LayerConfig for RecurrentConfig {
         }
         let mut out = vec![y];
         if self.return_state {
-            out.extend(std::iter::repeat(state).take(n_states));
+            out.extend(std::iter::repeat_n(state, n_states));
         }
         Ok(out)
     }
