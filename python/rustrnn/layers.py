@@ -11,6 +11,12 @@ Shapes (``B`` batch, ``T`` time steps)::
     SimpleRNN/LSTM/GRU (B, T, I)           -> (B, units·D) or (B, T, units·D) with return_sequences
     Dense            (B, I) or (B, T, I)   -> (B, units) or (B, T, units)
     Dropout          any                   -> same
+    Bidirectional(rnn) as the recurrent layer with bidirectional=True
+    RepeatVector(n)  (B, F)                -> (B, n, F)
+    TimeDistributed(layer) (B, T, F)       -> (B, T, G), layer per step
+    GlobalAverage/MaxPooling1D (B, T, F)   -> (B, F)
+    Conv1D           (B, T, C)             -> (B, T', filters)
+    LayerNormalization any                 -> same
 
 ``D`` is 2 for ``bidirectional=True`` with ``merge_mode="concat"``, else 1.
 """
@@ -24,7 +30,8 @@ import numpy as np
 from ._checks import as_bool, one_of, positive_int
 from .errors import ArgumentError, DTypeError, ShapeError
 
-__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout"]
+__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "Bidirectional", "RepeatVector",
+           "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Conv1D", "LayerNormalization"]
 
 # The name tables of the core, checked against it by tests/test_stubs.py.
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
@@ -272,7 +279,223 @@ class Dropout(Layer):
         return {"rate": self.rate}
 
 
-LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout)}
+def _refuse_unsupported(layer: str, **given: tuple) -> None:
+    """Raises naming the first Keras argument given a value rustrnn does not implement
+    (``given``: ``name=(value, default)``)."""
+    from .errors import UnsupportedError
+
+    for arg, (value, default) in given.items():
+        if value is not default and value != default:
+            raise UnsupportedError(f"{layer}({arg}={value!r}): rustrnn implements only {arg}={default!r}")
+
+
+def _one_int(name: str, value: Any) -> int:
+    """A positive int, or a tuple/list of one (Keras accepts both for 1-D layers)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ArgumentError(f"{name}: expected an integer or a tuple of one, got {value!r}")
+        value = value[0]
+    return positive_int(name, value)
+
+
+class RepeatVector(Layer):
+    """``(B, F) -> (B, n, F)``: each sample's vector repeated ``n`` times as a sequence."""
+
+    _class = "RepeatVector"
+    _prefix = "repeat_vector"
+
+    def __init__(self, n: int, name: Optional[str] = None) -> None:
+        super().__init__(name, True)
+        self.n = positive_int("n", n)
+
+    def get_config(self) -> dict:
+        return {"n": self.n}
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` (one mapping ``(B, F)`` to ``(B, G)``: ``Dense``,
+    ``LayerNormalization``, ``Dropout``) to every step of a sequence with the same
+    weights, ``(B, T, F) -> (B, T, G)``; the mask passes through. The wrapped
+    layer's weights are this layer's (``time_distributed/kernel``)."""
+
+    _class = "TimeDistributed"
+    _prefix = "time_distributed"
+
+    def __init__(self, layer: Any, trainable: bool = True, name: Optional[str] = None) -> None:
+        if isinstance(layer, dict):  # from a spec: {"class", "config"}
+            layer = layer_from_spec({"class": layer.get("class"), "name": "inner", "config": layer.get("config", {})})
+        if not isinstance(layer, Layer):
+            raise DTypeError(f"layer: expected a rustrnn.layers.Layer, got {type(layer).__name__}")
+        if isinstance(layer, (Embedding, _Recurrent, TimeDistributed, RepeatVector, _GlobalPooling1D, Conv1D)):
+            raise ArgumentError(f"layer: TimeDistributed wraps a layer that maps one step (batch, features) to one step "
+                                f"(Dense, LayerNormalization, Dropout), got {layer._class}")
+        self.layer = layer
+        super().__init__(name, trainable)
+
+    @property
+    def trainable(self) -> bool:
+        return self.layer.trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        Layer.trainable.fset(self, value)
+        if "trainable" in self.layer.get_config():
+            self.layer._trainable = self._trainable
+
+    def get_config(self) -> dict:
+        return {"layer": {"class": self.layer._class, "config": self.layer.get_config()}}
+
+
+class _GlobalPooling1D(Layer):
+    def __init__(self, data_format: Optional[str] = None, keepdims: bool = False, name: Optional[str] = None) -> None:
+        super().__init__(name, True)
+        _refuse_unsupported(self._class, data_format=(data_format or "channels_last", "channels_last"),
+                            keepdims=(as_bool("keepdims", keepdims), False))
+
+    def get_config(self) -> dict:
+        return {}
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """``(B, T, F) -> (B, F)``, the mean over the steps; with a mask, over the valid
+    steps (as Keras; a sequence that is all padding gives 0 where Keras gives NaN)."""
+
+    _class = "GlobalAveragePooling1D"
+    _prefix = "global_average_pooling1d"
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    """``(B, T, F) -> (B, F)``, the maximum over the steps. As in Keras 3 the mask is
+    not used (padded steps take part) and stops here."""
+
+    _class = "GlobalMaxPooling1D"
+    _prefix = "global_max_pooling1d"
+
+
+CONV_PADDINGS = ("valid", "same", "causal")
+
+
+class Conv1D(Layer):
+    """1-D convolution over the steps, ``(B, T, C) -> (B, T', filters)``, kernel
+    ``(kernel_size, C, filters)`` as in Keras. ``padding``: "valid", "same"
+    (``T' = ceil(T / strides)``) or "causal". As in Keras 3 it does not support
+    masking: a mask stops here."""
+
+    _class = "Conv1D"
+    _prefix = "conv1d"
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
+                 data_format: Optional[str] = None, dilation_rate: Any = 1, groups: int = 1,
+                 activation: Optional[str] = None, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, kernel_constraint: Any = None, bias_constraint: Any = None,
+                 trainable: bool = True, name: Optional[str] = None) -> None:
+        super().__init__(name, trainable)
+        self.filters = positive_int("filters", filters)
+        self.kernel_size = _one_int("kernel_size", kernel_size)
+        self.strides = _one_int("strides", strides)
+        self.padding = check_choice("padding", padding, CONV_PADDINGS)
+        self.dilation_rate = _one_int("dilation_rate", dilation_rate)
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise ArgumentError(f"strides={self.strides} with dilation_rate={self.dilation_rate}: "
+                                "one of them must be 1 (as in Keras)")
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.use_bias = as_bool("use_bias", use_bias)
+        _refuse_unsupported("Conv1D", data_format=(data_format or "channels_last", "channels_last"), groups=(groups, 1),
+                            kernel_initializer=(kernel_initializer, "glorot_uniform"), bias_initializer=(bias_initializer, "zeros"),
+                            kernel_regularizer=(kernel_regularizer, None), bias_regularizer=(bias_regularizer, None),
+                            activity_regularizer=(activity_regularizer, None), kernel_constraint=(kernel_constraint, None),
+                            bias_constraint=(bias_constraint, None))
+
+    def get_config(self) -> dict:
+        return {"filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
+                "dilation_rate": self.dilation_rate, "activation": self.activation, "use_bias": self.use_bias,
+                "trainable": self.trainable}
+
+
+class LayerNormalization(Layer):
+    """Normalizes each step's (or sample's) features: ``(x - mean) / sqrt(var + epsilon)
+    * gamma + beta`` (population variance, Keras's ``axis=-1``); the mask passes through."""
+
+    _class = "LayerNormalization"
+    _prefix = "layer_normalization"
+
+    def __init__(self, axis: Any = -1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+                 rms_scaling: bool = False, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
+                 beta_regularizer: Any = None, gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, trainable: bool = True, name: Optional[str] = None) -> None:
+        super().__init__(name, trainable)
+        if axis not in (-1, [-1], (-1,)):
+            from .errors import UnsupportedError
+
+            raise UnsupportedError(f"LayerNormalization(axis={axis!r}): rustrnn normalizes the last axis only (axis=-1)")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.integer, np.floating)) or not epsilon > 0:
+            raise ArgumentError(f"epsilon: expected a positive number, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+        self.center = as_bool("center", center)
+        self.scale = as_bool("scale", scale)
+        _refuse_unsupported("LayerNormalization", rms_scaling=(as_bool("rms_scaling", rms_scaling), False),
+                            beta_initializer=(beta_initializer, "zeros"), gamma_initializer=(gamma_initializer, "ones"),
+                            beta_regularizer=(beta_regularizer, None), gamma_regularizer=(gamma_regularizer, None),
+                            beta_constraint=(beta_constraint, None), gamma_constraint=(gamma_constraint, None))
+
+    def get_config(self) -> dict:
+        return {"epsilon": self.epsilon, "center": self.center, "scale": self.scale, "trainable": self.trainable}
+
+
+class Bidirectional(_Recurrent):
+    """Keras's wrapper: runs ``layer`` (SimpleRNN, LSTM or GRU) forwards and a copy
+    backwards over each sequence and merges the two outputs (``merge_mode``
+    "concat", "sum", "mul" or "ave"). It is the recurrent layer with
+    ``bidirectional=True``: the backward direction's weights are the ``*_reverse``
+    ones (Keras's ``backward_layer``), its output sequence is aligned with the
+    input's steps, masks are respected, and ``return_state`` gives
+    ``[output, forward h, (c), backward h, (c)]`` as Keras. A saved model reloads
+    it as the wrapped class with ``bidirectional=True`` (the same layer)."""
+
+    _prefix = "bidirectional"
+
+    def __init__(self, layer: Any, merge_mode: Optional[str] = "concat", weights: Any = None,
+                 backward_layer: Any = None, name: Optional[str] = None, **kwargs: Any) -> None:
+        from .errors import UnsupportedError
+
+        if not isinstance(layer, _Recurrent) or isinstance(layer, Bidirectional):
+            raise DTypeError(f"layer: Bidirectional wraps a SimpleRNN, LSTM or GRU, got {type(layer).__name__}")
+        if layer.bidirectional:
+            raise ArgumentError("layer: the wrapped layer is already bidirectional (bidirectional=True)")
+        if layer.go_backwards:
+            raise UnsupportedError("Bidirectional: a wrapped layer with go_backwards=True (its forward direction "
+                                   "would read backwards) is not supported")
+        if merge_mode is None:
+            raise UnsupportedError("Bidirectional(merge_mode=None) returns the two directions as two outputs, which a "
+                                   "rustrnn layer cannot; use 'concat' and split the last axis in two")
+        if weights is not None:
+            raise UnsupportedError("Bidirectional(weights=...): set the weights after building with set_weights")
+        if backward_layer is not None:
+            same = {k: v for k, v in layer.get_config().items() if k not in ("go_backwards", "trainable")}
+            back = backward_layer.get_config() if isinstance(backward_layer, _Recurrent) else None
+            if (type(backward_layer) is not type(layer) or not backward_layer.go_backwards
+                    or {k: v for k, v in back.items() if k not in ("go_backwards", "trainable")} != same):
+                raise UnsupportedError("Bidirectional(backward_layer=...): only a backward layer equal to the forward "
+                                       "one with go_backwards=True is supported")
+        if kwargs:
+            raise ArgumentError(f"Bidirectional: unexpected arguments {', '.join(sorted(kwargs))}")
+        # Become the wrapped layer, bidirectional: every recurrent option (and the native config) is its.
+        state = {k: v for k, v in vars(layer).items() if k not in ("name", "_model")}
+        Layer.__init__(self, name, layer.trainable)
+        self.__dict__.update(state)
+        self._class = layer._class
+        self.forward_layer = layer
+        self.layer = layer
+        self.bidirectional = True
+        self.merge_mode = check_choice("merge_mode", merge_mode, MERGE_MODES)
+
+    def get_config(self) -> dict:
+        return {**type(self.layer).get_config(self), "bidirectional": True, "merge_mode": self.merge_mode}
+
+
+LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, RepeatVector, TimeDistributed,
+                                        GlobalAveragePooling1D, GlobalMaxPooling1D, Conv1D, LayerNormalization)}
 
 
 def layer_from_spec(spec: Any) -> Layer:

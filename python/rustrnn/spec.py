@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Literal, Optional, TypedDict, Union
 
 __all__ = [
-    "InputSpec", "EmbeddingConfig", "MaskingConfig", "RecurrentConfig", "DenseConfig", "DropoutConfig", "LayerSpec",
+    "InputSpec", "EmbeddingConfig", "MaskingConfig", "RecurrentConfig", "DenseConfig", "DropoutConfig", "RepeatVectorConfig",
+    "TimeDistributedConfig", "GlobalPoolingConfig", "Conv1DConfig", "LayerNormalizationConfig", "LayerSpec",
     "SequentialSpec", "Seq2SeqConfig", "Seq2SeqSpec", "ModelSpec", "ScheduleSpec", "OptimizerConfig", "LAYER_CONFIGS",
 ]
 
@@ -75,6 +76,42 @@ class DropoutConfig(TypedDict):
     rate: float
 
 
+class RepeatVectorConfig(TypedDict):
+    n: int
+
+
+InnerLayerSpec = TypedDict("InnerLayerSpec", {"class": str, "config": dict})
+
+
+class TimeDistributedConfig(TypedDict):
+    layer: InnerLayerSpec
+
+
+class GlobalPoolingConfig(TypedDict):
+    """``GlobalAveragePooling1D`` and ``GlobalMaxPooling1D``: no options."""
+
+
+class _Conv1DConfigRequired(TypedDict):
+    filters: int
+    kernel_size: int
+
+
+class Conv1DConfig(_Conv1DConfigRequired, total=False):
+    strides: int
+    padding: Literal["valid", "same", "causal"]
+    dilation_rate: int
+    activation: Literal["linear", "relu", "tanh", "sigmoid", "softmax"]
+    use_bias: bool
+    trainable: bool
+
+
+class LayerNormalizationConfig(TypedDict, total=False):
+    epsilon: float
+    center: bool
+    scale: bool
+    trainable: bool
+
+
 # The config type of each layer class of the registry (rustrnn-core nn/registry.rs).
 LAYER_CONFIGS = {
     "Embedding": EmbeddingConfig,
@@ -84,12 +121,19 @@ LAYER_CONFIGS = {
     "GRU": RecurrentConfig,
     "Dense": DenseConfig,
     "Dropout": DropoutConfig,
+    "RepeatVector": RepeatVectorConfig,
+    "TimeDistributed": TimeDistributedConfig,
+    "GlobalAveragePooling1D": GlobalPoolingConfig,
+    "GlobalMaxPooling1D": GlobalPoolingConfig,
+    "Conv1D": Conv1DConfig,
+    "LayerNormalization": LayerNormalizationConfig,
 }
 
 LayerSpec = TypedDict("LayerSpec", {
     "class": str,
     "name": str,
-    "config": Union[EmbeddingConfig, MaskingConfig, RecurrentConfig, DenseConfig, DropoutConfig],
+    "config": Union[EmbeddingConfig, MaskingConfig, RecurrentConfig, DenseConfig, DropoutConfig, RepeatVectorConfig,
+                    TimeDistributedConfig, GlobalPoolingConfig, Conv1DConfig, LayerNormalizationConfig],
 })
 
 

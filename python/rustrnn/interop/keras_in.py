@@ -4,8 +4,9 @@ equivalent :class:`rustrnn.Sequential`.
 
 Layers: InputLayer, Embedding (``mask_zero``), Masking, SimpleRNN (tanh/relu),
 LSTM, GRU (``reset_after`` True or False), Bidirectional (concat/sum/mul/ave)
-around those, Dense (linear/relu/tanh/sigmoid/softmax), TimeDistributed(Dense),
-Dropout. Weights are converted, not reinterpreted: kernels are transposed to
+around those, Dense (linear/relu/tanh/sigmoid/softmax), TimeDistributed(Dense or
+LayerNormalization), Dropout, RepeatVector, Conv1D (valid/same/causal), GlobalAverage/
+MaxPooling1D, LayerNormalization (last axis). Weights are converted, not reinterpreted: kernels are transposed to
 PyTorch's (out, in) layout and GRU gates reordered from Keras' z,r,h to r,z,n
 (LSTM's i,f,c,o is already PyTorch's i,f,g,o). Anything else — another layer, a
 Functional model, an activation rustrnn lacks, ``stateful``,
@@ -140,6 +141,26 @@ class _Builder:
         w[f"bias_hh_l0{suffix}"] = keras_to_torch_gates(b_hh, cls, units)
         return w
 
+    def per_step(self, name: str, cls: str, c: dict, reader: _Reader, *path: str, **kw: Any) -> tuple:
+        """A Dense or LayerNormalization (alone or inside TimeDistributed: ``path``) and its weights."""
+        L = self.L
+        if c.get("quantization_config") or c.get("lora_rank"):
+            raise self.unsupported(name, cls, "quantization or LoRA")
+        vs = reader.vars(name, *path)
+        if cls == "Dense":
+            act = _activation(c.get("activation"))
+            if act not in _ACTIVATIONS:
+                raise self.unsupported(name, cls, f"activation={act!r}")
+            layer = L.Dense(c["units"], activation=act, use_bias=bool(c.get("use_bias", True)), **kw)
+            return layer, dict(zip(["kernel", "bias"][:len(vs)], vs))
+        if c.get("axis", -1) not in (-1, [-1]):
+            raise self.unsupported(name, cls, f"axis={axis!r} (only the last axis is)")
+        if c.get("rms_scaling"):
+            raise self.unsupported(name, cls, "rms_scaling=True")
+        center, scale = bool(c.get("center", True)), bool(c.get("scale", True))
+        layer = L.LayerNormalization(epsilon=c.get("epsilon", 1e-3), center=center, scale=scale, **kw)
+        return layer, dict(zip([n for n, on in (("gamma", scale), ("beta", center)) if on], vs))
+
     def add(self, entry: dict, reader: _Reader) -> None:
         L = self.L
         cls, c = entry.get("class_name"), entry.get("config", {})
@@ -159,24 +180,40 @@ class _Builder:
             if c.get("noise_shape") is not None:
                 raise self.unsupported(name, cls, "noise_shape")
             layer = L.Dropout(c["rate"], name=name)
-        elif cls in ("Dense", "TimeDistributed"):
-            src, path = c, ()
-            if cls == "TimeDistributed":
-                inner = c.get("layer", {})
-                if inner.get("class_name") != "Dense":
-                    raise self.unsupported(name, cls, f"wrapping {inner.get('class_name')} (only Dense is)")
-                src, path = inner.get("config", {}), ("layer",)
-                if src.get("quantization_config") or src.get("lora_rank"):
-                    raise self.unsupported(name, cls, "quantization or LoRA")
-            act = _activation(src.get("activation"))
+        elif cls in ("Dense", "LayerNormalization"):
+            layer, w = self.per_step(name, cls, c, reader, name=name, trainable=c.get("trainable", True))
+            self.weights.update({f"{name}/{k}": v for k, v in w.items()})
+        elif cls == "TimeDistributed":
+            inner = c.get("layer", {})
+            icls, ic = inner.get("class_name"), inner.get("config", {})
+            if icls not in ("Dense", "LayerNormalization"):
+                raise self.unsupported(name, cls, f"wrapping {icls} (Dense and LayerNormalization are)")
+            wrapped, w = self.per_step(name, icls, ic, reader, "layer", trainable=c.get("trainable", True))
+            layer = L.TimeDistributed(wrapped, name=name)
+            self.weights.update({f"{name}/{k}": v for k, v in w.items()})
+        elif cls == "RepeatVector":
+            layer = L.RepeatVector(c["n"], name=name)
+        elif cls in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+            if c.get("data_format", "channels_last") != "channels_last" or c.get("keepdims"):
+                raise self.unsupported(name, cls, "data_format='channels_first' or keepdims=True")
+            layer = getattr(L, cls)(name=name)
+            self.masked = False  # the mask stops here
+        elif cls == "Conv1D":
+            act = _activation(c.get("activation"))
             if act not in _ACTIVATIONS:
                 raise self.unsupported(name, cls, f"activation={act!r}")
-            use_bias = bool(src.get("use_bias", True))
-            layer = L.Dense(src["units"], activation=act, use_bias=use_bias, trainable=c.get("trainable", True), name=name)
-            vs = reader.vars(name, *path)
+            if c.get("data_format", "channels_last") != "channels_last" or c.get("groups", 1) != 1:
+                raise self.unsupported(name, cls, "data_format='channels_first' or groups > 1")
+            if c.get("padding") not in ("valid", "same", "causal"):
+                raise self.unsupported(name, cls, f"padding={c.get('padding')!r}")
+            layer = L.Conv1D(c["filters"], c["kernel_size"], strides=c.get("strides", 1), padding=c["padding"],
+                             dilation_rate=c.get("dilation_rate", 1), activation=act, use_bias=bool(c.get("use_bias", True)),
+                             trainable=c.get("trainable", True), name=name)
+            vs = reader.vars(name)
             self.weights[f"{name}/kernel"] = vs[0]
-            if use_bias:
+            if layer.use_bias:
                 self.weights[f"{name}/bias"] = vs[1]
+            self.masked = False  # Keras 3's Conv1D does not support masking: the mask stops here
         elif cls in _RECURRENT:
             kw = self.check_recurrent(name, cls, c)
             layer = getattr(L, cls)(c["units"], return_sequences=bool(c.get("return_sequences")),
@@ -210,7 +247,8 @@ class _Builder:
         else:
             raise UnsupportedError(f"from_keras: layer {name!r} is a {cls}, which rustrnn does not implement "
                                    f"(supported: Embedding, Masking, SimpleRNN, LSTM, GRU, Bidirectional, Dense, "
-                                   f"TimeDistributed(Dense), Dropout)")
+                                   f"TimeDistributed(Dense or LayerNormalization), Dropout, RepeatVector, Conv1D, "
+                                   f"GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization)")
         self.layers.append(layer)
 
 

@@ -17,3 +17,5 @@ pub use spec::{LayerEntry, LayerInfo, ModelSpec};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_layers;

@@ -10,7 +10,7 @@ use crate::rng::SplitMix64;
 use crate::train::{Loss, OptimizerConfig, Trainer};
 use ndarray::{Array2, ArrayD, IxDyn};
 
-fn trainer(spec: &str, loss: &str) -> Trainer<f64> {
+pub(super) fn trainer(spec: &str, loss: &str) -> Trainer<f64> {
     let v: serde_json::Value = serde_json::from_str(spec).unwrap();
     let net = if v["type"] == "seq2seq" {
         Network::Seq2Seq(Seq2Seq::new(Seq2SeqConfig::parse(&v["config"]).unwrap(), 11).unwrap())
@@ -25,7 +25,7 @@ fn trainer(spec: &str, loss: &str) -> Trainer<f64> {
 
 /// Checks every gradient entry (or a spread-out sample of large tensors)
 /// against central differences of the loss.
-fn fd_check(t: &mut Trainer<f64>, input: impl Fn() -> Input<'static, f64>, y: &ArrayD<f64>) {
+pub(super) fn fd_check(t: &mut Trainer<f64>, input: impl Fn() -> Input<'static, f64>, y: &ArrayD<f64>) {
     let (_, grads) = t.gradients(input(), y.view(), None).unwrap();
     let eps = 1e-6;
     let mut worst = 0.0f64;
@@ -58,11 +58,11 @@ fn fd_check(t: &mut Trainer<f64>, input: impl Fn() -> Input<'static, f64>, y: &A
     assert!(worst < 1e-5);
 }
 
-fn leak<T>(v: T) -> &'static T {
+pub(super) fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))
 }
 
-fn indices(rows: &[&[i64]]) -> &'static Array2<i64> {
+pub(super) fn indices(rows: &[&[i64]]) -> &'static Array2<i64> {
     let t = rows[0].len();
     leak(Array2::from_shape_fn((rows.len(), t), |(b, s)| rows[b][s]))
 }

@@ -8,14 +8,19 @@
 pub mod activation;
 pub mod attention;
 pub mod config;
+pub mod conv1d;
 pub mod dense;
 pub mod dropout;
 pub mod embedding;
 pub mod layer;
+pub mod layer_normalization;
 pub mod masking;
+pub mod pooling;
 pub mod recurrent;
 pub mod registry;
+pub mod repeat_vector;
 pub mod tensor;
+pub mod time_distributed;
 
 pub use activation::Activation;
 pub use attention::{AttentionConfig, AttentionKind};
