@@ -114,7 +114,7 @@ def layer_configs(config):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda c: layer_configs(c)[1].update(class_name="Conv1D"), "'lstm' is a Conv1D"),
+    (lambda c: layer_configs(c)[1].update(class_name="Conv2D"), "'lstm' is a Conv2D"),
     (lambda c: layer_configs(c)[1]["config"].update(activation="elu"), "activation='elu'"),
     (lambda c: layer_configs(c)[1]["config"].update(recurrent_activation="hard_sigmoid"), "recurrent_activation"),
     (lambda c: layer_configs(c)[1]["config"].update(stateful=True), "stateful=True"),

@@ -491,7 +491,7 @@ class Bidirectional(_Recurrent):
         self.merge_mode = check_choice("merge_mode", merge_mode, MERGE_MODES)
 
     def get_config(self) -> dict:
-        return {**type(self.layer).get_config(self), "bidirectional": True, "merge_mode": self.merge_mode}
+        return {**self.layer.get_config(), "bidirectional": True, "merge_mode": self.merge_mode, "trainable": self.trainable}
 
 
 LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, RepeatVector, TimeDistributed,

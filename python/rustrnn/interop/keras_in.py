@@ -147,6 +147,8 @@ class _Builder:
         if c.get("quantization_config") or c.get("lora_rank"):
             raise self.unsupported(name, cls, "quantization or LoRA")
         vs = reader.vars(name, *path)
+        if "layer_name" in kw:
+            kw["name"] = kw.pop("layer_name")
         if cls == "Dense":
             act = _activation(c.get("activation"))
             if act not in _ACTIVATIONS:
@@ -181,7 +183,7 @@ class _Builder:
                 raise self.unsupported(name, cls, "noise_shape")
             layer = L.Dropout(c["rate"], name=name)
         elif cls in ("Dense", "LayerNormalization"):
-            layer, w = self.per_step(name, cls, c, reader, name=name, trainable=c.get("trainable", True))
+            layer, w = self.per_step(name, cls, c, reader, layer_name=name, trainable=c.get("trainable", True))
             self.weights.update({f"{name}/{k}": v for k, v in w.items()})
         elif cls == "TimeDistributed":
             inner = c.get("layer", {})

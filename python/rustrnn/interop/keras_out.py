@@ -79,9 +79,23 @@ def _recurrent_vars(cls: str, units: int, w: dict, sfx: str, reset_after: bool) 
     return [np.ascontiguousarray(a, dtype=np.float32) for a in (kernel, recurrent, bias)]
 
 
+def _per_step(layer: Any, weights: dict, name: str) -> tuple:
+    """Keras class, config (without name) and weights of a Dense or LayerNormalization
+    whose weights are ``name/...``."""
+    if layer._class == "Dense":
+        vs = [weights[f"{name}/kernel"]] + ([weights[f"{name}/bias"]] if layer.use_bias else [])
+        return "Dense", {"units": layer.units, "activation": layer.activation, "use_bias": layer.use_bias}, vs
+    if layer._class == "LayerNormalization":
+        vs = [weights[f"{name}/{k}"] for k, on in (("gamma", layer.scale), ("beta", layer.center)) if on]
+        return "LayerNormalization", {"axis": -1, "epsilon": layer.epsilon, "center": layer.center, "scale": layer.scale}, vs
+    raise UnsupportedError(f"export_keras: layer {name!r}: TimeDistributed({layer._class}) has no Keras export here "
+                           "(Dense and LayerNormalization have)")
+
+
 def export_keras(model: Any, path: Any) -> None:
     """See :meth:`rustrnn.Model.export_keras`."""
-    from ..layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, SimpleRNN
+    from ..layers import (Conv1D, Dense, Dropout, Embedding, GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization,
+                          Masking, RepeatVector, TimeDistributed, _Recurrent)
 
     h5py = _h5py()
     # Found by class name (models.py imports interop, so interop imports no model module).
@@ -110,12 +124,26 @@ def export_keras(model: Any, path: Any) -> None:
             out.add("Masking", {**base, "mask_value": layer.mask_value}, {"vars": []})
         elif isinstance(layer, Dropout):
             out.add("Dropout", {**base, "rate": layer.rate}, {"vars": []})
-        elif isinstance(layer, Dense):
+        elif isinstance(layer, (Dense, LayerNormalization)):
+            cls, config, vs = _per_step(layer, weights, name)
+            out.add(cls, {**base, **config}, {"vars": vs})
+        elif isinstance(layer, TimeDistributed):
+            cls, config, vs = _per_step(layer.layer, weights, name)
+            inner = {"name": f"{_snake(cls)}_in_{name}", "trainable": layer.trainable, "dtype": _dtype("float32"), **config}
+            out.add("TimeDistributed", {**base, "layer": _layer(cls, inner)}, {"vars": [], "layer/vars": vs})
+        elif isinstance(layer, RepeatVector):
+            out.add("RepeatVector", {**base, "n": layer.n}, {"vars": []})
+        elif isinstance(layer, (GlobalAveragePooling1D, GlobalMaxPooling1D)):
+            masked = False
+            out.add(layer._class, {**base, "data_format": "channels_last", "keepdims": False}, {"vars": []})
+        elif isinstance(layer, Conv1D):
+            masked = False
             vs = [weights[f"{name}/kernel"]] + ([weights[f"{name}/bias"]] if layer.use_bias else [])
-            out.add("Dense", {**base, "units": layer.units, "activation": layer.activation, "use_bias": layer.use_bias},
-                    {"vars": vs})
-        elif isinstance(layer, (SimpleRNN, LSTM, GRU)):
-            cls = {SimpleRNN: "SimpleRNN", LSTM: "LSTM", GRU: "GRU"}[type(layer)]
+            out.add("Conv1D", {**base, "filters": layer.filters, "kernel_size": [layer.kernel_size], "strides": [layer.strides],
+                               "padding": layer.padding, "data_format": "channels_last", "dilation_rate": [layer.dilation_rate],
+                               "groups": 1, "activation": layer.activation, "use_bias": layer.use_bias}, {"vars": vs})
+        elif isinstance(layer, _Recurrent):
+            cls = layer._class
             if layer.return_state:
                 raise UnsupportedError(f"export_keras: layer {name!r}: return_state is not supported")
             if layer.go_backwards and (layer.bidirectional or (masked and (layer.return_sequences or layer.num_layers > 1))):
