@@ -205,3 +205,21 @@ def test_bad_placements_are_errors_naming_the_layer():
                            ([L.Conv1D(2, 5)], "fewer than the kernel's span of 5 steps")]:
         with pytest.raises(rustrnn.RustRnnError, match=message):
             rustrnn.Sequential(stack).predict(x)
+
+
+def test_onnx_export_of_bidirectional_and_time_distributed_dense(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    rustrnn.manual_seed(0)
+    m = rustrnn.Sequential([L.Embedding(9, 4, mask_zero=True), L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode="sum"),
+                            L.TimeDistributed(L.Dense(2, activation="softmax"))])
+    x = np.array([[1, 2, 3, 0], [0, 4, 5, 6]])
+    want = m.predict(x)
+    m.export_onnx(tmp_path / "m.onnx")
+    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x.astype("int64")})[0]
+    np.testing.assert_allclose(got[x != 0], want[x != 0], atol=1e-5)
+    for layer in (L.Conv1D(2, 2), L.LayerNormalization(), L.GlobalAveragePooling1D()):
+        c = rustrnn.Sequential([layer])
+        c.build((None, 5, 3))
+        with pytest.raises(rustrnn.UnsupportedError, match=rf"\({layer._class}\) cannot be exported"):
+            c.export_onnx(tmp_path / "c.onnx")
