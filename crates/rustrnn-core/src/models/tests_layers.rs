@@ -97,9 +97,17 @@ fn new_layer_specs_round_trip_and_refuse_what_they_cannot_take() {
         (r#"{"class": "GlobalMaxPooling1D", "name": "p", "config": {}}"#, vec, "expects a sequence"),
         (r#"{"class": "GlobalMaxPooling1D", "name": "p", "config": {"keepdims": true}}"#, seq, "keepdims"),
         (r#"{"class": "Conv1D", "name": "c", "config": {"filters": 2, "kernel_size": 3, "padding": "full"}}"#, seq, "padding"),
-        (r#"{"class": "Conv1D", "name": "c", "config": {"filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2}}"#, seq, "dilation_rate"),
+        (
+            r#"{"class": "Conv1D", "name": "c", "config": {"filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2}}"#,
+            seq,
+            "dilation_rate",
+        ),
         (r#"{"class": "LayerNormalization", "name": "n", "config": {"epsilon": 0}}"#, seq, "epsilon"),
-        (r#"{"class": "TimeDistributed", "name": "t", "config": {"layer": {"class": "LSTM", "config": {"units": 2}}}}"#, seq, "wrapped LSTM"),
+        (
+            r#"{"class": "TimeDistributed", "name": "t", "config": {"layer": {"class": "LSTM", "config": {"units": 2}}}}"#,
+            seq,
+            "wrapped LSTM",
+        ),
         (r#"{"class": "TimeDistributed", "name": "t", "config": {"layer": {"class": "Nope", "config": {}}}}"#, seq, "Nope"),
         (r#"{"class": "TimeDistributed", "name": "t", "config": {}}"#, seq, "layer: missing"),
     ] {
