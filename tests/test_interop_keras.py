@@ -65,12 +65,10 @@ def test_export_keras_writes_keras_layout_and_reads_back(name, tmp_path):
     names, config, shapes = h5_layout(out)
     _, keras_config, keras_shapes = h5_layout(src)
     assert {"config.json", "metadata.json", "model.weights.h5"} <= names
-    # The same groups, names and shapes as Keras' own archive (TimeDistributed(Dense) is written as a Dense,
-    # which Keras applies per step just the same).
-    keras_shapes = {k.replace("time_distributed/layer/", "dense/"): v for k, v in keras_shapes.items()}
+    # The same groups, names and shapes as Keras' own archive (TimeDistributed(Dense) included).
     assert shapes == keras_shapes
     classes = [l["class_name"] for l in config["config"]["layers"]]
-    assert classes == [l["class_name"].replace("TimeDistributed", "Dense") for l in keras_config["config"]["layers"]]
+    assert classes == [l["class_name"] for l in keras_config["config"]["layers"]]
     back = rustrnn.interop.from_keras(out)
     ref = np.load(os.path.join(HERE, f"{name}.npz"))
     for side in ("post", "pre"):
