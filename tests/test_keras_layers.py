@@ -223,3 +223,15 @@ def test_onnx_export_of_bidirectional_and_time_distributed_dense(tmp_path):
         c.build((None, 5, 3))
         with pytest.raises(rustrnn.UnsupportedError, match=rf"\({layer._class}\) cannot be exported"):
             c.export_onnx(tmp_path / "c.onnx")
+
+
+def test_frozen_layers_stay_frozen_through_save_and_load(tmp_path):
+    m = rustrnn.Sequential([L.TimeDistributed(L.Dense(2, trainable=False)), L.LayerNormalization(trainable=False),
+                            L.Conv1D(2, 1, trainable=False)])
+    m.build((None, 3, 4))
+    assert not m.layers[0].trainable
+    m.save(tmp_path / "m.rnn")
+    again = rustrnn.load_model(tmp_path / "m.rnn")
+    assert [l.trainable for l in again.layers] == [False, False, False]
+    again.layers[0].trainable = True
+    assert again.layers[0].layer.trainable and again.layers[0].get_config()["layer"]["config"]["trainable"]

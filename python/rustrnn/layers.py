@@ -321,7 +321,7 @@ class TimeDistributed(Layer):
     _class = "TimeDistributed"
     _prefix = "time_distributed"
 
-    def __init__(self, layer: Any, trainable: bool = True, name: Optional[str] = None) -> None:
+    def __init__(self, layer: Any, trainable: Optional[bool] = None, name: Optional[str] = None) -> None:
         if isinstance(layer, dict):  # from a spec: {"class", "config"}
             layer = layer_from_spec({"class": layer.get("class"), "name": "inner", "config": layer.get("config", {})})
         if not isinstance(layer, Layer):
@@ -330,7 +330,7 @@ class TimeDistributed(Layer):
             raise ArgumentError(f"layer: TimeDistributed wraps a layer that maps one step (batch, features) to one step "
                                 f"(Dense, LayerNormalization, Dropout), got {layer._class}")
         self.layer = layer
-        super().__init__(name, trainable)
+        super().__init__(name, layer.trainable if trainable is None else trainable)  # a frozen inner layer stays frozen
 
     @property
     def trainable(self) -> bool:
@@ -339,8 +339,7 @@ class TimeDistributed(Layer):
     @trainable.setter
     def trainable(self, value: bool) -> None:
         Layer.trainable.fset(self, value)
-        if "trainable" in self.layer.get_config():
-            self.layer._trainable = self._trainable
+        self.layer._trainable = self._trainable
 
     def get_config(self) -> dict:
         return {"layer": {"class": self.layer._class, "config": self.layer.get_config()}}
