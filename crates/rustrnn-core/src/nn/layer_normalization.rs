@@ -120,7 +120,7 @@ impl<F: Float> Layer<F> for LayerNormalization<F> {
                 Zip::from(&mut row).and(&self.gamma).for_each(|v, &g| *v = *v * g);
             }
             if self.config.center {
-                Zip::from(&mut row).and(&self.beta).for_each(|v, &b| *v = *v + b);
+                Zip::from(&mut row).and(&self.beta).for_each(|v, &b| *v += b);
             }
         }
         self.cache = ctx.keep().then_some((xhat, inv_std));
