@@ -13,6 +13,7 @@ use crate::json::Obj;
 use ndarray::Array2;
 use serde_json::{json, Value};
 use std::any::Any;
+use std::marker::PhantomData;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolKind {
@@ -53,7 +54,7 @@ impl LayerConfig for GlobalPoolingConfig {
     }
 
     fn build<F: Float>(&self, _input: Flow, _seed: u64) -> Result<Box<dyn Layer<F>>> {
-        Ok(Box::new(GlobalPooling::<F> { kind: self.kind, cache: None }))
+        Ok(Box::new(GlobalPooling::<F> { kind: self.kind, cache: None, _float: PhantomData }))
     }
 
     fn to_json(&self) -> Value {
@@ -61,18 +62,19 @@ impl LayerConfig for GlobalPoolingConfig {
     }
 }
 
-/// What backward needs: the steps and, per output value, the input row it
-/// came from (max) or the weight `1 / valid steps` of each step (average).
+/// What backward needs: the steps and the averaged span of each sequence
+/// (average) or, per output value, the input row it came from (max).
 #[derive(Debug)]
-enum PoolCache<F> {
+enum PoolCache {
     Average { steps: usize, spans: Vec<(usize, usize)> },
-    Max { steps: usize, argmax: Array2<usize>, _f: std::marker::PhantomData<F> },
+    Max { steps: usize, argmax: Array2<usize> },
 }
 
 #[derive(Debug)]
 pub struct GlobalPooling<F> {
     pub kind: PoolKind,
-    cache: Option<PoolCache<F>>,
+    cache: Option<PoolCache>,
+    _float: PhantomData<F>,
 }
 
 impl<F: Float> Layer<F> for GlobalPooling<F> {
@@ -124,7 +126,7 @@ impl<F: Float> Layer<F> for GlobalPooling<F> {
                         argmax[[bi, j]] = best;
                     }
                 }
-                self.cache = ctx.keep().then_some(PoolCache::Max { steps, argmax, _f: std::marker::PhantomData });
+                self.cache = ctx.keep().then_some(PoolCache::Max { steps, argmax });
             }
         }
         Ok(Tensor::new(y, None))
@@ -147,7 +149,7 @@ impl<F: Float> Layer<F> for GlobalPooling<F> {
                 }
                 dx
             }
-            PoolCache::Max { steps, argmax, .. } => {
+            PoolCache::Max { steps, argmax } => {
                 let mut dx = Array2::<F>::zeros((b * steps, f));
                 for ((bi, j), &r) in argmax.indexed_iter() {
                     dx[[r, j]] = dy[[bi, j]];
