@@ -235,3 +235,25 @@ def test_frozen_layers_stay_frozen_through_save_and_load(tmp_path):
     assert [l.trainable for l in again.layers] == [False, False, False]
     again.layers[0].trainable = True
     assert again.layers[0].layer.trainable and again.layers[0].get_config()["layer"]["config"]["trainable"]
+
+
+def test_keras_weights_file_round_trip(tmp_path):
+    pytest.importorskip("h5py")
+
+    def make():
+        return rustrnn.Sequential([L.Conv1D(4, 3, padding="same"), L.LayerNormalization(center=False),
+                                   L.TimeDistributed(L.Dense(3)), L.Bidirectional(L.GRU(2, return_sequences=True)),
+                                   L.TimeDistributed(L.LayerNormalization()), L.GlobalAveragePooling1D(), L.RepeatVector(2),
+                                   L.GlobalMaxPooling1D(), L.Dense(1)])
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
+    rustrnn.manual_seed(1)
+    a = make()
+    a.build((None, 5, 3))
+    a.set_weights([np.random.default_rng(i).uniform(-0.5, 0.5, w.shape).astype(np.float32) for i, w in enumerate(a.get_weights())])
+    a.save_weights(tmp_path / "w.weights.h5")
+    rustrnn.manual_seed(2)
+    b = make()
+    b.build((None, 5, 3))
+    b.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_allclose(b.predict(x), a.predict(x), atol=1e-6)
