@@ -63,7 +63,7 @@ def data_dir(tmp_path_factory):
 def classifier(data_dir):
     path = data_dir / "classify.rnn"
     code = main(["train", "classify", str(data_dir / "reviews.csv"), "--text-column", "review", "--label-column", "sentiment",
-                 "-o", str(path), "--epochs", "8", "--quiet", "--learning-rate", "0.01"])
+                 "-o", str(path), "--epochs", "8", "--quiet", "--learning-rate", "0.01", "--models", "1"])
     assert code == 0
     return path
 
@@ -228,7 +228,7 @@ def test_train_classify_saves_an_ensemble_and_detects_english_for_glove(data_dir
 def test_regress_train_predict_and_info(data_dir, capsys, tmp_path):
     model = tmp_path / "regress.rnn"
     code, out, err = run_cli(capsys, "train", "regress", data_dir / "reviews.csv", "--text-column", "review", "--label-column", "rating",
-                             "-o", model, "--epochs", "15", "--quiet", "--learning-rate", "0.01", "--cell", "gru")
+                             "-o", model, "--epochs", "15", "--quiet", "--learning-rate", "0.01", "--cell", "gru", "--models", "1")
     assert code == 0, err
     assert "validation RMSE" in out and "saved" in out
     code, out, err = run_cli(capsys, "predict", model, "--input", data_dir / "reviews.csv")
