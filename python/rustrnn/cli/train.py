@@ -15,7 +15,7 @@ import numpy as np
 from . import data, task as task_module
 from .errors import UserError
 
-#: Models of `train classify|regress` averaged by default: about a point of held-out accuracy over one model.
+#: Models of `train classify|regress` averaged by default (the sentiment demo: about a point over one model).
 MODELS = 3
 #: Share of the training words' occurrences GloVe must know for the default to use it (English text).
 GLOVE_AUTO = 0.8
@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         _output(q)
         q.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent cell (default: lstm)")
         q.add_argument("--units", type=int, default=64, help="recurrent units (default: 64)")
-        q.add_argument("--embedding-dim", type=int, default=64, help="word vector size (default: 64; 50 with --glove)")
+        q.add_argument("--embedding-dim", type=int, default=64, help="word vector size (default: 64; 50 when GloVe is used)")
         q.add_argument("--bidirectional", action="store_true", help="read each text in both directions")
         q.add_argument("--glove", action=argparse.BooleanOptionalAction, default=None,
                        help="start from the built-in GloVe 50-d English word vectors (default: when GloVe knows at least "
