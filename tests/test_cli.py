@@ -167,6 +167,15 @@ def test_three_labels_and_glove_vectors(data_dir, capsys, tmp_path):
     assert "labels (3): mixed, neg, pos" in out and "(None, None, 50)" in out  # GloVe's 50 dimensions
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["train", "classify", "--help"], ["train", "regress", "--help"],
+                                  ["train", "generate", "--help"], ["predict", "--help"], ["info", "--help"], ["demo", "--help"]])
+def test_every_help_page_renders(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert e.value.code == 0 and "usage:" in out, err
+
+
 @pytest.mark.parametrize("cell, bidirectional, outputs, activation", [
     ("lstm", True, 1, "sigmoid"), ("gru", False, 3, "softmax"), ("lstm", False, 1, "linear")])
 def test_an_ensemble_is_one_model_that_averages_its_members_logits(cell, bidirectional, outputs, activation):

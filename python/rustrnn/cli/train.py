@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--bidirectional", action="store_true", help="read each text in both directions")
         q.add_argument("--glove", action=argparse.BooleanOptionalAction, default=None,
                        help="start from the built-in GloVe 50-d English word vectors (default: when GloVe knows at least "
-                            f"{GLOVE_AUTO:.0%} of the training words' occurrences, i.e. the text is English; --no-glove: never)")
+                            f"{GLOVE_AUTO:.0%}% of the training words' occurrences, i.e. the text is English; --no-glove: never)")
         q.add_argument("--models", type=int, default=MODELS,
                        help=f"models trained from different seeds and saved as one, their logits averaged (default: {MODELS})")
         q.add_argument("--max-words", type=int, default=20000, help="vocabulary size: the most frequent words (default: 20000)")
