@@ -131,7 +131,7 @@ def _install_guard() -> None:
     from . import _guard, generation, models, saving, seq2seq
 
     _guard.install(sys.modules[__name__], nn, layers, losses, metrics, optimizers, callbacks, text, timeseries,
-                   datasets, utils, models, seq2seq, saving, generation)
+                   datasets, utils, models, seq2seq, saving, generation, distributed)
 
 
 _install_guard()

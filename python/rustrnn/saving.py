@@ -20,7 +20,7 @@ import warnings
 from typing import Any
 
 from . import _native, losses, optimizers
-from ._bounded import loads, read_bytes
+from ._bounded import loads, read_bytes, read_stream
 from ._files import atomic_write
 from ._registry import model_class, model_class_names
 from .errors import ArgumentError, ModelFileError, RustRnnError
@@ -97,10 +97,8 @@ def _read_source(source: Any) -> tuple:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), "<bytes>"
     if hasattr(source, "read"):
-        data = source.read()
-        if not isinstance(data, (bytes, bytearray)):
-            raise ArgumentError(f"filepath: expected a file object opened in binary mode ('rb'), got one whose read() returns {type(data).__name__}")
-        return bytes(data), getattr(source, "name", "<file object>")
+        name = str(getattr(source, "name", "<file object>"))
+        return read_stream(source, "filepath", name, error=ModelFileError), name
     try:
         path = os.fspath(source)
     except TypeError:
