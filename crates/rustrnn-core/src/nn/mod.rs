@@ -11,6 +11,7 @@ pub mod config;
 pub mod dense;
 pub mod dropout;
 pub mod embedding;
+pub mod initializer;
 pub mod layer;
 pub mod masking;
 pub mod recurrent;
