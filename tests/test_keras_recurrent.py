@@ -199,3 +199,24 @@ def test_boolean_and_integer_inputs_are_cast_as_keras_does():
     m.evaluate(onehot, y, verbose=0)  # bool x and y accepted
     with pytest.raises(rustrnn.DTypeError, match="x: expected numeric or boolean features"):
         m.predict(onehot.astype(str))
+
+
+KERAS_INIT = np.load(__import__("os").path.join(__import__("os").path.dirname(__file__), "fixtures", "keras_init", "initializers.npz"))
+
+
+@pytest.mark.parametrize("name", sorted({k.split("/")[0] for k in KERAS_INIT.files}))
+def test_initializers_draw_what_keras_3_draws(name):
+    # Keras 3's own draws (tests/fixtures/keras_init/make_keras_init_fixtures.py) on the same Keras-layout shapes:
+    # the kernel (48 inputs, 4·64 gates) and the recurrent kernel (64, 4·64), ours transposed.
+    w = weights(layers.LSTM, 64, 48, kernel_initializer=name, recurrent_initializer=name)
+    for shape, ours in (("kernel", w["lstm/weight_ih_l0"].T), ("recurrent", w["lstm/weight_hh_l0"].T)):
+        ref = {k: float(KERAS_INIT[f"{name}/{shape}/{k}"]) for k in ("var", "mean", "absmax", "gram")}
+        if ref["var"] == 0:
+            np.testing.assert_array_equal(ours, ref["mean"])
+            continue
+        assert abs(ours.var() / ref["var"] - 1) < 0.06, (shape, ours.var(), ref["var"])
+        assert abs(ours.mean() - ref["mean"]) < 0.1 * np.sqrt(ref["var"]), (shape, ours.mean(), ref["mean"])
+        if name not in ("random_normal", "orthogonal"):  # bounded distributions: the same bound
+            assert 0.9 * ref["absmax"] < np.abs(ours).max() < 1.02 * ref["absmax"], (shape, np.abs(ours).max(), ref["absmax"])
+        if ref["gram"] < 1e-10:  # Keras's orthogonal rows
+            assert np.abs(ours @ ours.T - np.eye(ours.shape[0])).max() < 1e-10
