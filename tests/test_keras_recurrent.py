@@ -220,3 +220,32 @@ def test_initializers_draw_what_keras_3_draws(name):
             assert 0.9 * ref["absmax"] < np.abs(ours).max() < 1.02 * ref["absmax"], (shape, np.abs(ours).max(), ref["absmax"])
         if ref["gram"] < 1e-10:  # Keras's orthogonal rows
             assert np.abs(ours @ ours.T - np.eye(ours.shape[0])).max() < 1e-10
+
+
+@pytest.mark.parametrize("name", sorted({k.split("/")[0] for k in KERAS_INIT.files}))
+def test_calling_an_initializer_draws_what_keras_3_draws(name):
+    rustrnn.manual_seed(4)
+    for shape_name, shape in (("kernel", (48, 256)), ("recurrent", (64, 256))):
+        ours = keras.initializers.get(name)(shape, dtype="float64")
+        assert ours.shape == shape and ours.dtype == np.float64
+        ref = {k: float(KERAS_INIT[f"{name}/{shape_name}/{k}"]) for k in ("var", "mean", "gram")}
+        if ref["var"] == 0:
+            np.testing.assert_array_equal(ours, ref["mean"])
+            continue
+        assert abs(ours.var() / ref["var"] - 1) < 0.06 and abs(ours.mean() - ref["mean"]) < 0.1 * np.sqrt(ref["var"])
+        if ref["gram"] < 1e-10:
+            assert np.abs(ours @ ours.T - np.eye(shape[0])).max() < 1e-10
+    rustrnn.manual_seed(4)
+    again = keras.initializers.get(name)((48, 256), dtype="float64")
+    rustrnn.manual_seed(4)
+    np.testing.assert_array_equal(again, keras.initializers.get(name)((48, 256), dtype="float64"))
+    assert keras.initializers.get(name)((3, 4)).dtype == np.float32
+
+
+def test_a_seeded_initializer_repeats_and_bad_shapes_are_named():
+    init = initializers.GlorotNormal(seed=9)
+    np.testing.assert_array_equal(init((5, 6)), init((5, 6)))
+    with pytest.raises(rustrnn.ArgumentError, match="Identity needs 2 dimensions"):
+        initializers.Identity()((2, 3, 4))
+    with pytest.raises(rustrnn.DTypeError, match="shape"):
+        initializers.Zeros()("3x4")
