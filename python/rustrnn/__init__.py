@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import callbacks, datasets, distributed, interop, layers, losses, metrics, nn, optimizers, text, timeseries, utils
+from . import callbacks, datasets, distributed, initializers, interop, layers, losses, metrics, nn, optimizers, text, timeseries, utils
 from ._native import __version__
 from ._native import _isa_notice
 from ._native import get_flush_denormal as _get_flush_denormal
@@ -30,6 +30,7 @@ __all__ = [
     "text",
     "timeseries",
     "layers",
+    "initializers",
     "losses",
     "metrics",
     "optimizers",

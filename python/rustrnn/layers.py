@@ -27,8 +27,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import initializers
 from ._checks import as_bool, one_of, positive_int
-from .errors import ArgumentError, DTypeError, ShapeError
+from .errors import ArgumentError, DTypeError, ShapeError, UnsupportedError
 
 __all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "Bidirectional", "RepeatVector",
            "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Conv1D", "LayerNormalization"]
@@ -167,43 +168,97 @@ class Masking(Layer):
         return {"mask_value": self.mask_value}
 
 
+# Keras RNN arguments rustrnn does not implement: an error naming them, never a silent no-op.
+_UNSUPPORTED_RNN_ARGS = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+                         "kernel_constraint", "recurrent_constraint", "bias_constraint", "time_major", "zero_output_for_mask",
+                         "use_cudnn", "seed")
+
+
+def _initializer(name: str, value: Any) -> Any:
+    """A name stays a name (checked); an object is stored as Keras serializes it."""
+    init = initializers.get(value, name)
+    return value if isinstance(value, str) else initializers.serialize(init)
+
+
 class _Recurrent(Layer):
-    """What SimpleRNN, LSTM and GRU share.
+    """What SimpleRNN, LSTM and GRU share, with Keras 3's arguments and defaults.
+
+    ``dropout`` is Keras's: a fraction of the layer's inputs dropped in
+    training, one mask per sequence reused at every step. ``kernel_initializer``
+    (default ``"glorot_uniform"``), ``recurrent_initializer`` (``"orthogonal"``),
+    ``bias_initializer`` (``"zeros"``) and, for LSTM, ``unit_forget_bias``
+    (``True``) are Keras's (see :mod:`rustrnn.initializers`). ``use_bias=False``
+    drops both biases.
 
     Without ``return_sequences`` the output is each sequence's last valid
     step (for a bidirectional layer: the forward direction's last valid step
     and the backward direction's state after the first one, merged).
-    ``num_layers`` stacks layers with ``dropout`` between them;
-    ``go_backwards`` reads each sequence in reverse and returns the output
-    sequence in that order, as Keras does. ``return_state`` (last layer of a
-    Sequential only) makes ``predict`` return ``[output, h, (c), ...]`` per
-    direction.
+    rustrnn's own ``num_layers`` stacks layers, with ``layer_dropout``
+    between them (PyTorch's ``dropout``); ``go_backwards`` reads each
+    sequence in reverse and returns the output sequence in that order, as
+    Keras does. ``return_state`` (last layer of a Sequential only) makes
+    ``predict`` return ``[output, h, (c), ...]`` per direction.
+
+    Not implemented (an :class:`rustrnn.UnsupportedError` naming them):
+    ``recurrent_dropout`` > 0, ``stateful=True``, regularizers and constraints.
     """
 
-    def __init__(self, units: int, return_sequences: bool = False, return_state: bool = False,
+    def __init__(self, units: int, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros", dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  bidirectional: bool = False, merge_mode: str = "concat", num_layers: int = 1,
-                 dropout: float = 0.0, go_backwards: bool = False, trainable: bool = True,
-                 name: Optional[str] = None) -> None:
+                 layer_dropout: float = 0.0, trainable: bool = True, name: Optional[str] = None, **kwargs: Any) -> None:
+        cls = type(self).__name__
+        for key in kwargs:
+            if key in _UNSUPPORTED_RNN_ARGS:
+                raise UnsupportedError(f"{cls}({key}=...): a Keras argument that rustrnn does not implement")
+            raise ArgumentError(f"{cls}: unexpected argument {key!r}")
         super().__init__(name, trainable)
         self.units = positive_int("units", units)
+        self.use_bias = as_bool("use_bias", use_bias)
+        self.kernel_initializer = _initializer("kernel_initializer", kernel_initializer)
+        self.recurrent_initializer = _initializer("recurrent_initializer", recurrent_initializer)
+        self.bias_initializer = _initializer("bias_initializer", bias_initializer)
+        self.dropout = check_rate("dropout", dropout)
+        if check_rate("recurrent_dropout", recurrent_dropout) > 0:
+            raise UnsupportedError(f"{cls}(recurrent_dropout={recurrent_dropout}): recurrent dropout is not implemented by rustrnn yet")
+        if as_bool("stateful", stateful):
+            raise UnsupportedError(f"{cls}(stateful=True): stateful recurrent layers are not implemented by rustrnn yet")
+        as_bool("unroll", unroll)  # Keras's speed hint; the result is the same either way
         self.return_sequences = as_bool("return_sequences", return_sequences)
         self.return_state = as_bool("return_state", return_state)
         self.bidirectional = as_bool("bidirectional", bidirectional)
         self.merge_mode = check_choice("merge_mode", merge_mode, MERGE_MODES)
         self.num_layers = positive_int("num_layers", num_layers)
-        self.dropout = check_rate("dropout", dropout)
+        self.layer_dropout = check_rate("layer_dropout", layer_dropout)
         self.go_backwards = as_bool("go_backwards", go_backwards)
 
     def get_config(self) -> dict:
-        return {
+        config = {
             "units": self.units, "return_sequences": self.return_sequences, "return_state": self.return_state,
             "bidirectional": self.bidirectional, "merge_mode": self.merge_mode, "num_layers": self.num_layers,
             "dropout": self.dropout, "go_backwards": self.go_backwards, "trainable": self.trainable,
+            "kernel_initializer": self.kernel_initializer, "recurrent_initializer": self.recurrent_initializer,
+            "bias_initializer": self.bias_initializer,
         }
+        # Written only when set, so that files stay readable where these are unknown.
+        if self.layer_dropout:
+            config["layer_dropout"] = self.layer_dropout
+        if not self.use_bias:
+            config["use_bias"] = False
+        return config
+
+
+def _keras_gate_activations(cls: str, activation: Any, recurrent_activation: Any) -> None:
+    """LSTM and GRU run Keras's default activations (tanh, sigmoid) in the fused kernel."""
+    for key, value, default in (("activation", activation, "tanh"), ("recurrent_activation", recurrent_activation, "sigmoid")):
+        if not (isinstance(value, str) and value.lower() == default):
+            raise UnsupportedError(f"{cls}({key}={value!r}): rustrnn's {cls} supports only Keras's default {key}={default!r}")
 
 
 class SimpleRNN(_Recurrent):
-    """Elman RNN, ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; ``activation`` tanh or relu."""
+    """Elman RNN, ``h' = act(x W + h U + b)``; ``activation`` tanh or relu."""
 
     _class = "SimpleRNN"
     _prefix = "simple_rnn"
@@ -217,14 +272,26 @@ class SimpleRNN(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """LSTM with PyTorch's gates and initialization (i, f, g, o)."""
+    """LSTM with PyTorch's gate order (i, f, g, o, also Keras's), Keras's arguments and initialization."""
 
     _class = "LSTM"
     _prefix = "lstm"
 
+    def __init__(self, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid",
+                 unit_forget_bias: bool = True, **kwargs: Any) -> None:
+        _keras_gate_activations("LSTM", activation, recurrent_activation)
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = as_bool("unit_forget_bias", unit_forget_bias)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if not self.unit_forget_bias:
+            config["unit_forget_bias"] = False
+        return config
+
 
 class GRU(_Recurrent):
-    """GRU with PyTorch's gates and initialization (r, z, n).
+    """GRU with PyTorch's gate order (r, z, n), Keras's arguments and initialization.
 
     ``reset_after=True`` (PyTorch's GRU, Keras 3's default) applies the reset
     gate after the recurrent product, ``n = tanh(W_in x + b_in + r*(W_hn h + b_hn))``;
@@ -235,7 +302,9 @@ class GRU(_Recurrent):
     _class = "GRU"
     _prefix = "gru"
 
-    def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
+    def __init__(self, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid",
+                 reset_after: bool = True, **kwargs: Any) -> None:
+        _keras_gate_activations("GRU", activation, recurrent_activation)
         super().__init__(units, **kwargs)
         if not isinstance(reset_after, (bool, np.bool_)):
             raise DTypeError(f"reset_after: expected a bool, got {type(reset_after).__name__}")

@@ -48,7 +48,8 @@ class _RecurrentConfigRequired(TypedDict):
 
 class RecurrentConfig(_RecurrentConfigRequired, total=False):
     """``SimpleRNN``, ``LSTM`` and ``GRU`` (``activation``: SimpleRNN only, tanh or relu;
-    ``reset_after``: GRU only, written only when False)."""
+    ``reset_after``: GRU only, written only when False; ``dropout``: Keras's, on the inputs;
+    ``layer_dropout``: between stacked layers, which format version 1 wrote as ``dropout``)."""
 
     num_layers: int
     bidirectional: bool
@@ -57,6 +58,12 @@ class RecurrentConfig(_RecurrentConfigRequired, total=False):
     return_state: bool
     go_backwards: bool
     dropout: float
+    layer_dropout: float
+    use_bias: bool
+    kernel_initializer: Union[str, dict]
+    recurrent_initializer: Union[str, dict]
+    bias_initializer: Union[str, dict]
+    unit_forget_bias: bool
     trainable: bool
     activation: Literal["tanh", "relu"]
     reset_after: bool

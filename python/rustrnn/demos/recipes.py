@@ -142,7 +142,7 @@ def char_model(vocab: int, units: int = 256, num_layers: int = 1, embedding_dim:
 
     return rustrnn.Sequential([
         layers.Embedding(vocab, embedding_dim),
-        layers.LSTM(units, num_layers=num_layers, dropout=dropout, return_sequences=True),
+        layers.LSTM(units, num_layers=num_layers, layer_dropout=dropout, return_sequences=True),
         layers.Dense(vocab, activation="softmax"),
     ])
 

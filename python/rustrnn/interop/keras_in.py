@@ -9,13 +9,13 @@ LayerNormalization), Dropout, RepeatVector, Conv1D (valid/same/causal), GlobalAv
 MaxPooling1D, LayerNormalization (last axis). Weights are converted, not reinterpreted: kernels are transposed to
 PyTorch's (out, in) layout and GRU gates reordered from Keras' z,r,h to r,z,n
 (LSTM's i,f,c,o is already PyTorch's i,f,g,o). Anything else — another layer, a
-Functional model, an activation rustrnn lacks, ``stateful``,
-``use_bias=False`` on a recurrent layer, ``go_backwards`` with
+Functional model, an activation rustrnn lacks, ``stateful``, ``go_backwards`` with
 ``return_sequences`` after a mask (Keras then moves the outputs of padded
 sequences; rustrnn keeps each sequence's steps in place) — raises
 :class:`rustrnn.UnsupportedError` naming the layer and the option. Options that
-act only in training (``dropout``/``recurrent_dropout`` inside a recurrent
-layer, regularizers, constraints) are left out with a warning that says so.
+act only in training and that rustrnn lacks (``recurrent_dropout``, regularizers,
+constraints) are left out with a warning that says so; a recurrent layer's
+``dropout`` (on its inputs) and ``use_bias`` are carried.
 """
 
 from __future__ import annotations
@@ -103,10 +103,8 @@ class _Builder:
         """The rustrnn keyword arguments of a Keras recurrent layer's config."""
         if c.get("stateful"):
             raise self.unsupported(name, cls, "stateful=True")
-        if not c.get("use_bias", True):
-            raise self.unsupported(name, cls, "use_bias=False")
         act = _activation(c.get("activation", "tanh"))
-        kw: dict = {}
+        kw: dict = {"use_bias": bool(c.get("use_bias", True)), "dropout": float(c.get("dropout") or 0.0)}
         if cls == "SimpleRNN":
             if act not in ("tanh", "relu"):
                 raise self.unsupported(name, cls, f"activation={act!r} (tanh or relu are)")
@@ -120,7 +118,7 @@ class _Builder:
         if c.get("go_backwards") and c.get("return_sequences") and self.masked:
             raise self.unsupported(name, cls, "go_backwards with return_sequences on masked input (Keras moves padded "
                                               "sequences' outputs to other steps)")
-        dropped = [f"{k}={c[k]}" for k in ("dropout", "recurrent_dropout") if c.get(k)]
+        dropped = [f"recurrent_dropout={c['recurrent_dropout']}"] if c.get("recurrent_dropout") else []
         dropped += [k for k in _TRAINING_ONLY if c.get(k)]
         if dropped:
             warnings.warn(f"from_keras: layer {name!r} ({cls}): {', '.join(dropped)} act only in training and are "
@@ -128,11 +126,14 @@ class _Builder:
         return kw
 
     def recurrent_weights(self, cls: str, units: int, vs: list, suffix: str, reset_after: bool) -> dict:
-        if len(vs) != 3:
+        if len(vs) not in (2, 3):
             raise ModelFileError(f"model.weights.h5: a {cls} layer should have kernel, recurrent_kernel and bias, got {len(vs)} arrays")
-        kernel, recurrent, bias = vs
+        kernel, recurrent = vs[:2]
         w = {f"weight_ih_l0{suffix}": keras_to_torch_gates(kernel.T, cls, units),
              f"weight_hh_l0{suffix}": keras_to_torch_gates(recurrent.T, cls, units)}
+        if len(vs) == 2:  # use_bias=False
+            return w
+        bias = vs[2]
         if cls == "GRU" and reset_after:
             b_ih, b_hh = bias[0], bias[1]
         else:

@@ -8,7 +8,8 @@ Keras' (in, out), GRU gates reordered r,z,n -> z,r,h, LSTM/SimpleRNN's two
 biases summed into Keras' one (GRU ``reset_after=True`` keeps both, as Keras'
 (2, 3H) bias). A recurrent layer with ``num_layers=k`` becomes k Keras layers
 (named ``name``, ``name_l1``, ...; Bidirectional with concat between them, as
-rustrnn stacks them) with a Dropout between them when ``dropout`` is set.
+rustrnn stacks them) with a Dropout between them when ``layer_dropout`` is set;
+Keras's ``dropout`` (on the inputs) goes to the first of them.
 ``return_state``, and ``go_backwards`` combined with a mask and a returned or
 stacked sequence (Keras moves padded sequences' outputs elsewhere), raise
 :class:`rustrnn.UnsupportedError`.
@@ -76,6 +77,8 @@ def _recurrent_vars(cls: str, units: int, w: dict, sfx: str, reset_after: bool) 
     """Keras' kernel, recurrent_kernel and bias from PyTorch-named arrays."""
     kernel = keras_to_torch_gates(w[f"weight_ih{sfx}"], cls, units).T
     recurrent = keras_to_torch_gates(w[f"weight_hh{sfx}"], cls, units).T
+    if f"bias_ih{sfx}" not in w:  # use_bias=False
+        return [np.ascontiguousarray(a, dtype=np.float32) for a in (kernel, recurrent)]
     b_ih = keras_to_torch_gates(w[f"bias_ih{sfx}"], cls, units)
     b_hh = keras_to_torch_gates(w[f"bias_hh{sfx}"], cls, units)
     bias = np.stack([b_ih, b_hh]) if cls == "GRU" and reset_after else b_ih + b_hh
@@ -158,7 +161,7 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                 raise UnsupportedError(f"{what}: layer {name!r}: go_backwards with a bidirectional layer, or with a "
                                        "mask and a returned or stacked sequence, has no Keras equivalent")
             reset_after = getattr(layer, "reset_after", True)
-            cell: dict = {"units": layer.units}
+            cell: dict = {"units": layer.units, "use_bias": layer.use_bias}
             if cls == "SimpleRNN":
                 cell["activation"] = layer.activation
             if cls == "GRU":
@@ -170,7 +173,8 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                 kname = name if k == 0 else f"{name}_l{k}"
                 seqs = layer.return_sequences or not last
                 inner = {"name": kname, "trainable": layer.trainable, "dtype": _dtype("float32"), **cell,
-                         "return_sequences": seqs, "go_backwards": layer.go_backwards and k == 0}
+                         "return_sequences": seqs, "go_backwards": layer.go_backwards and k == 0,
+                         "dropout": layer.dropout if k == 0 else 0.0}
                 fw = _recurrent_vars(cls, layer.units, w, f"_l{k}", reset_after)
                 if layer.bidirectional:
                     bw = _recurrent_vars(cls, layer.units, w, f"_l{k}_reverse", reset_after)
@@ -182,9 +186,9 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                             ("recurrent", name, cls, layer.units, k, reset_after))
                 else:
                     out.add(cls, inner, {"vars": [], "cell/vars": fw}, ("recurrent", name, cls, layer.units, k, reset_after))
-                if not last and layer.dropout > 0:
+                if not last and layer.layer_dropout > 0:
                     out.add("Dropout", {"name": f"{kname}_dropout", "trainable": True, "dtype": _dtype("float32"),
-                                        "rate": layer.dropout}, {"vars": []})
+                                        "rate": layer.layer_dropout}, {"vars": []})
         else:
             raise UnsupportedError(f"{what}: layer {name!r} ({type(layer).__name__}) has no Keras export")
 

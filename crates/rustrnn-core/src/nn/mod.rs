@@ -12,6 +12,7 @@ pub mod conv1d;
 pub mod dense;
 pub mod dropout;
 pub mod embedding;
+pub mod initializer;
 pub mod layer;
 pub mod layer_normalization;
 pub mod masking;
