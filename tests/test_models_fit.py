@@ -34,7 +34,7 @@ def test_history_validation_split_and_validation_data():
     assert len(h.history["loss"]) == 3 and h.epoch == [0, 1, 2]
     assert h.history["loss"][-1] < h.history["loss"][0]
     # The last quarter (before shuffling) is held out, as in Keras.
-    np.testing.assert_allclose(h.history["val_loss"][-1], m.evaluate(x[72:], y[72:])["loss"], rtol=1e-6)
+    np.testing.assert_allclose(h.history["val_loss"][-1], m.evaluate(x[72:], y[72:], return_dict=True)["loss"], rtol=1e-6)
     h2 = m.fit(x[:72], y[:72], epochs=1, validation_data=(x[72:], y[72:]), verbose=0)
     assert "val_accuracy" in h2.history
     assert isinstance(m.evaluate(x, y, return_dict=False), list)
@@ -139,7 +139,7 @@ def test_sample_weights_and_masked_sequence_loss_match_numpy():
     pred = m.predict(x)
     valid = x > 0
     per_step = ((pred - y) ** 2).mean(-1)
-    res = m.evaluate(x, y, sample_weight=w)
+    res = m.evaluate(x, y, sample_weight=w, return_dict=True)
     expect = (per_step * w[:, None])[valid].sum() / valid.sum()  # weighted sum over the valid steps
     assert res["loss"] == pytest.approx(expect, rel=1e-12)
     mae = (np.abs(pred - y).mean(-1) * w[:, None])[valid].sum() / (w[:, None] * valid).sum()

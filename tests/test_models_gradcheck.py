@@ -22,7 +22,7 @@ def fd_check(model, x, y, n_per_tensor=6, eps=1e-6, tol=1e-6):
                 w2 = flat.copy()
                 w2[k] += d
                 model._set_named_weights({name: w2.reshape(w.shape)})
-                vals.append(model.evaluate(x, y, batch_size=len(y))["loss"])
+                vals.append(model.evaluate(x, y, batch_size=len(y), return_dict=True)["loss"])
             model._set_named_weights({name: w})
             num = (vals[0] - vals[1]) / (2 * eps)
             got = grads[name].ravel()[k]
@@ -58,6 +58,16 @@ def test_merge_modes_go_backwards_and_stacked_layers(cell, merge):
     m.compile(optimizer="sgd", loss="mse")
     x = np.array([[1, 2, 3, 4], [0, 5, 1, 2], [3, 4, 0, 0]])
     y = np.random.default_rng(1).uniform(-0.5, 0.5, size=(3, 4, 2))
+    fd_check(m, x, y)
+
+
+def test_huber_loss_on_a_masked_sequence_on_both_sides_of_delta():
+    rustrnn.manual_seed(4)
+    m = rustrnn.Sequential([layers.Embedding(6, 3, mask_zero=True), layers.LSTM(4, return_sequences=True),
+                            layers.Dense(2)], dtype="float64")
+    m.compile(optimizer="sgd", loss="huber")
+    x = np.array([[1, 2, 3, 4], [0, 5, 1, 2], [3, 4, 0, 0]])
+    y = np.random.default_rng(2).choice([-3.0, 0.1, 2.5], size=(3, 4, 2))  # errors beyond and within delta = 1
     fd_check(m, x, y)
 
 

@@ -27,7 +27,7 @@ def test_many_to_one_sentiment_on_real_movie_reviews():
     ])
     model.compile(optimizer=rustrnn.optimizers.Adam(3e-3), loss="binary_crossentropy", metrics=["accuracy"])
     model.fit(x[:n], labels[:n], batch_size=64, epochs=2, verbose=0, seed=0)
-    res = model.evaluate(x[n:], labels[n:])
+    res = model.evaluate(x[n:], labels[n:], return_dict=True)
     # Held-out reviews: chance is 0.5 accuracy and 0.693 loss.
     assert res["accuracy"] > 0.70, res
     assert res["loss"] < 0.60, res
@@ -45,7 +45,7 @@ def test_many_to_one_forecasting_beats_the_naive_forecast():
     model = rustrnn.Sequential([layers.GRU(24), layers.Dense(1)])
     model.compile(optimizer=rustrnn.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
     model.fit(x[:n], y[:n], batch_size=32, epochs=8, verbose=0, seed=1)
-    mse = model.evaluate(x[n:], y[n:])["loss"]
+    mse = model.evaluate(x[n:], y[n:], return_dict=True)["loss"]
     naive = float(np.mean((x[n:, -1, 0] - y[n:]) ** 2))  # tomorrow = today
     assert mse < 0.25 * naive, (mse, naive)
     assert model.predict(x[n:n + 5]).shape == (5, 1)
@@ -66,7 +66,7 @@ def test_many_to_many_tagging_running_max_with_padding():
     ])
     model.compile(optimizer=rustrnn.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x[:2500], y[:2500], batch_size=50, epochs=6, verbose=0, seed=2)
-    res = model.evaluate(x[2500:], y[2500:])
+    res = model.evaluate(x[2500:], y[2500:], return_dict=True)
     assert res["accuracy"] > 0.97, res  # per valid step; chance ~0.3 (the most common tag)
     pred = model.predict(x[2500:]).argmax(-1)
     valid = x[2500:] > 0

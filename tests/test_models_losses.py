@@ -56,31 +56,31 @@ def cce(p, y):
 ])
 def test_loss_matches_numpy(activation, loss, y, expect):
     m = identity_model(activation, loss)
-    assert m.evaluate(Z, y)["loss"] == pytest.approx(expect, rel=1e-10)
+    assert m.evaluate(Z, y, return_dict=True)["loss"] == pytest.approx(expect, rel=1e-10)
 
 
 def test_probability_losses_clip_like_keras_and_fused_ones_do_not_overflow():
     p = np.array([[0.0, 1.0, 0.5]])
     m = identity_model("relu", "binary_crossentropy")
-    assert m.evaluate(p, np.array([[1.0, 0.0, 1.0]]))["loss"] == pytest.approx(bce(p, np.array([[1.0, 0.0, 1.0]])), rel=1e-10)
+    assert m.evaluate(p, np.array([[1.0, 0.0, 1.0]]), return_dict=True)["loss"] == pytest.approx(bce(p, np.array([[1.0, 0.0, 1.0]])), rel=1e-10)
     big = np.array([[800.0, -800.0, 0.0]])
     m = identity_model("sigmoid", "binary_crossentropy")
-    assert m.evaluate(big, np.array([[0.0, 1.0, 1.0]]))["loss"] == pytest.approx((800 + 800 + np.log(2)) / 3, rel=1e-10)
+    assert m.evaluate(big, np.array([[0.0, 1.0, 1.0]]), return_dict=True)["loss"] == pytest.approx((800 + 800 + np.log(2)) / 3, rel=1e-10)
     m = identity_model("softmax", "sparse_categorical_crossentropy")
-    assert m.evaluate(big, np.array([1]))["loss"] == pytest.approx(1600.0, rel=1e-10)
+    assert m.evaluate(big, np.array([1]), return_dict=True)["loss"] == pytest.approx(1600.0, rel=1e-10)
 
 
 def test_metrics_match_numpy():
     m = identity_model("sigmoid", "binary_crossentropy", ["accuracy", "mae", "mse"])
     p = sigmoid(Z)
-    res = m.evaluate(Z, Y_BIN)
+    res = m.evaluate(Z, Y_BIN, return_dict=True)
     assert res["accuracy"] == pytest.approx(np.mean((p > 0.5) == (Y_BIN > 0.5)))
     assert res["mae"] == pytest.approx(np.mean(np.abs(p - Y_BIN)))
     assert res["mse"] == pytest.approx(np.mean((p - Y_BIN) ** 2))
     m = identity_model("linear", losses.BinaryCrossentropy(from_logits=True), ["accuracy"])
-    assert m.evaluate(Z, Y_BIN)["accuracy"] == pytest.approx(np.mean((Z > 0) == (Y_BIN > 0.5)))  # logits: threshold 0
+    assert m.evaluate(Z, Y_BIN, return_dict=True)["accuracy"] == pytest.approx(np.mean((Z > 0) == (Y_BIN > 0.5)))  # logits: threshold 0
     m = identity_model("softmax", "categorical_crossentropy", ["accuracy"])
-    assert m.evaluate(Z, ONE_HOT)["accuracy"] == pytest.approx(np.mean(Z.argmax(-1) == LABELS))
+    assert m.evaluate(Z, ONE_HOT, return_dict=True)["accuracy"] == pytest.approx(np.mean(Z.argmax(-1) == LABELS))
     m = identity_model("softmax", "sparse_categorical_crossentropy", ["accuracy", "sparse_categorical_accuracy"])
-    res = m.evaluate(Z, LABELS)
+    res = m.evaluate(Z, LABELS, return_dict=True)
     assert res["accuracy"] == res["sparse_categorical_accuracy"] == pytest.approx(np.mean(Z.argmax(-1) == LABELS))

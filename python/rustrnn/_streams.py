@@ -137,7 +137,8 @@ class BatchSource:
     def __init__(self, x: Any, kind: str, steps: Optional[int], shuffle: bool, rank: int = 0, size: int = 1,
                  arg: str = "x") -> None:
         self.x, self.kind, self.rank, self.size, self.arg = x, kind, rank, size, arg
-        self.shuffle = shuffle and kind == SEQUENCE
+        # A dataset that says its batches have a fixed order (a Keras-style dataset) is not shuffled.
+        self.shuffle = shuffle and kind == SEQUENCE and not getattr(x, "fixed_order", False)
         self._iter: Optional[_IteratorPrefetch] = None
         if kind == SEQUENCE:
             self.workers = int(getattr(x, "workers", 1) or 1)

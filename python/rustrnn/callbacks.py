@@ -211,7 +211,12 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Saves the model after each epoch (or only when ``monitor`` improves, with
     ``save_best_only``). ``filepath`` may hold ``{epoch}`` and log keys, e.g.
-    ``"ckpt-{epoch:02d}-{val_loss:.3f}.rnn"``. Writes are atomic."""
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.rnn"``. Writes are atomic.
+
+    The format follows the name, as in Keras 3: ``*.keras`` a Keras 3 archive;
+    with ``save_weights_only=True``, ``*.weights.h5`` Keras's weights file
+    (:meth:`~rustrnn.Model.save_weights`); any other name rustrnn's own file
+    (without the optimizer state when ``save_weights_only``)."""
 
     def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0, save_best_only: bool = False,
                  mode: str = "auto", save_weights_only: bool = False) -> None:
@@ -221,6 +226,11 @@ class ModelCheckpoint(Callback):
         self.verbose = verbose
         self.save_best_only = as_bool("save_best_only", save_best_only)
         self.save_weights_only = as_bool("save_weights_only", save_weights_only)
+        if self.save_weights_only and self.filepath.endswith(".keras"):
+            raise ArgumentError(f"filepath: with save_weights_only=True the name must end in .weights.h5 (as in Keras 3), got {self.filepath!r}")
+        if not self.save_weights_only and self.filepath.endswith((".h5", ".hdf5")):
+            raise ArgumentError(f"filepath: {self.filepath!r} is an HDF5 name; whole models are saved as .keras (or rustrnn's own "
+                                "file, e.g. .rnn); for .weights.h5 pass save_weights_only=True")
         self._better = _monitor_op(monitor, mode)
         self.best = -_sign(monitor, mode) * math.inf
 
@@ -237,7 +247,10 @@ class ModelCheckpoint(Callback):
             self.best = current
         if self.verbose:
             print(f"Epoch {epoch + 1}: saving model to {path}")
-        self.model.save(path, include_optimizer=not self.save_weights_only)
+        if self.save_weights_only and path.endswith(".weights.h5"):
+            self.model.save_weights(path)
+        else:
+            self.model.save(path, include_optimizer=not self.save_weights_only)
 
 
 class LearningRateScheduler(Callback):

@@ -10,16 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from ._checks import as_bool
-from .errors import ArgumentError, DTypeError
+from .errors import ArgumentError, DTypeError, UnsupportedError
 
 __all__ = ["Loss", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-           "MeanSquaredError", "MeanAbsoluteError", "get"]
+           "MeanSquaredError", "MeanAbsoluteError", "Huber", "get"]
 
 ALIASES = {
     "binary_crossentropy": "binary_crossentropy", "bce": "binary_crossentropy",
     "categorical_crossentropy": "categorical_crossentropy", "cce": "categorical_crossentropy",
     "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
     "mse": "mse", "mean_squared_error": "mse", "mae": "mae", "mean_absolute_error": "mae",
+    "huber": "huber",
 }
 
 
@@ -62,7 +63,22 @@ class MeanAbsoluteError(Loss):
         super().__init__(False)
 
 
-_BY_NAME = {c.name: c for c in (BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError)}
+class Huber(Loss):
+    """Keras' ``Huber``: per output ``0.5·d²`` where ``|d| <= delta``, else
+    ``delta·(|d| - 0.5·delta)``, averaged over the outputs; native, with its gradient.
+    Only Keras' default ``delta=1.0`` is implemented (another raises)."""
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0) -> None:
+        super().__init__(False)
+        if float(delta) != 1.0:
+            raise UnsupportedError(f"delta: rustrnn's Huber loss has Keras' default delta=1.0 only, got {delta}")
+        self.delta = 1.0
+
+
+_BY_NAME = {c.name: c for c in (BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, MeanSquaredError,
+                                MeanAbsoluteError, Huber)}
 
 
 def get(identifier: Any) -> Loss:
@@ -79,4 +95,9 @@ def get(identifier: Any) -> Loss:
         if name is None:
             raise ArgumentError(f"loss: expected one of {', '.join(sorted(set(ALIASES)))}, got {identifier!r}")
         return _BY_NAME[name]()
+    if callable(identifier):
+        # Keras differentiates a custom loss with its backend; rustrnn trains on native losses only.
+        raise UnsupportedError(f"loss: a callable loss ({getattr(identifier, '__name__', type(identifier).__name__)}) cannot be "
+                               f"differentiated by rustrnn's native training; use one of {', '.join(sorted(set(ALIASES)))} "
+                               "(a callable is accepted as a metric: compile(metrics=[fn]))")
     raise DTypeError(f"loss: expected a name or a rustrnn.losses.Loss, got {type(identifier).__name__}")

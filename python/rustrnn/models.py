@@ -19,7 +19,7 @@ from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 
-from . import _native, _streams
+from . import _formats, _native, _streams
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -27,10 +27,9 @@ from . import optimizers as optimizers_module
 from ._checks import as_bool, as_int, positive_int
 from ._convert import from_torch, resolve_dtype
 from ._registry import register_model
-from .errors import ArgumentError, DTypeError, ShapeError, StateError
+from .errors import ArgumentError, DTypeError, ShapeError, StateError, UnsupportedError
 from .generation import generate as _generate
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
-from .saving import save_model
 
 __all__ = ["Model", "Sequential"]
 
@@ -87,6 +86,21 @@ class _ArraySource:
         pass
 
 
+def _masks(model: Any) -> bool:
+    """Whether the model masks padded steps (an Embedding with mask_zero, or Masking)."""
+    from .layers import Masking
+
+    return any(isinstance(l, Masking) or getattr(l, "mask_zero", False) for l in getattr(model, "layers", []))
+
+
+def _keras_result(logs: dict, return_dict: bool) -> Union[float, list, dict]:
+    """Keras 3's return value: the dict, else the loss alone, or ``[loss, metric, ...]``."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
 def _take(x: Any, idx: Any) -> Any:
     if isinstance(x, tuple):
         return tuple(np.ascontiguousarray(a[idx]) for a in x)
@@ -102,7 +116,9 @@ class Model:
         self._handle: Any = None
         self.optimizer: Optional[optimizers_module.Optimizer] = None
         self.loss: Optional[losses_module.Loss] = None
-        self.metrics_names: list = []
+        self.metrics_names: list = []  # the native metrics (computed in Rust)
+        self._py_metrics: list = []  # metrics computed in Python from the predictions (rustrnn._pymetrics)
+        self._metric_order: list = []  # every metric's name in compile order (the order evaluate returns them)
         self.stop_training = False
         self.history: Optional[callbacks_module.History] = None
         # What an application needs next to the weights (JSON values); saved with the model.
@@ -158,7 +174,12 @@ class Model:
         self.loss = losses_module.get(loss)
         if metrics is not None and isinstance(metrics, str):
             metrics = [metrics]
-        self.metrics_names = [metrics_module.get(m) for m in (metrics or [])]
+        resolved = [metrics_module.get(m) for m in (metrics or [])]
+        self.metrics_names = [m for m in resolved if isinstance(m, str)]
+        self._py_metrics = [m for m in resolved if not isinstance(m, str)]
+        self._metric_order = [m if isinstance(m, str) else m.name for m in resolved]
+        if len(set(self._metric_order)) != len(self._metric_order):
+            raise ArgumentError(f"metrics: names must differ, got {self._metric_order}")
         if self._handle is not None:
             self._compile_native()
 
@@ -219,14 +240,48 @@ class Model:
 
     # ----- training ----------------------------------------------------------------------------
     def _logs(self, totals: list) -> dict:
-        loss_sum, count, metrics = totals
-        logs = {"loss": loss_sum / count if count else float("nan")}
+        loss_sum, count, metrics = totals[:3]
+        values = {}
         for name, (s, w) in zip(self.metrics_names, metrics):
-            logs[name] = s / w if w else float("nan")
+            values[name] = s / w if w else float("nan")
+        for m in totals[3] if len(totals) > 3 else ():
+            values[m.name] = m.result()
+        logs = {"loss": loss_sum / count if count else float("nan")}
+        logs.update((name, values[name]) for name in self._metric_order if name in values)
         return logs
+
+    def _new_totals(self) -> list:
+        """Running sums of loss and metrics: ``[loss, count, native metrics, Python metrics]``."""
+        return [0.0, 0.0, [], [m.fresh() for m in self._py_metrics]]
+
+    def _py_predictions(self, x: Any) -> Any:
+        """The model output a Python metric needs (None when there is none)."""
+        if not self._py_metrics:
+            return None
+        if isinstance(x, tuple):
+            raise UnsupportedError(f"metrics: Python metrics (auc, callables) need a model with one input; {type(self).__name__} "
+                                   "takes several: use native metric names")
+        y_pred = self._handle.predict_batch(x)[0]
+        if y_pred.ndim == 3 and _masks(self):
+            raise UnsupportedError("metrics: a Python metric (auc or a callable) on a masked sequence output is not "
+                                   "implemented (Keras weights it by the mask); use a native metric name")
+        return y_pred
+
+    def _train_batch(self, x: Any, y: Any, sw: Any) -> tuple:
+        y_pred = self._py_predictions(x)  # before the update, as Keras computes training metrics
+        stats = self._handle.train_batch(x, y, sw)
+        return stats if y_pred is None else (*stats, (y, y_pred, sw))
+
+    def _test_batch(self, x: Any, y: Any, sw: Any) -> tuple:
+        stats = self._handle.test_batch(x, y, sw)
+        y_pred = self._py_predictions(x)
+        return stats if y_pred is None else (*stats, (y, y_pred, sw))
 
     @staticmethod
     def _accumulate(totals: list, stats: tuple) -> None:
+        if len(stats) > 3:
+            for m in totals[3]:
+                m.update_state(*stats[3])
         totals[0] += stats[0]
         totals[1] += stats[1]
         if not totals[2]:
@@ -271,6 +326,9 @@ class Model:
         if validation_split and validation_data is not None:
             raise ArgumentError("validation_split, validation_data: give one or the other")
         dist = _check_distribution(distribution)
+        if dist is not None and self._py_metrics:
+            raise UnsupportedError(f"metrics: Python metrics ({', '.join(m.name for m in self._py_metrics)}) are not "
+                                   "reduced across processes; use native metric names with distribution=")
         rank, size = (dist.rank, dist.size) if dist is not None else (0, 1)
         kind = _streams.stream_kind(x)
         if kind is not None:
@@ -339,7 +397,7 @@ class Model:
         try:
             for epoch in range(initial_epoch, epochs):
                 cb.on_epoch_begin(epoch)
-                totals: list = [0.0, 0.0, []]
+                totals: list = self._new_totals()
                 batches = iter(source.epoch(rng))
                 b = 0
                 while steps is None or b < steps:
@@ -397,7 +455,7 @@ class Model:
             if _num_samples(batch[0]) == 0:
                 batch = None
         if dist is None:
-            return self._handle.train_batch(*batch)
+            return self._train_batch(*batch)
         return dist.train_step(self, batch)
 
     def _eval_source(self, data: Any, batch_size: Optional[int], steps: Optional[int], rank: int, size: int, arg: str) -> Any:
@@ -417,7 +475,7 @@ class Model:
 
     def _eval_totals(self, source: Any, dist: Any) -> list:
         """Loss and metric sums over a source (this rank's share, summed over ranks)."""
-        totals: list = [0.0, 0.0, []]
+        totals: list = self._new_totals()
         kind = getattr(source, "kind", None)
         rng = np.random.default_rng(0)
         try:
@@ -426,7 +484,7 @@ class Model:
                 if kind is not None:
                     bx, by, bw = self._prepare_batch(bx, by, bw)
                 if _num_samples(bx):
-                    self._accumulate(totals, self._handle.test_batch(bx, by, bw))
+                    self._accumulate(totals, self._test_batch(bx, by, bw))
         finally:
             if kind is not None and source.kind != _streams.ITERATOR:
                 source.close()
@@ -435,10 +493,15 @@ class Model:
         return totals
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, verbose: int = 0, sample_weight: Any = None,
-                 return_dict: bool = True, steps: Optional[int] = None) -> Union[dict, list]:
+                 return_dict: bool = False, steps: Optional[int] = None) -> Union[float, list, dict]:
         """Loss and metrics over the whole data set (arrays in batches, or a
-        generator/dataset of batches: ``steps`` of them, default all)."""
+        generator/dataset of batches: ``steps`` of them, default all).
+
+        As Keras 3: the loss as a float when there are no metrics, else the list
+        ``[loss, metric, ...]`` (in ``metrics_names`` order); ``return_dict=True``
+        gives ``{"loss": ..., name: ...}``."""
         self._require_compiled("evaluate")
+        return_dict = as_bool("return_dict", return_dict)
         if _streams.stream_kind(x) is not None:
             for name, value in (("y", y), ("sample_weight", sample_weight)):
                 if value is not None:
@@ -459,14 +522,14 @@ class Model:
             if n == 0:
                 raise ShapeError("x: expected at least one sample, got 0")
             self._ensure_built(x)
-            totals = [0.0, 0.0, []]
+            totals = self._new_totals()
             for start in range(0, n, batch_size):
                 sl = slice(start, start + batch_size)
-                self._accumulate(totals, self._handle.test_batch(_take(x, sl), y[sl], None if sw is None else sw[sl]))
+                self._accumulate(totals, self._test_batch(_take(x, sl), y[sl], None if sw is None else sw[sl]))
         logs = self._logs(totals)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-        return logs if return_dict else list(logs.values())
+        return _keras_result(logs, return_dict)
 
     # ----- gradients for custom loops ----------------------------------------------------------
     def compute_gradients(self, x: Any, y: Any, sample_weight: Any = None, out: Optional[np.ndarray] = None) -> np.ndarray:
@@ -492,17 +555,26 @@ class Model:
             g = np.ascontiguousarray(g.reshape(-1) if g.dtype.kind == "f" else g, dtype=self.dtype)
         self._handle.apply_flat(g, 1.0)
 
-    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> dict:
-        """One optimizer step on one batch; returns its loss and metrics."""
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Optional[dict] = None,
+                       return_dict: bool = False) -> Union[float, list, dict]:
+        """One optimizer step on one batch; returns its loss and metrics as
+        :meth:`evaluate` does (a float, a list, or a dict with ``return_dict=True``)."""
         self._require_compiled("train_on_batch")
+        return_dict = as_bool("return_dict", return_dict)
         x, y, sw = self._prepare_batch(x, y, sample_weight)
+        if class_weight is not None:
+            if sw is not None:
+                raise ArgumentError("sample_weight, class_weight: give one or the other (as Keras)")
+            sw = self._class_weights(y, class_weight)
         self._ensure_built(x)
-        totals: list = [0.0, 0.0, []]
-        self._accumulate(totals, self._handle.train_batch(x, y, sw))
-        return self._logs(totals)
+        totals: list = self._new_totals()
+        self._accumulate(totals, self._train_batch(x, y, sw))
+        return _keras_result(self._logs(totals), return_dict)
 
-    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> dict:
-        return self.evaluate(x, y, batch_size=max(1, _num_samples(self._prepare_x(x))), sample_weight=sample_weight)
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Union[float, list, dict]:
+        """Loss and metrics of one batch, as :meth:`evaluate` returns them."""
+        return self.evaluate(x, y, batch_size=max(1, _num_samples(self._prepare_x(x))), sample_weight=sample_weight,
+                             return_dict=return_dict)
 
     def loss_and_gradients(self, x: Any, y: Any, sample_weight: Any = None) -> tuple:
         """``(loss, {name: gradient})`` of one batch with dropout off; nothing is updated."""
@@ -585,10 +657,33 @@ class Model:
 
     # ----- saving ------------------------------------------------------------------------------
     def save(self, filepath: Any, include_optimizer: bool = True) -> None:
-        """Writes architecture, weights, compile settings, optimizer state and
-        :attr:`metadata` to one file (safetensors + JSON), atomically: a crash
-        never leaves a partial file."""
-        save_model(self, filepath, include_optimizer=include_optimizer)
+        """Writes the model, in the format its name asks for (as Keras 3):
+        ``*.keras`` a Keras 3 archive (architecture and weights, see
+        :meth:`export_keras`); ``*.h5`` is refused (Keras's legacy format); any
+        other name (e.g. ``model.rnn``) rustrnn's own file: architecture,
+        weights, compile settings, optimizer state and :attr:`metadata`
+        (safetensors + JSON). Writes are atomic: a crash never leaves a partial file."""
+        _formats.save(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath: Any) -> None:
+        """Writes the weights as a Keras 3 ``*.weights.h5`` file (the name must end
+        so, as in Keras; needs h5py), which Keras's ``load_weights`` reads;
+        see :mod:`rustrnn.interop.keras_weights`."""
+        _formats.save_weights(self, filepath)
+
+    def load_weights(self, filepath: Any) -> None:
+        """Sets the weights from a Keras 3 ``*.weights.h5`` file (rustrnn's or
+        Keras's) or a ``.keras`` archive; matched by the model's structure, every
+        shape checked first. The model must be built (fit, predict or build)."""
+        self._require_built("load_weights")
+        _formats.load_weights(self, filepath)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as Keras 3's JSON (``keras.models.model_from_json`` reads it,
+        as does :func:`rustrnn.keras.models.model_from_json`); keyword arguments go to ``json.dumps``."""
+        from .interop.keras_out import keras_layout
+
+        return json.dumps(keras_layout(self, "to_json")[0], **kwargs)
 
     def export_onnx(self, filepath: Any) -> None:
         """Writes the model as a standard ONNX graph (needs ``pip install 'rustrnn[interop]'``);

@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import warnings
 from typing import Any
 
 from . import _native, losses, optimizers
@@ -37,10 +38,29 @@ def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> Non
     atomic_write(path, model_to_bytes(model, include_optimizer=include_optimizer))
 
 
+def _saved_metrics(model: Any) -> list:
+    """The compiled metrics a file can name: native names and a default ``"auc"``;
+    a callable (code, which files never hold) or a configured AUC is left out with a warning."""
+    from ._pymetrics import AUC
+
+    py = {m.name: m for m in getattr(model, "_py_metrics", [])}
+    names = []
+    for name in getattr(model, "_metric_order", model.metrics_names):
+        m = py.get(name)
+        if m is None:
+            names.append(name)
+        elif isinstance(m, AUC) and m.num_thresholds == 200 and not m.from_logits and m.name == "auc":
+            names.append("auc")
+        else:
+            warnings.warn(f"save: metric {name!r} is not saved (a callable or a configured AUC); pass it to compile again "
+                          "after loading", stacklevel=4)
+    return names
+
+
 def _training_spec(model: Any) -> Any:
     if model.optimizer is None:
         return None
-    return {"loss": model.loss.spec(), "metrics": list(model.metrics_names), "optimizer": model.optimizer.spec()}
+    return {"loss": model.loss.spec(), "metrics": _saved_metrics(model), "optimizer": model.optimizer.spec()}
 
 
 def _user_metadata(model: Any) -> str:
@@ -119,7 +139,14 @@ def load_model(filepath: Any, compile: bool = True) -> Any:
 
     The file is validated completely (bounded read, JSON nesting and sizes, every
     declared shape against the tensors present) before anything is built; every
-    failure is a :class:`rustrnn.ModelFileError` (or ``MemoryError``) naming the file."""
+    failure is a :class:`rustrnn.ModelFileError` (or ``MemoryError``) naming the file.
+
+    A path ending in ``.keras`` is read as a Keras 3 archive (:func:`rustrnn.interop.from_keras`,
+    needs h5py): architecture and weights, returned uncompiled."""
+    if isinstance(filepath, (str, os.PathLike)) and os.fspath(filepath).endswith(".keras"):
+        from .interop.keras_in import from_keras
+
+        return from_keras(filepath)
     data, path = _read_source(filepath)
     return _from_bytes(data, path, compile)
 

@@ -1,5 +1,5 @@
 """Data helpers (Keras' ``keras.utils`` names): ``pad_sequences`` (from
-:mod:`rustrnn.text`) and ``to_categorical``."""
+:mod:`rustrnn.text`), ``to_categorical`` and ``timeseries_dataset_from_array``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any, Optional
 import numpy as np
 
 from .errors import ArgumentError
+from ._timeseries_dataset import timeseries_dataset_from_array
 from .text import pad_sequences
 
-__all__ = ["pad_sequences", "to_categorical", "PyDataset"]
+__all__ = ["pad_sequences", "to_categorical", "PyDataset", "timeseries_dataset_from_array"]
 
 
 class PyDataset:

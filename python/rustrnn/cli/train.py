@@ -259,7 +259,7 @@ def run_generate(args: argparse.Namespace) -> int:
                      "best_epoch": best, "seconds": round(seconds, 1)}
     lines = []
     if val is not None:
-        nats = float(model.evaluate(val[0], val[1], batch_size=64)["loss"])
+        nats = float(model.evaluate(val[0], val[1], batch_size=64, return_dict=True)["loss"])
         uni = recipes.unigram_entropy(train_ids, val_ids, len(chars))
         summary.update(validation_nats_per_char=round(nats, 4), unigram_nats_per_char=round(uni, 4))
         lines.append(f"validation cross-entropy: {nats:.3f} nats/char (character frequencies alone: {uni:.3f})")

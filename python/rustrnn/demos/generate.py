@@ -71,7 +71,7 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, units: int = 256
         f"{len(x):,} sequences of 100 characters per epoch")
     model.fit(x, y, batch_size=32, epochs=epochs, seed=seed)
 
-    nats = float(model.evaluate(xt, yt, batch_size=64)["loss"])
+    nats = float(model.evaluate(xt, yt, batch_size=64, return_dict=True)["loss"])
     unigram = recipes.unigram_entropy(train, test, len(chars))
     say(f"held-out cross-entropy: {nats:.3f} nats/char ({nats / np.log(2):.2f} bits/char); "
         f"character frequencies alone: {unigram:.3f} nats/char")

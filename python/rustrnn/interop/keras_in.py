@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._registry import model_class
-from ..errors import ModelFileError, UnsupportedError
+from ..errors import ArgumentError, ModelFileError, UnsupportedError
 
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 _ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
@@ -140,7 +140,8 @@ class _Builder:
         w[f"bias_hh_l0{suffix}"] = keras_to_torch_gates(b_hh, cls, units)
         return w
 
-    def add(self, entry: dict, reader: _Reader) -> None:
+    def add(self, entry: dict, reader: Any) -> None:
+        """Adds the layer of a Keras config entry; its weights from ``reader`` (None: no weights)."""
         L = self.L
         cls, c = entry.get("class_name"), entry.get("config", {})
         name = c.get("name", cls)
@@ -150,8 +151,9 @@ class _Builder:
             self.masked |= bool(c.get("mask_zero"))
             layer = L.Embedding(c["input_dim"], c["output_dim"], mask_zero=bool(c.get("mask_zero")),
                                 trainable=c.get("trainable", True), name=name)
-            (table,) = reader.vars(name)
-            self.weights[f"{name}/embeddings"] = table
+            if reader is not None:
+                (table,) = reader.vars(name)
+                self.weights[f"{name}/embeddings"] = table
         elif cls == "Masking":
             self.masked = True
             layer = L.Masking(c.get("mask_value", 0.0), name=name)
@@ -173,17 +175,19 @@ class _Builder:
                 raise self.unsupported(name, cls, f"activation={act!r}")
             use_bias = bool(src.get("use_bias", True))
             layer = L.Dense(src["units"], activation=act, use_bias=use_bias, trainable=c.get("trainable", True), name=name)
-            vs = reader.vars(name, *path)
-            self.weights[f"{name}/kernel"] = vs[0]
-            if use_bias:
-                self.weights[f"{name}/bias"] = vs[1]
+            if reader is not None:
+                vs = reader.vars(name, *path)
+                self.weights[f"{name}/kernel"] = vs[0]
+                if use_bias:
+                    self.weights[f"{name}/bias"] = vs[1]
         elif cls in _RECURRENT:
             kw = self.check_recurrent(name, cls, c)
             layer = getattr(L, cls)(c["units"], return_sequences=bool(c.get("return_sequences")),
                                     return_state=bool(c.get("return_state")), go_backwards=bool(c.get("go_backwards")),
                                     trainable=c.get("trainable", True), name=name, **kw)
-            self.weights.update({f"{name}/{k}": v for k, v in self.recurrent_weights(
-                cls, c["units"], reader.vars(name, "cell"), "", kw.get("reset_after", True)).items()})
+            if reader is not None:
+                self.weights.update({f"{name}/{k}": v for k, v in self.recurrent_weights(
+                    cls, c["units"], reader.vars(name, "cell"), "", kw.get("reset_after", True)).items()})
         elif cls == "Bidirectional":
             merge = c.get("merge_mode", "concat")
             if merge not in _MERGE_MODES:
@@ -204,7 +208,7 @@ class _Builder:
             kw = self.check_recurrent(name, fcls, fc)
             layer = getattr(L, fcls)(fc["units"], return_sequences=bool(fc.get("return_sequences")), bidirectional=True,
                                      merge_mode=merge, trainable=c.get("trainable", True), name=name, **kw)
-            for sub, sfx in (("forward_layer", ""), ("backward_layer", "_reverse")):
+            for sub, sfx in (("forward_layer", ""), ("backward_layer", "_reverse")) if reader is not None else ():
                 w = self.recurrent_weights(fcls, fc["units"], reader.vars(name, sub, "cell"), sfx, kw.get("reset_after", True))
                 self.weights.update({f"{name}/{k}": v for k, v in w.items()})
         else:
@@ -217,7 +221,6 @@ class _Builder:
 def from_keras(path: Any, dtype: Any = np.float32) -> Any:
     """A :class:`rustrnn.Sequential` equivalent to the Keras 3 Sequential model in
     the ``.keras`` archive at ``path``, with its weights (not compiled)."""
-    Sequential = model_class("Sequential")  # by name: no import circle through models.py's exports
     h5py = _h5py()
     path = os.fspath(path)
     try:
@@ -226,32 +229,55 @@ def from_keras(path: Any, dtype: Any = np.float32) -> Any:
             weights_bytes = z.read("model.weights.h5")
     except (zipfile.BadZipFile, KeyError, ValueError) as e:
         raise ModelFileError(f"{path}: not a Keras 3 .keras archive (config.json + model.weights.h5): {e}") from None
-    if config.get("class_name") != "Sequential":
-        raise UnsupportedError(f"from_keras: the model is a {config.get('class_name')}; only Sequential models are supported")
-    entries = config.get("config", {}).get("layers", [])
-    input_shape = config.get("config", {}).get("build_input_shape") or (config.get("build_config") or {}).get("input_shape")
-    builder = _Builder()
     with h5py.File(io.BytesIO(weights_bytes), "r") as h5:
-        reader = _Reader(h5)
-        for i, entry in enumerate(entries):
-            if entry.get("class_name") == "InputLayer":
-                if i != 0:
-                    raise UnsupportedError("from_keras: an InputLayer is supported only as the first layer")
-                input_shape = entry["config"].get("batch_shape") or input_shape
-                continue
-            builder.add(entry, reader)
-    if not builder.layers:
-        raise ModelFileError(f"{path}: the model has no layers")
-    model = Sequential(builder.layers, dtype=dtype, name=config.get("config", {}).get("name"))
-    if not isinstance(builder.layers[0], builder.L.Embedding):
-        if not input_shape:
-            raise ModelFileError(f"{path}: the model's input shape is not recorded (build the Keras model before saving)")
-        model.build(tuple(input_shape))
-    else:
-        model.build()
+        model, builder = sequential_from_config(config, _Reader(h5), dtype, path)
     have = set(model.weight_names)
     missing = have - set(builder.weights)
     if missing:
         raise ModelFileError(f"{path}: no weights found for {', '.join(sorted(missing))}")
     model._set_named_weights({k: np.asarray(v, dtype=model.dtype) for k, v in builder.weights.items()})
     return model
+
+
+def sequential_from_config(config: Any, reader: Any, dtype: Any, where: str) -> tuple:
+    """``(model, builder)``: the :class:`rustrnn.Sequential` of a Keras 3 model config
+    (config.json, ``to_json``), built when its input shape is known; the builder holds
+    the weights read through ``reader`` (None: the model keeps its fresh weights)."""
+    Sequential = model_class("Sequential")  # by name: no import circle through models.py's exports
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: expected a Keras model config (a JSON object), got {type(config).__name__}")
+    if config.get("class_name") != "Sequential":
+        raise UnsupportedError(f"from_keras: the model is a {config.get('class_name')}; only Sequential models are supported")
+    entries = config.get("config", {}).get("layers", [])
+    input_shape = config.get("config", {}).get("build_input_shape") or (config.get("build_config") or {}).get("input_shape")
+    builder = _Builder()
+    for i, entry in enumerate(entries):
+        if entry.get("class_name") == "InputLayer":
+            if i != 0:
+                raise UnsupportedError("from_keras: an InputLayer is supported only as the first layer")
+            input_shape = entry["config"].get("batch_shape") or input_shape
+            continue
+        builder.add(entry, reader)
+    if not builder.layers:
+        raise ModelFileError(f"{where}: the model has no layers")
+    model = Sequential(builder.layers, dtype=dtype, name=config.get("config", {}).get("name"))
+    if isinstance(builder.layers[0], builder.L.Embedding):
+        model.build()
+    elif input_shape:
+        model.build(tuple(input_shape))
+    elif reader is not None:
+        raise ModelFileError(f"{where}: the model's input shape is not recorded (build the Keras model before saving)")
+    return model, builder
+
+
+def model_from_json(json_string: Any, dtype: Any = np.float32) -> Any:
+    """Keras 3's ``keras.models.model_from_json``: the :class:`rustrnn.Sequential`
+    a Keras model JSON (``model.to_json()``, Keras's or rustrnn's) describes, with
+    fresh weights (built when the JSON records the input shape). Layers as :func:`from_keras`."""
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise ArgumentError(f"json_string: expected a JSON string, got {type(json_string).__name__}")
+    try:
+        config = json.loads(json_string)
+    except ValueError as e:
+        raise ArgumentError(f"json_string: not valid JSON: {e}") from None
+    return sequential_from_config(config, None, dtype, "model_from_json")[0]

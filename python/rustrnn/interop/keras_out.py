@@ -63,10 +63,13 @@ class _Out:
     def __init__(self) -> None:
         self.layers: list = []
         self.weights: list = []
+        # Per layer, where its arrays come from in rustrnn (read by keras_weights to load them back).
+        self.sources: list = []
 
-    def add(self, cls: str, config: dict, groups: dict) -> None:
+    def add(self, cls: str, config: dict, groups: dict, source: tuple = ()) -> None:
         self.layers.append(_layer(cls, config))
         self.weights.append((cls, config["name"], groups))
+        self.sources.append(source)
 
 
 def _recurrent_vars(cls: str, units: int, w: dict, sfx: str, reset_after: bool) -> list:
@@ -76,18 +79,18 @@ def _recurrent_vars(cls: str, units: int, w: dict, sfx: str, reset_after: bool) 
     b_ih = keras_to_torch_gates(w[f"bias_ih{sfx}"], cls, units)
     b_hh = keras_to_torch_gates(w[f"bias_hh{sfx}"], cls, units)
     bias = np.stack([b_ih, b_hh]) if cls == "GRU" and reset_after else b_ih + b_hh
-    return [np.ascontiguousarray(a, dtype=np.float32) for a in (kernel, recurrent, bias)]
+    return [np.ascontiguousarray(a) for a in (kernel, recurrent, bias)]
 
 
-def export_keras(model: Any, path: Any) -> None:
-    """See :meth:`rustrnn.Model.export_keras`."""
+def keras_layout(model: Any, what: str = "export_keras") -> tuple:
+    """``(config, out)``: the Keras 3 model config (config.json, ``to_json``) of a
+    built :class:`rustrnn.Sequential` and its :class:`_Out` (layers, weight groups)."""
     from ..layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, SimpleRNN
 
-    h5py = _h5py()
     # Found by class name (models.py imports interop, so interop imports no model module).
     if not isinstance(model, model_class("Sequential")):
-        raise UnsupportedError(f"export_keras: expected a rustrnn.Sequential, got {type(model).__name__}")
-    model._require_built("export_keras")
+        raise UnsupportedError(f"{what}: expected a rustrnn.Sequential, got {type(model).__name__}")
+    model._require_built(what)
     weights = model.get_weight_dict()
     first = model.layers[0]
     spec = model._input
@@ -104,7 +107,8 @@ def export_keras(model: Any, path: Any) -> None:
         if isinstance(layer, Embedding):
             masked |= layer.mask_zero
             out.add("Embedding", {**base, "input_dim": layer.input_dim, "output_dim": layer.output_dim,
-                                  "mask_zero": layer.mask_zero}, {"vars": [weights[f"{name}/embeddings"]]})
+                                  "mask_zero": layer.mask_zero}, {"vars": [weights[f"{name}/embeddings"]]},
+                    ("embedding", name))
         elif isinstance(layer, Masking):
             masked = True
             out.add("Masking", {**base, "mask_value": layer.mask_value}, {"vars": []})
@@ -113,13 +117,13 @@ def export_keras(model: Any, path: Any) -> None:
         elif isinstance(layer, Dense):
             vs = [weights[f"{name}/kernel"]] + ([weights[f"{name}/bias"]] if layer.use_bias else [])
             out.add("Dense", {**base, "units": layer.units, "activation": layer.activation, "use_bias": layer.use_bias},
-                    {"vars": vs})
+                    {"vars": vs}, ("dense", name, layer.use_bias))
         elif isinstance(layer, (SimpleRNN, LSTM, GRU)):
             cls = {SimpleRNN: "SimpleRNN", LSTM: "LSTM", GRU: "GRU"}[type(layer)]
             if layer.return_state:
-                raise UnsupportedError(f"export_keras: layer {name!r}: return_state is not supported")
+                raise UnsupportedError(f"{what}: layer {name!r}: return_state is not supported")
             if layer.go_backwards and (layer.bidirectional or (masked and (layer.return_sequences or layer.num_layers > 1))):
-                raise UnsupportedError(f"export_keras: layer {name!r}: go_backwards with a bidirectional layer, or with a "
+                raise UnsupportedError(f"{what}: layer {name!r}: go_backwards with a bidirectional layer, or with a "
                                        "mask and a returned or stacked sequence, has no Keras equivalent")
             reset_after = getattr(layer, "reset_after", True)
             cell: dict = {"units": layer.units}
@@ -142,14 +146,15 @@ def export_keras(model: Any, path: Any) -> None:
                               "merge_mode": layer.merge_mode if last else "concat",
                               "layer": _layer(cls, {**inner, "name": f"forward_{kname}"})}
                     out.add("Bidirectional", config, {"vars": [], "forward_layer/vars": [], "forward_layer/cell/vars": fw,
-                                                      "backward_layer/vars": [], "backward_layer/cell/vars": bw})
+                                                      "backward_layer/vars": [], "backward_layer/cell/vars": bw},
+                            ("recurrent", name, cls, layer.units, k, reset_after))
                 else:
-                    out.add(cls, inner, {"vars": [], "cell/vars": fw})
+                    out.add(cls, inner, {"vars": [], "cell/vars": fw}, ("recurrent", name, cls, layer.units, k, reset_after))
                 if not last and layer.dropout > 0:
                     out.add("Dropout", {"name": f"{kname}_dropout", "trainable": True, "dtype": _dtype("float32"),
                                         "rate": layer.dropout}, {"vars": []})
         else:
-            raise UnsupportedError(f"export_keras: layer {name!r} ({type(layer).__name__}) has no Keras export")
+            raise UnsupportedError(f"{what}: layer {name!r} ({type(layer).__name__}) has no Keras export")
 
     input_layer = _layer("InputLayer", {"batch_shape": batch_shape, "dtype": in_dtype, "sparse": False, "name": "input_layer"})
     config = {
@@ -157,24 +162,45 @@ def export_keras(model: Any, path: Any) -> None:
         "config": {"name": model.name, "trainable": True, "dtype": _dtype("float32"), "layers": [input_layer] + out.layers},
         "build_config": {"input_shape": batch_shape},
     }
+    return config, out
+
+
+def weight_keys(out: _Out) -> list:
+    """Each layer's group under ``layers/`` in a Keras weights file: the snake-cased
+    class name, numbered from the second of a class on (``lstm``, ``lstm_1``), as Keras names them."""
+    used: dict = {}
+    keys = []
+    for cls, _, _ in out.weights:
+        key = _snake(cls)
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        keys.append(key)
+    return keys
+
+
+def write_weights_h5(f: Any, model_name: str, out: _Out, dtype: Any = np.float32) -> None:
+    """Keras 3's weights layout (``model.weights.h5``, ``*.weights.h5``) into the open h5py file ``f``."""
+    f.create_group("vars").attrs["name"] = model_name
+    root = f.create_group("layers")
+    for key, (cls, lname, groups) in zip(weight_keys(out), out.weights):
+        g = root.create_group(key)
+        for sub, arrays in groups.items():
+            v = g.create_group(sub)
+            v.attrs["name"] = lname  # what from_keras finds the layer's weights by
+            for i, a in enumerate(arrays):
+                v.create_dataset(str(i), data=np.ascontiguousarray(a, dtype=dtype))
+
+
+def export_keras(model: Any, path: Any) -> None:
+    """See :meth:`rustrnn.Model.export_keras`."""
+    h5py = _h5py()
+    config, out = keras_layout(model)
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
-        f.create_group("vars").attrs["name"] = model.name
-        used: dict = {}
-        root = f.create_group("layers")
-        for cls, lname, groups in out.weights:
-            key = _snake(cls)
-            if key in used:
-                used[key] += 1
-                key = f"{key}_{used[key]}"
-            else:
-                used[key] = 0
-            g = root.create_group(key)
-            for sub, arrays in groups.items():
-                v = g.create_group(sub)
-                v.attrs["name"] = lname  # what from_keras finds the layer's weights by
-                for i, a in enumerate(arrays):
-                    v.create_dataset(str(i), data=np.ascontiguousarray(a, dtype=np.float32))
+        write_weights_h5(f, model.name, out)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "producer": "rustrnn"}
     tmp = os.fspath(path) + ".tmp"

@@ -12,10 +12,10 @@ from typing import Any
 
 from .. import callbacks, layers, losses, metrics, optimizers
 from ..models import Model, Sequential
-from . import models, utils
+from . import models, preprocessing, saving, utils
 from .._missing import missing
 
-__all__ = ["layers", "models", "utils", "callbacks", "optimizers", "losses", "metrics", "Model", "Sequential"]
+__all__ = ["layers", "models", "utils", "preprocessing", "saving", "callbacks", "optimizers", "losses", "metrics", "Model", "Sequential"]
 
 
 def __getattr__(name: str) -> Any:

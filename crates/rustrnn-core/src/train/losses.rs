@@ -3,8 +3,8 @@
 //! output layer's sigmoid or softmax: they read its pre-activation and hand
 //! back the gradient of it, which is exact and never overflows.
 //!
-//! Per row: binary cross-entropy, MSE and MAE average over the outputs (as
-//! Keras does); categorical cross-entropies sum over the classes.
+//! Per row: binary cross-entropy, MSE, MAE and Huber average over the outputs
+//! (as Keras does); categorical cross-entropies sum over the classes.
 
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::{to_f64, Float};
@@ -24,7 +24,12 @@ pub enum LossKind {
     SparseCategoricalCrossentropy,
     MeanSquaredError,
     MeanAbsoluteError,
+    /// Keras' `Huber` with its default `delta = 1`.
+    Huber,
 }
+
+/// Keras' default Huber `delta`: quadratic within it, linear beyond.
+pub const HUBER_DELTA: f64 = 1.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loss {
@@ -51,6 +56,7 @@ impl Names for LossKind {
         ("mean_squared_error", LossKind::MeanSquaredError),
         ("mae", LossKind::MeanAbsoluteError),
         ("mean_absolute_error", LossKind::MeanAbsoluteError),
+        ("huber", LossKind::Huber),
     ];
 }
 
@@ -230,6 +236,19 @@ fn row_loss<F: Float>(kind: LossKind, logits: bool, p: &[F], t: &[F], g: &mut [F
                 } else {
                     F::zero()
                 };
+            }
+            loss / c as f64
+        }
+        LossKind::Huber => {
+            // 0.5·d² within delta, delta·(|d| - 0.5·delta) beyond; gradient d clipped to ±delta.
+            let delta = F::from_f64(HUBER_DELTA);
+            let half = F::from_f64(0.5);
+            for k in 0..c {
+                let d = p[k] - t[k];
+                let a = d.abs();
+                let (l, dl) = if a <= delta { (half * d * d, d) } else { (delta * a - half * delta * delta, delta * d.signum()) };
+                loss += to_f64(l);
+                g[k] = dl * inv_c;
             }
             loss / c as f64
         }
