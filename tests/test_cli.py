@@ -63,7 +63,7 @@ def data_dir(tmp_path_factory):
 def classifier(data_dir):
     path = data_dir / "classify.rnn"
     code = main(["train", "classify", str(data_dir / "reviews.csv"), "--text-column", "review", "--label-column", "sentiment",
-                 "-o", str(path), "--epochs", "8", "--quiet", "--learning-rate", "0.01"])
+                 "-o", str(path), "--epochs", "8", "--quiet", "--learning-rate", "0.01", "--models", "1"])
     assert code == 0
     return path
 
@@ -156,7 +156,7 @@ def test_three_labels_and_glove_vectors(data_dir, capsys, tmp_path):
         for text, label, value in sentences(300, seed=1):
             w.writerow([text, "mixed" if ("good" in text.split()) == ("bad" in text.split()) else label])
     model = tmp_path / "three.rnn"
-    code, out, err = run_cli(capsys, "train", "classify", src, "-o", model, "--glove", "--epochs", "2", "--quiet")
+    code, out, err = run_cli(capsys, "train", "classify", src, "-o", model, "--glove", "--epochs", "2", "--quiet", "--models", "1")
     assert code == 0, err
     assert "(3 labels: mixed, neg, pos)" in out and "x 50" not in out
     code, out, err = run_cli(capsys, "predict", model, "--input", src)
@@ -167,10 +167,77 @@ def test_three_labels_and_glove_vectors(data_dir, capsys, tmp_path):
     assert "labels (3): mixed, neg, pos" in out and "(None, None, 50)" in out  # GloVe's 50 dimensions
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["train", "classify", "--help"], ["train", "regress", "--help"],
+                                  ["train", "generate", "--help"], ["predict", "--help"], ["info", "--help"], ["demo", "--help"]])
+def test_every_help_page_renders(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert e.value.code == 0 and "usage:" in out, err
+
+
+@pytest.mark.parametrize("cell, bidirectional, outputs, activation", [
+    ("lstm", True, 1, "sigmoid"), ("gru", False, 3, "softmax"), ("lstm", False, 1, "linear")])
+def test_an_ensemble_is_one_model_that_averages_its_members_logits(cell, bidirectional, outputs, activation):
+    from rustrnn.demos import recipes
+
+    rng = np.random.default_rng(0)
+    members = []
+    for k in range(3):
+        rustrnn.manual_seed(k)
+        m = recipes.text_model(30, outputs, activation, embedding_dim=6, units=5, cell=cell, bidirectional=bidirectional)
+        m.build()
+        m.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in m.get_weights()])  # biases too
+        members.append(m)
+    x = rng.integers(1, 30, size=(7, 9))
+    x[:3, :4] = 0  # padded (masked) steps
+    merged = recipes.ensemble(members)
+    assert merged.layers[2].units == 15 and merged.layers[0].output_dim == 18
+    got = merged.predict(x).astype(np.float64)
+    outs = [m.predict(x).astype(np.float64) for m in members]
+    if activation == "sigmoid":
+        z = np.mean([np.log(p / (1 - p)) for p in outs], axis=0)
+        want = 1 / (1 + np.exp(-z))
+    elif activation == "softmax":  # log-probabilities are the logits up to a constant per row
+        z = np.mean([np.log(p) for p in outs], axis=0)
+        want = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    else:
+        want = np.mean(outs, axis=0)
+    np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
+    assert not np.allclose(outs[0], outs[1], atol=1e-3)  # the members differ: the average is not trivially one of them
+    with pytest.raises(rustrnn.ArgumentError, match="same layer configurations"):
+        recipes.ensemble([members[0], recipes.text_model(30, outputs, activation, embedding_dim=6, units=4, cell=cell,
+                                                         bidirectional=bidirectional)])
+
+
+def test_train_classify_saves_an_ensemble_and_detects_english_for_glove(data_dir, capsys, tmp_path):
+    model = tmp_path / "ens.rnn"
+    code, out, err = run_cli(capsys, "train", "classify", data_dir / "reviews.csv", "--text-column", "review",
+                             "--label-column", "sentiment", "-o", model, "--epochs", "2", "--models", "2", "--quiet")
+    assert code == 0, err
+    assert "trained 2 models from different seeds" in out
+    assert "GloVe knows 100% of the training words' occurrences" in err  # English words: GloVe by default
+    code, out, err = run_cli(capsys, "info", model)
+    assert "(None, None, 100)" in out and "glove True" in out and "models 2" in out  # 2 x GloVe's 50 dimensions
+    assert rustrnn.load_model(model).metadata["rustrnn_cli"]["split_clitics"] is True  # "it's" -> "it 's", as in GloVe
+    code, out, err = run_cli(capsys, "predict", model, "it's superb and wonderful")
+    assert code == 0 and out.split("\t")[0] in ("pos", "neg"), (out, err)
+    # Not English: no GloVe unless asked for.
+    src = tmp_path / "code.csv"
+    rows = [("zq" + "x" * (i % 7) + " vk" + "j" * (i % 5), "a" if i % 2 else "b") for i in range(60)]
+    src.write_text("text,label\n" + "\n".join(f"{t},{l}" for t, l in rows) + "\n")
+    code, out, err = run_cli(capsys, "train", "classify", src, "-o", tmp_path / "c.rnn", "--epochs", "1", "--models", "1", "--quiet")
+    assert code == 0, err
+    assert "not English, GloVe not used" in err
+    code, out, err = run_cli(capsys, "train", "classify", src, "-o", tmp_path / "c.rnn", "--epochs", "1", "--models", "1",
+                             "--quiet", "--no-glove")
+    assert code == 0 and "GloVe" not in err, err
+
+
 def test_regress_train_predict_and_info(data_dir, capsys, tmp_path):
     model = tmp_path / "regress.rnn"
     code, out, err = run_cli(capsys, "train", "regress", data_dir / "reviews.csv", "--text-column", "review", "--label-column", "rating",
-                             "-o", model, "--epochs", "15", "--quiet", "--learning-rate", "0.01", "--cell", "gru")
+                             "-o", model, "--epochs", "15", "--quiet", "--learning-rate", "0.01", "--cell", "gru", "--models", "1")
     assert code == 0, err
     assert "validation RMSE" in out and "saved" in out
     code, out, err = run_cli(capsys, "predict", model, "--input", data_dir / "reviews.csv")
@@ -344,3 +411,24 @@ def test_g2p_demo_with_attention_word_error_rate_at_most_33_percent():
     assert res["attention"] == "luong" and res["test_words"] == 5000, res
     assert res["wer"] <= 0.33, res
     assert res["per"] < 0.09, res
+
+
+@pytest.mark.slow
+def test_train_classify_defaults_reach_78_percent_on_held_out_movie_reviews(tmp_path, capsys):
+    # The sentiment demo's split: the CLI trains (with its defaults) on a CSV of the 80%, the 20% are never seen.
+    texts, labels = rustrnn.datasets.movie_reviews()
+    order = np.random.default_rng(0).permutation(len(texts))
+    test, train = order[:len(texts) // 5], order[len(texts) // 5:]
+    for name, idx in (("train", train), ("test", test)):
+        with open(tmp_path / f"{name}.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            w.writerows([texts[i], "pos" if labels[i] else "neg"] for i in idx)
+    code, out, err = run_cli(capsys, "train", "classify", tmp_path / "train.csv", "-o", tmp_path / "m.rnn", "--quiet")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "predict", tmp_path / "m.rnn", "--input", tmp_path / "test.csv", "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(open(tmp_path / "out.csv", newline="")))
+    assert len(rows) == 1690
+    accuracy = np.mean([r["prediction"] == r["label"] for r in rows])
+    assert accuracy >= 0.78, accuracy

@@ -216,6 +216,47 @@ def test_dev_zero_as_model_or_csv_is_a_clean_error_not_an_endless_read(capsys):
     assert outcomes == ["ok", "ok"]  # the child checked: exit 2, one line
 
 
+class _Endless:
+    """A binary file object whose read() never runs dry (a socket or pipe that keeps sending)."""
+
+    name = "<endless>"
+
+    def __init__(self):
+        self.served = 0
+
+    def read(self, n=-1):
+        n = 1 << 20 if n is None or n < 0 else min(n, 1 << 20)
+        self.served += n
+        return b"\0" * n
+
+
+def test_file_objects_are_read_with_the_same_bound_as_paths(saved, monkeypatch):
+    import io
+
+    from rustrnn import _bounded
+
+    endless = _Endless()
+    with pytest.raises((rustrnn.ModelFileError, rustrnn.MemoryError), match="not read further"):
+        rustrnn.load_model(endless)
+    assert endless.served <= _bounded.STREAM_LIMIT + (1 << 20)  # stopped at the limit, not at the end of memory
+    if os.path.exists("/dev/zero"):
+        with open("/dev/zero", "rb") as f, pytest.raises(rustrnn.ModelFileError, match="not read further"):
+            rustrnn.load_model(f)
+    monkeypatch.setattr(_bounded, "STREAM_LIMIT", 1 << 9)  # a small limit: the same check, quicker
+    endless = _Endless()
+    with pytest.raises(rustrnn.ModelFileError, match=f"more than {1 << 9} bytes"):
+        rustrnn.load_model(endless)
+    assert endless.served <= (1 << 9) + 1
+    # Objects whose size is known are read whole, however large against the stream limit.
+    data = pathlib.Path(saved).read_bytes()
+    assert len(data) > (1 << 9)
+    with open(saved, "rb") as f:
+        assert rustrnn.load_model(f).count_params() > 0
+    assert rustrnn.load_model(io.BytesIO(data)).count_params() > 0
+    with open(saved, "r") as f, pytest.raises(rustrnn.ArgumentError, match="binary mode"):
+        rustrnn.load_model(f)
+
+
 def test_dev_zero_as_word_vectors_or_tokenizer_is_a_clean_error():
     if not os.path.exists("/dev/zero"):
         pytest.skip("no /dev/zero")

@@ -172,3 +172,17 @@ def test_a_cli_trained_model_scores_text_partitions_on_dask(tmp_path, capsys):
     np.testing.assert_allclose([g[1] for g in got], want_scores, rtol=1e-6)
     with pytest.raises(rustrnn.RustRnnError):
         rustrnn.distributed.TextPredictor(b"not a model")
+
+
+def test_distributed_is_under_the_error_guard():
+    # A bad argument that slips past the checks (here: texts that are not iterable, in __call__) is a RustRnnError.
+    import rustrnn.distributed as dist
+
+    assert dist.TextPredictor.__call__._rustrnn_guarded and dist.predict_dask._rustrnn_guarded
+    predictor = dist.TextPredictor.__new__(dist.TextPredictor)  # no model: __call__ fails on its first line
+    predictor.__dict__["_loaded"] = (None, {"task": "classify"}, None)
+    with pytest.raises(rustrnn.RustRnnError):
+        predictor(5)
+    for bad in ("abc", 0, 2.5):
+        with pytest.raises(rustrnn.RustRnnError, match="batch_size"):
+            dist.TextPredictor(b"not read that far", batch_size=bad)

@@ -30,7 +30,7 @@ FIXTURES = sorted(os.path.basename(p)[:-6] for p in glob.glob(os.path.join(HERE,
 
 
 def test_every_fixture_case_is_there():
-    assert len(FIXTURES) == 10 and {"gru_reset_before", "gru_reset_after", "bidirectional_mul", "masking_features"} <= set(FIXTURES)
+    assert len(FIXTURES) == 11 and "no_bias" in FIXTURES and {"gru_reset_before", "gru_reset_after", "bidirectional_mul", "masking_features"} <= set(FIXTURES)
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -65,12 +65,10 @@ def test_export_keras_writes_keras_layout_and_reads_back(name, tmp_path):
     names, config, shapes = h5_layout(out)
     _, keras_config, keras_shapes = h5_layout(src)
     assert {"config.json", "metadata.json", "model.weights.h5"} <= names
-    # The same groups, names and shapes as Keras' own archive (TimeDistributed(Dense) is written as a Dense,
-    # which Keras applies per step just the same).
-    keras_shapes = {k.replace("time_distributed/layer/", "dense/"): v for k, v in keras_shapes.items()}
+    # The same groups, names and shapes as Keras' own archive (TimeDistributed(Dense) included).
     assert shapes == keras_shapes
     classes = [l["class_name"] for l in config["config"]["layers"]]
-    assert classes == [l["class_name"].replace("TimeDistributed", "Dense") for l in keras_config["config"]["layers"]]
+    assert classes == [l["class_name"] for l in keras_config["config"]["layers"]]
     back = rustrnn.interop.from_keras(out)
     ref = np.load(os.path.join(HERE, f"{name}.npz"))
     for side in ("post", "pre"):
@@ -86,7 +84,7 @@ def test_export_keras_of_stacked_rustrnn_layers(name, tmp_path):
     _, config, shapes = h5_layout(tmp_path / "m.keras")
     classes = [l["class_name"] for l in config["config"]["layers"]]
     if name == "native_stacked_bidirectional_gru":
-        # GRU(num_layers=2, dropout=0.1) becomes two Keras layers, concatenated, with a Dropout between them.
+        # GRU(num_layers=2, layer_dropout=0.1) becomes two Keras layers, concatenated, with a Dropout between them.
         assert classes == ["InputLayer", "Embedding", "Bidirectional", "Dropout", "Bidirectional", "Bidirectional", "Dense"]
         assert [l["config"]["merge_mode"] for l in config["config"]["layers"][2:6:2]] == ["concat", "ave"]
         assert shapes["layers/bidirectional_1/forward_layer/cell/vars/0"] == (8, 12)  # (2·4 inputs, z,r,h · 4)
@@ -114,11 +112,10 @@ def layer_configs(config):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda c: layer_configs(c)[1].update(class_name="Conv1D"), "'lstm' is a Conv1D"),
+    (lambda c: layer_configs(c)[1].update(class_name="Conv2D"), "'lstm' is a Conv2D"),
     (lambda c: layer_configs(c)[1]["config"].update(activation="elu"), "activation='elu'"),
     (lambda c: layer_configs(c)[1]["config"].update(recurrent_activation="hard_sigmoid"), "recurrent_activation"),
     (lambda c: layer_configs(c)[1]["config"].update(stateful=True), "stateful=True"),
-    (lambda c: layer_configs(c)[1]["config"].update(use_bias=False), "use_bias=False"),
     (lambda c: layer_configs(c)[2]["config"].update(activation="gelu"), "activation='gelu'"),
     (lambda c: layer_configs(c)[1]["config"].update(go_backwards=True, return_sequences=True), "go_backwards"),
     (lambda c: c.update(class_name="Functional"), "only Sequential"),
@@ -139,8 +136,9 @@ def test_bidirectional_without_merge_mode_is_named(tmp_path):
 def test_training_only_options_are_dropped_with_a_warning(tmp_path):
     path = rewrite(os.path.join(HERE, "lstm.keras"), tmp_path / "drop.keras",
                    lambda c: layer_configs(c)[1]["config"].update(dropout=0.2, recurrent_dropout=0.1))
-    with pytest.warns(UserWarning, match="dropout=0.2, recurrent_dropout=0.1 act only in training"):
+    with pytest.warns(UserWarning, match="recurrent_dropout=0.1 act only in training"):
         model = rustrnn.interop.from_keras(path)
+    assert model.layers[1].dropout == 0.2  # Keras's input dropout is carried
     ref = np.load(os.path.join(HERE, "lstm.npz"))
     np.testing.assert_allclose(model.predict(ref["x_pre"]), ref["y_pre"], atol=1e-5, rtol=0)
 

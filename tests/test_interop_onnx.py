@@ -141,7 +141,7 @@ def test_keras_fixtures_through_onnx_agree_with_keras(tmp_path):
     from make_keras_fixtures import valid_steps
 
     paths = sorted(glob.glob(os.path.join(here, "*.keras")))
-    assert len(paths) == 10
+    assert len(paths) == 11
     for path in paths:
         model = rustrnn.interop.from_keras(path)
         model.export_onnx(tmp_path / "k.onnx")
@@ -159,3 +159,13 @@ def test_a_seq2seq_model_is_refused_by_name(tmp_path):
         m.export_onnx(tmp_path / "s.onnx")
     with pytest.raises(rustrnn.UnsupportedError, match="expected a rustrnn.Sequential, got Seq2Seq"):
         m.export_keras(tmp_path / "s.keras")
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_recurrent_layers_without_biases(cell, tmp_path):
+    cls, kw = CELLS[cell]
+    rustrnn.manual_seed(5)
+    m = rustrnn.Sequential([layers.Embedding(9, 4, mask_zero=True),
+                            cls(3, use_bias=False, bidirectional=True, num_layers=2, return_sequences=True, **kw),
+                            layers.Dense(2)])
+    check_model(m, TOKENS, tmp_path)

@@ -93,7 +93,7 @@ def test_save_weights_load_weights_round_trip(tmp_path, dtype):
     rustrnn.manual_seed(1)
     def build():
         m = rustrnn.Sequential([layers.Embedding(9, 4, mask_zero=True), layers.GRU(3, bidirectional=True, return_sequences=True),
-                                layers.LSTM(5, num_layers=2, dropout=0.1), layers.Dropout(0.2), layers.Dense(2)], dtype=dtype)
+                                layers.LSTM(5, num_layers=2, layer_dropout=0.1), layers.Dropout(0.2), layers.Dense(2)], dtype=dtype)
         m.build()
         return m
     a, b = build(), build()

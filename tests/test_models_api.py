@@ -68,7 +68,7 @@ def test_merge_modes_and_sequence_shapes():
         np.testing.assert_allclose(y.sum(-1), 1.0, rtol=1e-5)
         info = m.layers[0].get_weights()
         assert len(info) == 8  # 4 tensors per direction
-    m = rustrnn.Sequential([layers.LSTM(4, num_layers=3, dropout=0.5), layers.Dense(2)])
+    m = rustrnn.Sequential([layers.LSTM(4, num_layers=3, layer_dropout=0.5), layers.Dense(2)])
     assert m.predict(x).shape == (3, 2)
     assert len(m.layers[0].get_weights()) == 12
 

@@ -53,7 +53,7 @@ def test_gru_return_sequences_with_per_step_softmax_and_masked_loss():
 def test_merge_modes_go_backwards_and_stacked_layers(cell, merge):
     rustrnn.manual_seed(2)
     m = rustrnn.Sequential([layers.Embedding(6, 3, mask_zero=True),
-                            cell(3, bidirectional=True, merge_mode=merge, go_backwards=True, return_sequences=True, num_layers=2, dropout=0.3),
+                            cell(3, bidirectional=True, merge_mode=merge, go_backwards=True, return_sequences=True, num_layers=2, layer_dropout=0.3, dropout=0.2),
                             layers.Dense(2, activation="tanh")], dtype="float64")
     m.compile(optimizer="sgd", loss="mse")
     x = np.array([[1, 2, 3, 4], [0, 5, 1, 2], [3, 4, 0, 0]])

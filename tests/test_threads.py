@@ -65,3 +65,36 @@ def test_concurrent_calls_from_python_threads_give_the_serial_results():
         t.join()
     for got, want in zip(results, expected):
         assert np.array_equal(got, want)
+
+
+def test_time_loops_of_concurrent_callers_share_the_pool(restore_threads):
+    # Each call's steps are big enough to be split among the pool's threads (lockstep.rs):
+    # several callers at once contend for the same two workers, so a call's helper often
+    # never starts and its caller computes every chunk itself. Training and inference,
+    # forward and BPTT, all give the 1-thread results bit for bit.
+    rustrnn.set_num_threads(1)
+    rng = np.random.default_rng(2)
+    xs = [rng.standard_normal((48, 12, 16), dtype=np.float32) for _ in range(4)]
+    dout = rng.standard_normal((48, 12, 128), dtype=np.float32)
+
+    def run(i):
+        m = rustrnn.nn.LSTM(16, 128, batch_first=True, seed=i)
+        out, *_ = m(xs[i])
+        dx, *_ = m.backward(dout)
+        return out, dx, m.grads["weight_hh_l0"]
+
+    expected = [run(i) for i in range(4)]
+    rustrnn.set_num_threads(2)
+    results = [None] * 4
+
+    def work(i):
+        for _ in range(3):
+            results[i] = run(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected):
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import callbacks, datasets, distributed, interop, layers, losses, metrics, nn, optimizers, text, timeseries, utils
+from . import callbacks, datasets, distributed, initializers, interop, layers, losses, metrics, nn, optimizers, text, timeseries, utils
 from ._native import __version__
 from ._native import _isa_notice
 from ._native import get_flush_denormal as _get_flush_denormal
@@ -31,6 +31,7 @@ __all__ = [
     "text",
     "timeseries",
     "layers",
+    "initializers",
     "losses",
     "metrics",
     "optimizers",
@@ -134,7 +135,7 @@ def _install_guard() -> None:
     from . import _guard, generation, models, saving, seq2seq
 
     _guard.install(sys.modules[__name__], nn, layers, losses, metrics, optimizers, callbacks, text, timeseries,
-                   datasets, utils, models, seq2seq, saving, generation)
+                   datasets, utils, models, seq2seq, saving, generation, distributed)
 
 
 _install_guard()

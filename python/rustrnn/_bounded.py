@@ -6,6 +6,7 @@ a FIFO) or huge, and JSON that may be deeply nested, give a clear
 from __future__ import annotations
 
 import builtins
+import io
 import json
 import os
 import stat
@@ -47,6 +48,56 @@ def read_bytes(path: Any, what: str, error: Type[Exception] = ArgumentError, lim
         kind = "file" if regular else "stream (not a regular file)"
         raise error(f"{what}: {os.fspath(path)} is a {kind} longer than {cap} bytes; it is not read further")
     return data
+
+
+def read_stream(f: Any, what: str, name: str, error: Type[Exception] = ArgumentError) -> bytes:
+    """All the bytes of the binary file object ``f`` (from its current position),
+    bounded like :func:`read_bytes`: what remains of a regular file or of a
+    seekable object, anything else (a socket, a pipe, an object that yields
+    bytes forever) up to ``STREAM_LIMIT``."""
+    if isinstance(f, io.TextIOBase):
+        raise ArgumentError(f"{what}: expected a file object opened in binary mode ('rb'), got one in text mode")
+    cap = _remaining(f)
+    if cap is None:
+        cap = STREAM_LIMIT
+    chunks, total = [], 0
+    try:
+        while total <= cap:
+            chunk = f.read(min(_CHUNK, cap + 1 - total))
+            if not isinstance(chunk, (bytes, bytearray)):
+                raise ArgumentError(f"{what}: expected a file object opened in binary mode ('rb'), "
+                                    f"got one whose read() returns {type(chunk).__name__}")
+            if not chunk:
+                break
+            chunks.append(bytes(chunk))
+            total += len(chunk)
+        data = b"".join(chunks) if total <= cap else b""
+    except builtins.MemoryError as e:
+        raise AllocationError(f"{what}: cannot allocate the bytes read from {name} ({e})") from None
+    if total > cap:
+        raise error(f"{what}: {name} holds more than {cap} bytes (its declared size or, for a stream, "
+                    f"the limit for streams); it is not read further")
+    return data
+
+
+def _remaining(f: Any) -> int | None:
+    """Bytes left in ``f`` when its size is known (a regular file, a seekable object), else None."""
+    try:
+        info = os.fstat(f.fileno())
+        if stat.S_ISREG(info.st_mode):
+            return max(0, info.st_size - f.tell())
+        return None
+    except (AttributeError, OSError, ValueError, TypeError):
+        pass
+    try:
+        if not f.seekable():
+            return None
+        here = f.tell()
+        end = f.seek(0, os.SEEK_END)
+        f.seek(here)
+        return max(0, int(end) - int(here))
+    except (AttributeError, OSError, ValueError, TypeError):
+        return None
 
 
 def loads(text: str | bytes, what: str, error: Type[Exception] = ArgumentError, max_depth: int = JSON_MAX_DEPTH) -> Any:

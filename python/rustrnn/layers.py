@@ -14,6 +14,12 @@ Shapes (``B`` batch, ``T`` time steps)::
     Dropout          any                   -> same
     Concatenate      [(B, T, F1), (B, T, F2)] -> (B, T, F1+F2)   (functional models; also without T)
     Attention, AdditiveAttention [query (B, Tq, D), value (B, Tv, Dv)(, key (B, Tv, D))] -> (B, Tq, Dv)
+    Bidirectional(rnn) as the recurrent layer with bidirectional=True
+    RepeatVector(n)  (B, F)                -> (B, n, F)
+    TimeDistributed(layer) (B, T, F)       -> (B, T, G), layer per step
+    GlobalAverage/MaxPooling1D (B, T, F)   -> (B, F)
+    Conv1D           (B, T, C)             -> (B, T', filters)
+    LayerNormalization any                 -> same
 
 ``D`` is 2 for ``bidirectional=True`` with ``merge_mode="concat"``, else 1.
 """
@@ -25,10 +31,13 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _symbolic
+from . import initializers
 from ._checks import as_bool, one_of, positive_int
-from .errors import ArgumentError, DTypeError, ShapeError
+from .errors import ArgumentError, DTypeError, ShapeError, UnsupportedError
 
-__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "Concatenate", "Attention", "AdditiveAttention", "Input"]
+__all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "Bidirectional", "RepeatVector",
+           "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Conv1D", "LayerNormalization", "Concatenate",
+           "Attention", "AdditiveAttention", "Input"]
 
 Input = _symbolic.Input
 
@@ -202,31 +211,70 @@ class Masking(Layer):
         return {"mask_value": self.mask_value}
 
 
+# Keras RNN arguments rustrnn does not implement: an error naming them, never a silent no-op.
+_UNSUPPORTED_RNN_ARGS = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+                         "kernel_constraint", "recurrent_constraint", "bias_constraint", "time_major", "zero_output_for_mask",
+                         "use_cudnn", "seed")
+
+
+def _initializer(name: str, value: Any) -> Any:
+    """A name stays a name (checked); an object is stored as Keras serializes it."""
+    init = initializers.get(value, name)
+    return value if isinstance(value, str) else initializers.serialize(init)
+
+
 class _Recurrent(Layer):
-    """What SimpleRNN, LSTM and GRU share.
+    """What SimpleRNN, LSTM and GRU share, with Keras 3's arguments and defaults.
+
+    ``dropout`` is Keras's: a fraction of the layer's inputs dropped in
+    training, one mask per sequence reused at every step. ``kernel_initializer``
+    (default ``"glorot_uniform"``), ``recurrent_initializer`` (``"orthogonal"``),
+    ``bias_initializer`` (``"zeros"``) and, for LSTM, ``unit_forget_bias``
+    (``True``) are Keras's (see :mod:`rustrnn.initializers`). ``use_bias=False``
+    drops both biases.
 
     Without ``return_sequences`` the output is each sequence's last valid
     step (for a bidirectional layer: the forward direction's last valid step
     and the backward direction's state after the first one, merged).
-    ``num_layers`` stacks layers with ``dropout`` between them;
-    ``go_backwards`` reads each sequence in reverse and returns the output
-    sequence in that order, as Keras does. ``return_state`` (last layer of a
-    Sequential only) makes ``predict`` return ``[output, h, (c), ...]`` per
-    direction.
+    rustrnn's own ``num_layers`` stacks layers, with ``layer_dropout``
+    between them (PyTorch's ``dropout``); ``go_backwards`` reads each
+    sequence in reverse and returns the output sequence in that order, as
+    Keras does. ``return_state`` (last layer of a Sequential only) makes
+    ``predict`` return ``[output, h, (c), ...]`` per direction.
+
+    Not implemented (an :class:`rustrnn.UnsupportedError` naming them):
+    ``recurrent_dropout`` > 0, ``stateful=True``, regularizers and constraints.
     """
 
-    def __init__(self, units: int, return_sequences: bool = False, return_state: bool = False,
+    def __init__(self, units: int, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros", dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  bidirectional: bool = False, merge_mode: str = "concat", num_layers: int = 1,
-                 dropout: float = 0.0, go_backwards: bool = False, trainable: bool = True,
-                 name: Optional[str] = None) -> None:
+                 layer_dropout: float = 0.0, trainable: bool = True, name: Optional[str] = None, **kwargs: Any) -> None:
+        cls = type(self).__name__
+        for key in kwargs:
+            if key in _UNSUPPORTED_RNN_ARGS:
+                raise UnsupportedError(f"{cls}({key}=...): a Keras argument that rustrnn does not implement")
+            raise ArgumentError(f"{cls}: unexpected argument {key!r}")
         super().__init__(name, trainable)
         self.units = positive_int("units", units)
+        self.use_bias = as_bool("use_bias", use_bias)
+        self.kernel_initializer = _initializer("kernel_initializer", kernel_initializer)
+        self.recurrent_initializer = _initializer("recurrent_initializer", recurrent_initializer)
+        self.bias_initializer = _initializer("bias_initializer", bias_initializer)
+        self.dropout = check_rate("dropout", dropout)
+        if check_rate("recurrent_dropout", recurrent_dropout) > 0:
+            raise UnsupportedError(f"{cls}(recurrent_dropout={recurrent_dropout}): recurrent dropout is not implemented by rustrnn yet")
+        if as_bool("stateful", stateful):
+            raise UnsupportedError(f"{cls}(stateful=True): stateful recurrent layers are not implemented by rustrnn yet")
+        as_bool("unroll", unroll)  # Keras's speed hint; the result is the same either way
         self.return_sequences = as_bool("return_sequences", return_sequences)
         self.return_state = as_bool("return_state", return_state)
         self.bidirectional = as_bool("bidirectional", bidirectional)
         self.merge_mode = check_choice("merge_mode", merge_mode, MERGE_MODES)
         self.num_layers = positive_int("num_layers", num_layers)
-        self.dropout = check_rate("dropout", dropout)
+        self.layer_dropout = check_rate("layer_dropout", layer_dropout)
         self.go_backwards = as_bool("go_backwards", go_backwards)
 
     @property
@@ -242,15 +290,30 @@ class _Recurrent(Layer):
         return [y] + [(batch, self.units)] * (self._state_count if self.return_state else 0)
 
     def get_config(self) -> dict:
-        return {
+        config = {
             "units": self.units, "return_sequences": self.return_sequences, "return_state": self.return_state,
             "bidirectional": self.bidirectional, "merge_mode": self.merge_mode, "num_layers": self.num_layers,
             "dropout": self.dropout, "go_backwards": self.go_backwards, "trainable": self.trainable,
+            "kernel_initializer": self.kernel_initializer, "recurrent_initializer": self.recurrent_initializer,
+            "bias_initializer": self.bias_initializer,
         }
+        # Written only when set, so that files stay readable where these are unknown.
+        if self.layer_dropout:
+            config["layer_dropout"] = self.layer_dropout
+        if not self.use_bias:
+            config["use_bias"] = False
+        return config
+
+
+def _keras_gate_activations(cls: str, activation: Any, recurrent_activation: Any) -> None:
+    """LSTM and GRU run Keras's default activations (tanh, sigmoid) in the fused kernel."""
+    for key, value, default in (("activation", activation, "tanh"), ("recurrent_activation", recurrent_activation, "sigmoid")):
+        if not (isinstance(value, str) and value.lower() == default):
+            raise UnsupportedError(f"{cls}({key}={value!r}): rustrnn's {cls} supports only Keras's default {key}={default!r}")
 
 
 class SimpleRNN(_Recurrent):
-    """Elman RNN, ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; ``activation`` tanh or relu."""
+    """Elman RNN, ``h' = act(x W + h U + b)``; ``activation`` tanh or relu."""
 
     _class = "SimpleRNN"
     _prefix = "simple_rnn"
@@ -264,14 +327,26 @@ class SimpleRNN(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """LSTM with PyTorch's gates and initialization (i, f, g, o)."""
+    """LSTM with PyTorch's gate order (i, f, g, o, also Keras's), Keras's arguments and initialization."""
 
     _class = "LSTM"
     _prefix = "lstm"
 
+    def __init__(self, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid",
+                 unit_forget_bias: bool = True, **kwargs: Any) -> None:
+        _keras_gate_activations("LSTM", activation, recurrent_activation)
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = as_bool("unit_forget_bias", unit_forget_bias)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if not self.unit_forget_bias:
+            config["unit_forget_bias"] = False
+        return config
+
 
 class GRU(_Recurrent):
-    """GRU with PyTorch's gates and initialization (r, z, n).
+    """GRU with PyTorch's gate order (r, z, n), Keras's arguments and initialization.
 
     ``reset_after=True`` (PyTorch's GRU, Keras 3's default) applies the reset
     gate after the recurrent product, ``n = tanh(W_in x + b_in + r*(W_hn h + b_hn))``;
@@ -282,7 +357,9 @@ class GRU(_Recurrent):
     _class = "GRU"
     _prefix = "gru"
 
-    def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
+    def __init__(self, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid",
+                 reset_after: bool = True, **kwargs: Any) -> None:
+        _keras_gate_activations("GRU", activation, recurrent_activation)
         super().__init__(units, **kwargs)
         if not isinstance(reset_after, (bool, np.bool_)):
             raise DTypeError(f"reset_after: expected a bool, got {type(reset_after).__name__}")
@@ -406,8 +483,239 @@ class AdditiveAttention(_ScoredAttention):
         super().__init__(use_scale, dropout, seed, trainable, name)
 
 
-LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, Concatenate, Attention,
-                                       AdditiveAttention)}
+def _refuse_unsupported(layer: str, **given: tuple) -> None:
+    """Raises naming the first Keras argument given a value rustrnn does not implement
+    (``given``: ``name=(value, default)``)."""
+    from .errors import UnsupportedError
+
+    for arg, (value, default) in given.items():
+        if value is not default and value != default:
+            raise UnsupportedError(f"{layer}({arg}={value!r}): rustrnn implements only {arg}={default!r}")
+
+
+def _one_int(name: str, value: Any) -> int:
+    """A positive int, or a tuple/list of one (Keras accepts both for 1-D layers)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ArgumentError(f"{name}: expected an integer or a tuple of one, got {value!r}")
+        value = value[0]
+    return positive_int(name, value)
+
+
+class RepeatVector(Layer):
+    """``(B, F) -> (B, n, F)``: each sample's vector repeated ``n`` times as a sequence."""
+
+    _class = "RepeatVector"
+    _prefix = "repeat_vector"
+
+    def __init__(self, n: int, name: Optional[str] = None) -> None:
+        super().__init__(name, True)
+        self.n = positive_int("n", n)
+
+    def get_config(self) -> dict:
+        return {"n": self.n}
+
+    def _output_shape(self, shape: tuple) -> tuple:
+        return (shape[0], self.n, shape[-1])
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` (one mapping ``(B, F)`` to ``(B, G)``: ``Dense``,
+    ``LayerNormalization``, ``Dropout``) to every step of a sequence with the same
+    weights, ``(B, T, F) -> (B, T, G)``; the mask passes through. The wrapped
+    layer's weights are this layer's (``time_distributed/kernel``)."""
+
+    _class = "TimeDistributed"
+    _prefix = "time_distributed"
+
+    def __init__(self, layer: Any, trainable: Optional[bool] = None, name: Optional[str] = None) -> None:
+        if isinstance(layer, dict):  # from a spec: {"class", "config"}
+            layer = layer_from_spec({"class": layer.get("class"), "name": "inner", "config": layer.get("config", {})})
+        if not isinstance(layer, Layer):
+            raise DTypeError(f"layer: expected a rustrnn.layers.Layer, got {type(layer).__name__}")
+        if isinstance(layer, (Embedding, _Recurrent, TimeDistributed, RepeatVector, _GlobalPooling1D, Conv1D)):
+            raise ArgumentError(f"layer: TimeDistributed wraps a layer that maps one step (batch, features) to one step "
+                                f"(Dense, LayerNormalization, Dropout), got {layer._class}")
+        self.layer = layer
+        super().__init__(name, layer.trainable if trainable is None else trainable)  # a frozen inner layer stays frozen
+
+    @property
+    def trainable(self) -> bool:
+        return self.layer.trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        Layer.trainable.fset(self, value)
+        self.layer._trainable = self._trainable
+
+    def get_config(self) -> dict:
+        return {"layer": {"class": self.layer._class, "config": self.layer.get_config()}}
+
+    def _output_shape(self, shape: tuple) -> tuple:
+        return (*shape[:-1], *self.layer._output_shape((shape[0], shape[-1]))[1:])
+
+
+class _GlobalPooling1D(Layer):
+    def __init__(self, data_format: Optional[str] = None, keepdims: bool = False, name: Optional[str] = None) -> None:
+        super().__init__(name, True)
+        _refuse_unsupported(self._class, data_format=(data_format or "channels_last", "channels_last"),
+                            keepdims=(as_bool("keepdims", keepdims), False))
+
+    def get_config(self) -> dict:
+        return {}
+
+    def _output_shape(self, shape: tuple) -> tuple:
+        return (shape[0], shape[-1])
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """``(B, T, F) -> (B, F)``, the mean over the steps; with a mask, over the valid
+    steps (as Keras; a sequence that is all padding gives 0 where Keras gives NaN)."""
+
+    _class = "GlobalAveragePooling1D"
+    _prefix = "global_average_pooling1d"
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    """``(B, T, F) -> (B, F)``, the maximum over the steps. As in Keras 3 the mask is
+    not used (padded steps take part) and stops here."""
+
+    _class = "GlobalMaxPooling1D"
+    _prefix = "global_max_pooling1d"
+
+
+CONV_PADDINGS = ("valid", "same", "causal")
+
+
+class Conv1D(Layer):
+    """1-D convolution over the steps, ``(B, T, C) -> (B, T', filters)``, kernel
+    ``(kernel_size, C, filters)`` as in Keras. ``padding``: "valid", "same"
+    (``T' = ceil(T / strides)``) or "causal". As in Keras 3 it does not support
+    masking: a mask stops here."""
+
+    _class = "Conv1D"
+    _prefix = "conv1d"
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
+                 data_format: Optional[str] = None, dilation_rate: Any = 1, groups: int = 1,
+                 activation: Optional[str] = None, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, kernel_constraint: Any = None, bias_constraint: Any = None,
+                 trainable: bool = True, name: Optional[str] = None) -> None:
+        super().__init__(name, trainable)
+        self.filters = positive_int("filters", filters)
+        self.kernel_size = _one_int("kernel_size", kernel_size)
+        self.strides = _one_int("strides", strides)
+        self.padding = check_choice("padding", padding, CONV_PADDINGS)
+        self.dilation_rate = _one_int("dilation_rate", dilation_rate)
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise ArgumentError(f"strides={self.strides} with dilation_rate={self.dilation_rate}: "
+                                "one of them must be 1 (as in Keras)")
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.use_bias = as_bool("use_bias", use_bias)
+        _refuse_unsupported("Conv1D", data_format=(data_format or "channels_last", "channels_last"), groups=(groups, 1),
+                            kernel_initializer=(kernel_initializer, "glorot_uniform"), bias_initializer=(bias_initializer, "zeros"),
+                            kernel_regularizer=(kernel_regularizer, None), bias_regularizer=(bias_regularizer, None),
+                            activity_regularizer=(activity_regularizer, None), kernel_constraint=(kernel_constraint, None),
+                            bias_constraint=(bias_constraint, None))
+
+    def get_config(self) -> dict:
+        return {"filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
+                "dilation_rate": self.dilation_rate, "activation": self.activation, "use_bias": self.use_bias,
+                "trainable": self.trainable}
+
+    def _output_shape(self, shape: tuple) -> tuple:
+        steps = shape[1] if len(shape) == 3 else None
+        if steps is not None:  # Keras's output length; None (any length) stays None
+            span = self.dilation_rate * (self.kernel_size - 1) + 1
+            steps = -(-steps // self.strides) if self.padding != "valid" else (steps - span) // self.strides + 1
+        return (shape[0], steps, self.filters)
+
+
+class LayerNormalization(Layer):
+    """Normalizes each step's (or sample's) features: ``(x - mean) / sqrt(var + epsilon)
+    * gamma + beta`` (population variance, Keras's ``axis=-1``); the mask passes through."""
+
+    _class = "LayerNormalization"
+    _prefix = "layer_normalization"
+
+    def __init__(self, axis: Any = -1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+                 rms_scaling: bool = False, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
+                 beta_regularizer: Any = None, gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, trainable: bool = True, name: Optional[str] = None) -> None:
+        super().__init__(name, trainable)
+        if axis not in (-1, [-1], (-1,)):
+            from .errors import UnsupportedError
+
+            raise UnsupportedError(f"LayerNormalization(axis={axis!r}): rustrnn normalizes the last axis only (axis=-1)")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.integer, np.floating)) or not epsilon > 0:
+            raise ArgumentError(f"epsilon: expected a positive number, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+        self.center = as_bool("center", center)
+        self.scale = as_bool("scale", scale)
+        _refuse_unsupported("LayerNormalization", rms_scaling=(as_bool("rms_scaling", rms_scaling), False),
+                            beta_initializer=(beta_initializer, "zeros"), gamma_initializer=(gamma_initializer, "ones"),
+                            beta_regularizer=(beta_regularizer, None), gamma_regularizer=(gamma_regularizer, None),
+                            beta_constraint=(beta_constraint, None), gamma_constraint=(gamma_constraint, None))
+
+    def get_config(self) -> dict:
+        return {"epsilon": self.epsilon, "center": self.center, "scale": self.scale, "trainable": self.trainable}
+
+
+class Bidirectional(_Recurrent):
+    """Keras's wrapper: runs ``layer`` (SimpleRNN, LSTM or GRU) forwards and a copy
+    backwards over each sequence and merges the two outputs (``merge_mode``
+    "concat", "sum", "mul" or "ave"). It is the recurrent layer with
+    ``bidirectional=True``: the backward direction's weights are the ``*_reverse``
+    ones (Keras's ``backward_layer``), its output sequence is aligned with the
+    input's steps, masks are respected, and ``return_state`` gives
+    ``[output, forward h, (c), backward h, (c)]`` as Keras. A saved model reloads
+    it as the wrapped class with ``bidirectional=True`` (the same layer)."""
+
+    _prefix = "bidirectional"
+
+    def __init__(self, layer: Any, merge_mode: Optional[str] = "concat", weights: Any = None,
+                 backward_layer: Any = None, name: Optional[str] = None, **kwargs: Any) -> None:
+        from .errors import UnsupportedError
+
+        if not isinstance(layer, _Recurrent) or isinstance(layer, Bidirectional):
+            raise DTypeError(f"layer: Bidirectional wraps a SimpleRNN, LSTM or GRU, got {type(layer).__name__}")
+        if layer.bidirectional:
+            raise ArgumentError("layer: the wrapped layer is already bidirectional (bidirectional=True)")
+        if layer.go_backwards:
+            raise UnsupportedError("Bidirectional: a wrapped layer with go_backwards=True (its forward direction "
+                                   "would read backwards) is not supported")
+        if merge_mode is None:
+            raise UnsupportedError("Bidirectional(merge_mode=None) returns the two directions as two outputs, which a "
+                                   "rustrnn layer cannot; use 'concat' and split the last axis in two")
+        if weights is not None:
+            raise UnsupportedError("Bidirectional(weights=...): set the weights after building with set_weights")
+        if backward_layer is not None:
+            same = {k: v for k, v in layer.get_config().items() if k not in ("go_backwards", "trainable")}
+            back = backward_layer.get_config() if isinstance(backward_layer, _Recurrent) else None
+            if (type(backward_layer) is not type(layer) or not backward_layer.go_backwards
+                    or {k: v for k, v in back.items() if k not in ("go_backwards", "trainable")} != same):
+                raise UnsupportedError("Bidirectional(backward_layer=...): only a backward layer equal to the forward "
+                                       "one with go_backwards=True is supported")
+        if kwargs:
+            raise ArgumentError(f"Bidirectional: unexpected arguments {', '.join(sorted(kwargs))}")
+        # Become the wrapped layer, bidirectional: every recurrent option (and the native config) is its.
+        state = {k: v for k, v in vars(layer).items() if k not in ("name", "_model")}
+        Layer.__init__(self, name, layer.trainable)
+        self.__dict__.update(state)
+        self._class = layer._class
+        self.forward_layer = layer
+        self.layer = layer
+        self.bidirectional = True
+        self.merge_mode = check_choice("merge_mode", merge_mode, MERGE_MODES)
+
+    def get_config(self) -> dict:
+        return {**self.layer.get_config(), "bidirectional": True, "merge_mode": self.merge_mode, "trainable": self.trainable}
+
+
+LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, RepeatVector, TimeDistributed,
+                                        GlobalAveragePooling1D, GlobalMaxPooling1D, Conv1D, LayerNormalization,
+                                        Concatenate, Attention, AdditiveAttention)}
 
 
 def layer_from_spec(spec: Any) -> Layer:

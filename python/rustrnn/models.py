@@ -830,8 +830,10 @@ class Sequential(Model):
             if arr.ndim != 2:
                 raise ShapeError(f"x: expected indices of shape (batch, time), got shape {arr.shape}")
             return np.ascontiguousarray(arr, dtype=np.int64)
-        if arr.dtype.kind not in "fiu":
-            raise DTypeError(f"x: expected float features, got dtype {arr.dtype}")
+        # Booleans (one-hot inputs, as keras.io's char-LSTM builds them) and integers are
+        # cast to the model's dtype as Keras does; float input of that dtype is not copied.
+        if arr.dtype.kind not in "fiub":
+            raise DTypeError(f"x: expected numeric or boolean features, got dtype {arr.dtype}")
         if arr.ndim not in (2, 3):
             raise ShapeError(f"x: expected features of shape (batch, time, features) or (batch, features), got shape {arr.shape}")
         return np.ascontiguousarray(arr, dtype=self.dtype)

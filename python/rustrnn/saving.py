@@ -20,7 +20,7 @@ import warnings
 from typing import Any
 
 from . import _native, losses, optimizers
-from ._bounded import loads, read_bytes
+from ._bounded import loads, read_bytes, read_stream
 from ._files import atomic_write
 from ._registry import model_class, model_class_names
 from .errors import ArgumentError, ModelFileError, RustRnnError
@@ -29,7 +29,22 @@ from .errors import MemoryError as AllocationError
 __all__ = ["save_model", "load_model", "model_to_bytes"]
 
 FORMAT = "rustrnn.model"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+# Version 1 wrote a recurrent layer's PyTorch between-layer dropout as "dropout",
+# which now means Keras's input dropout: such files are read with their old meaning.
+READABLE_VERSIONS = ("1", "2")
+
+
+def _upgrade(config: Any, version: Any) -> Any:
+    """The architecture of a version-1 file in today's terms (``dropout`` -> ``layer_dropout``)."""
+    if version != "1" or not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        return config
+    for spec in config["layers"]:
+        if isinstance(spec, dict) and spec.get("class") in ("SimpleRNN", "LSTM", "GRU") and isinstance(spec.get("config"), dict):
+            rate = spec["config"].pop("dropout", 0.0)
+            if rate:
+                spec["config"]["layer_dropout"] = rate
+    return config
 
 
 def save_model(model: Any, filepath: Any, include_optimizer: bool = True) -> None:
@@ -97,10 +112,8 @@ def _read_source(source: Any) -> tuple:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), "<bytes>"
     if hasattr(source, "read"):
-        data = source.read()
-        if not isinstance(data, (bytes, bytearray)):
-            raise ArgumentError(f"filepath: expected a file object opened in binary mode ('rb'), got one whose read() returns {type(data).__name__}")
-        return bytes(data), getattr(source, "name", "<file object>")
+        name = str(getattr(source, "name", "<file object>"))
+        return read_stream(source, "filepath", name, error=ModelFileError), name
     try:
         path = os.fspath(source)
     except TypeError:
@@ -173,11 +186,11 @@ def _load(path: str, data: bytes, compile: bool) -> Any:
         raise ModelFileError(f"{path}: {e}") from None
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a rustrnn model file (format {meta.get('format')!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path}: unsupported format version {meta.get('format_version')!r}; expected {FORMAT_VERSION}")
+    if meta.get("format_version") not in READABLE_VERSIONS:
+        raise ModelFileError(f"{path}: unsupported format version {meta.get('format_version')!r}; expected one of {', '.join(READABLE_VERSIONS)}")
     if "architecture" not in meta:
         raise ModelFileError(f"{path}: the architecture is missing")
-    config = loads(meta["architecture"], f"{path}: architecture", ModelFileError)
+    config = _upgrade(loads(meta["architecture"], f"{path}: architecture", ModelFileError), meta["format_version"])
     training = loads(meta.get("training", "null"), f"{path}: training", ModelFileError)
     user = loads(meta.get("user_metadata", "{}"), f"{path}: user_metadata", ModelFileError)
     if not isinstance(user, dict):
@@ -228,7 +241,7 @@ def _load(path: str, data: bytes, compile: bool) -> Any:
 
 def _unbuilt_bytes(model: Any) -> bytes:
     """An unbuilt model as JSON: its architecture, compile settings and metadata."""
-    return json.dumps({"format": FORMAT + ".unbuilt", "architecture": model.get_config(), "training": _training_spec(model),
+    return json.dumps({"format": FORMAT + ".unbuilt", "format_version": FORMAT_VERSION, "architecture": model.get_config(), "training": _training_spec(model),
                        "user_metadata": json.loads(_user_metadata(model))}).encode()
 
 
@@ -243,7 +256,7 @@ def _unpickle(kind: str, data: bytes) -> Any:
         v = json.loads(bytes(data))
         if v.get("format") != FORMAT + ".unbuilt":
             raise ModelFileError(f"pickle: not a rustrnn model (format {v.get('format')!r})")
-        model = _model_from_config(v["architecture"])
+        model = _model_from_config(_upgrade(v["architecture"], v.get("format_version", "1")))
         training = v["training"]
         if training is not None:
             model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=losses.get(training["loss"]), metrics=training["metrics"])

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Literal, Optional, TypedDict, Union
 
 __all__ = [
-    "InputSpec", "EmbeddingConfig", "MaskingConfig", "RecurrentConfig", "DenseConfig", "DropoutConfig", "LayerSpec",
+    "InputSpec", "EmbeddingConfig", "MaskingConfig", "RecurrentConfig", "DenseConfig", "DropoutConfig", "RepeatVectorConfig",
+    "TimeDistributedConfig", "GlobalPoolingConfig", "Conv1DConfig", "LayerNormalizationConfig", "LayerSpec",
     "SequentialSpec", "Seq2SeqConfig", "Seq2SeqSpec", "ModelSpec", "ScheduleSpec", "OptimizerConfig", "LAYER_CONFIGS",
 ]
 
@@ -47,7 +48,8 @@ class _RecurrentConfigRequired(TypedDict):
 
 class RecurrentConfig(_RecurrentConfigRequired, total=False):
     """``SimpleRNN``, ``LSTM`` and ``GRU`` (``activation``: SimpleRNN only, tanh or relu;
-    ``reset_after``: GRU only, written only when False)."""
+    ``reset_after``: GRU only, written only when False; ``dropout``: Keras's, on the inputs;
+    ``layer_dropout``: between stacked layers, which format version 1 wrote as ``dropout``)."""
 
     num_layers: int
     bidirectional: bool
@@ -56,6 +58,12 @@ class RecurrentConfig(_RecurrentConfigRequired, total=False):
     return_state: bool
     go_backwards: bool
     dropout: float
+    layer_dropout: float
+    use_bias: bool
+    kernel_initializer: Union[str, dict]
+    recurrent_initializer: Union[str, dict]
+    bias_initializer: Union[str, dict]
+    unit_forget_bias: bool
     trainable: bool
     activation: Literal["tanh", "relu"]
     reset_after: bool
@@ -89,6 +97,41 @@ class AttentionConfig(TypedDict, total=False):
 class AdditiveAttentionConfig(TypedDict, total=False):
     use_scale: bool
     dropout: float
+
+
+class RepeatVectorConfig(TypedDict):
+    n: int
+
+
+InnerLayerSpec = TypedDict("InnerLayerSpec", {"class": str, "config": dict})
+
+
+class TimeDistributedConfig(TypedDict):
+    layer: InnerLayerSpec
+
+
+class GlobalPoolingConfig(TypedDict):
+    """``GlobalAveragePooling1D`` and ``GlobalMaxPooling1D``: no options."""
+
+
+class _Conv1DConfigRequired(TypedDict):
+    filters: int
+    kernel_size: int
+
+
+class Conv1DConfig(_Conv1DConfigRequired, total=False):
+    strides: int
+    padding: Literal["valid", "same", "causal"]
+    dilation_rate: int
+    activation: Literal["linear", "relu", "tanh", "sigmoid", "softmax"]
+    use_bias: bool
+    trainable: bool
+
+
+class LayerNormalizationConfig(TypedDict, total=False):
+    epsilon: float
+    center: bool
+    scale: bool
     trainable: bool
 
 
@@ -104,13 +147,20 @@ LAYER_CONFIGS = {
     "Concatenate": ConcatenateConfig,
     "Attention": AttentionConfig,
     "AdditiveAttention": AdditiveAttentionConfig,
+    "RepeatVector": RepeatVectorConfig,
+    "TimeDistributed": TimeDistributedConfig,
+    "GlobalAveragePooling1D": GlobalPoolingConfig,
+    "GlobalMaxPooling1D": GlobalPoolingConfig,
+    "Conv1D": Conv1DConfig,
+    "LayerNormalization": LayerNormalizationConfig,
 }
 
 LayerSpec = TypedDict("LayerSpec", {
     "class": str,
     "name": str,
     "config": Union[EmbeddingConfig, MaskingConfig, RecurrentConfig, DenseConfig, DropoutConfig, ConcatenateConfig,
-                    AttentionConfig, AdditiveAttentionConfig],
+                    AttentionConfig, AdditiveAttentionConfig, RepeatVectorConfig, TimeDistributedConfig,
+                    GlobalPoolingConfig, Conv1DConfig, LayerNormalizationConfig],
 })
 
 

@@ -57,16 +57,17 @@ fn layer(name: &str, config: &dyn DynLayerConfig, input: Flow) -> Result<usize> 
                 "GRU" => CellKind::Gru,
                 _ => CellKind::Rnn(crate::kernels::Nonlinearity::Tanh),
             };
-            let bidirectional = c.get("bidirectional").and_then(Value::as_bool).unwrap_or(false);
-            recurrent(&what, cell, input.features(), size("units"), size("num_layers").max(1), bidirectional)
+            let flag = |key: &str, default: bool| c.get(key).and_then(Value::as_bool).unwrap_or(default);
+            let (bidirectional, bias) = (flag("bidirectional", false), flag("use_bias", true));
+            recurrent(&what, cell, input.features(), size("units"), size("num_layers").max(1), bidirectional, bias)
         }
         _ => Ok(0), // Dropout, Masking, Concatenate: no parameters
     }
 }
 
-fn recurrent(what: &str, cell: CellKind, input: usize, units: usize, num_layers: usize, bidirectional: bool) -> Result<usize> {
+fn recurrent(what: &str, cell: CellKind, input: usize, units: usize, num_layers: usize, bidirectional: bool, bias: bool) -> Result<usize> {
     let rc = RnnConfig::new(cell, input.max(1), units.max(1));
-    RnnConfig { num_layers, bidirectional, ..rc }.param_elements().map_err(|e| RnnError::memory(format!("{what}: {e}")))
+    RnnConfig { num_layers, bidirectional, bias, ..rc }.param_elements().map_err(|e| RnnError::memory(format!("{what}: {e}")))
 }
 
 fn seq2seq(cfg: &Seq2SeqConfig) -> Result<usize> {

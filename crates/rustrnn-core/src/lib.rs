@@ -7,9 +7,9 @@
 //!
 //! Layout, from the bottom up (each room imports only from rooms above it in
 //! this list):
-//! - [`error`], [`names`], [`json`], [`rng`], [`threads`], [`float`]: leaf
-//!   helpers (the error type, name tables, the strict JSON reader, seeds, the
-//!   thread pool, the element types);
+//! - [`error`], [`names`], [`json`], [`rng`], [`threads`], [`lockstep`], [`float`]:
+//!   leaf helpers (the error type, name tables, the strict JSON reader, seeds, the
+//!   thread pool, time loops in lockstep on it, the element types);
 //! - [`kernels`]: matrix products and element-wise cell kernels (SIMD), and
 //!   the CPU-feature checks that pick them;
 //! - [`memory`]: overflow-checked sizes and fallible allocation (leaf);
@@ -30,6 +30,7 @@ pub mod float;
 pub mod infer;
 pub mod json;
 pub mod kernels;
+pub mod lockstep;
 pub mod memory;
 pub mod model;
 pub mod models;

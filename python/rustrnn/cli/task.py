@@ -11,6 +11,7 @@ is parsed, never executed)::
     target        regress: {"mean", "std"}; value = output * std + mean
     tokenizer     classify, regress: the Keras Tokenizer JSON
     maxlen, padding, truncating   how texts become (N, maxlen) word ids
+    split_clitics (optional) true: "it's" is read as "it 's" first, as GloVe's words are
     chars         generate: token i is the character chars[i]
     summary       what training reported (``rustrnn info`` shows it)
 """
@@ -69,6 +70,8 @@ def check(path: str, task: Any) -> None:
             raise bad(f"{k}: expected a string")
     if type(task.get("maxlen")) is not int or not 1 <= task["maxlen"] <= MAX_LEN:
         raise bad(f"maxlen: expected an integer in 1..{MAX_LEN}, got {task.get('maxlen')!r}")
+    if not isinstance(task.get("split_clitics", False), bool):
+        raise bad(f"split_clitics: expected true or false, got {task.get('split_clitics')!r}")
     if task.get("padding") not in ("pre", "post") or task.get("truncating") not in ("pre", "post"):
         raise bad("padding, truncating: expected 'pre' or 'post'")
     if kind == "classify":
@@ -92,8 +95,11 @@ def tokenizer(task: dict, path: str = "model file") -> Any:
 
 def encode(task: dict, tok: Any, texts: list) -> np.ndarray:
     """Texts to the ``(N, maxlen)`` word ids the model reads."""
+    from ..demos.recipes import split_clitics
     from ..text import pad_sequences
 
+    if task.get("split_clitics"):
+        texts = [split_clitics(t) for t in texts]
     return pad_sequences(tok.texts_to_ragged(texts), maxlen=task["maxlen"], padding=task["padding"],
                          truncating=task["truncating"], dtype="int64")
 

@@ -22,7 +22,6 @@ the average of three much less.
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any, Callable
 
 import numpy as np
@@ -39,12 +38,7 @@ SAMPLES = [
     "I wanted to like it, but it's a dull, lifeless bore.",
     "An uneven film that is nonetheless worth seeing for its performances.",
 ]
-# GloVe splits "it's" and "doesn't" into "it 's" and "does n't"; so does this, to find their vectors.
-_CLITICS = re.compile(r"(\w)('s|'re|'ve|'ll|'d|'m|n't)\b", re.IGNORECASE)
-
-
-def split_clitics(text: str) -> str:
-    return _CLITICS.sub(r"\1 \2", text)
+split_clitics = recipes.split_clitics
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,17 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> dict:
     return run(epochs=args.epochs, seed=args.seed, quick=args.quick, glove=args.glove, models=args.models, threads=args.threads)
-
-
-def _vocabulary(tok: Any, glove_words: list) -> None:
-    """Keeps the words seen at least twice (and, with GloVe, adds GloVe's words)."""
-    frequent = [w for w, i in sorted(tok.word_index.items(), key=lambda kv: kv[1])
-                if w == tok.oov_token or tok.word_counts.get(w, 0) >= 2]
-    known = set(frequent)
-    words = frequent + [w for w in glove_words if w not in known]
-    tok.word_index = {w: i + 1 for i, w in enumerate(words)}
-    tok.index_word = {i: w for w, i in tok.word_index.items()}
-    tok.num_words = len(words) + 1
 
 
 def run(epochs: int = None, seed: int = 0, quick: bool = False, glove: bool = True, models: int = MODELS, threads: int = 0,
@@ -94,7 +77,7 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, glove: bool = Tr
     tok = Tokenizer(oov_token="<unk>")
     tok.fit_on_texts([texts[i] for i in train])
     vectors = rustrnn.datasets.glove_50d() if glove else None
-    _vocabulary(tok, vectors.words if glove else [])
+    recipes.glove_vocabulary(tok, vectors.words if glove else [])
     x = pad_sequences(tok.texts_to_ragged(texts), maxlen=60, dtype="int64")
     y = labels.astype(np.float32)
     soft = (1.0 / (1.0 + np.exp(-scores))).astype(np.float32)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .._checks import positive_int
+
 __all__ = ["TextPredictor"]
 
 
@@ -24,7 +26,7 @@ class TextPredictor:
 
         data, _ = _read_source(os.fspath(model) if isinstance(model, (str, os.PathLike)) else model)
         self._data = data
-        self.batch_size = int(batch_size)
+        self.batch_size = positive_int("batch_size", batch_size)
         model_obj, spec = self._load()
         if spec["task"] == "generate":
             from ..errors import ArgumentError

@@ -4,17 +4,18 @@ equivalent :class:`rustrnn.Sequential`.
 
 Layers: InputLayer, Embedding (``mask_zero``), Masking, SimpleRNN (tanh/relu),
 LSTM, GRU (``reset_after`` True or False), Bidirectional (concat/sum/mul/ave)
-around those, Dense (linear/relu/tanh/sigmoid/softmax), TimeDistributed(Dense),
-Dropout. Weights are converted, not reinterpreted: kernels are transposed to
+around those, Dense (linear/relu/tanh/sigmoid/softmax), TimeDistributed(Dense or
+LayerNormalization), Dropout, RepeatVector, Conv1D (valid/same/causal), GlobalAverage/
+MaxPooling1D, LayerNormalization (last axis). Weights are converted, not reinterpreted: kernels are transposed to
 PyTorch's (out, in) layout and GRU gates reordered from Keras' z,r,h to r,z,n
 (LSTM's i,f,c,o is already PyTorch's i,f,g,o). Anything else — another layer, a
-Functional model, an activation rustrnn lacks, ``stateful``,
-``use_bias=False`` on a recurrent layer, ``go_backwards`` with
+Functional model, an activation rustrnn lacks, ``stateful``, ``go_backwards`` with
 ``return_sequences`` after a mask (Keras then moves the outputs of padded
 sequences; rustrnn keeps each sequence's steps in place) — raises
 :class:`rustrnn.UnsupportedError` naming the layer and the option. Options that
-act only in training (``dropout``/``recurrent_dropout`` inside a recurrent
-layer, regularizers, constraints) are left out with a warning that says so.
+act only in training and that rustrnn lacks (``recurrent_dropout``, regularizers,
+constraints) are left out with a warning that says so; a recurrent layer's
+``dropout`` (on its inputs) and ``use_bias`` are carried.
 """
 
 from __future__ import annotations
@@ -102,10 +103,8 @@ class _Builder:
         """The rustrnn keyword arguments of a Keras recurrent layer's config."""
         if c.get("stateful"):
             raise self.unsupported(name, cls, "stateful=True")
-        if not c.get("use_bias", True):
-            raise self.unsupported(name, cls, "use_bias=False")
         act = _activation(c.get("activation", "tanh"))
-        kw: dict = {}
+        kw: dict = {"use_bias": bool(c.get("use_bias", True)), "dropout": float(c.get("dropout") or 0.0)}
         if cls == "SimpleRNN":
             if act not in ("tanh", "relu"):
                 raise self.unsupported(name, cls, f"activation={act!r} (tanh or relu are)")
@@ -119,7 +118,7 @@ class _Builder:
         if c.get("go_backwards") and c.get("return_sequences") and self.masked:
             raise self.unsupported(name, cls, "go_backwards with return_sequences on masked input (Keras moves padded "
                                               "sequences' outputs to other steps)")
-        dropped = [f"{k}={c[k]}" for k in ("dropout", "recurrent_dropout") if c.get(k)]
+        dropped = [f"recurrent_dropout={c['recurrent_dropout']}"] if c.get("recurrent_dropout") else []
         dropped += [k for k in _TRAINING_ONLY if c.get(k)]
         if dropped:
             warnings.warn(f"from_keras: layer {name!r} ({cls}): {', '.join(dropped)} act only in training and are "
@@ -127,11 +126,14 @@ class _Builder:
         return kw
 
     def recurrent_weights(self, cls: str, units: int, vs: list, suffix: str, reset_after: bool) -> dict:
-        if len(vs) != 3:
+        if len(vs) not in (2, 3):
             raise ModelFileError(f"model.weights.h5: a {cls} layer should have kernel, recurrent_kernel and bias, got {len(vs)} arrays")
-        kernel, recurrent, bias = vs
+        kernel, recurrent = vs[:2]
         w = {f"weight_ih_l0{suffix}": keras_to_torch_gates(kernel.T, cls, units),
              f"weight_hh_l0{suffix}": keras_to_torch_gates(recurrent.T, cls, units)}
+        if len(vs) == 2:  # use_bias=False
+            return w
+        bias = vs[2]
         if cls == "GRU" and reset_after:
             b_ih, b_hh = bias[0], bias[1]
         else:
@@ -139,6 +141,29 @@ class _Builder:
         w[f"bias_ih_l0{suffix}"] = keras_to_torch_gates(b_ih, cls, units)
         w[f"bias_hh_l0{suffix}"] = keras_to_torch_gates(b_hh, cls, units)
         return w
+
+    def per_step(self, name: str, cls: str, c: dict, reader: Any, *path: str, **kw: Any) -> tuple:
+        """A Dense or LayerNormalization (alone or inside TimeDistributed: ``path``) and its weights
+        (none when ``reader`` is None)."""
+        L = self.L
+        if c.get("quantization_config") or c.get("lora_rank"):
+            raise self.unsupported(name, cls, "quantization or LoRA")
+        vs = reader.vars(name, *path) if reader is not None else []
+        if "layer_name" in kw:
+            kw["name"] = kw.pop("layer_name")
+        if cls == "Dense":
+            act = _activation(c.get("activation"))
+            if act not in _ACTIVATIONS:
+                raise self.unsupported(name, cls, f"activation={act!r}")
+            layer = L.Dense(c["units"], activation=act, use_bias=bool(c.get("use_bias", True)), **kw)
+            return layer, dict(zip(["kernel", "bias"][:len(vs)], vs))
+        if c.get("axis", -1) not in (-1, [-1]):
+            raise self.unsupported(name, cls, f"axis={c.get('axis')!r} (only the last axis is)")
+        if c.get("rms_scaling"):
+            raise self.unsupported(name, cls, "rms_scaling=True")
+        center, scale = bool(c.get("center", True)), bool(c.get("scale", True))
+        layer = L.LayerNormalization(epsilon=c.get("epsilon", 1e-3), center=center, scale=scale, **kw)
+        return layer, dict(zip([n for n, on in (("gamma", scale), ("beta", center)) if on], vs))
 
     def add(self, entry: dict, reader: Any) -> None:
         """Adds the layer of a Keras config entry; its weights from ``reader`` (None: no weights)."""
@@ -161,25 +186,41 @@ class _Builder:
             if c.get("noise_shape") is not None:
                 raise self.unsupported(name, cls, "noise_shape")
             layer = L.Dropout(c["rate"], name=name)
-        elif cls in ("Dense", "TimeDistributed"):
-            src, path = c, ()
-            if cls == "TimeDistributed":
-                inner = c.get("layer", {})
-                if inner.get("class_name") != "Dense":
-                    raise self.unsupported(name, cls, f"wrapping {inner.get('class_name')} (only Dense is)")
-                src, path = inner.get("config", {}), ("layer",)
-                if src.get("quantization_config") or src.get("lora_rank"):
-                    raise self.unsupported(name, cls, "quantization or LoRA")
-            act = _activation(src.get("activation"))
+        elif cls in ("Dense", "LayerNormalization"):
+            layer, w = self.per_step(name, cls, c, reader, layer_name=name, trainable=c.get("trainable", True))
+            self.weights.update({f"{name}/{k}": v for k, v in w.items()})
+        elif cls == "TimeDistributed":
+            inner = c.get("layer", {})
+            icls, ic = inner.get("class_name"), inner.get("config", {})
+            if icls not in ("Dense", "LayerNormalization"):
+                raise self.unsupported(name, cls, f"wrapping {icls} (Dense and LayerNormalization are)")
+            wrapped, w = self.per_step(name, icls, ic, reader, "layer", trainable=c.get("trainable", True))
+            layer = L.TimeDistributed(wrapped, name=name)
+            self.weights.update({f"{name}/{k}": v for k, v in w.items()})
+        elif cls == "RepeatVector":
+            layer = L.RepeatVector(c["n"], name=name)
+        elif cls in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+            if c.get("data_format", "channels_last") != "channels_last" or c.get("keepdims"):
+                raise self.unsupported(name, cls, "data_format='channels_first' or keepdims=True")
+            layer = getattr(L, cls)(name=name)
+            self.masked = False  # the mask stops here
+        elif cls == "Conv1D":
+            act = _activation(c.get("activation"))
             if act not in _ACTIVATIONS:
                 raise self.unsupported(name, cls, f"activation={act!r}")
-            use_bias = bool(src.get("use_bias", True))
-            layer = L.Dense(src["units"], activation=act, use_bias=use_bias, trainable=c.get("trainable", True), name=name)
+            if c.get("data_format", "channels_last") != "channels_last" or c.get("groups", 1) != 1:
+                raise self.unsupported(name, cls, "data_format='channels_first' or groups > 1")
+            if c.get("padding") not in ("valid", "same", "causal"):
+                raise self.unsupported(name, cls, f"padding={c.get('padding')!r}")
+            layer = L.Conv1D(c["filters"], c["kernel_size"], strides=c.get("strides", 1), padding=c["padding"],
+                             dilation_rate=c.get("dilation_rate", 1), activation=act, use_bias=bool(c.get("use_bias", True)),
+                             trainable=c.get("trainable", True), name=name)
             if reader is not None:
-                vs = reader.vars(name, *path)
+                vs = reader.vars(name)
                 self.weights[f"{name}/kernel"] = vs[0]
-                if use_bias:
+                if layer.use_bias:
                     self.weights[f"{name}/bias"] = vs[1]
+            self.masked = False  # Keras 3's Conv1D does not support masking: the mask stops here
         elif cls in _RECURRENT:
             kw = self.check_recurrent(name, cls, c)
             layer = getattr(L, cls)(c["units"], return_sequences=bool(c.get("return_sequences")),
@@ -214,7 +255,8 @@ class _Builder:
         else:
             raise UnsupportedError(f"from_keras: layer {name!r} is a {cls}, which rustrnn does not implement "
                                    f"(supported: Embedding, Masking, SimpleRNN, LSTM, GRU, Bidirectional, Dense, "
-                                   f"TimeDistributed(Dense), Dropout)")
+                                   f"TimeDistributed(Dense or LayerNormalization), Dropout, RepeatVector, Conv1D, "
+                                   f"GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization)")
         self.layers.append(layer)
 
 

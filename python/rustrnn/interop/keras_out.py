@@ -8,7 +8,8 @@ Keras' (in, out), GRU gates reordered r,z,n -> z,r,h, LSTM/SimpleRNN's two
 biases summed into Keras' one (GRU ``reset_after=True`` keeps both, as Keras'
 (2, 3H) bias). A recurrent layer with ``num_layers=k`` becomes k Keras layers
 (named ``name``, ``name_l1``, ...; Bidirectional with concat between them, as
-rustrnn stacks them) with a Dropout between them when ``dropout`` is set.
+rustrnn stacks them) with a Dropout between them when ``layer_dropout`` is set;
+Keras's ``dropout`` (on the inputs) goes to the first of them.
 ``return_state``, and ``go_backwards`` combined with a mask and a returned or
 stacked sequence (Keras moves padded sequences' outputs elsewhere), raise
 :class:`rustrnn.UnsupportedError`.
@@ -76,16 +77,34 @@ def _recurrent_vars(cls: str, units: int, w: dict, sfx: str, reset_after: bool) 
     """Keras' kernel, recurrent_kernel and bias from PyTorch-named arrays."""
     kernel = keras_to_torch_gates(w[f"weight_ih{sfx}"], cls, units).T
     recurrent = keras_to_torch_gates(w[f"weight_hh{sfx}"], cls, units).T
+    if f"bias_ih{sfx}" not in w:  # use_bias=False
+        return [np.ascontiguousarray(a, dtype=np.float32) for a in (kernel, recurrent)]
     b_ih = keras_to_torch_gates(w[f"bias_ih{sfx}"], cls, units)
     b_hh = keras_to_torch_gates(w[f"bias_hh{sfx}"], cls, units)
     bias = np.stack([b_ih, b_hh]) if cls == "GRU" and reset_after else b_ih + b_hh
     return [np.ascontiguousarray(a) for a in (kernel, recurrent, bias)]
 
 
+def _per_step(layer: Any, weights: dict, name: str, what: str = "export_keras") -> tuple:
+    """Keras class, config (without name), weights and their rustrnn names of a Dense or
+    LayerNormalization whose weights are ``name/...`` (the same arrays in both)."""
+    if layer._class == "Dense":
+        keys = [f"{name}/kernel"] + ([f"{name}/bias"] if layer.use_bias else [])
+        config = {"units": layer.units, "activation": layer.activation, "use_bias": layer.use_bias}
+    elif layer._class == "LayerNormalization":
+        keys = [f"{name}/{k}" for k, on in (("gamma", layer.scale), ("beta", layer.center)) if on]
+        config = {"axis": -1, "epsilon": layer.epsilon, "center": layer.center, "scale": layer.scale}
+    else:
+        raise UnsupportedError(f"{what}: layer {name!r}: TimeDistributed({layer._class}) has no Keras form here "
+                               "(Dense and LayerNormalization have)")
+    return layer._class, config, [weights[k] for k in keys], keys
+
+
 def keras_layout(model: Any, what: str = "export_keras") -> tuple:
     """``(config, out)``: the Keras 3 model config (config.json, ``to_json``) of a
     built :class:`rustrnn.Sequential` and its :class:`_Out` (layers, weight groups)."""
-    from ..layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, SimpleRNN
+    from ..layers import (Conv1D, Dense, Dropout, Embedding, GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization,
+                          Masking, RepeatVector, TimeDistributed, _Recurrent)
 
     # Found by class name (models.py imports interop, so interop imports no model module).
     if not isinstance(model, model_class("Sequential")):
@@ -114,19 +133,35 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
             out.add("Masking", {**base, "mask_value": layer.mask_value}, {"vars": []})
         elif isinstance(layer, Dropout):
             out.add("Dropout", {**base, "rate": layer.rate}, {"vars": []})
-        elif isinstance(layer, Dense):
-            vs = [weights[f"{name}/kernel"]] + ([weights[f"{name}/bias"]] if layer.use_bias else [])
-            out.add("Dense", {**base, "units": layer.units, "activation": layer.activation, "use_bias": layer.use_bias},
-                    {"vars": vs}, ("dense", name, layer.use_bias))
-        elif isinstance(layer, (SimpleRNN, LSTM, GRU)):
-            cls = {SimpleRNN: "SimpleRNN", LSTM: "LSTM", GRU: "GRU"}[type(layer)]
+        elif isinstance(layer, (Dense, LayerNormalization)):
+            cls, config, vs, keys = _per_step(layer, weights, name, what)
+            out.add(cls, {**base, **config}, {"vars": vs}, ("named", name, {"vars": keys}))
+        elif isinstance(layer, TimeDistributed):
+            cls, config, vs, keys = _per_step(layer.layer, weights, name, what)
+            inner = {"name": f"{_snake(cls)}_in_{name}", "trainable": layer.trainable, "dtype": _dtype("float32"), **config}
+            out.add("TimeDistributed", {**base, "layer": _layer(cls, inner)}, {"vars": [], "layer/vars": vs},
+                    ("named", name, {"layer/vars": keys}))
+        elif isinstance(layer, RepeatVector):
+            out.add("RepeatVector", {**base, "n": layer.n}, {"vars": []})
+        elif isinstance(layer, (GlobalAveragePooling1D, GlobalMaxPooling1D)):
+            masked = False
+            out.add(layer._class, {**base, "data_format": "channels_last", "keepdims": False}, {"vars": []})
+        elif isinstance(layer, Conv1D):
+            masked = False
+            keys = [f"{name}/kernel"] + ([f"{name}/bias"] if layer.use_bias else [])
+            out.add("Conv1D", {**base, "filters": layer.filters, "kernel_size": [layer.kernel_size], "strides": [layer.strides],
+                               "padding": layer.padding, "data_format": "channels_last", "dilation_rate": [layer.dilation_rate],
+                               "groups": 1, "activation": layer.activation, "use_bias": layer.use_bias},
+                    {"vars": [weights[k] for k in keys]}, ("named", name, {"vars": keys}))
+        elif isinstance(layer, _Recurrent):
+            cls = layer._class
             if layer.return_state:
                 raise UnsupportedError(f"{what}: layer {name!r}: return_state is not supported")
             if layer.go_backwards and (layer.bidirectional or (masked and (layer.return_sequences or layer.num_layers > 1))):
                 raise UnsupportedError(f"{what}: layer {name!r}: go_backwards with a bidirectional layer, or with a "
                                        "mask and a returned or stacked sequence, has no Keras equivalent")
             reset_after = getattr(layer, "reset_after", True)
-            cell: dict = {"units": layer.units}
+            cell: dict = {"units": layer.units, "use_bias": layer.use_bias}
             if cls == "SimpleRNN":
                 cell["activation"] = layer.activation
             if cls == "GRU":
@@ -138,7 +173,8 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                 kname = name if k == 0 else f"{name}_l{k}"
                 seqs = layer.return_sequences or not last
                 inner = {"name": kname, "trainable": layer.trainable, "dtype": _dtype("float32"), **cell,
-                         "return_sequences": seqs, "go_backwards": layer.go_backwards and k == 0}
+                         "return_sequences": seqs, "go_backwards": layer.go_backwards and k == 0,
+                         "dropout": layer.dropout if k == 0 else 0.0}
                 fw = _recurrent_vars(cls, layer.units, w, f"_l{k}", reset_after)
                 if layer.bidirectional:
                     bw = _recurrent_vars(cls, layer.units, w, f"_l{k}_reverse", reset_after)
@@ -150,9 +186,9 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                             ("recurrent", name, cls, layer.units, k, reset_after))
                 else:
                     out.add(cls, inner, {"vars": [], "cell/vars": fw}, ("recurrent", name, cls, layer.units, k, reset_after))
-                if not last and layer.dropout > 0:
+                if not last and layer.layer_dropout > 0:
                     out.add("Dropout", {"name": f"{kname}_dropout", "trainable": True, "dtype": _dtype("float32"),
-                                        "rate": layer.dropout}, {"vars": []})
+                                        "rate": layer.layer_dropout}, {"vars": []})
         else:
             raise UnsupportedError(f"{what}: layer {name!r} ({type(layer).__name__}) has no Keras export")
 

@@ -57,9 +57,12 @@ def _read_group(f: Any, path: str, key: str, sub: str, expected: list) -> list:
 
 
 def _recurrent(name: str, cls: str, units: int, k: int, reset_after: bool, vs: list, sfx: str) -> dict:
-    kernel, recurrent, bias = vs
+    kernel, recurrent = vs[:2]
     w = {f"{name}/weight_ih_l{k}{sfx}": keras_to_torch_gates(kernel.T, cls, units),
          f"{name}/weight_hh_l{k}{sfx}": keras_to_torch_gates(recurrent.T, cls, units)}
+    if len(vs) == 2:  # use_bias=False
+        return w
+    bias = vs[2]
     if cls == "GRU" and reset_after:
         b_ih, b_hh = bias[0], bias[1]
     else:
@@ -87,6 +90,9 @@ def read_weights_h5(model: Any, f: Any, path: str) -> dict:
         kind, name = source[0], source[1]
         if kind == "embedding":
             weights[f"{name}/embeddings"] = got["vars"][0]
+        elif kind == "named":  # the same arrays in both: {group: [rustrnn names]}
+            for sub, keys in source[2].items():
+                weights.update(zip(keys, got[sub]))
         elif kind == "dense":
             weights[f"{name}/kernel"] = got["vars"][0]
             if source[2]:

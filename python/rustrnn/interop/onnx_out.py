@@ -151,7 +151,7 @@ _ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softmax":
 
 def export_model_onnx(model: Any, path: Any) -> None:
     """See :meth:`rustrnn.Model.export_onnx`."""
-    from ..layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, SimpleRNN
+    from ..layers import Dense, Dropout, Embedding, Masking, TimeDistributed, _Recurrent
 
     # Found by class name (models.py imports interop, so interop imports no model module).
     if not isinstance(model, model_class("Sequential")):
@@ -209,7 +209,8 @@ def export_model_onnx(model: Any, path: Any) -> None:
             cur = g.op("Gather", [g.const(weights[f"{name}/embeddings"], "embeddings"), cur], axis=0)
         elif isinstance(layer, (Masking, Dropout)):
             continue
-        elif isinstance(layer, Dense):
+        elif isinstance(layer, Dense) or (isinstance(layer, TimeDistributed) and isinstance(layer.layer, Dense)):
+            layer = getattr(layer, "layer", layer)  # TimeDistributed(Dense) is Dense: MatMul is per step already
             w = weights[f"{name}/kernel"]
             cur = g.op("MatMul", [cur, g.const(w, "kernel")])
             if layer.use_bias:
@@ -217,12 +218,12 @@ def export_model_onnx(model: Any, path: Any) -> None:
             if layer.activation != "linear":
                 act = _ACTIVATIONS[layer.activation]
                 cur = g.op(act, [cur], **({"axis": -1} if act == "Softmax" else {}))
-        elif isinstance(layer, (SimpleRNN, LSTM, GRU)):
+        elif isinstance(layer, _Recurrent):  # Bidirectional(...) included
             if not seq:
                 raise ArgumentError(f"export_onnx: {name} needs a sequence input")
             if layer.return_state:
                 raise UnsupportedError(f"export_onnx: {name}: return_state is not supported (export the model without it)")
-            cell = {SimpleRNN: "rnn", LSTM: "lstm", GRU: "gru"}[type(layer)]
+            cell = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru"}[layer._class]
             prefix = name + "/"
             params = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
             st = _Stack(cell, layer.units, layer.num_layers, layer.bidirectional, params,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import callbacks, layers, losses, metrics, optimizers
+from .. import callbacks, initializers, layers, losses, metrics, optimizers
 from ..functional import Input
 from ..models import Model, Sequential
 from . import models, preprocessing, saving, utils
 from .._missing import missing
 
-__all__ = ["layers", "models", "utils", "preprocessing", "saving", "callbacks", "optimizers", "losses", "metrics", "Model", "Sequential", "Input"]
+__all__ = ["layers", "initializers", "models", "utils", "preprocessing", "saving", "callbacks", "optimizers", "losses", "metrics", "Model", "Sequential", "Input"]
 
 
 def __getattr__(name: str) -> Any:

@@ -23,3 +23,5 @@ pub use spec::{LayerEntry, LayerInfo, ModelSpec};
 mod functional_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_layers;

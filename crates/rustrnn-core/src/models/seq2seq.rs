@@ -115,7 +115,10 @@ impl<F: Float> Seq2Seq<F> {
             return_sequences,
             return_state: !return_sequences,
             go_backwards: false,
-            dropout: cfg.dropout,
+            dropout: 0.0,
+            layer_dropout: cfg.dropout,
+            use_bias: true,
+            init: None,
             trainable: true,
         };
         let e = cfg.embedding_dim;

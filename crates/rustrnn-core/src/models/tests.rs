@@ -137,7 +137,7 @@ fn merge_modes_go_backwards_and_stacked_dropout_layers_match_finite_differences(
             r#"{{"input": {{"kind": "indices"}}, "layers": [
             {{"class": "Embedding", "name": "emb", "config": {{"input_dim": 6, "output_dim": 3, "mask_zero": true}}}},
             {{"class": "{cell}", "name": "rnn", "config": {{"units": 3, "bidirectional": true, "merge_mode": "{merge}",
-               "return_sequences": true, "go_backwards": true, "num_layers": 2, "dropout": 0.5}}}},
+               "return_sequences": true, "go_backwards": true, "num_layers": 2, "layer_dropout": 0.5, "dropout": 0.4}}}},
             {{"class": "Dropout", "name": "drop", "config": {{"rate": 0.3}}}},
             {{"class": "Dense", "name": "out", "config": {{"units": 2, "activation": "tanh"}}}}]}}"#
         );

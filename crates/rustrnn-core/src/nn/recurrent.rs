@@ -1,8 +1,10 @@
 //! `SimpleRNN`, `LSTM`, `GRU` as Keras layers over the exact recurrent stack:
 //! masks as spans, `return_sequences`, `return_state`, bidirectional
-//! `merge_mode`, `go_backwards`, and dropout between stacked layers.
+//! `merge_mode`, `go_backwards`, Keras's `dropout` (on the inputs, one mask
+//! per sequence reused at every step), `layer_dropout` between stacked layers
+//! (PyTorch's `dropout`), `use_bias`, and Keras's initializers.
 //!
-//! With `dropout == 0` (or one layer) the layer is one [`Recurrent`] of
+//! With `layer_dropout == 0` (or one layer) the layer is one [`Recurrent`] of
 //! `num_layers`; otherwise one single-layer stack per layer, so that the
 //! dropout masks can sit between them. Parameters keep PyTorch's names either
 //! way (`weight_ih_l1_reverse`, ...).
@@ -14,13 +16,14 @@
 
 use super::config::{Flow, LayerConfig};
 use super::dropout::draw_mask;
+use super::initializer::{Distribution, FanMode, Init, Initializer};
 use super::layer::{Ctx, GradCtx, Layer, LayerInput, Mode, ParamVisitor, States};
 use super::tensor::{gather_rows, mul_assign, Mask, Tensor};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::json::Obj;
 use crate::names::Names;
-use crate::recurrent::{CellKind, Nonlinearity, Recurrent, RnnConfig};
+use crate::recurrent::{CellKind, Nonlinearity, ParamKind, Recurrent, RnnConfig};
 use crate::rng::SplitMix64;
 use ndarray::{s, Array2, Array3, ArrayView3, ArrayViewD, Axis};
 use serde_json::{json, Value};
@@ -55,9 +58,41 @@ pub struct RecurrentConfig {
     pub return_sequences: bool,
     pub return_state: bool,
     pub go_backwards: bool,
-    /// Dropout rate between stacked layers.
+    /// Keras's `dropout`: rate on the inputs, one mask per sequence (training only).
     pub dropout: f64,
+    /// Dropout rate between stacked layers (PyTorch's `dropout`).
+    pub layer_dropout: f64,
+    pub use_bias: bool,
+    /// Keras's initializers; `None` keeps PyTorch's (the `Seq2Seq` model).
+    pub init: Option<KerasInit>,
     pub trainable: bool,
+}
+
+/// `kernel_initializer`, `recurrent_initializer`, `bias_initializer`, `unit_forget_bias`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KerasInit {
+    pub kernel: Initializer,
+    pub recurrent: Initializer,
+    pub bias: Initializer,
+    /// LSTM: the forget gate's bias starts at 1.
+    pub unit_forget_bias: bool,
+}
+
+impl Default for KerasInit {
+    /// Keras 3's defaults: glorot_uniform, orthogonal, zeros, unit_forget_bias.
+    fn default() -> Self {
+        KerasInit {
+            kernel: Initializer::new(Init::VarianceScaling { scale: 1.0, mode: FanMode::Avg, distribution: Distribution::Uniform }),
+            recurrent: Initializer::new(Init::Orthogonal { gain: 1.0 }),
+            bias: Initializer::new(Init::Zeros),
+            unit_forget_bias: true,
+        }
+    }
+}
+
+fn parse_init(c: &mut Obj, key: &'static str, default: Initializer) -> Result<Initializer> {
+    let what = format!("{}.{key}", c.what());
+    c.value(key).map_or(Ok(default), |v| Initializer::parse(&what, v))
 }
 
 impl LayerConfig for RecurrentConfig {
@@ -80,12 +115,24 @@ impl LayerConfig for RecurrentConfig {
             return_state: c.bool("return_state", false)?,
             go_backwards: c.bool("go_backwards", false)?,
             dropout: c.f64("dropout", Some(0.0))?,
+            layer_dropout: c.f64("layer_dropout", Some(0.0))?,
+            use_bias: c.bool("use_bias", true)?,
+            init: None,
             trainable: c.bool("trainable", true)?,
         };
-        if !(0.0..1.0).contains(&cfg.dropout) {
-            return Err(RnnError::value(format!("{}.dropout: expected a rate in [0, 1), got {}", c.what(), cfg.dropout)));
+        let d = KerasInit::default();
+        let init = KerasInit {
+            kernel: parse_init(c, "kernel_initializer", d.kernel)?,
+            recurrent: parse_init(c, "recurrent_initializer", d.recurrent)?,
+            bias: parse_init(c, "bias_initializer", d.bias)?,
+            unit_forget_bias: c.bool("unit_forget_bias", true)?,
+        };
+        for (key, rate) in [("dropout", cfg.dropout), ("layer_dropout", cfg.layer_dropout)] {
+            if !(0.0..1.0).contains(&rate) {
+                return Err(RnnError::value(format!("{}.{key}: expected a rate in [0, 1), got {rate}", c.what())));
+            }
         }
-        Ok(cfg)
+        Ok(RecurrentConfig { init: Some(init), ..cfg })
     }
 
     fn class(&self) -> &'static str {
@@ -151,6 +198,8 @@ impl LayerConfig for RecurrentConfig {
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
             "dropout": self.dropout,
+            "layer_dropout": self.layer_dropout,
+            "use_bias": self.use_bias,
             "trainable": self.trainable,
         });
         match self.cell {
@@ -199,6 +248,8 @@ struct Cache<F> {
     empty: Vec<bool>,
     perm: Option<Vec<usize>>,
     dropout_masks: Vec<Array2<F>>,
+    /// Keras's input dropout, one row per sequence (B, I).
+    input_mask: Option<Array2<F>>,
     /// Forward and reverse halves before a `mul` merge, `(rows, H)` each.
     halves: Option<(Array2<F>, Array2<F>)>,
 }
@@ -214,15 +265,17 @@ pub struct RecurrentLayer<F> {
 
 impl<F: Float> RecurrentLayer<F> {
     pub fn new(cfg: RecurrentConfig, seed: u64) -> Result<Self> {
-        if !(0.0..1.0).contains(&cfg.dropout) {
-            return Err(RnnError::value(format!("dropout: expected a rate in [0, 1), got {}", cfg.dropout)));
+        for (key, rate) in [("dropout", cfg.dropout), ("layer_dropout", cfg.layer_dropout)] {
+            if !(0.0..1.0).contains(&rate) {
+                return Err(RnnError::value(format!("{key}: expected a rate in [0, 1), got {rate}")));
+            }
         }
         // The whole stack's parameters and gradients, checked before the first is built.
         let whole = RnnConfig::new(cfg.cell, cfg.input_size.max(1), cfg.units.max(1));
         let whole = RnnConfig { num_layers: cfg.num_layers.max(1), bidirectional: cfg.bidirectional, ..whole };
         let n = crate::memory::mul("units", whole.param_elements()?, 2)?;
         crate::memory::ensure::<F>("units x num_layers (the parameters and gradients)", &[n])?;
-        let split = cfg.dropout > 0.0 && cfg.num_layers > 1;
+        let split = cfg.layer_dropout > 0.0 && cfg.num_layers > 1;
         let mut rng = SplitMix64::new(seed);
         let mut stacks = Vec::new();
         let mut names = Vec::new();
@@ -234,11 +287,14 @@ impl<F: Float> RecurrentLayer<F> {
                 hidden_size: cfg.units,
                 num_layers: if split { 1 } else { cfg.num_layers },
                 bidirectional: cfg.bidirectional,
-                bias: true,
+                bias: cfg.use_bias,
                 batch_first: true,
                 proj_size: 0,
             };
-            let stack = Recurrent::new(rc, rng.next_u64())?;
+            let mut stack = Recurrent::new(rc, rng.next_u64())?;
+            if let Some(init) = cfg.init {
+                keras_init(&mut stack, cfg.cell, init, &mut rng)?;
+            }
             for slot in stack.slots() {
                 let public = if split { slot.name.replacen("_l0", &format!("_l{k}"), 1) } else { slot.name.clone() };
                 names.push((k, slot.name.clone(), public));
@@ -292,6 +348,11 @@ impl<F: Float> RecurrentLayer<F> {
             None => x.data,
         };
         let keep = mode != Mode::Infer;
+        let input_mask = (mode == Mode::Train && cfg.dropout > 0.0).then(|| {
+            let m = draw_mask::<F>(batch, cfg.input_size, cfg.dropout, rng);
+            scale_per_sequence(&mut inp, &m, steps);
+            m
+        });
         let per = self.layers_per_stack();
         let n_states = cfg.num_layers * d;
         let mut h_n = Array3::<F>::zeros((n_states, batch, h));
@@ -312,7 +373,7 @@ impl<F: Float> RecurrentLayer<F> {
             }
             inp = out.output.into_shape_with_order((batch * steps, d * h)).expect("batch-major rows");
             if k + 1 < n_stacks && mode == Mode::Train {
-                let m = draw_mask::<F>(inp.nrows(), inp.ncols(), cfg.dropout, rng);
+                let m = draw_mask::<F>(inp.nrows(), inp.ncols(), cfg.layer_dropout, rng);
                 mul_assign(&mut inp, &m);
                 dropout_masks.push(m);
             }
@@ -337,7 +398,7 @@ impl<F: Float> RecurrentLayer<F> {
             (last, None)
         };
         let (y, halves) = merge(cfg, both, keep);
-        self.cache = keep.then_some(Cache { batch, steps, empty, perm, dropout_masks, halves });
+        self.cache = keep.then_some(Cache { batch, steps, empty, perm, dropout_masks, input_mask, halves });
         Ok(RecurrentOut { y: Tensor::new(y, out_steps), h_n, c_n })
     }
 
@@ -355,7 +416,7 @@ impl<F: Float> RecurrentLayer<F> {
             .cache
             .take()
             .ok_or_else(|| RnnError::state(format!("{}.backward: no training forward to differentiate", cfg.cell.name())))?;
-        let Cache { batch, steps, empty, perm, mut dropout_masks, halves } = cache;
+        let Cache { batch, steps, empty, perm, mut dropout_masks, input_mask, halves } = cache;
         let (d, h) = (cfg.directions(), cfg.units);
         let per = self.layers_per_stack();
         let rows_out = if cfg.return_sequences { batch * steps } else { batch };
@@ -413,6 +474,9 @@ impl<F: Float> RecurrentLayer<F> {
         let mut dx = dout.expect("at least one stack");
         if let Some(p) = perm {
             dx = gather_rows(dx.view(), p.into_iter());
+        }
+        if let Some(m) = input_mask {
+            scale_per_sequence(&mut dx, &m, steps);
         }
         Ok((dx, dh0, dc0))
     }
@@ -513,6 +577,41 @@ pub fn final_states<F: Float>(d: usize, layers: usize, h_n: &Array3<F>, c_n: Opt
     v
 }
 
+/// Multiplies the rows of each sequence, `(B·T, I)` batch-major, by its row of `mask` (B, I).
+fn scale_per_sequence<F: Float>(rows: &mut Array2<F>, mask: &Array2<F>, steps: usize) {
+    for (r, mut row) in rows.rows_mut().into_iter().enumerate() {
+        row.zip_mut_with(&mask.row(r / steps), |v, m| *v = *v * *m);
+    }
+}
+
+/// Draws a stack's parameters with Keras's initializers, in Keras's layout
+/// (kernel `(input, gates·units)`, recurrent kernel `(units, gates·units)`)
+/// transposed into PyTorch's. Keras has one bias per gate (GRU with
+/// `reset_after`: a second, recurrent one): it goes to `bias_ih` (and
+/// `bias_hh` for that GRU), `bias_hh` is zero otherwise.
+fn keras_init<F: Float>(stack: &mut Recurrent<F>, cell: CellKind, init: KerasInit, rng: &mut SplitMix64) -> Result<()> {
+    for slot in stack.slots().to_vec() {
+        let g = slot.shape[0];
+        let values: Vec<f64> = match slot.kind {
+            ParamKind::WeightIh => init.kernel.matrix(slot.shape[1], g, rng).reversed_axes().iter().copied().collect(),
+            ParamKind::WeightHh => init.recurrent.matrix(slot.shape[1], g, rng).reversed_axes().iter().copied().collect(),
+            ParamKind::BiasIh if cell == CellKind::Lstm && init.unit_forget_bias => {
+                let h = g / 4;
+                let mut v = init.bias.vector("bias_initializer", h, rng)?;
+                v.extend(std::iter::repeat_n(1.0, h));
+                v.extend(init.bias.vector("bias_initializer", 2 * h, rng)?);
+                v
+            }
+            ParamKind::BiasIh => init.bias.vector("bias_initializer", g, rng)?,
+            ParamKind::BiasHh if cell == CellKind::Gru => init.bias.vector("bias_initializer", g, rng)?,
+            ParamKind::BiasHh | ParamKind::WeightHr => vec![0.0; g * slot.shape.iter().skip(1).product::<usize>()],
+        };
+        let arr = ndarray::ArrayD::from_shape_vec(slot.shape.clone(), values.into_iter().map(F::from_f64).collect()).expect("slot shape");
+        stack.set_param(&slot.name, arr.view())?;
+    }
+    Ok(())
+}
+
 /// Row permutation that reverses the valid steps of each sequence (an
 /// involution: it is its own inverse).
 fn reverse_valid_steps(batch: usize, steps: usize, spans: Option<&[(usize, usize)]>) -> Vec<usize> {
@@ -567,4 +666,75 @@ fn unmerge<F: Float>(cfg: RecurrentConfig, dy: Array2<F>, halves: Option<(Array2
         MergeMode::Concat => unreachable!("handled above"),
     }
     both
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(class: &str, config: Value, input_size: usize) -> RecurrentLayer<f64> {
+        let cfg = RecurrentConfig::parse(class, &mut Obj::new("rnn", &config).unwrap()).unwrap();
+        RecurrentLayer::new(RecurrentConfig { input_size, ..cfg }, 5).unwrap()
+    }
+
+    fn run(l: &mut RecurrentLayer<f64>, x: &Array2<f64>, steps: usize, mode: Mode) -> Array2<f64> {
+        // The same seed every call: the same dropout masks.
+        l.run(Tensor::new(x.clone(), Some(steps)), None, None, mode, &mut SplitMix64::new(9)).unwrap().y.data
+    }
+
+    #[test]
+    fn keras_input_dropout_is_one_mask_per_sequence_and_matches_finite_differences() {
+        let (batch, steps, features) = (3, 4, 5);
+        let mut rng = SplitMix64::new(2);
+        let x = Array2::from_shape_simple_fn((batch * steps, features), || rng.uniform(-1.0, 1.0));
+        for (class, go_backwards) in [("LSTM", false), ("GRU", true), ("SimpleRNN", false)] {
+            let config = json!({"units": 3, "return_sequences": true, "dropout": 0.5, "go_backwards": go_backwards});
+            let mut l = layer(class, config, features);
+            let y = run(&mut l, &x, steps, Mode::Train);
+            let w = Array2::from_shape_simple_fn(y.raw_dim(), || rng.uniform(-1.0, 1.0));
+            let (dx, _, _) = l.run_backward(Some(w.clone()), None).unwrap();
+            // Each sequence drops the same features at every step, and some are dropped.
+            let mut dropped = 0;
+            for b in 0..batch {
+                let zero = |t: usize| (0..features).map(|i| dx[[b * steps + t, i]] == 0.0).collect::<Vec<_>>();
+                assert!((1..steps).all(|t| zero(t) == zero(0)), "{class}: the mask changes within sequence {b}");
+                dropped += zero(0).iter().filter(|z| **z).count();
+            }
+            assert!(dropped > 0 && dropped < batch * features, "{class}: {dropped} dropped");
+            let eps = 1e-6;
+            for k in 0..x.len() {
+                let mut loss_at = |d: f64| {
+                    let mut xp = x.clone();
+                    xp.as_slice_mut().unwrap()[k] += d;
+                    (run(&mut l, &xp, steps, Mode::Train) * &w).sum()
+                };
+                let num = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
+                let got = dx.as_slice().unwrap()[k];
+                assert!((num - got).abs() < 1e-7, "{class} dx[{k}]: analytic {got}, numeric {num}");
+            }
+            // Off outside training.
+            let mut plain = layer(class, json!({"units": 3, "return_sequences": true, "go_backwards": go_backwards}), features);
+            assert_eq!(run(&mut l, &x, steps, Mode::Infer), run(&mut plain, &x, steps, Mode::Infer));
+        }
+    }
+
+    #[test]
+    fn keras_default_initializers_and_unit_forget_bias() {
+        let (units, input) = (16, 7);
+        let l = layer("LSTM", json!({"units": units}), input);
+        let stack = &l.stacks()[0];
+        let w_hh = stack.param("weight_hh_l0").unwrap().into_dimensionality::<ndarray::Ix2>().unwrap().to_owned();
+        // Keras's recurrent kernel (units, 4·units) is orthogonal: its rows, our columns, are orthonormal.
+        assert!((w_hh.t().dot(&w_hh) - Array2::<f64>::eye(units)).iter().all(|v| v.abs() < 1e-12));
+        let w_ih = stack.param("weight_ih_l0").unwrap();
+        let limit = (6.0 / (input + 4 * units) as f64).sqrt();
+        assert!(w_ih.iter().all(|v| v.abs() <= limit) && w_ih.iter().any(|v| v.abs() > limit * 0.9));
+        let b = stack.param("bias_ih_l0").unwrap();
+        assert!(b.iter().enumerate().all(|(i, v)| *v == f64::from(u8::from((units..2 * units).contains(&i)))));
+        assert!(stack.param("bias_hh_l0").unwrap().iter().all(|v| *v == 0.0));
+        let no_bias = layer("GRU", json!({"units": 4, "use_bias": false, "unit_forget_bias": false}), 3);
+        assert_eq!(no_bias.param_names(), ["weight_ih_l0", "weight_hh_l0"]);
+        let e = RecurrentConfig::parse("LSTM", &mut Obj::new("lstm", &json!({"units": 2, "kernel_initializer": "xavier"})).unwrap());
+        assert!(e.unwrap_err().to_string().contains("lstm.kernel_initializer"));
+    }
 }

@@ -6,12 +6,17 @@ use super::additive_attention::AdditiveAttentionConfig;
 use super::concatenate::ConcatenateConfig;
 use super::config::DynLayerConfig;
 use super::config::LayerConfig;
+use super::conv1d::Conv1DConfig;
 use super::dense::DenseConfig;
 use super::dot_attention::DotAttentionConfig;
 use super::dropout::DropoutConfig;
 use super::embedding::EmbeddingConfig;
+use super::layer_normalization::LayerNormalizationConfig;
 use super::masking::MaskingConfig;
+use super::pooling::GlobalPoolingConfig;
 use super::recurrent::RecurrentConfig;
+use super::repeat_vector::RepeatVectorConfig;
+use super::time_distributed::TimeDistributedConfig;
 use crate::error::Result;
 use crate::json::Obj;
 
@@ -19,6 +24,11 @@ type Parse = fn(&str, &mut Obj) -> Result<Box<dyn DynLayerConfig>>;
 
 fn parse<T: LayerConfig>(class: &str, c: &mut Obj) -> Result<Box<dyn DynLayerConfig>> {
     Ok(Box::new(T::parse(class, c)?))
+}
+
+/// A wrapper reads its inner layer's class through this registry's lookup.
+fn parse_time_distributed(_class: &str, c: &mut Obj) -> Result<Box<dyn DynLayerConfig>> {
+    Ok(Box::new(TimeDistributedConfig::parse(c, lookup)?))
 }
 
 /// Every layer class a model spec can name, with its parser.
@@ -33,6 +43,12 @@ pub const LAYERS: &[(&str, Parse)] = &[
     ("Concatenate", parse::<ConcatenateConfig>),
     ("Attention", parse::<DotAttentionConfig>),
     ("AdditiveAttention", parse::<AdditiveAttentionConfig>),
+    ("RepeatVector", parse::<RepeatVectorConfig>),
+    ("TimeDistributed", parse_time_distributed),
+    ("GlobalAveragePooling1D", parse::<GlobalPoolingConfig>),
+    ("GlobalMaxPooling1D", parse::<GlobalPoolingConfig>),
+    ("Conv1D", parse::<Conv1DConfig>),
+    ("LayerNormalization", parse::<LayerNormalizationConfig>),
 ];
 
 /// The registered class names, in registry order.

@@ -11,8 +11,9 @@
 //! recurrent weights are packed once, with each block of hidden units' gates
 //! side by side, so that inside the loop every worker owns a block of hidden
 //! units: it computes their gates for the whole batch with one product and
-//! applies the cell update right away. One join per step is the only
-//! synchronisation. Backward mirrors this, and the weight gradients are GEMMs
+//! applies the cell update right away. The threads run the whole loop in
+//! lockstep ([`crate::lockstep`]): a spinning barrier between steps is the
+//! only synchronisation. Backward mirrors this, and the weight gradients are GEMMs
 //! over all steps after the loop.
 
 use super::config::CellKind;
@@ -22,8 +23,9 @@ use super::sequence::{SeqLayout, Validity};
 use crate::float::Float;
 use crate::kernels::cells;
 use crate::kernels::gemm::{gemm, gemm_packed, gemm_prepacked, PackedB, PackedGates};
+use crate::lockstep;
+use ndarray::parallel::prelude::*;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
-use rayon::prelude::*;
 use std::ops::Range;
 
 /// What the backward pass needs from the forward pass of one direction.
@@ -106,15 +108,33 @@ impl<F> Shared<F> {
     }
 }
 
-/// Splits the unit panels among workers. One worker when the per-step
-/// product is too small for the hand-off to pay.
-fn plan_workers(unit_panels: usize, step_flops: usize) -> Vec<Range<usize>> {
+/// Rows per task of the row-parallel passes over (N, ·) arrays. Fixed, so
+/// that sums over rows are grouped the same way for any thread count.
+const ROWS_PER_TASK: usize = 1024;
+
+/// Σ over rows of `a` (N, C): partial sums of fixed blocks of rows in
+/// parallel, added in block order (bit-identical for any thread count).
+fn column_sums<F: Float>(a: ArrayView2<F>) -> Array1<F> {
+    let partial: Vec<Array1<F>> = a.axis_chunks_iter(Axis(0), ROWS_PER_TASK).into_par_iter().map(|b| b.sum_axis(Axis(0))).collect();
+    partial.into_iter().fold(Array1::zeros(a.ncols()), |acc, p| acc + p)
+}
+
+/// Below this many flops per step a time loop runs on one thread: the
+/// barrier between steps (about a microsecond when every thread has a core)
+/// would cost more than the split saves.
+const PARALLEL_STEP_MIN_FLOPS: usize = 1 << 18;
+
+/// Splits the unit panels into the chunks of each step (one per thread, or
+/// one when the per-step product is too small to share). Which thread takes
+/// a chunk never changes what it computes: results are bit-identical for
+/// any thread count.
+fn plan_chunks(unit_panels: usize, step_flops: usize) -> Vec<Range<usize>> {
     let threads = rayon::current_num_threads();
-    let workers = if step_flops < (1 << 21) { 1 } else { threads.min(unit_panels).max(1) };
-    let base = unit_panels / workers;
-    let extra = unit_panels % workers;
+    let chunks = if step_flops < PARALLEL_STEP_MIN_FLOPS { 1 } else { threads.min(unit_panels).max(1) };
+    let base = unit_panels / chunks;
+    let extra = unit_panels % chunks;
     let mut start = 0;
-    (0..workers)
+    (0..chunks)
         .map(|w| {
             let len = base + usize::from(w < extra);
             let r = start..start + len;
@@ -122,15 +142,6 @@ fn plan_workers(unit_panels: usize, step_flops: usize) -> Vec<Range<usize>> {
             r
         })
         .collect()
-}
-
-/// Runs `work(worker, scratch)` for every worker, in parallel when there are several.
-fn for_each_worker<S: Send>(scratch: &mut [S], work: impl Fn(usize, &mut S) + Sync) {
-    if scratch.len() == 1 {
-        work(0, &mut scratch[0]);
-    } else {
-        scratch.par_iter_mut().enumerate().for_each(|(w, s)| work(w, s));
-    }
 }
 
 /// Forward over all steps. `out` receives `h` of each valid step and zeros
@@ -164,7 +175,11 @@ pub fn forward<F: Float>(
         let mut head = bias.slice_mut(s![..folded]);
         head += &b_hh.slice(s![..folded]);
     }
-    gates.rows_mut().into_iter().for_each(|mut r| r.assign(&bias));
+    // Filled in parallel: a serial pass over (N, G·H) would be a large part
+    // of the forward's serial time at 2 threads (26 MB at N = 12800, H = 128).
+    gates.axis_chunks_iter_mut(Axis(0), ROWS_PER_TASK).into_par_iter().for_each(|mut rows| {
+        rows.rows_mut().into_iter().for_each(|mut r| r.assign(&bias));
+    });
     // Without kept packs (training: the weights change every step) pack here,
     // and let W_ihᵀ go before the time loop packs W_hh.
     match packed {
@@ -185,11 +200,12 @@ pub fn forward<F: Float>(
     };
 
     let nr = F::nr();
-    let workers = plan_workers(hh_gates.unit_panels(), 2 * batch * gs * hs);
-    let mut scratch: Vec<Array2<F>> = workers.iter().map(|w| Array2::zeros((batch, g_count * w.len() * nr))).collect();
+    let chunks = plan_chunks(hh_gates.unit_panels(), 2 * batch * gs * hs);
+    let mut scratch: Vec<Array2<F>> = chunks.iter().map(|w| Array2::zeros((batch, g_count * w.len() * nr))).collect();
 
-    let mut h_cur = h0.to_owned(); // (B, H)
-    let mut h_next = Array2::<F>::zeros((batch, hs));
+    // The state before and after each step, alternating: step s reads
+    // h_bufs[s % 2] and writes h_bufs[(s + 1) % 2], so no step needs a copy.
+    let mut h_bufs = [h0.to_owned(), Array2::<F>::zeros((batch, hs))]; // (B, H) each
     let mut c = (cell == CellKind::Lstm).then(|| c0.map_or_else(|| Array2::zeros((batch, hs)), |c0| c0.to_owned()));
     let mut h_prev = keep_cache.then(|| Array2::<F>::zeros((n, hs)));
     let mut c_prev = (keep_cache && cell == CellKind::Lstm).then(|| Array2::<F>::zeros((n, hs)));
@@ -197,63 +213,65 @@ pub fn forward<F: Float>(
 
     let s_gates = Shared::new(&mut gates.view_mut());
     let s_out = Shared::new(&mut out);
+    let s_h = [Shared::new(&mut h_bufs[0].view_mut()), Shared::new(&mut h_bufs[1].view_mut())];
     let s_c = c.as_mut().map(|c| Shared::new(&mut c.view_mut()));
     let s_h_prev = h_prev.as_mut().map(|a| Shared::new(&mut a.view_mut()));
     let s_c_prev = c_prev.as_mut().map(|a| Shared::new(&mut a.view_mut()));
     let s_gh_n = gh_n.as_mut().map(|a| Shared::new(&mut a.view_mut()));
 
-    for step in 0..layout.seq_len {
+    lockstep::run(layout.seq_len, &mut scratch, |step, w, gh| {
         let t = layout.time(step, reverse);
-        let h_in = h_cur.view();
-        let s_h_next = Shared::new(&mut h_next.view_mut());
-        for_each_worker(&mut scratch, |w, gh| {
-            let panels = workers[w].clone();
-            let units = panels.start * nr..hs.min(panels.end * nr);
-            let len = units.len();
-            let stride_h = panels.len() * nr;
-            // gh (B, G·U): this worker's units' gates of W_hh·h for the whole batch.
+        let panels = chunks[w].clone();
+        let units = panels.start * nr..hs.min(panels.end * nr);
+        let len = units.len();
+        let stride_h = panels.len() * nr;
+        // SAFETY: lockstep runs step s + 1 only after every chunk of step s,
+        // so during step s nobody writes h_bufs[s % 2] (read here as h_in);
+        // this chunk writes only columns `units` (of each gate block, for
+        // `gates`) of h_bufs[(s + 1) % 2], c and the rows of time t.
+        unsafe {
+            let h_in = s_h[step % 2].block(0, batch, 1, 0..hs);
+            let h_in = h_in.view();
+            let s_h_next = s_h[(step + 1) % 2];
+            // gh (B, G·U): this chunk's units' gates of W_hh·h for the whole batch.
             hh_gates.product(h_in, panels, gh.view_mut());
-            // SAFETY: this worker writes only columns `units` (of each gate
-            // block, for `gates`) of rows of time t, and reads h_in, which
-            // nobody writes during the step.
-            unsafe {
-                for b in 0..batch {
-                    let r = layout.row(t, b);
-                    let h_old = &h_in.row(b).to_slice().expect("contiguous")[units.clone()];
-                    let h_new = s_h_next.row(b, units.clone());
-                    if !valid.is_valid(t, b) {
-                        h_new.copy_from_slice(h_old); // the state passes through
-                        s_out.row(r, units.clone()).fill(F::zero());
-                        continue;
-                    }
-                    if let Some(hp) = s_h_prev {
-                        hp.row(r, units.clone()).copy_from_slice(h_old);
-                    }
-                    let x = s_gates.row_from(r, units.start);
-                    let ghb = gh.row(b).to_slice().expect("contiguous");
-                    match cell {
-                        CellKind::Rnn(act) => cells::rnn_forward(act, &mut x[..len], &ghb[..len], h_new),
-                        CellKind::Lstm => {
-                            let cb = s_c.expect("LSTM").row(b, units.clone());
-                            if let Some(cp) = s_c_prev {
-                                cp.row(r, units.clone()).copy_from_slice(cb);
-                            }
-                            cells::lstm_forward(x, hs, ghb, stride_h, cb, h_new)
-                        }
-                        CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
-                        CellKind::Gru => {
-                            let rr = if keep_cache { r } else { b };
-                            let ghn = s_gh_n.expect("GRU").row(rr, units.clone());
-                            let bn = b_hn.as_ref().map(|v| &v.as_slice().expect("contiguous")[units.clone()]);
-                            cells::gru_forward(x, hs, ghb, stride_h, bn, ghn, h_old, h_new)
-                        }
-                    }
-                    s_out.row(r, units.clone()).copy_from_slice(h_new);
+            for b in 0..batch {
+                let r = layout.row(t, b);
+                let h_old = &h_in.row(b).to_slice().expect("contiguous")[units.clone()];
+                let h_new = s_h_next.row(b, units.clone());
+                if !valid.is_valid(t, b) {
+                    h_new.copy_from_slice(h_old); // the state passes through
+                    s_out.row(r, units.clone()).fill(F::zero());
+                    continue;
                 }
+                if let Some(hp) = s_h_prev {
+                    hp.row(r, units.clone()).copy_from_slice(h_old);
+                }
+                let x = s_gates.row_from(r, units.start);
+                let ghb = gh.row(b).to_slice().expect("contiguous");
+                match cell {
+                    CellKind::Rnn(act) => cells::rnn_forward(act, &mut x[..len], &ghb[..len], h_new),
+                    CellKind::Lstm => {
+                        let cb = s_c.expect("LSTM").row(b, units.clone());
+                        if let Some(cp) = s_c_prev {
+                            cp.row(r, units.clone()).copy_from_slice(cb);
+                        }
+                        cells::lstm_forward(x, hs, ghb, stride_h, cb, h_new)
+                    }
+                    CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
+                    CellKind::Gru => {
+                        let rr = if keep_cache { r } else { b };
+                        let ghn = s_gh_n.expect("GRU").row(rr, units.clone());
+                        let bn = b_hn.as_ref().map(|v| &v.as_slice().expect("contiguous")[units.clone()]);
+                        cells::gru_forward(x, hs, ghb, stride_h, bn, ghn, h_old, h_new)
+                    }
+                }
+                s_out.row(r, units.clone()).copy_from_slice(h_new);
             }
-        });
-        std::mem::swap(&mut h_cur, &mut h_next);
-    }
+        }
+    });
+    let [h_even, h_odd] = h_bufs;
+    let h_cur = if layout.seq_len % 2 == 0 { h_even } else { h_odd };
 
     let cache = keep_cache.then(|| DirectionCache { gates, h_prev: h_prev.expect("kept"), c_prev, gh_n });
     (FinalState { h: h_cur, c }, cache)
@@ -305,8 +323,8 @@ pub fn backward<F: Float>(
     let w_direct = PackedB::new(p.weight_hh.slice(s![..direct_cols, ..]));
     let w_n = (cell == CellKind::Gru).then(|| PackedB::new(p.weight_hh.slice(s![direct_cols.., ..])));
     let (w_direct, w_n) = (&w_direct, w_n.as_ref());
-    let workers = plan_workers(hs.div_ceil(nr), 2 * batch * gs * hs);
-    let mut scratch: Vec<Vec<F>> = workers.iter().map(|_| vec![F::zero(); hs]).collect();
+    let chunks = plan_chunks(hs.div_ceil(nr), 2 * batch * gs * hs);
+    let mut scratch: Vec<Vec<F>> = chunks.iter().map(|_| vec![F::zero(); hs]).collect();
 
     let s_gates = Shared::new(&mut gates.view_mut());
     let s_gh_n = gh_n.as_mut().map(|a| Shared::new(&mut a.view_mut()));
@@ -329,60 +347,59 @@ pub fn backward<F: Float>(
         }
     };
 
-    for step in (0..layout.seq_len).rev() {
+    // Steps in reverse time order, then one more: the gradient from the
+    // first processed step into the initial state.
+    let steps = layout.seq_len;
+    lockstep::run(steps + 1, &mut scratch, |i, w, tanh_c| {
+        let panels = chunks[w].clone();
+        let units = panels.start * nr..hs.min(panels.end * nr);
+        if i == steps {
+            through_w_hh(layout.time(0, reverse), panels, units);
+            return;
+        }
+        let step = steps - 1 - i;
         let t = layout.time(step, reverse);
-        let later = (step + 1 < layout.seq_len).then(|| layout.time(step + 1, reverse));
-        for_each_worker(&mut scratch, |w, tanh_c| {
-            let panels = workers[w].clone();
-            let units = panels.start * nr..hs.min(panels.end * nr);
-            if let Some(t_later) = later {
-                through_w_hh(t_later, panels, units.clone());
-            }
-            // SAFETY: this worker writes only columns `units` (of each gate
-            // block) of rows of time t, and columns `units` of dh and dc.
-            unsafe {
-                for b in 0..batch {
-                    let r = layout.row(t, b);
-                    if !valid.is_valid(t, b) {
-                        // The state passed through unchanged; so does its gradient.
-                        let x = s_gates.row_from(r, units.start);
-                        for k in 0..gs / hs {
-                            x[k * hs..k * hs + units.len()].fill(F::zero());
-                        }
-                        if let Some(g) = s_gh_n {
-                            g.row(r, units.clone()).fill(F::zero());
-                        }
-                        continue;
-                    }
-                    let dhb = s_dh.row(b, units.clone());
-                    if let Some(d) = dout.as_ref() {
-                        for (acc, v) in dhb.iter_mut().zip(d.slice(s![r, units.clone()])) {
-                            *acc += *v;
-                        }
-                    }
+        if step + 1 < steps {
+            through_w_hh(layout.time(step + 1, reverse), panels, units.clone());
+        }
+        // SAFETY: this chunk writes only columns `units` (of each gate
+        // block) of rows of time t, and columns `units` of dh and dc; the
+        // rows of later times that others read were finished last step.
+        unsafe {
+            for b in 0..batch {
+                let r = layout.row(t, b);
+                if !valid.is_valid(t, b) {
+                    // The state passed through unchanged; so does its gradient.
                     let x = s_gates.row_from(r, units.start);
-                    match cell {
-                        CellKind::Rnn(act) => cells::rnn_backward(act, &mut x[..units.len()], dhb),
-                        CellKind::Lstm => {
-                            let cp = &c_prev.as_ref().expect("LSTM caches c_prev").row(r).to_slice().expect("contiguous")[units.clone()];
-                            cells::lstm_backward(x, hs, cp, dhb, s_dc.expect("LSTM").row(b, units.clone()), tanh_c)
-                        }
-                        CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
-                        CellKind::Gru => {
-                            let hp = &h_prev.row(r).to_slice().expect("contiguous")[units.clone()];
-                            cells::gru_backward(x, hs, s_gh_n.expect("GRU").row(r, units.clone()), hp, dhb)
-                        }
+                    for k in 0..gs / hs {
+                        x[k * hs..k * hs + units.len()].fill(F::zero());
+                    }
+                    if let Some(g) = s_gh_n {
+                        g.row(r, units.clone()).fill(F::zero());
+                    }
+                    continue;
+                }
+                let dhb = s_dh.row(b, units.clone());
+                if let Some(d) = dout.as_ref() {
+                    for (acc, v) in dhb.iter_mut().zip(d.slice(s![r, units.clone()])) {
+                        *acc += *v;
+                    }
+                }
+                let x = s_gates.row_from(r, units.start);
+                match cell {
+                    CellKind::Rnn(act) => cells::rnn_backward(act, &mut x[..units.len()], dhb),
+                    CellKind::Lstm => {
+                        let cp = &c_prev.as_ref().expect("LSTM caches c_prev").row(r).to_slice().expect("contiguous")[units.clone()];
+                        cells::lstm_backward(x, hs, cp, dhb, s_dc.expect("LSTM").row(b, units.clone()), tanh_c)
+                    }
+                    CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
+                    CellKind::Gru => {
+                        let hp = &h_prev.row(r).to_slice().expect("contiguous")[units.clone()];
+                        cells::gru_backward(x, hs, s_gh_n.expect("GRU").row(r, units.clone()), hp, dhb)
                     }
                 }
             }
-        });
-    }
-    // The gradient from the first processed step into the initial state.
-    let first = layout.time(0, reverse);
-    for_each_worker(&mut scratch, |w, _| {
-        let panels = workers[w].clone();
-        let units = panels.start * nr..hs.min(panels.end * nr);
-        through_w_hh(first, panels, units);
+        }
     });
 
     // Parameter gradients over all steps at once.
@@ -392,15 +409,19 @@ pub fn backward<F: Float>(
     if let Some(g) = gh_n.as_ref() {
         gemm(g.t(), h_prev.view(), true, grads.weight_hh.slice_mut(s![direct_cols.., ..]));
     }
-    if let Some(db) = grads.bias_ih.as_mut() {
-        *db += &gates.sum_axis(Axis(0));
-    }
-    if let Some(db) = grads.bias_hh.as_mut() {
-        let mut head = db.slice_mut(s![..direct_cols]);
-        head += &gates.slice(s![.., ..direct_cols]).sum_axis(Axis(0));
-        if let Some(g) = gh_n.as_ref() {
-            let mut tail = db.slice_mut(s![direct_cols..]);
-            tail += &g.sum_axis(Axis(0));
+    if grads.bias_ih.is_some() || grads.bias_hh.is_some() {
+        // One pass over the gate gradients serves both biases.
+        let sums = column_sums(gates.view());
+        if let Some(db) = grads.bias_ih.as_mut() {
+            *db += &sums;
+        }
+        if let Some(db) = grads.bias_hh.as_mut() {
+            let mut head = db.slice_mut(s![..direct_cols]);
+            head += &sums.slice(s![..direct_cols]);
+            if let Some(g) = gh_n.as_ref() {
+                let mut tail = db.slice_mut(s![direct_cols..]);
+                tail += &column_sums(g.view());
+            }
         }
     }
 
