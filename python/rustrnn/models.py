@@ -761,10 +761,19 @@ class Sequential(Model):
         super().__init__(dtype, name or "sequential")
         self.layers: list = []
         self._input: Optional[dict] = None
+        self._declared_input: Any = None  # a keras.Input given first
         for layer in layers or []:
             self.add(layer)
 
     def add(self, layer: Layer) -> None:
+        from . import _symbolic
+
+        if isinstance(layer, _symbolic.KerasTensor) and isinstance(layer.node.layer, _symbolic.InputLayer):
+            # Keras's `Sequential([Input(shape), ...])`: the input shape, known before any data.
+            if self.layers or self._declared_input is not None:
+                raise ArgumentError("layer: keras.Input can only come first in a Sequential model")
+            self._declared_input = layer
+            return
         if not isinstance(layer, Layer):
             raise DTypeError(f"layer: expected a rustrnn.layers.Layer, got {type(layer).__name__}")
         if self._handle is not None:
@@ -784,6 +793,8 @@ class Sequential(Model):
         if self.layers and isinstance(self.layers[0], Embedding):
             return {"kind": "indices"}
         shape = input_shape if input_shape is not None else (x.shape[1:] if x is not None else None)
+        if shape is None and self._declared_input is not None:
+            shape = self._declared_input.shape[1:]
         if shape is None:
             raise StateError("build: the input size is not known yet; call build(input_shape) or pass data to fit/predict")
         if len(shape) not in (1, 2) or shape[-1] is None:
@@ -920,7 +931,7 @@ class Sequential(Model):
 
     def summary(self, print_fn: Any = print) -> None:
         """Prints each layer's output shape and parameter count, and the totals."""
-        if self._handle is None and self.layers and isinstance(self.layers[0], Embedding):
+        if self._handle is None and self.layers and (isinstance(self.layers[0], Embedding) or self._declared_input is not None):
             self.build()
         info = json.loads(self._handle.layer_info()) if self._handle is not None else None
         rows = []

@@ -97,6 +97,7 @@ class AttentionConfig(TypedDict, total=False):
 class AdditiveAttentionConfig(TypedDict, total=False):
     use_scale: bool
     dropout: float
+    trainable: bool
 
 
 class RepeatVectorConfig(TypedDict):

@@ -85,7 +85,14 @@ pub trait DynLayerConfig: Debug + Send + Sync {
     fn build_f64(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<f64>>>;
     fn to_json(&self) -> Value;
     fn clone_box(&self) -> Box<dyn DynLayerConfig>;
-    fn node_outputs(&self, inputs: &[Flow]) -> std::result::Result<Vec<Flow>, String>;
+    /// As [`LayerConfig::node_outputs`]; the default (one input, one output) serves
+    /// configs that implement this trait directly (wrappers such as `TimeDistributed`).
+    fn node_outputs(&self, inputs: &[Flow]) -> std::result::Result<Vec<Flow>, String> {
+        match inputs {
+            [x] => Ok(vec![self.output(*x, false)?]),
+            _ => Err(format!("takes one input, got a list of {}", inputs.len())),
+        }
+    }
 }
 
 impl<T: LayerConfig> DynLayerConfig for T {
