@@ -230,9 +230,32 @@ class Functional(Model):
     # ----- prediction ---------------------------------------------------------------------------
     def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Any = 0, steps: Optional[int] = None,
                 callbacks: Any = None) -> Any:
-        """The outputs for every sample, in the structure of ``outputs``."""
+        """The outputs for every sample, in the structure of ``outputs``. ``x`` may also be a
+        generator or dataset of batches (``x``, ``(x,)`` or ``(x, y[, sample_weight])``; ``steps``
+        of them, default all), whose outputs are concatenated."""
+        kind = _streams.stream_kind(x)
+        if kind is not None:
+            if batch_size is not None:
+                raise ArgumentError(f"batch_size: not used when x is a {kind} of batches")
+            source = _streams.BatchSource(x, kind, steps, False)
+            parts: list = []
+            try:
+                for item in source.epoch(np.random.default_rng(0)):
+                    bx = _streams.unpack(item, "x", need_y=False)[0]
+                    out = self.predict(bx, batch_size=max(1, len(self._prepare_x(bx)[0])))
+                    parts.append(out if not self._single_output else [out])
+            finally:
+                source.close()
+            if not parts:
+                raise ShapeError("x: the generator or dataset gave no batches")
+            shapes = {tuple(p[0].shape[1:]) for p in parts}
+            if len(shapes) > 1:
+                raise ShapeError(f"x: the batches' outputs have different shapes {sorted(shapes)} and cannot be joined; "
+                                 "call predict on each batch instead")
+            outs = [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+            return outs[0] if self._single_output else outs
         if steps is not None:
-            raise ArgumentError("steps: predict of a functional model takes arrays")
+            raise ArgumentError("steps: only for a generator or dataset of batches")
         xs = self._prepare_x(x)
         n = len(xs[0])
         if n == 0:

@@ -107,20 +107,24 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                           Masking, RepeatVector, TimeDistributed, _Recurrent)
 
     # Found by class name (models.py imports interop, so interop imports no model module).
-    if not isinstance(model, model_class("Sequential")):
-        raise UnsupportedError(f"{what}: expected a rustrnn.Sequential, got {type(model).__name__}")
+    # A functional model's weights file has the same layout (its layers in call order); its
+    # architecture (config.json, to_json) has no Keras form here.
+    weights_only = what in ("save_weights", "load_weights")
+    sequential = isinstance(model, model_class("Sequential"))
+    if not sequential and not (weights_only and isinstance(model, model_class("Functional"))):
+        kinds = "a rustrnn.Sequential or functional Model" if weights_only else "a rustrnn.Sequential"
+        raise UnsupportedError(f"{what}: expected {kinds}, got {type(model).__name__}")
     model._require_built(what)
     weights = model.get_weight_dict()
-    first = model.layers[0]
-    spec = model._input
-    if isinstance(first, Embedding):
-        batch_shape, in_dtype = [None, None], "int32"
-    else:
+    layers = [layer for layer in model.layers if getattr(layer, "_class", None) != "InputLayer"]
+    batch_shape, in_dtype = [None, None], "int32"
+    if sequential and not isinstance(layers[0], Embedding):
+        spec = model._input
         batch_shape = [None, None, spec["features"]] if spec["sequence"] else [None, spec["features"]]
         in_dtype = "float32"
     out = _Out()
     masked = False
-    for layer in model.layers:
+    for layer in layers:
         name = layer.name
         base = {"name": name, "trainable": layer.trainable, "dtype": _dtype("float32")}
         if isinstance(layer, Embedding):
@@ -155,7 +159,7 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                     {"vars": [weights[k] for k in keys]}, ("named", name, {"vars": keys}))
         elif isinstance(layer, _Recurrent):
             cls = layer._class
-            if layer.return_state:
+            if layer.return_state and not weights_only:
                 raise UnsupportedError(f"{what}: layer {name!r}: return_state is not supported")
             if layer.go_backwards and (layer.bidirectional or (masked and (layer.return_sequences or layer.num_layers > 1))):
                 raise UnsupportedError(f"{what}: layer {name!r}: go_backwards with a bidirectional layer, or with a "

@@ -72,13 +72,20 @@ def _recurrent(name: str, cls: str, units: int, k: int, reset_after: bool, vs: l
     return w
 
 
+def _has_arrays(group: Any) -> bool:
+    found: list = []
+    group.visititems(lambda _name, obj: found.append(obj) if hasattr(obj, "shape") else None)
+    return bool(found)
+
+
 def read_weights_h5(model: Any, f: Any, path: str) -> dict:
     """rustrnn's named weights of ``model`` from the open Keras weights file ``f``."""
     _, out = keras_layout(model, "load_weights")
     if "layers" not in f:
         raise ModelFileError(f"{path}: not a Keras 3 weights file (no 'layers' group)")
     keys = weight_keys(out)
-    extra = sorted(set(f["layers"]) - set(keys))
+    # Keras writes an empty group for each InputLayer of a functional model.
+    extra = sorted(k for k in set(f["layers"]) - set(keys) if not (k.startswith("input_layer") and not _has_arrays(f["layers"][k])))
     if extra:
         raise ModelFileError(f"{path}: the file has weights for layers {extra} that the model does not have "
                              f"(the model's: {keys})")
