@@ -22,8 +22,8 @@ pub mod masking;
 pub mod pooling;
 pub mod recurrent;
 pub mod registry;
-pub mod scored_attention;
 pub mod repeat_vector;
+pub mod scored_attention;
 pub mod tensor;
 pub mod time_distributed;
 
