@@ -48,6 +48,25 @@ def _h5py():
     return h5py
 
 
+def keras_recurrent_to_torch(cls: str, units: int, vs: list, reset_after: bool, suffix: str) -> dict:
+    """PyTorch-named arrays (``weight_ih{suffix}``, ...) of a Keras recurrent cell's ``[kernel,
+    recurrent_kernel(, bias)]``. Keras's one bias becomes ``bias_ih`` with ``bias_hh`` = 0 (the same
+    outputs); a GRU with ``reset_after`` has Keras's two biases."""
+    kernel, recurrent = vs[:2]
+    w = {f"weight_ih{suffix}": keras_to_torch_gates(kernel.T, cls, units),
+         f"weight_hh{suffix}": keras_to_torch_gates(recurrent.T, cls, units)}
+    if len(vs) == 2:  # use_bias=False
+        return w
+    bias = vs[2]
+    if cls == "GRU" and reset_after:
+        b_ih, b_hh = bias[0], bias[1]
+    else:
+        b_ih, b_hh = bias.reshape(-1), np.zeros(bias.size, bias.dtype)
+    w[f"bias_ih{suffix}"] = keras_to_torch_gates(b_ih, cls, units)
+    w[f"bias_hh{suffix}"] = keras_to_torch_gates(b_hh, cls, units)
+    return w
+
+
 def keras_to_torch_gates(w: np.ndarray, cell: str, units: int) -> np.ndarray:
     """Rows of a (G·H, ...) array from Keras' gate order to PyTorch's (GRU: z,r,h -> r,z,n)."""
     if cell != "GRU":
@@ -128,19 +147,7 @@ class _Builder:
     def recurrent_weights(self, cls: str, units: int, vs: list, suffix: str, reset_after: bool) -> dict:
         if len(vs) not in (2, 3):
             raise ModelFileError(f"model.weights.h5: a {cls} layer should have kernel, recurrent_kernel and bias, got {len(vs)} arrays")
-        kernel, recurrent = vs[:2]
-        w = {f"weight_ih_l0{suffix}": keras_to_torch_gates(kernel.T, cls, units),
-             f"weight_hh_l0{suffix}": keras_to_torch_gates(recurrent.T, cls, units)}
-        if len(vs) == 2:  # use_bias=False
-            return w
-        bias = vs[2]
-        if cls == "GRU" and reset_after:
-            b_ih, b_hh = bias[0], bias[1]
-        else:
-            b_ih, b_hh = bias.reshape(-1), np.zeros(bias.size, bias.dtype)
-        w[f"bias_ih_l0{suffix}"] = keras_to_torch_gates(b_ih, cls, units)
-        w[f"bias_hh_l0{suffix}"] = keras_to_torch_gates(b_hh, cls, units)
-        return w
+        return keras_recurrent_to_torch(cls, units, vs, reset_after, f"_l0{suffix}")
 
     def per_step(self, name: str, cls: str, c: dict, reader: Any, *path: str, **kw: Any) -> tuple:
         """A Dense or LayerNormalization (alone or inside TimeDistributed: ``path``) and its weights

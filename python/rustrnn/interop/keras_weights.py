@@ -23,7 +23,7 @@ import numpy as np
 
 from .._files import atomic_write
 from ..errors import ModelFileError, ShapeError
-from .keras_in import keras_to_torch_gates
+from .keras_in import keras_recurrent_to_torch
 from .keras_out import _h5py, keras_layout, weight_keys, write_weights_h5
 
 
@@ -57,19 +57,8 @@ def _read_group(f: Any, path: str, key: str, sub: str, expected: list) -> list:
 
 
 def _recurrent(name: str, cls: str, units: int, k: int, reset_after: bool, vs: list, sfx: str) -> dict:
-    kernel, recurrent = vs[:2]
-    w = {f"{name}/weight_ih_l{k}{sfx}": keras_to_torch_gates(kernel.T, cls, units),
-         f"{name}/weight_hh_l{k}{sfx}": keras_to_torch_gates(recurrent.T, cls, units)}
-    if len(vs) == 2:  # use_bias=False
-        return w
-    bias = vs[2]
-    if cls == "GRU" and reset_after:
-        b_ih, b_hh = bias[0], bias[1]
-    else:
-        b_ih, b_hh = bias.reshape(-1), np.zeros(bias.size, bias.dtype)
-    w[f"{name}/bias_ih_l{k}{sfx}"] = keras_to_torch_gates(b_ih, cls, units)
-    w[f"{name}/bias_hh_l{k}{sfx}"] = keras_to_torch_gates(b_hh, cls, units)
-    return w
+    w = keras_recurrent_to_torch(cls, units, vs, reset_after, f"_l{k}{sfx}")
+    return {f"{name}/{key}": v for key, v in w.items()}
 
 
 def _has_arrays(group: Any) -> bool:
