@@ -5,21 +5,31 @@
 //! describes. `[query (B, Tq, D), value (B, Tv, Dv)(, key (B, Tv, D))] -> (B, Tq, Dv)`.
 
 use super::config::{Flow, LayerConfig};
-use super::layer::{Ctx, GradCtx, Layer, LayerInput, ParamVisitor};
-use super::scored_attention::{self, Cache, Score};
-use super::tensor::{Mask, Tensor};
+use super::layer::Layer;
+use super::scored_attention::{self, AttentionConfig, Score, ScoredAttention};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::json::Obj;
 use crate::rng::SplitMix64;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMut2};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 use serde_json::{json, Value};
-use std::any::Any;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdditiveAttentionConfig {
     pub use_scale: bool,
     pub trainable: bool,
+}
+
+impl AttentionConfig for AdditiveAttentionConfig {
+    fn use_scale(&self) -> bool {
+        self.use_scale
+    }
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+    fn set_trainable(&mut self, trainable: bool) {
+        self.trainable = trainable;
+    }
 }
 
 impl LayerConfig for AdditiveAttentionConfig {
@@ -54,7 +64,7 @@ impl LayerConfig for AdditiveAttentionConfig {
         } else {
             Array1::from_elem(dim, F::one())
         };
-        Ok(Box::new(AdditiveAttention { cfg: *self, score: Additive { dscale: Array1::zeros(dim), scale }, cache: None }))
+        Ok(Box::new(AdditiveAttention::new(*self, Additive, scale)))
     }
 
     fn to_json(&self) -> Value {
@@ -62,27 +72,34 @@ impl LayerConfig for AdditiveAttentionConfig {
     }
 }
 
+/// `Σ_d scale[d] · tanh(query_d + key_d)`.
 #[derive(Debug)]
-struct Additive<F> {
-    scale: Array1<F>,
-    dscale: Array1<F>,
-}
+pub struct Additive;
 
-impl<F: Float> Score<F> for Additive<F> {
-    fn scores(&self, q: ArrayView2<F>, k: ArrayView2<F>) -> Array2<F> {
+impl<F: Float> Score<F> for Additive {
+    fn scores(&self, scale: &Array1<F>, q: ArrayView2<F>, k: ArrayView2<F>) -> Array2<F> {
         Array2::from_shape_fn((q.nrows(), k.nrows()), |(i, j)| {
-            (0..q.ncols()).fold(F::zero(), |acc, d| acc + self.scale[d] * (q[[i, d]] + k[[j, d]]).tanh())
+            (0..q.ncols()).fold(F::zero(), |acc, d| acc + scale[d] * (q[[i, d]] + k[[j, d]]).tanh())
         })
     }
 
-    fn backward(&mut self, q: ArrayView2<F>, k: ArrayView2<F>, ds: ArrayView2<F>, mut dq: ArrayViewMut2<F>, mut dk: ArrayViewMut2<F>) {
+    fn backward(
+        &self,
+        scale: &Array1<F>,
+        dscale: &mut Array1<F>,
+        q: ArrayView2<F>,
+        k: ArrayView2<F>,
+        ds: ArrayView2<F>,
+        mut dq: ArrayViewMut2<F>,
+        mut dk: ArrayViewMut2<F>,
+    ) {
         for i in 0..q.nrows() {
             for j in 0..k.nrows() {
                 let g = ds[[i, j]];
                 for d in 0..q.ncols() {
                     let t = (q[[i, d]] + k[[j, d]]).tanh();
-                    self.dscale[d] += g * t;
-                    let dt = g * self.scale[d] * (F::one() - t * t);
+                    dscale[d] += g * t;
+                    let dt = g * scale[d] * (F::one() - t * t);
                     dq[[i, d]] += dt;
                     dk[[j, d]] += dt;
                 }
@@ -91,80 +108,5 @@ impl<F: Float> Score<F> for Additive<F> {
     }
 }
 
-#[derive(Debug)]
-pub struct AdditiveAttention<F> {
-    cfg: AdditiveAttentionConfig,
-    score: Additive<F>,
-    cache: Option<Cache<F>>,
-}
-
-impl<F: Float> Layer<F> for AdditiveAttention<F> {
-    fn class(&self) -> &'static str {
-        "AdditiveAttention"
-    }
-
-    fn config(&self) -> Value {
-        self.cfg.to_json()
-    }
-
-    fn forward(&mut self, _x: LayerInput<'_, F>, _ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
-        Err(RnnError::value("AdditiveAttention: takes a list [query, value] or [query, value, key]"))
-    }
-
-    fn backward(&mut self, _dy: Array2<F>, _ctx: &mut GradCtx<F>) -> Result<Option<Array2<F>>> {
-        Err(RnnError::state("AdditiveAttention: takes a list of inputs; use backward_many"))
-    }
-
-    fn forward_many(&mut self, xs: Vec<Tensor<F>>, masks: &[Option<Mask>], ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
-        let (y, cache) = scored_attention::forward(&self.score, "AdditiveAttention", xs, masks, ctx)?;
-        self.cache = cache;
-        Ok(y)
-    }
-
-    fn backward_many(&mut self, dy: Array2<F>, ctx: &mut GradCtx<F>) -> Result<Vec<Array2<F>>> {
-        scored_attention::backward(&mut self.score, "AdditiveAttention", self.cache.take(), dy, ctx)
-    }
-
-    fn param_names(&self) -> Vec<String> {
-        if self.cfg.use_scale {
-            vec!["scale".into()]
-        } else {
-            Vec::new()
-        }
-    }
-
-    fn param(&self, _i: usize) -> ArrayViewD<'_, F> {
-        self.score.scale.view().into_dyn()
-    }
-
-    fn grad(&self, _i: usize) -> ArrayViewD<'_, F> {
-        self.score.dscale.view().into_dyn()
-    }
-
-    fn assign_param(&mut self, _i: usize, value: ArrayViewD<F>) -> Result<()> {
-        self.score.scale.iter_mut().zip(value.iter()).for_each(|(a, &b)| *a = b);
-        Ok(())
-    }
-
-    fn visit_params(&mut self, f: &mut ParamVisitor<'_, F>) {
-        if self.cfg.use_scale {
-            f(0, self.score.scale.view_mut().into_dyn(), self.score.dscale.view().into_dyn());
-        }
-    }
-
-    fn zero_grad(&mut self) {
-        self.score.dscale.fill(F::zero());
-    }
-
-    fn trainable(&self) -> bool {
-        self.cfg.trainable
-    }
-
-    fn set_trainable(&mut self, trainable: bool) {
-        self.cfg.trainable = trainable;
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
+/// The layer: [`ScoredAttention`] over [`Additive`].
+pub type AdditiveAttention<F> = ScoredAttention<F, Additive, AdditiveAttentionConfig>;

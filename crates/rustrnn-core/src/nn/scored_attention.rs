@@ -7,18 +7,39 @@
 //!
 //! Shapes: query (B, Tq, D), key (B, Tv, D), value (B, Tv, Dv) -> (B, Tq, Dv).
 
-use super::config::Flow;
-use super::layer::{Ctx, GradCtx};
+use super::config::{Flow, LayerConfig};
+use super::layer::{Ctx, GradCtx, Layer, LayerInput, ParamVisitor};
 use super::tensor::{Mask, Tensor};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMut2};
+use serde_json::Value;
+use std::any::Any;
+use std::fmt::Debug;
 
 /// How a layer scores queries against keys, (Tq, D) x (Tv, D) -> (Tq, Tv), for one batch element.
-pub trait Score<F: Float> {
-    fn scores(&self, q: ArrayView2<F>, k: ArrayView2<F>) -> Array2<F>;
-    /// From `ds` (Tq, Tv), adds the parameter gradients and writes `dq`, `dk`.
-    fn backward(&mut self, q: ArrayView2<F>, k: ArrayView2<F>, ds: ArrayView2<F>, dq: ArrayViewMut2<F>, dk: ArrayViewMut2<F>);
+pub trait Score<F: Float>: Debug + Send + Sync {
+    fn scores(&self, scale: &Array1<F>, q: ArrayView2<F>, k: ArrayView2<F>) -> Array2<F>;
+    /// From `ds` (Tq, Tv), adds the gradient of `scale` to `dscale` and writes `dq`, `dk`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        scale: &Array1<F>,
+        dscale: &mut Array1<F>,
+        q: ArrayView2<F>,
+        k: ArrayView2<F>,
+        ds: ArrayView2<F>,
+        dq: ArrayViewMut2<F>,
+        dk: ArrayViewMut2<F>,
+    );
+}
+
+/// What the configs of `Attention` and `AdditiveAttention` tell their layer.
+pub trait AttentionConfig: LayerConfig + Copy {
+    /// Whether `scale` is a trainable parameter (else fixed).
+    fn use_scale(&self) -> bool;
+    fn trainable(&self) -> bool;
+    fn set_trainable(&mut self, trainable: bool);
 }
 
 /// The output flows of `[query, value(, key)]`, or why not.
@@ -53,8 +74,9 @@ pub struct Cache<F> {
 }
 
 /// The forward of the shared part; `ctx.mask` becomes the query's mask.
-pub fn forward<F: Float, S: Score<F>>(
+fn forward<F: Float, S: Score<F>>(
     score: &S,
+    scale: &Array1<F>,
     class: &str,
     xs: Vec<Tensor<F>>,
     masks: &[Option<Mask>],
@@ -73,7 +95,7 @@ pub fn forward<F: Float, S: Score<F>>(
         let qb = q.data.slice(s![b * tq..(b + 1) * tq, ..]);
         let kb = k.data.slice(s![b * tv..(b + 1) * tv, ..]);
         let vb = v.data.slice(s![b * tv..(b + 1) * tv, ..]);
-        let mut sc = score.scores(qb, kb);
+        let mut sc = score.scores(scale, qb, kb);
         if let Some(m) = &v_mask {
             for j in (0..tv).filter(|&j| !m.is_valid(b, j)) {
                 sc.column_mut(j).mapv_inplace(|x| x - big);
@@ -124,8 +146,10 @@ fn check_generic<F: Float>(xs: &[Tensor<F>], class: &str) -> Result<(usize, usiz
 }
 
 /// Gradients of `[query, value(, key)]` from the output's; the score adds its parameters'.
-pub fn backward<F: Float, S: Score<F>>(
-    score: &mut S,
+fn backward<F: Float, S: Score<F>>(
+    score: &S,
+    scale: &Array1<F>,
+    dscale: &mut Array1<F>,
     class: &str,
     cache: Option<Cache<F>>,
     mut dy: Array2<F>,
@@ -159,7 +183,15 @@ pub fn backward<F: Float, S: Score<F>>(
         }
         let qb = q.data.slice(s![b * tq..(b + 1) * tq, ..]);
         let kb = key.data.slice(s![b * tv..(b + 1) * tv, ..]);
-        score.backward(qb, kb, ds.view(), dq.slice_mut(s![b * tq..(b + 1) * tq, ..]), dk.slice_mut(s![b * tv..(b + 1) * tv, ..]));
+        score.backward(
+            scale,
+            dscale,
+            qb,
+            kb,
+            ds.view(),
+            dq.slice_mut(s![b * tq..(b + 1) * tq, ..]),
+            dk.slice_mut(s![b * tv..(b + 1) * tv, ..]),
+        );
     }
     Ok(if k.is_some() {
         vec![dq, dv, dk]
@@ -167,4 +199,93 @@ pub fn backward<F: Float, S: Score<F>>(
         dv += &dk;
         vec![dq, dv]
     })
+}
+
+/// `Attention` and `AdditiveAttention`: the score `S`, its learned `scale` (a parameter named
+/// `scale` with `use_scale`), and the shared forward and backward above.
+#[derive(Debug)]
+pub struct ScoredAttention<F, S, C> {
+    cfg: C,
+    score: S,
+    scale: Array1<F>,
+    dscale: Array1<F>,
+    cache: Option<Cache<F>>,
+}
+
+impl<F: Float, S, C> ScoredAttention<F, S, C> {
+    pub fn new(cfg: C, score: S, scale: Array1<F>) -> Self {
+        let dscale = Array1::zeros(scale.len());
+        ScoredAttention { cfg, score, scale, dscale, cache: None }
+    }
+}
+
+impl<F: Float, S: Score<F> + 'static, C: AttentionConfig> Layer<F> for ScoredAttention<F, S, C> {
+    fn class(&self) -> &'static str {
+        self.cfg.class()
+    }
+
+    fn config(&self) -> Value {
+        self.cfg.to_json()
+    }
+
+    fn forward(&mut self, _x: LayerInput<'_, F>, _ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
+        Err(RnnError::value(format!("{}: takes a list [query, value] or [query, value, key]", self.cfg.class())))
+    }
+
+    fn backward(&mut self, _dy: Array2<F>, _ctx: &mut GradCtx<F>) -> Result<Option<Array2<F>>> {
+        Err(RnnError::state(format!("{}: takes a list of inputs; use backward_many", self.cfg.class())))
+    }
+
+    fn forward_many(&mut self, xs: Vec<Tensor<F>>, masks: &[Option<Mask>], ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
+        let (y, cache) = forward(&self.score, &self.scale, self.cfg.class(), xs, masks, ctx)?;
+        self.cache = cache;
+        Ok(y)
+    }
+
+    fn backward_many(&mut self, dy: Array2<F>, ctx: &mut GradCtx<F>) -> Result<Vec<Array2<F>>> {
+        backward(&self.score, &self.scale, &mut self.dscale, self.cfg.class(), self.cache.take(), dy, ctx)
+    }
+
+    fn param_names(&self) -> Vec<String> {
+        if self.cfg.use_scale() {
+            vec!["scale".into()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn param(&self, _i: usize) -> ArrayViewD<'_, F> {
+        self.scale.view().into_dyn()
+    }
+
+    fn grad(&self, _i: usize) -> ArrayViewD<'_, F> {
+        self.dscale.view().into_dyn()
+    }
+
+    fn assign_param(&mut self, _i: usize, value: ArrayViewD<F>) -> Result<()> {
+        self.scale.iter_mut().zip(value.iter()).for_each(|(a, &b)| *a = b);
+        Ok(())
+    }
+
+    fn visit_params(&mut self, f: &mut ParamVisitor<'_, F>) {
+        if self.cfg.use_scale() {
+            f(0, self.scale.view_mut().into_dyn(), self.dscale.view().into_dyn());
+        }
+    }
+
+    fn zero_grad(&mut self) {
+        self.dscale.fill(F::zero());
+    }
+
+    fn trainable(&self) -> bool {
+        self.cfg.trainable()
+    }
+
+    fn set_trainable(&mut self, trainable: bool) {
+        self.cfg.set_trainable(trainable);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
