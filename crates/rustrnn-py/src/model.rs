@@ -295,6 +295,12 @@ impl ModelHandle {
         with_model!(self, s, T, { compute(py, || s.write(|m| m.set_trainable(layer, trainable))) })
     }
 
+    /// Keras's `reset_states`: of one layer by name, or of every stateful layer.
+    #[pyo3(signature = (layer=None))]
+    fn reset_states(&self, py: Python<'_>, layer: Option<&str>) -> Result<()> {
+        with_model!(self, s, T, { compute(py, || s.write_same(|m| m.reset_states(layer))) })
+    }
+
     /// Reseeds the dropout masks.
     fn set_seed(&self, py: Python<'_>, seed: u64) -> Result<()> {
         with_model!(self, s, T, {
