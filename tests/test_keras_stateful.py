@@ -164,3 +164,17 @@ def test_reset_states_names_layers_that_are_not_stateful():
         m._handle.reset_states(m.layers[1].name)
     with pytest.raises(rustrnn.ArgumentError, match="not a layer of this model"):
         m._handle.reset_states("nope")
+
+
+def test_functional_models_carry_states_and_layers_reset_in_every_model_built_with_them():
+    rustrnn.manual_seed(4)
+    inp = keras.Input(batch_shape=(2, None, 3))
+    rnn = L.GRU(4, stateful=True)
+    model = keras.Model(inp, L.Dense(1)(rnn(inp)))
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    first, second = model.predict(x), model.predict(x)
+    assert np.abs(first - second).max() > 1e-4
+    rnn.reset_states()
+    np.testing.assert_array_equal(model.predict(x), first)
+    rnn.reset_state()  # Keras 3's name
+    np.testing.assert_array_equal(model.predict(x), first)
