@@ -109,6 +109,19 @@ def test_a_changed_batch_size_is_an_error_naming_it():
     m.reset_states()
     with pytest.raises(rustrnn.ShapeError, match="expected 2 rows"):  # as in Keras, a reset keeps the batch size
         m.predict(x[:1])
+    # The batch size an Input declares holds from the first call (Keras builds the states for it).
+    with pytest.raises(rustrnn.ShapeError, match="expected 2 rows"):
+        char_model(True).predict(np.ones((4, 3), np.int64), batch_size=4)
+    free = rustrnn.Sequential([L.Embedding(5, 2), L.LSTM(3, stateful=True)])
+    free.predict(np.ones((4, 3), np.int64), batch_size=4)  # no declared size: the first batch fixes it
+    with pytest.raises(rustrnn.ShapeError, match="expected 4 rows"):
+        free.predict(np.ones((2, 3), np.int64))
+
+
+def test_a_keras_file_keeps_its_batch_size():
+    model, ref = load("stateful_lstm")
+    with pytest.raises(rustrnn.ShapeError, match="expected 3 rows"):
+        model.predict(ref["x0"][:2])
 
 
 def test_a_sequence_of_padding_keeps_its_states():

@@ -163,6 +163,9 @@ class Model:
             holders = getattr(layer, "_holders", None)
             if holders is not None:
                 holders.add(self)  # where layer.reset_states() reaches this model's states
+        batch = self._declared_batch_size()
+        if batch is not None and self._stateful_layers():
+            self._handle.fix_batch_size(batch)  # as Keras, which builds stateful layers for that batch size
         self._after_build()
         if self.optimizer is not None:
             self._compile_native()
@@ -658,6 +661,12 @@ class Model:
     def _build_saved(self) -> Optional[str]:
         """Builds the native model of a model rebuilt by ``from_config``; returns why it cannot."""
         return None
+
+    def _declared_batch_size(self) -> Optional[int]:
+        """The batch size the model's inputs declare (``Input(batch_size=...)``, ``batch_shape``), if any."""
+        inputs = getattr(self, "inputs", None) or [getattr(self, "_declared_input", None)]
+        sizes = [t.shape[0] for t in inputs if t is not None and getattr(t, "shape", None) and t.shape[0] is not None]
+        return int(sizes[0]) if sizes else getattr(self, "_keras_batch_size", None)
 
     def _stateful_layers(self) -> list:
         return [l.name for l in getattr(self, "layers", None) or [] if getattr(l, "stateful", False)]

@@ -177,6 +177,15 @@ impl<F: Float> Model<F> {
         self.layers().iter().any(|l| l.layer.stateful())
     }
 
+    /// The batch size of every stateful layer, as the model's input declares it.
+    pub fn fix_batch_size(&mut self, batch: usize) -> Result<()> {
+        if batch == 0 {
+            return Err(RnnError::value("batch_size: expected a positive integer, got 0"));
+        }
+        self.trainer.net.layers_mut().iter_mut().for_each(|l| l.layer.fix_batch_size(batch));
+        Ok(())
+    }
+
     /// Keras's `reset_states`: of the layer named `layer` (an error unless it
     /// is a stateful layer of this model), or of every stateful layer.
     pub fn reset_states(&mut self, layer: Option<&str>) -> Result<()> {

@@ -309,6 +309,8 @@ def sequential_from_config(config: Any, reader: Any, dtype: Any, where: str) -> 
     if not builder.layers:
         raise ModelFileError(f"{where}: the model has no layers")
     model = Sequential(builder.layers, dtype=dtype, name=config.get("config", {}).get("name"))
+    if input_shape and input_shape[0] is not None:
+        model._keras_batch_size = int(input_shape[0])  # the fixed batch size of Keras's stateful layers
     if isinstance(builder.layers[0], builder.L.Embedding):
         model.build()
     elif input_shape:

@@ -209,6 +209,10 @@ pub trait Layer<F: Float>: Debug + Send + Sync {
     /// Keras's `reset_states` of a `stateful` layer: forgets the states
     /// carried from the last batch.
     fn reset_states(&mut self) {}
+
+    /// A `stateful` layer's batch size, declared by the model's input
+    /// (`Input(batch_size=...)`); otherwise the first batch fixes it.
+    fn fix_batch_size(&mut self, _batch: usize) {}
 }
 
 /// A layer with its name in the model, unique, e.g. `lstm_1`; its

@@ -351,8 +351,8 @@ impl<F: Float> RecurrentLayer<F> {
             Some(b) if b != batch => {
                 return Err(RnnError::shape(format!(
                     "{}(stateful=True): the batch size must stay the same from batch to batch (the states of row i carry \
-                     over to row i of the next batch): expected {b} rows as in the first batch, got {batch}; use a fixed \
-                     batch_size that divides the number of samples",
+                     over to row i of the next batch): expected {b} rows (the model's batch size, declared by its Input \
+                     or fixed by its first batch), got {batch}; use that batch_size and a number of samples it divides",
                     self.cfg.cell.name()
                 )))
             }
@@ -651,6 +651,12 @@ impl<F: Float> Layer<F> for RecurrentLayer<F> {
 
     fn reset_states(&mut self) {
         self.carried = None;
+    }
+
+    fn fix_batch_size(&mut self, batch: usize) {
+        if self.cfg.stateful {
+            self.stateful_batch = Some(batch);
+        }
     }
 
     fn state_layout(&self) -> Option<(usize, bool)> {
