@@ -261,7 +261,7 @@ class _Recurrent(Layer):
     are the initial states of the same row of the next batch (in ``predict``,
     ``fit`` and ``evaluate`` alike, without a gradient into the previous
     batch), until :meth:`reset_states`. The batch size must stay the same:
-    it is fixed by the first batch (Keras: by ``Input(batch_size=...)``).
+    the one ``Input(batch_size=...)`` declares (as Keras), else the first batch's.
     """
 
     def __init__(self, units: int, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
