@@ -53,6 +53,9 @@ def test_weights_land_where_they_belong_with_the_linear_transposed(bidirectional
     e, r, f = (layer.name for layer in m.layers)
     np.testing.assert_allclose(w[f"{e}/embeddings"], sd["emb.weight"], rtol=1e-6)
     np.testing.assert_allclose(w[f"{r}/weight_hh_l0"], sd["rnn.weight_hh_l0"], rtol=1e-6)
+    # Keras's one bias: torch's two, added (the same outputs).
+    np.testing.assert_allclose(w[f"{r}/bias_ih_l0"], sd["rnn.bias_ih_l0"] + sd["rnn.bias_hh_l0"], rtol=1e-6)
+    assert f"{r}/bias_hh_l0" not in w
     np.testing.assert_allclose(w[f"{f}/kernel"], sd["fc.weight"].T, rtol=1e-6)
     np.testing.assert_allclose(w[f"{f}/bias"], sd["fc.bias"], rtol=1e-6)
 
@@ -74,7 +77,7 @@ def test_torch_bias_false_gives_zero_biases():
     sd = {k: v for k, v in _state(rng).items() if "bias_" not in k}
     m = _model()
     load_torch_weights(m, sd)
-    assert not m.get_weight_dict()[f"{m.layers[1].name}/bias_hh_l0"].any()
+    assert not m.get_weight_dict()[f"{m.layers[1].name}/bias_ih_l0"].any()
 
 
 def test_ambiguous_or_mismatched_is_refused_and_nothing_is_written():

@@ -67,10 +67,10 @@ def test_merge_modes_and_sequence_shapes():
         assert y.shape == (3, 6, 3)
         np.testing.assert_allclose(y.sum(-1), 1.0, rtol=1e-5)
         info = m.layers[0].get_weights()
-        assert len(info) == 8  # 4 tensors per direction
+        assert len(info) == 6  # 3 tensors per direction (Keras's one bias)
     m = rustrnn.Sequential([layers.LSTM(4, num_layers=3, layer_dropout=0.5), layers.Dense(2)])
     assert m.predict(x).shape == (3, 2)
-    assert len(m.layers[0].get_weights()) == 12
+    assert len(m.layers[0].get_weights()) == 9
 
 
 def test_summary_lists_shapes_and_parameter_counts(capsys):
@@ -80,7 +80,7 @@ def test_summary_lists_shapes_and_parameter_counts(capsys):
     out = capsys.readouterr().out
     assert "embedding (Embedding)" in out and "(None, None, 4)" in out
     assert "(None, 10)" in out  # bidirectional LSTM, concat
-    total = 10 * 4 + 2 * (4 * 5 * (4 + 5) + 2 * 4 * 5) + 10 + 1
+    total = 10 * 4 + 2 * 4 * 5 * (4 + 5 + 1) + 10 + 1  # Keras's: one bias per gate
     assert f"Total params: {total:,}" in out
     assert m.count_params() == total
 

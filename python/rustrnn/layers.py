@@ -242,8 +242,9 @@ class _Recurrent(Layer):
     training, one mask per sequence reused at every step. ``kernel_initializer``
     (default ``"glorot_uniform"``), ``recurrent_initializer`` (``"orthogonal"``),
     ``bias_initializer`` (``"zeros"``) and, for LSTM, ``unit_forget_bias``
-    (``True``) are Keras's (see :mod:`rustrnn.initializers`). ``use_bias=False``
-    drops both biases.
+    (``True``) are Keras's (see :mod:`rustrnn.initializers`). The bias is
+    Keras's one per gate, ``bias_ih_l0`` (a GRU with ``reset_after`` also has
+    Keras's recurrent bias, ``bias_hh_l0``); ``use_bias=False`` drops them.
 
     Without ``return_sequences`` the output is each sequence's last valid
     step (for a bidirectional layer: the forward direction's last valid step

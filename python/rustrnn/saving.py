@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import re
 import warnings
 from typing import Any
 
@@ -29,10 +30,14 @@ from .errors import MemoryError as AllocationError
 __all__ = ["save_model", "load_model", "model_to_bytes"]
 
 FORMAT = "rustrnn.model"
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 # Version 1 wrote a recurrent layer's PyTorch between-layer dropout as "dropout",
 # which now means Keras's input dropout: such files are read with their old meaning.
-READABLE_VERSIONS = ("1", "2")
+# Versions 1 and 2 hold a bias_hh for every Keras-style recurrent layer; since 3
+# the layers with Keras's one bias have none, and an older file's is added to
+# bias_ih when read (the same outputs).
+READABLE_VERSIONS = ("1", "2", "3")
+_FOLDED_BIAS = re.compile(r"(.*/)bias_hh(_l\d+(?:_reverse)?)$")
 
 
 def _upgrade(config: Any, version: Any) -> Any:
@@ -214,7 +219,9 @@ def _load(path: str, data: bytes, compile: bool) -> Any:
             raise ModelFileError(f"{path}: unexpected tensors {', '.join(unknown)}")
         names = model._weight_names()
         missing = [n for n in names if n not in weights]
-        extra = [n for n in weights if n not in names]
+        # An older file's recurrent bias where the layer has Keras's one bias: added to bias_ih when set.
+        folded = [n for n in weights if n not in names and (m := _FOLDED_BIAS.match(n)) and f"{m[1]}bias_ih{m[2]}" in names]
+        extra = [n for n in weights if n not in names and n not in folded]
         if missing or extra:
             raise ModelFileError(f"{path}: weights do not match the architecture (missing: {', '.join(missing) or '-'}; unexpected: {', '.join(extra) or '-'})")
         for n, arr in weights.items():

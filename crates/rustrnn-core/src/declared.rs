@@ -59,7 +59,17 @@ fn layer(name: &str, config: &dyn DynLayerConfig, input: Flow) -> Result<usize> 
             };
             let flag = |key: &str, default: bool| c.get(key).and_then(Value::as_bool).unwrap_or(default);
             let (bidirectional, bias) = (flag("bidirectional", false), flag("use_bias", true));
-            recurrent(&what, cell, input.features(), size("units"), size("num_layers").max(1), bidirectional, bias)
+            let (units, layers) = (size("units"), size("num_layers").max(1));
+            // `param_elements` counts two biases; Keras's one bias (`RecurrentConfig::single_bias`)
+            // has no bias_hh, except a GRU with reset_after; `use_bias=False` has none.
+            let with_two = recurrent(&what, cell, input.features(), units, layers, bidirectional, bias)?;
+            let biases = match (bias, class == "GRU" && flag("reset_after", true)) {
+                (false, _) => 0,
+                (true, false) => 1,
+                (true, true) => 2,
+            };
+            let one = memory::elements(&what, &[cell.gates(), units.max(1), layers, if bidirectional { 2 } else { 1 }])?;
+            Ok(with_two - one * (2 - biases))
         }
         _ => Ok(0), // Dropout, Masking, Concatenate: no parameters
     }
@@ -99,7 +109,19 @@ mod tests {
             {"class": "Embedding", "name": "e", "config": {"input_dim": 100, "output_dim": 8}},
             {"class": "LSTM", "name": "l", "config": {"units": 16}},
             {"class": "Dense", "name": "d", "config": {"units": 1, "activation": "sigmoid"}}]});
-        assert_eq!(declared_params(&spec).unwrap(), 100 * 8 + 4 * 16 * (8 + 16 + 2) + 17);
+        // Keras's one bias per gate (a GRU with reset_after: two).
+        assert_eq!(declared_params(&spec).unwrap(), 100 * 8 + 4 * 16 * (8 + 16 + 1) + 17);
+        let gru = |reset_after: bool| {
+            json!({"type": "sequential", "input": {"kind": "indices"}, "layers": [
+                {"class": "Embedding", "name": "e", "config": {"input_dim": 10, "output_dim": 2}},
+                {"class": "GRU", "name": "g", "config": {"units": 3, "reset_after": reset_after, "bidirectional": true}}]})
+        };
+        assert_eq!(declared_params(&gru(true)).unwrap(), 20 + 2 * 9 * (2 + 3 + 2));
+        assert_eq!(declared_params(&gru(false)).unwrap(), 20 + 2 * 9 * (2 + 3 + 1));
+        let no_bias = json!({"type": "sequential", "input": {"kind": "indices"}, "layers": [
+            {"class": "Embedding", "name": "e", "config": {"input_dim": 10, "output_dim": 2}},
+            {"class": "SimpleRNN", "name": "s", "config": {"units": 3, "use_bias": false, "num_layers": 2}}]});
+        assert_eq!(declared_params(&no_bias).unwrap(), 20 + 3 * (2 + 3) + 3 * (3 + 3));
         let huge = json!({"type": "sequential", "input": {"kind": "indices"}, "layers": [
             {"class": "Embedding", "name": "e", "config": {"input_dim": 1u64 << 62, "output_dim": 1u64 << 20}}]});
         assert!(matches!(declared_params(&huge), Err(RnnError::Memory(_))));

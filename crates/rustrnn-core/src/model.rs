@@ -8,7 +8,7 @@ use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::infer::{Sampling, StepModel};
 use crate::models::{Forward, Functional, GraphSpec, Input, LayerInfo, ModelSpec, Network, Seq2Seq, Seq2SeqConfig, Sequential};
-use crate::nn::{all_param_names, find_param, NamedLayer};
+use crate::nn::{all_param_names, find_folded, find_param, NamedLayer};
 use crate::train::{BatchStats, Loss, NamedArrays, OptimizerConfig, Schedule, Trainer};
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD};
 use serde_json::Value;
@@ -126,18 +126,31 @@ impl<F: Float> Model<F> {
     pub fn set_weights(&mut self, weights: Vec<(String, ArrayD<F>)>) -> Result<()> {
         let layers = self.layers();
         let mut staged = Vec::with_capacity(weights.len());
+        // Older files' parameters that a layer folds into another one, added after the sets.
+        let mut folded = Vec::new();
         for (name, a) in weights {
-            let (l, p) = find_param(layers, &name)?;
+            let (l, p, fold) = match find_param(layers, &name) {
+                Ok((l, p)) => (l, p, false),
+                Err(e) => find_folded(layers, &name).map(|(l, p)| (l, p, true)).ok_or(e)?,
+            };
             let want = layers[l].param(p).shape().to_vec();
             if a.shape() != want.as_slice() {
                 return Err(RnnError::shape(format!("{name}: expected shape {}, got {}", fmt_shape(&want), fmt_shape(a.shape()))));
             }
-            staged.push((l, p, a));
+            if fold {
+                folded.push((l, p, a));
+            } else {
+                staged.push((l, p, a));
+            }
         }
         self.step = None;
         let layers = self.trainer.net.layers_mut();
         for (l, p, a) in staged {
             layers[l].set_param(p, a.view())?;
+        }
+        for (l, p, a) in folded {
+            let sum = &layers[l].param(p) + &a;
+            layers[l].set_param(p, sum.view())?;
         }
         Ok(())
     }

@@ -51,7 +51,8 @@ def _h5py():
 def keras_recurrent_to_torch(cls: str, units: int, vs: list, reset_after: bool, suffix: str) -> dict:
     """PyTorch-named arrays (``weight_ih{suffix}``, ...) of a Keras recurrent cell's ``[kernel,
     recurrent_kernel(, bias)]``. Keras's one bias becomes ``bias_ih`` with ``bias_hh`` = 0 (the same
-    outputs); a GRU with ``reset_after`` has Keras's two biases."""
+    outputs; rustrnn's Keras-style layers add a given ``bias_hh`` to their one bias); a GRU with
+    ``reset_after`` has Keras's two biases."""
     kernel, recurrent = vs[:2]
     w = {f"weight_ih{suffix}": keras_to_torch_gates(kernel.T, cls, units),
          f"weight_hh{suffix}": keras_to_torch_gates(recurrent.T, cls, units)}

@@ -80,7 +80,8 @@ def _recurrent_vars(cls: str, units: int, w: dict, sfx: str, reset_after: bool) 
     if f"bias_ih{sfx}" not in w:  # use_bias=False
         return [np.ascontiguousarray(a, dtype=np.float32) for a in (kernel, recurrent)]
     b_ih = keras_to_torch_gates(w[f"bias_ih{sfx}"], cls, units)
-    b_hh = keras_to_torch_gates(w[f"bias_hh{sfx}"], cls, units)
+    # Keras's one bias: rustrnn's Keras-style layers have no bias_hh then (a constant zero).
+    b_hh = keras_to_torch_gates(w.get(f"bias_hh{sfx}", np.zeros_like(b_ih)), cls, units)
     bias = np.stack([b_ih, b_hh]) if cls == "GRU" and reset_after else b_ih + b_hh
     return [np.ascontiguousarray(a) for a in (kernel, recurrent, bias)]
 

@@ -7,9 +7,7 @@ of a ``.keras`` archive, written by :mod:`rustrnn.interop.keras_out`), and
 As in Keras, weights are matched by the model's structure, not by layer names:
 the i-th Keras layer of a class is the group ``layers/<class>_<i>``. Every
 group's array count and shapes are checked before anything is set. What is not
-in the file: rustrnn's two recurrent biases are saved as Keras's one (their
-sum; loaded back as ``bias_ih`` = the sum, ``bias_hh`` = 0: the same outputs),
-and the optimizer state (Keras writes and reads it too; rustrnn's
+in the file: the optimizer state (Keras writes and reads it too; rustrnn's
 :meth:`~rustrnn.Model.save` keeps it).
 """
 

@@ -5,7 +5,8 @@ Each rustrnn layer with weights takes the parameters of one torch module:
     rustrnn layer                      torch module (state_dict entries under its prefix)
     Embedding  embeddings (V, E)       nn.Embedding  weight (V, E)
     LSTM/GRU/SimpleRNN weight_ih_l0..  nn.LSTM/GRU/RNN  the same names and shapes (gate order is PyTorch's
-                                       in both); bias=False becomes zero biases
+                                       in both); bias=False becomes zero biases; where the layer has
+                                       Keras's one bias, bias_ih_l0 takes bias_ih + bias_hh
     Dense      kernel (I, U), bias     nn.Linear  weight (U, I) (transposed), bias (U,); no bias -> zeros
 
 Which module goes to which layer is given by ``mapping`` ({layer name: torch
@@ -129,6 +130,12 @@ def _translate(layer: Any, want: Dict[str, Tuple[int, ...]], params: Dict[str, n
         return None, f"{where} is an LSTM with proj_size, which rustrnn's layers do not have"
     if "weight_ih_l0" not in params:
         return None, f"{where} is not a recurrent module (parameters {sorted(params)})"
+    # Keras's one bias (the Keras-style LSTM, SimpleRNN, GRU(reset_after=False)): torch's two are added.
+    params = dict(params)
+    for name in [k for k in params if k.startswith("bias_hh") and k not in want]:
+        b_ih = "bias_ih" + name[len("bias_hh"):]
+        if b_ih in want and b_ih in params and params[b_ih].shape == params[name].shape:
+            params[b_ih] = params[b_ih] + params.pop(name)
     out = {}
     for name, shape in want.items():
         if name in params:

@@ -119,7 +119,11 @@ impl<F: Float> StepModel<F> {
                         w_ih: m2(get(format!("weight_ih_l{k}"))?),
                         w_hh: m2(get(format!("weight_hh_l{k}"))?),
                         b_ih: m1(get(format!("bias_ih_l{k}"))?),
-                        b_hh: m1(get(format!("bias_hh_l{k}"))?),
+                        // Keras's one bias (`single_bias`): the recurrent one is zero.
+                        b_hh: match r.cfg.single_bias() {
+                            true => ndarray::Array1::zeros(r.cfg.cell.gates() * r.cfg.units),
+                            false => m1(get(format!("bias_hh_l{k}"))?),
+                        },
                     }));
                 }
             } else if let Some(d) = any.downcast_ref::<Dense<F>>() {

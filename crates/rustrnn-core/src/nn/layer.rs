@@ -213,6 +213,13 @@ pub trait Layer<F: Float>: Debug + Send + Sync {
     /// A `stateful` layer's batch size, declared by the model's input
     /// (`Input(batch_size=...)`); otherwise the first batch fixes it.
     fn fix_batch_size(&mut self, _batch: usize) {}
+
+    /// A parameter this layer no longer has but still reads from older files
+    /// by adding it to parameter `i` (a Keras-style recurrent layer's
+    /// `bias_hh`, folded into its one bias): `Some(i)`.
+    fn folded_into(&self, _param: &str) -> Option<usize> {
+        None
+    }
 }
 
 /// A layer with its name in the model, unique, e.g. `lstm_1`; its
@@ -287,6 +294,14 @@ pub fn find_param<F: Float>(layers: &[NamedLayer<F>], name: &str) -> Result<(usi
     }
     let all: Vec<String> = all_param_names(layers);
     Err(RnnError::value(format!("name: {name:?} is not a parameter of this model; expected one of {}", all.join(", "))))
+}
+
+/// `(layer, index)` of the parameter that the no longer existing `name`
+/// (`layer/param`) is added to when read, see [`Layer::folded_into`].
+pub fn find_folded<F: Float>(layers: &[NamedLayer<F>], name: &str) -> Option<(usize, usize)> {
+    let (layer, param) = name.split_once('/')?;
+    let li = layers.iter().position(|l| l.name == layer)?;
+    Some((li, layers[li].layer.folded_into(param)?))
 }
 
 /// Every parameter as `layer/param`, in model order.

@@ -30,6 +30,6 @@ pub mod time_distributed;
 pub use activation::Activation;
 pub use attention::{AttentionConfig, AttentionKind};
 pub use config::{DynLayerConfig, Flow, LayerConfig};
-pub use layer::{all_param_names, find_param, Ctx, GradCtx, Layer, LayerInput, Mode, NamedLayer, ParamVisitor, States};
+pub use layer::{all_param_names, find_folded, find_param, Ctx, GradCtx, Layer, LayerInput, Mode, NamedLayer, ParamVisitor, States};
 pub use recurrent::{MergeMode, RecurrentConfig, RecurrentLayer};
 pub use tensor::{Mask, Memory, Tensor};

@@ -241,6 +241,14 @@ impl LayerConfig for RecurrentConfig {
 }
 
 impl RecurrentConfig {
+    /// Keras's one bias per gate: a Keras-style layer (Keras's initializers)
+    /// other than a GRU with `reset_after` (which has Keras's input and
+    /// recurrent biases) keeps `bias_hh` at zero, out of its parameters, so
+    /// that the effective bias moves as Keras's does. PyTorch's layers keep both.
+    pub fn single_bias(&self) -> bool {
+        self.use_bias && self.init.is_some() && self.cell != CellKind::Gru
+    }
+
     pub fn directions(&self) -> usize {
         if self.bidirectional {
             2
@@ -329,6 +337,9 @@ impl<F: Float> RecurrentLayer<F> {
                 keras_init(&mut stack, cfg.cell, init, &mut rng)?;
             }
             for slot in stack.slots() {
+                if cfg.single_bias() && slot.kind == ParamKind::BiasHh {
+                    continue; // a constant zero (keras_init), neither trained nor counted
+                }
                 let public = if split { slot.name.replacen("_l0", &format!("_l{k}"), 1) } else { slot.name.clone() };
                 names.push((k, slot.name.clone(), public));
             }
@@ -641,6 +652,14 @@ impl<F: Float> Layer<F> for RecurrentLayer<F> {
         self.cfg.trainable = trainable;
     }
 
+    /// Files written before [`RecurrentConfig::single_bias`] hold a `bias_hh`:
+    /// it is added to `bias_ih` (the same outputs).
+    fn folded_into(&self, param: &str) -> Option<usize> {
+        let rest = param.strip_prefix("bias_hh").filter(|_| self.cfg.single_bias())?;
+        let target = format!("bias_ih{rest}");
+        self.names.iter().position(|n| n.2 == target)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -832,6 +851,18 @@ mod tests {
         let b = stack.param("bias_ih_l0").unwrap();
         assert!(b.iter().enumerate().all(|(i, v)| *v == f64::from(u8::from((units..2 * units).contains(&i)))));
         assert!(stack.param("bias_hh_l0").unwrap().iter().all(|v| *v == 0.0));
+        // Keras's one bias: bias_hh is a constant zero outside the parameters, read from older files into bias_ih.
+        assert_eq!(l.param_names(), ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0"]);
+        assert_eq!(l.folded_into("bias_hh_l0"), Some(2));
+        assert_eq!(l.folded_into("bias_ih_l0"), None);
+        let two = layer("SimpleRNN", json!({"units": 2, "bidirectional": true}), 3);
+        assert_eq!(
+            two.param_names(),
+            ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse"]
+        );
+        assert_eq!(two.folded_into("bias_hh_l0_reverse"), Some(5));
+        let gru = |after: bool| layer("GRU", json!({"units": 2, "reset_after": after}), 3).param_names().len();
+        assert_eq!((gru(true), gru(false)), (4, 3));
         let no_bias = layer("GRU", json!({"units": 4, "use_bias": false, "unit_forget_bias": false}), 3);
         assert_eq!(no_bias.param_names(), ["weight_ih_l0", "weight_hh_l0"]);
         let e = RecurrentConfig::parse("LSTM", &mut Obj::new("lstm", &json!({"units": 2, "kernel_initializer": "xavier"})).unwrap());

@@ -195,6 +195,9 @@ impl<F: Float> Optimizer<F> {
         for (name, value) in entries {
             let (param, slot) = name.rsplit_once('/').unwrap_or(("", ""));
             let k = slot_names.iter().position(|s| *s == slot);
+            if !shapes.contains_key(param) && k.is_some() && crate::nn::find_folded(layers, param).is_some() {
+                continue; // an older file's slots of a parameter now folded into another one
+            }
             let (Some(shape), Some(k)) = (shapes.get(param), k) else {
                 return Err(RnnError::value(format!(
                     "optimizer state: {name:?} is not a slot of this optimizer for a parameter of this model"
