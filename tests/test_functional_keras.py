@@ -19,10 +19,8 @@ def load(case):
 def recurrent(cls, units, kernel, recurrent_kernel, bias):
     gates = lambda w: keras_to_torch_gates(w, cls, units)  # noqa: E731
     if bias.ndim == 2:  # GRU reset_after: input and recurrent biases
-        b_ih, b_hh = bias[0], bias[1]
-    else:
-        b_ih, b_hh = bias, np.zeros_like(bias)
-    return [gates(kernel.T), gates(recurrent_kernel.T), gates(b_ih), gates(b_hh)]
+        return [gates(kernel.T), gates(recurrent_kernel.T), gates(bias[0]), gates(bias[1])]
+    return [gates(kernel.T), gates(recurrent_kernel.T), gates(bias)]  # Keras's one bias
 
 
 def keras_weights(f, layer):
