@@ -3,6 +3,10 @@
 use super::microkernel::{GemmElem, MR};
 use crate::kernels::isa::{self, Isa};
 use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+/// From this many values, a row-major B is packed in parallel.
+const PARALLEL_PACK_MIN: usize = 1 << 18;
 
 /// B (k × n) packed once into panels of `NR` columns — for each panel, `k` rows
 /// of `NR` values, zero-padded past `n` — so it can be reused by many products
@@ -48,15 +52,20 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
         self.data.clear();
         self.data.resize(panels * k * nr, F::zero());
         if b.strides()[1] == 1 {
-            // Row-major B (the weight gradients' x and h_prev, N × I): read each
-            // row once and deal it out to the panels.
-            for kk in 0..k {
-                let row = b.row(kk);
-                let row = row.as_slice().expect("unit column stride");
-                for (p, chunk) in row.chunks(nr).enumerate() {
-                    let at = (p * k + kk) * nr;
-                    self.data[at..at + chunk.len()].copy_from_slice(chunk);
+            // Row-major B (the weight gradients' x and h_prev, N × I): each
+            // panel a straight copy of its columns' cache lines, row by row;
+            // in parallel when large (it precedes the product's parallel part).
+            let fill = |(p, panel): (usize, &mut [F])| {
+                let cols = p * nr..n.min((p + 1) * nr);
+                for kk in 0..k {
+                    let row = b.row(kk);
+                    panel[kk * nr..kk * nr + cols.len()].copy_from_slice(&row.as_slice().expect("unit column stride")[cols.clone()]);
                 }
+            };
+            if k * n >= PARALLEL_PACK_MIN {
+                self.data.par_chunks_mut(k * nr).enumerate().for_each(fill);
+            } else {
+                self.data.chunks_mut(k * nr).enumerate().for_each(fill);
             }
             return;
         }
