@@ -176,16 +176,18 @@ def test_every_help_page_renders(argv, capsys):
     assert e.value.code == 0 and "usage:" in out, err
 
 
-@pytest.mark.parametrize("cell, bidirectional, outputs, activation", [
-    ("lstm", True, 1, "sigmoid"), ("gru", False, 3, "softmax"), ("lstm", False, 1, "linear")])
-def test_an_ensemble_is_one_model_that_averages_its_members_logits(cell, bidirectional, outputs, activation):
+@pytest.mark.parametrize("cell, bidirectional, outputs, activation, pooling", [
+    ("lstm", True, 1, "sigmoid", None), ("gru", False, 3, "softmax", None), ("lstm", False, 1, "linear", None),
+    ("gru", False, 1, "sigmoid", "average"), ("lstm", True, 3, "softmax", "average"), ("gru", True, 1, "sigmoid", "max")])
+def test_an_ensemble_is_one_model_that_averages_its_members_logits(cell, bidirectional, outputs, activation, pooling):
     from rustrnn.demos import recipes
 
     rng = np.random.default_rng(0)
     members = []
     for k in range(3):
         rustrnn.manual_seed(k)
-        m = recipes.text_model(30, outputs, activation, embedding_dim=6, units=5, cell=cell, bidirectional=bidirectional)
+        m = recipes.text_model(30, outputs, activation, embedding_dim=6, units=5, cell=cell, bidirectional=bidirectional,
+                               pooling=pooling)
         m.build()
         m.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in m.get_weights()])  # biases too
         members.append(m)
@@ -207,7 +209,10 @@ def test_an_ensemble_is_one_model_that_averages_its_members_logits(cell, bidirec
     assert not np.allclose(outs[0], outs[1], atol=1e-3)  # the members differ: the average is not trivially one of them
     with pytest.raises(rustrnn.ArgumentError, match="same layer configurations"):
         recipes.ensemble([members[0], recipes.text_model(30, outputs, activation, embedding_dim=6, units=4, cell=cell,
-                                                         bidirectional=bidirectional)])
+                                                         bidirectional=bidirectional, pooling=pooling)])
+    with pytest.raises(rustrnn.ArgumentError, match="same architecture"):  # pooled and not pooled do not mix
+        recipes.ensemble([members[0], recipes.text_model(30, outputs, activation, embedding_dim=6, units=5, cell=cell,
+                                                         bidirectional=bidirectional, pooling="max" if pooling is None else None)])
 
 
 def test_train_classify_saves_an_ensemble_and_detects_english_for_glove(data_dir, capsys, tmp_path):
@@ -232,6 +237,22 @@ def test_train_classify_saves_an_ensemble_and_detects_english_for_glove(data_dir
     code, out, err = run_cli(capsys, "train", "classify", src, "-o", tmp_path / "c.rnn", "--epochs", "1", "--models", "1",
                              "--quiet", "--no-glove")
     assert code == 0 and "GloVe" not in err, err
+
+
+@pytest.mark.parametrize("pooling, layer", [("average", "GlobalAveragePooling1D"), ("max", "GlobalMaxPooling1D")])
+def test_train_classify_pooling_saves_a_pooled_ensemble_that_predict_and_text_predictor_read(data_dir, capsys, tmp_path, pooling, layer):
+    model = tmp_path / "pooled.rnn"
+    code, out, err = run_cli(capsys, "train", "classify", data_dir / "reviews.csv", "--text-column", "review", "--label-column",
+                             "sentiment", "-o", model, "--epochs", "2", "--models", "2", "--pooling", pooling, "--units", "8",
+                             "--no-glove", "--quiet")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "info", model)
+    assert code == 0 and layer in out and "models 2" in out, (out, err)
+    code, out, err = run_cli(capsys, "predict", model, "superb and wonderful")
+    assert code == 0, err
+    label, score = out.split("\t")[:2]
+    labels, scores = rustrnn.distributed.TextPredictor(model)(["superb and wonderful"])
+    assert labels == [label] and abs(scores[0] - float(score)) < 1e-3, (out, labels, scores)
 
 
 def test_regress_train_predict_and_info(data_dir, capsys, tmp_path):
@@ -402,15 +423,16 @@ def test_generate_demo_is_well_below_the_unigram_baseline():
 
 
 @pytest.mark.slow
-def test_g2p_demo_with_attention_word_error_rate_at_most_33_percent():
-    # Measured: WER 31.2%, PER 8.2% (3 epochs; 33.7% / 9.0% without attention). The issue's goal of 25% needs
-    # longer training than this test's budget.
+def test_g2p_demo_with_attention_word_error_rate_at_most_31_5_percent():
+    # Measured with the defaults (10 epochs of length-bucketed batches, beam 4): WER 29.8%, PER 7.75% on the
+    # 5,000 held-out words (AVX2 path; 3 epochs gave 31.2% / 8.2%). The bars leave room for another kernel
+    # path's rounding. Issue 10's goal of 25% is not reached: the curve flattens after 8 epochs (see README).
     from rustrnn.demos import g2p
 
     res = g2p.run()
-    assert res["attention"] == "luong" and res["test_words"] == 5000, res
-    assert res["wer"] <= 0.33, res
-    assert res["per"] < 0.09, res
+    assert res["attention"] == "luong" and res["test_words"] == 5000 and res["epochs"] == 10, res
+    assert res["wer"] <= 0.315, res
+    assert res["per"] < 0.085, res
 
 
 @pytest.mark.slow

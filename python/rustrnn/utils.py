@@ -1,5 +1,6 @@
 """Data helpers (Keras' ``keras.utils`` names): ``pad_sequences`` (from
-:mod:`rustrnn.text`), ``to_categorical`` and ``timeseries_dataset_from_array``."""
+:mod:`rustrnn.text`), ``to_categorical`` and ``timeseries_dataset_from_array``; ``LengthBuckets`` batches
+padded sequences by length for ``fit``."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any, Optional
 import numpy as np
 
 from .errors import ArgumentError
+from ._length_buckets import LengthBuckets
 from ._timeseries_dataset import timeseries_dataset_from_array
 from .text import pad_sequences
 
-__all__ = ["pad_sequences", "to_categorical", "PyDataset", "timeseries_dataset_from_array"]
+__all__ = ["pad_sequences", "to_categorical", "PyDataset", "timeseries_dataset_from_array", "LengthBuckets"]
 
 
 class PyDataset:

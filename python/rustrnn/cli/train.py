@@ -17,6 +17,8 @@ from .errors import UserError
 
 #: Models of `train classify|regress` averaged by default (the sentiment demo: about a point over one model).
 MODELS = 3
+#: What the output layer reads of the recurrent layer (README: average and max pooling measured no better).
+POOLING = "last"
 #: Share of the training words' occurrences GloVe must know for the default to use it (English text).
 GLOVE_AUTO = 0.8
 
@@ -35,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--units", type=int, default=64, help="recurrent units (default: 64)")
         q.add_argument("--embedding-dim", type=int, default=64, help="word vector size (default: 64; 50 when GloVe is used)")
         q.add_argument("--bidirectional", action="store_true", help="read each text in both directions")
+        q.add_argument("--pooling", choices=("last", "average", "max"), default=POOLING,
+                       help="what the output layer reads: the recurrent layer's last state, or the average or maximum of its "
+                            f"states over the words (default: {POOLING})")
         q.add_argument("--glove", action=argparse.BooleanOptionalAction, default=None,
                        help="start from the built-in GloVe 50-d English word vectors (default: when GloVe knows at least "
                             f"{GLOVE_AUTO:.0%}% of the training words' occurrences, i.e. the text is English; --no-glove: never)")
@@ -208,7 +213,8 @@ def run_text(args: argparse.Namespace) -> int:
         rustrnn.manual_seed(member_seed)
         weights = None if vectors is None else embedding_matrix(tok, vectors, num_words=vocab, seed=member_seed)
         model = recipes.text_model(vocab, outputs, activation, embedding_dim=args.embedding_dim, units=args.units, cell=args.cell,
-                                   bidirectional=args.bidirectional, embedding_weights=weights)
+                                   bidirectional=args.bidirectional, embedding_weights=weights,
+                                   pooling=None if args.pooling == "last" else args.pooling)
         model.compile(optimizer=rustrnn.optimizers.Adam(args.learning_rate), loss=loss, metrics=[metric])
         if args.models > 1 and not args.quiet:
             print(f"model {k + 1} of {args.models}", file=sys.stderr)

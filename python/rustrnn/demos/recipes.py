@@ -41,11 +41,15 @@ def glove_vocabulary(tok: Any, glove_words: list, max_words: Optional[int] = Non
 
 
 def text_model(vocab: int, outputs: int, activation: str, embedding_dim: int = 64, units: int = 64, cell: str = "lstm",
-               bidirectional: bool = False, dropout: float = 0.5, embedding_weights: Optional[np.ndarray] = None) -> Any:
+               bidirectional: bool = False, dropout: float = 0.5, embedding_weights: Optional[np.ndarray] = None,
+               pooling: Optional[str] = None) -> Any:
     """``Embedding(mask_zero) → Dropout → LSTM/GRU → Dropout → Dense``.
 
     Dropout on both sides of the recurrent layer matters on a few thousand
     sentences: without it the model memorizes the training set within a few epochs.
+    ``pooling`` ``"average"`` (``"max"``) puts ``GlobalAveragePooling1D``
+    (``GlobalMaxPooling1D``) over the recurrent layer's states after it, so the
+    output reads every word's state rather than the last one only.
     """
     import rustrnn
     from rustrnn import layers
@@ -53,10 +57,12 @@ def text_model(vocab: int, outputs: int, activation: str, embedding_dim: int = 6
     rnn = {"lstm": layers.LSTM, "gru": layers.GRU, "simple_rnn": layers.SimpleRNN}[cell]
     if embedding_weights is not None:
         embedding_dim = embedding_weights.shape[1]
+    pool = {None: [], "average": [layers.GlobalAveragePooling1D()], "max": [layers.GlobalMaxPooling1D()]}[pooling]
     return rustrnn.Sequential([
         layers.Embedding(vocab, embedding_dim, mask_zero=True, weights=embedding_weights),
         layers.Dropout(dropout),
-        rnn(units, bidirectional=bidirectional),
+        rnn(units, bidirectional=bidirectional, return_sequences=bool(pool)),
+        *pool,
         layers.Dropout(dropout),
         layers.Dense(outputs, activation=activation),
     ])
@@ -69,7 +75,8 @@ def ensemble(members: list) -> Any:
     The merged layers are ``k`` times wider: the embeddings side by side, the
     recurrent weights block-diagonal gate by gate (so each member's units see
     only their own inputs and state: the members run independently), and the
-    output layer reads every member's state with its weights divided by ``k``.
+    output layer reads every member's state (or its pooled states: pooling is per unit)
+    with its weights divided by ``k``.
     Its pre-activation is the members' mean, so the ensemble's probability is
     ``sigmoid`` (``softmax``) of the members' averaged logits. At inference
     the recurrent product costs ``k`` times more than the members' together
@@ -84,20 +91,24 @@ def ensemble(members: list) -> Any:
     if k == 1:
         return members[0]
     structure = [[type(l) for l in m.layers] for m in members]
-    if k == 0 or any(s != [layers.Embedding, layers.Dropout, s[2], layers.Dropout, layers.Dense] for s in structure) or \
+    pools = (layers.GlobalAveragePooling1D, layers.GlobalMaxPooling1D)
+    if k == 0 or any(s[:2] != [layers.Embedding, layers.Dropout] or s[-2:] != [layers.Dropout, layers.Dense]
+                     or not (len(s) == 5 or (len(s) == 6 and s[3] in pools)) for s in structure) or \
             len({tuple(s) for s in structure}) != 1 or not issubclass(structure[0][2], layers._Recurrent):
         raise ArgumentError("members: expected one or more text_model()s of the same architecture")
     configs = [[l.get_config() for l in m.layers] for m in members]
     if any(c != configs[0] for c in configs):
         raise ArgumentError("members: expected models with the same layer configurations")
-    emb, drop1, rnn, drop2, dense = configs[0]
-    if rnn["num_layers"] != 1 or (rnn["bidirectional"] and rnn["merge_mode"] != "concat") or rnn["return_sequences"]:
+    emb, drop1, rnn, drop2, dense = configs[0][:3] + configs[0][-2:]
+    pool = [structure[0][3]()] if len(structure[0]) == 6 else []  # per unit over time: the members stay independent
+    if rnn["num_layers"] != 1 or (rnn["bidirectional"] and rnn["merge_mode"] != "concat") or rnn["return_sequences"] != bool(pool):
         raise ArgumentError("members: the recurrent layer must be one layer deep (bidirectional: merge_mode 'concat')")
     cls = structure[0][2]
     merged = rustrnn.Sequential([
         layers.Embedding(emb["input_dim"], k * emb["output_dim"], mask_zero=emb["mask_zero"]),
         layers.Dropout(drop1["rate"]),
         cls.from_config({**rnn, "units": k * rnn["units"]}),
+        *pool,
         layers.Dropout(drop2["rate"]),
         layers.Dense(dense["units"], activation=dense["activation"], use_bias=dense["use_bias"]),
     ], dtype=members[0].dtype)
