@@ -29,9 +29,18 @@ struct Pool {
 
 static POOL: Mutex<Pool> = Mutex::new(Pool { buffers: Vec::new(), bytes: 0 });
 
-fn lock() -> std::sync::MutexGuard<'static, Pool> {
-    // A panic elsewhere while holding the lock leaves the pool consistent.
-    POOL.lock().unwrap_or_else(|e| e.into_inner())
+/// The pool, or `None` while another thread holds it: pooling is only an
+/// optimisation, so a contended call allocates (or frees) as usual instead of
+/// waiting. This also keeps a forked child safe: a lock held by a thread of
+/// the parent at the fork is held forever in the child, which then simply
+/// never pools.
+fn lock() -> Option<std::sync::MutexGuard<'static, Pool>> {
+    match POOL.try_lock() {
+        Ok(guard) => Some(guard),
+        // A panic elsewhere while holding the lock leaves the pool consistent.
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }
 
 impl Pool {
@@ -104,20 +113,22 @@ fn for_overwrite_in<F: Float>(buffer: Option<Vec<F>>, rows: usize, cols: usize) 
 
 /// A (rows × cols) array of zeros, from the pool when it has a fitting buffer.
 pub fn zeros<F: Float>(rows: usize, cols: usize) -> Array2<F> {
-    let buffer = lock().take_vec(rows * cols); // zeroed after the lock is released
+    let buffer = lock().and_then(|mut pool| pool.take_vec(rows * cols)); // zeroed after the lock is released
     zeros_in(buffer, rows, cols)
 }
 
 /// A (rows × cols) array whose every element the caller overwrites before
 /// reading it: from the pool it keeps its old (initialised) values.
 pub fn for_overwrite<F: Float>(rows: usize, cols: usize) -> Array2<F> {
-    let buffer = lock().take_vec(rows * cols);
+    let buffer = lock().and_then(|mut pool| pool.take_vec(rows * cols));
     for_overwrite_in(buffer, rows, cols)
 }
 
 /// Hands `a`'s memory to the pool (or drops it, when small or the pool is full).
 pub fn give<F: Float>(a: Array2<F>) {
-    lock().give(a)
+    if let Some(mut pool) = lock() {
+        pool.give(a)
+    }
 }
 
 #[cfg(test)]
