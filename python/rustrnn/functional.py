@@ -112,7 +112,9 @@ class Functional(Model):
         if len({id(t) for t in self.inputs}) != len(self.inputs):
             raise ArgumentError("inputs: the same input is listed twice")
         self._calls = _trace(self.inputs, self.outputs)
-        self.layers = [t.node.layer for t in self.inputs] + [n.layer for n in self._calls]
+        # Operations (x[:, -1]) are graph nodes but not layers, as in Keras.
+        self.layers = [t.node.layer for t in self.inputs] + [n.layer for n in self._calls
+                                                              if not getattr(n.layer, "_operation", False)]
         names = [l.name for l in self.layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -178,6 +180,9 @@ class Functional(Model):
                 raw.set_trainable(layer.name, layer.trainable)
                 self._trainable[id(layer)] = layer.trainable
             holder = layer._model
+            if holder is not None and holder is not self and holder._handle is None:
+                self._claim_layer(layer)  # its holder was never built: this model's weights are the layer's only ones
+                continue
             if holder is None or holder is self or self._seen.get(id(layer)) == layer._weights_version:
                 continue
             if id(holder) not in held:

@@ -789,17 +789,31 @@ class Sequential(Model):
         if len(set(names)) != len(names):
             raise ArgumentError(f"layer: the name {layer.name!r} is already used in this model")
 
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """A layer by name or index, as Keras' ``get_layer``."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ArgumentError(f"get_layer: no layer named {name!r}; the layers are {', '.join(l.name for l in self.layers)}")
+
     def _input_spec(self, x: Optional[np.ndarray] = None, input_shape: Optional[tuple] = None) -> dict:
-        if self.layers and isinstance(self.layers[0], Embedding):
-            return {"kind": "indices"}
+        # T (the steps) is the declared input's, else the data's that builds the model, as Keras builds
+        # a Sequential; only Flatten and Reshape depend on it.
         shape = input_shape if input_shape is not None else (x.shape[1:] if x is not None else None)
         if shape is None and self._declared_input is not None:
             shape = self._declared_input.shape[1:]
+        if self.layers and isinstance(self.layers[0], Embedding):
+            steps = shape[0] if shape is not None and len(shape) >= 1 else None
+            return {"kind": "indices", "steps": None if steps is None else int(steps)}
         if shape is None:
             raise StateError("build: the input size is not known yet; call build(input_shape) or pass data to fit/predict")
         if len(shape) not in (1, 2) or shape[-1] is None:
             raise ShapeError(f"input_shape: expected (features,) or (time, features) without the batch, got {tuple(shape)}")
-        return {"kind": "features", "features": int(shape[-1]), "sequence": len(shape) == 2}
+        steps = shape[0] if len(shape) == 2 and shape[0] is not None else None
+        return {"kind": "features", "features": int(shape[-1]), "sequence": len(shape) == 2,
+                "steps": None if steps is None else int(steps)}
 
     def build(self, input_shape: Optional[tuple] = None) -> None:
         """Builds the weights for inputs of ``input_shape`` (without the batch axis);
