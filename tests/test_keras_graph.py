@@ -216,3 +216,52 @@ def test_functional_archive_errors_name_what_is_unsupported(tmp_path):
     deep = keras.Model(x, L.LSTM(3, num_layers=2)(x))
     with pytest.raises(UnsupportedError, match="num_layers=2"):
         deep.to_json()
+
+
+# ----- models as layers ------------------------------------------------------------------------
+
+def test_a_model_called_on_symbolic_tensors_is_a_layer_sharing_its_weights():
+    rustrnn.manual_seed(5)
+    inner_in = keras.Input(shape=(None, 3))
+    encoder = keras.Model(inner_in, L.LSTM(4)(inner_in))
+    head = keras.Sequential([keras.Input(shape=(4,)), L.Dense(5, activation="tanh", name="head_dense"),
+                             L.Dense(1, name="head_out")])
+    outer_in = keras.Input(shape=(None, 3))
+    features = encoder(outer_in)
+    outer = keras.Model(outer_in, head(L.add([features, features])))
+    x = np.random.default_rng(0).normal(size=(3, 6, 3)).astype(np.float32)
+    f = encoder.predict(x)
+    got = outer.predict(x)  # (builds it: the unbuilt Sequential's layers get their weights here)
+    want = np.tanh((2 * f) @ head.get_layer("head_dense").get_weights()[0]
+                   + head.get_layer("head_dense").get_weights()[1])
+    want = want @ head.get_layer("head_out").get_weights()[0] + head.get_layer("head_out").get_weights()[1]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # Training the outer model trains the nested models' layers: the encoder sees it.
+    before = encoder.predict(x)
+    outer.compile(optimizer="adam", loss="mse")
+    outer.fit(x, np.ones((3, 1)), epochs=2, verbose=0)
+    assert not np.allclose(encoder.predict(x), before)
+    with pytest.raises(ShapeError, match="expected shape"):
+        encoder(keras.Input(shape=(None, 5)))
+
+
+def test_rustrnn_files_and_pickles_keep_slices_flatten_and_the_steps(tmp_path):
+    import pickle
+
+    model = slice_merge_model()
+    x = load("slice_merge")["x0"]
+    want = model.predict(x)
+    model.save(tmp_path / "m.rnn")
+    for again in (rustrnn.load_model(tmp_path / "m.rnn"), pickle.loads(pickle.dumps(model))):
+        for a, b in zip(again.predict(x), want):
+            np.testing.assert_array_equal(a, b)
+    seq = rustrnn.Sequential([L.LSTM(3, return_sequences=True), L.Flatten(), L.Dense(2)])
+    xs = np.random.default_rng(0).normal(size=(2, 4, 3)).astype(np.float32)
+    seq.compile(optimizer="sgd", loss="mse")
+    seq.fit(xs, np.zeros((2, 2)), epochs=1, verbose=0)
+    seq.save(tmp_path / "s.rnn")
+    back = rustrnn.load_model(tmp_path / "s.rnn")
+    np.testing.assert_array_equal(back.predict(xs), seq.predict(xs))
+    lines = []
+    back.summary(print_fn=lines.append)
+    assert "(None, 4, 3)" in "\n".join(lines) and "(None, 12)" in "\n".join(lines)

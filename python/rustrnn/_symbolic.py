@@ -19,6 +19,8 @@ from .errors import ArgumentError, DTypeError, UnsupportedError
 
 _names: dict = {}
 _order = itertools.count()
+# Operations on symbolic tensors by Keras name (``GetItem``), registered by rustrnn.layers (which imports this module).
+OPERATIONS: dict = {}
 
 
 def unique_name(prefix: str) -> str:
@@ -53,9 +55,7 @@ class KerasTensor:
         """``x[:, -1]`` (the last step), ``x[:, i:j]``, ``x[..., a:b]``: a ``GetItem`` operation in
         the graph, as Keras 3 records ``__getitem__``. The batch axis is kept whole; slices
         have no step; one feature cannot be indexed (the features axis stays)."""
-        from .layers import GetItem
-
-        return GetItem(**_getitem_key(self, key))(self)
+        return OPERATIONS["GetItem"](**_getitem_key(self, key))(self)
 
     def __iter__(self) -> Any:
         raise DTypeError(f"{self.name}: a symbolic tensor is one tensor, not a list; a layer with several outputs "

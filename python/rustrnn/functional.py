@@ -280,9 +280,34 @@ class Functional(Model):
         return self.predict(xs if not self._single_input else xs[0], batch_size=max(1, len(xs[0])))
 
     def __call__(self, x: Any) -> Any:
+        """On arrays, the outputs for them. On symbolic tensors, the model as a layer of another
+        model: its layer calls are replayed on them (the same layer objects, so the weights are shared,
+        as in Keras). Unlike Keras, the outer model lists these layers, not this model, in ``layers``."""
         if isinstance(x, KerasTensor) or (isinstance(x, (list, tuple)) and any(isinstance(t, KerasTensor) for t in x)):
-            raise UnsupportedError("calling a Model on symbolic tensors (nesting models) is not supported; call its layers")
+            return self._call_symbolic(x)
         return self.predict_on_batch(x)
+
+    def _call_symbolic(self, x: Any) -> Any:
+        xs = flatten(x, f"{self.name}: inputs")
+        if len(xs) != len(self.inputs):
+            raise ArgumentError(f"{self.name}: the model takes {len(self.inputs)} input(s), got {len(xs)}")
+        mapped: dict = {}
+        for i, (given, want) in enumerate(zip(xs, self.inputs)):
+            if len(given.shape) != len(want.shape) or any(
+                    a is not None and b is not None and a != b for a, b in zip(given.shape[1:], want.shape[1:])):
+                raise ShapeError(f"{self.name}: inputs[{i}]: expected shape {want.shape}, got {given.shape}")
+            mapped[id(want)] = given
+        for node in self._calls:
+            args = [mapped[id(t)] for t in node.inputs]
+            layer = node.layer
+            if getattr(layer, "_operation", False):  # a slice: a new operation of the same key
+                layer = type(layer)(**layer.get_config())
+            main = args[0] if node.n_inputs == 1 else args[:node.n_inputs]
+            out = layer(main, initial_state=args[node.n_inputs:] or None)
+            for t, o in zip(node.outputs, out if isinstance(out, list) else [out]):
+                mapped[id(t)] = o
+        outs = [mapped[id(t)] for t in self.outputs]
+        return outs[0] if self._single_output else outs
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Any:
         """A layer (or input layer) by name or index, as Keras' ``get_layer``."""

@@ -952,6 +952,8 @@ def _slice_length(sel: Any, n: Optional[int]) -> Optional[int]:
     return length
 
 
+_symbolic.OPERATIONS["GetItem"] = GetItem
+
 LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, RepeatVector, TimeDistributed,
                                         GlobalAveragePooling1D, GlobalMaxPooling1D, Conv1D, LayerNormalization,
                                         Concatenate, Attention, AdditiveAttention, Flatten, Reshape, Add, Subtract,

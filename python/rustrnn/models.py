@@ -27,7 +27,7 @@ from . import optimizers as optimizers_module
 from ._checks import as_bool, as_int, positive_int
 from ._convert import from_torch, resolve_dtype
 from ._registry import model_class, register_model
-from ._symbolic import is_symbolic
+from ._symbolic import KerasTensor, is_symbolic
 from .errors import ArgumentError, DTypeError, ShapeError, StateError, UnsupportedError
 from .generation import generate as _generate
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
@@ -916,6 +916,18 @@ class Sequential(Model):
         return self.predict(x, batch_size=max(1, len(x)))
 
     def __call__(self, x: Any) -> Any:
+        """On arrays, the outputs for them. On a symbolic tensor, the model as a layer of a functional
+        model: its layers are called on it in turn (the same layer objects, so the weights are shared,
+        as in Keras). Unlike Keras, the outer model lists these layers, not this model, in ``layers``."""
+        if isinstance(x, KerasTensor):
+            if self._declared_input is not None:
+                want = self._declared_input.shape
+                if len(x.shape) != len(want) or any(a is not None and b is not None and a != b
+                                                    for a, b in zip(x.shape[1:], want[1:])):
+                    raise ShapeError(f"{self.name}: expected an input of shape {want}, got {x.shape}")
+            for layer in self.layers:
+                x = layer(x)
+            return x
         return self.predict_on_batch(x)
 
     def generate(self, seed_ids: Any, length: int, temperature: float = 1.0, top_k: Optional[int] = None,

@@ -227,6 +227,7 @@ class GraphInputSpec(TypedDict, total=False):
     kind: Literal["indices", "features"]
     features: int
     sequence: bool
+    steps: Optional[int]
 
 
 # A layer of a functional graph: a LayerSpec plus the [node name, output index] tensors it reads.

@@ -376,7 +376,7 @@ def functional_from_config(config: dict, reader: Any, dtype: Any, where: str) ->
     c = config.get("config", {})
     entries = c.get("layers")
     if not isinstance(entries, list) or not entries:
-        raise ModelFileError(f"{where}: the functional model has no layers")
+        raise ModelFileError(f"{where}: the Functional model has no layers")
     builder = _Builder()
     tensors: dict = {}
 
@@ -405,6 +405,8 @@ def functional_from_config(config: dict, reader: Any, dtype: Any, where: str) ->
                 pending.remove(entry)
                 progressed = True
                 continue
+            if "inbound_nodes" not in entry:
+                raise ModelFileError(f"{where}: layer {name!r} has no inbound_nodes: not a Functional model's config")
             if len(nodes) != 1:
                 raise UnsupportedError(f"from_keras: layer {name!r} ({cls}) is called {len(nodes)} times; layers "
                                        "called more than once (shared layers) are not supported")

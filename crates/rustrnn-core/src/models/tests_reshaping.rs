@@ -86,7 +86,8 @@ fn flatten_needs_known_steps_and_embedding_inputs_carry_them() {
         assert!(err.contains(want), "{layers}: {err}");
     }
     // (-1, F') with unknown T: the steps are found per batch.
-    let m = parse(r#"{"kind": "features", "features": 4}"#, r#"{"class": "Reshape", "name": "r", "config": {"target_shape": [-1, 2]}}"#).unwrap();
+    let m = parse(r#"{"kind": "features", "features": 4}"#, r#"{"class": "Reshape", "name": "r", "config": {"target_shape": [-1, 2]}}"#)
+        .unwrap();
     assert_eq!(m.layers[0].output.shape(), vec![None, None, Some(2)]);
 }
 

@@ -103,7 +103,11 @@ impl LayerConfig for Conv1DConfig {
         }
         let steps = input.steps().map(|t| self.geometry(t).0);
         if steps == Some(0) {
-            return Err(format!("the input has {} steps, fewer than the kernel's span; the output would be empty", input.steps().unwrap_or(0)));
+            let span = self.dilation_rate * (self.kernel_size - 1) + 1;
+            return Err(format!(
+                "the input has {} steps, fewer than the kernel's span of {span} steps; the output would be empty",
+                input.steps().unwrap_or(0)
+            ));
         }
         Ok(Flow::sequence(self.filters, steps))
     }

@@ -27,7 +27,8 @@ pub enum MergeOp {
 }
 
 impl MergeOp {
-    pub const ALL: [MergeOp; 6] = [MergeOp::Add, MergeOp::Subtract, MergeOp::Multiply, MergeOp::Average, MergeOp::Maximum, MergeOp::Minimum];
+    pub const ALL: [MergeOp; 6] =
+        [MergeOp::Add, MergeOp::Subtract, MergeOp::Multiply, MergeOp::Average, MergeOp::Maximum, MergeOp::Minimum];
 
     pub fn class(self) -> &'static str {
         match self {
@@ -48,7 +49,10 @@ pub struct MergeConfig {
 
 impl LayerConfig for MergeConfig {
     fn parse(class: &str, _c: &mut Obj) -> Result<Self> {
-        let op = MergeOp::ALL.into_iter().find(|op| op.class() == class).ok_or_else(|| RnnError::value(format!("merge layer: unknown class {class:?}")))?;
+        let op = MergeOp::ALL
+            .into_iter()
+            .find(|op| op.class() == class)
+            .ok_or_else(|| RnnError::value(format!("merge layer: unknown class {class:?}")))?;
         Ok(MergeConfig { op })
     }
 
