@@ -130,11 +130,21 @@ impl LayerConfig for GetItemConfig {
     }
 }
 
+/// What backward needs of the last input: its size and the positions kept.
+#[derive(Debug, Clone)]
+struct Kept {
+    rows: usize,
+    features: usize,
+    /// T (1 without a time axis).
+    steps: usize,
+    kept_steps: std::ops::Range<usize>,
+    kept_features: std::ops::Range<usize>,
+}
+
 #[derive(Debug)]
 pub struct GetItem {
     config: GetItemConfig,
-    /// `(rows, features, steps, kept steps, kept features)` of the last input, for backward.
-    input: Option<(usize, usize, usize, std::ops::Range<usize>, std::ops::Range<usize>)>,
+    input: Option<Kept>,
 }
 
 impl<F: Float> Layer<F> for GetItem {
@@ -166,14 +176,14 @@ impl<F: Float> Layer<F> for GetItem {
             (Some(_), Select::Index(_)) | (None, _) => None,
             (Some(_), _) => Some(steps.len()),
         };
-        self.input = Some((x.data.nrows(), x.features(), t, steps, cols));
+        self.input = Some(Kept { rows: x.data.nrows(), features: x.features(), steps: t, kept_steps: steps, kept_features: cols });
         ctx.mask = None;
         Ok(Tensor::new(y, out_steps))
     }
 
     /// The gradient lands on the kept positions; the rest get zero.
     fn backward(&mut self, dy: Array2<F>, _ctx: &mut GradCtx<F>) -> Result<Option<Array2<F>>> {
-        let (rows, features, t, steps, cols) =
+        let Kept { rows, features, steps: t, kept_steps: steps, kept_features: cols } =
             self.input.clone().ok_or_else(|| RnnError::state("GetItem.backward: no forward pass to differentiate"))?;
         let mut dx = Array2::<F>::zeros((rows, features));
         for bi in 0..rows / t {

@@ -103,7 +103,7 @@ impl<F: Float> Layer<F> for Reshape {
     fn forward(&mut self, x: LayerInput<'_, F>, ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
         let x = x.rows("Reshape")?;
         let b = x.batch();
-        let per_sample = if b == 0 { 0 } else { x.data.len() / b };
+        let per_sample = x.data.len().checked_div(b).unwrap_or(0);
         let fixed_steps = match self.config.target_shape.as_slice() {
             &[t, _] if t > 0 => Some(t as usize),
             _ => None,
