@@ -265,3 +265,30 @@ def test_rustrnn_files_and_pickles_keep_slices_flatten_and_the_steps(tmp_path):
     lines = []
     back.summary(print_fn=lines.append)
     assert "(None, 4, 3)" in "\n".join(lines) and "(None, 12)" in "\n".join(lines)
+
+
+# ----- per-output compile arguments ------------------------------------------------------------
+
+def test_per_output_compile_arguments_name_the_one_trained_output():
+    x = keras.Input(shape=(3,))
+    y = L.Dense(2, activation="softmax", name="probs")(x)
+    model = keras.Model(x, y)
+    model.compile(optimizer="sgd", loss={"probs": "sparse_categorical_crossentropy"}, metrics={"probs": ["accuracy"]},
+                  loss_weights={"probs": 1.0})
+    assert model.loss.name == "sparse_categorical_crossentropy" and model.metrics_names == ["accuracy"]
+    model.compile(optimizer="sgd", loss=["mse"], metrics=[["mae"]], loss_weights=[1])
+    assert model.loss.name == "mse" and model.metrics_names == ["mae"]
+    seq = rustrnn.Sequential([L.Dense(1, name="out")])
+    seq.compile(loss={"out": "mse"})
+    assert seq.loss.name == "mse"
+    with pytest.raises(UnsupportedError, match="weighting the loss"):
+        model.compile(loss="mse", loss_weights=[0.5])
+    with pytest.raises(ArgumentError, match="'nope' is not an output of the model; the outputs are 'probs'"):
+        model.compile(loss={"nope": "mse"})
+    with pytest.raises(ArgumentError, match="one entry per output \\(1\\), got 2"):
+        model.compile(loss=["mse", "mae"])
+    two = keras.Model(x, [y, L.Dense(1, name="value")(x)])
+    with pytest.raises(UnsupportedError, match="model with 2 outputs are not implemented"):
+        two.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5])
+    with pytest.raises(UnsupportedError, match="model with 2 outputs"):
+        two.compile(optimizer="sgd", loss={"probs": "mse", "value": "mse"})

@@ -309,6 +309,9 @@ class Functional(Model):
         outs = [mapped[id(t)] for t in self.outputs]
         return outs[0] if self._single_output else outs
 
+    def _output_names(self) -> list:
+        return [t.node.layer.name for t in self.outputs]
+
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Any:
         """A layer (or input layer) by name or index, as Keras' ``get_layer``."""
         if index is not None:

@@ -177,8 +177,23 @@ class Model:
             raise StateError(f"{what}: the model has no weights yet; call fit, predict or build first")
 
     # ----- compile -----------------------------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Optional[Iterable] = None) -> None:
-        """Chooses the optimizer (name or object), the loss (name or object) and metric names."""
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Optional[Iterable] = None,
+                loss_weights: Any = None) -> None:
+        """Chooses the optimizer (name or object), the loss (name or object) and metric names. As in
+        Keras, ``loss``, ``metrics`` and ``loss_weights`` may also be given per output (a list in the
+        order of the outputs or a dict by output name); rustrnn trains one output, so such a structure
+        names that one output (a model with several outputs raises UnsupportedError)."""
+        loss = self._per_output("loss", loss)
+        if isinstance(metrics, dict) or (isinstance(metrics, (list, tuple)) and any(isinstance(m, (list, tuple, dict))
+                                                                                      for m in metrics)):
+            metrics = self._per_output("metrics", metrics)
+        if loss_weights is not None:
+            w = self._per_output("loss_weights", loss_weights)
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)):
+                raise DTypeError(f"loss_weights: expected a number per output, got {w!r}")
+            if float(w) != 1.0:
+                raise UnsupportedError(f"loss_weights={loss_weights!r}: weighting the loss of the one trained output is not "
+                                       "implemented (it scales the loss and its gradient; scale the learning rate instead)")
         if loss is None:
             raise ArgumentError("loss: a loss is required, e.g. loss='binary_crossentropy'")
         self.optimizer = optimizers_module.get(optimizer)
@@ -193,6 +208,35 @@ class Model:
             raise ArgumentError(f"metrics: names must differ, got {self._metric_order}")
         if self._handle is not None:
             self._compile_native()
+
+    def _output_names(self) -> list:
+        """The names Keras keys per-output compile arguments by: the layers that make the outputs."""
+        layers = getattr(self, "layers", None)
+        return [layers[-1].name if layers else None]
+
+    def _per_output(self, what: str, value: Any) -> Any:
+        """The one output's entry of a per-output ``value`` (a list in output order or a dict by
+        output name); other values as they are."""
+        names = self._output_names()
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in names]
+            if unknown:
+                raise ArgumentError(f"{what}: {', '.join(map(repr, unknown))} is not an output of the model; the outputs are "
+                                    f"{', '.join(map(repr, names))}")
+            if len(names) > 1:
+                raise UnsupportedError(f"{what}={value!r}: per-output values for a model with {len(names)} outputs are not "
+                                       "implemented (rustrnn trains one output); train a Model with one output, which "
+                                       "shares the layers and so the weights with this one")
+            return value.get(names[0])
+        if isinstance(value, (list, tuple)) and (what != "metrics" or any(isinstance(v, (list, tuple, dict)) for v in value)):
+            if len(value) != len(names):
+                raise ArgumentError(f"{what}: expected one entry per output ({len(names)}), got {len(value)}")
+            if len(names) > 1:
+                raise UnsupportedError(f"{what}={value!r}: per-output values for a model with {len(names)} outputs are not "
+                                       "implemented (rustrnn trains one output); train a Model with one output, which "
+                                       "shares the layers and so the weights with this one")
+            return value[0]
+        return value
 
     def _compile_native(self) -> None:
         self._handle.compile(self.loss.name, self.loss.from_logits, self.metrics_names, json.dumps(self.optimizer.native_config()))
