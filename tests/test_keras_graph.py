@@ -292,3 +292,14 @@ def test_per_output_compile_arguments_name_the_one_trained_output():
         two.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5])
     with pytest.raises(UnsupportedError, match="model with 2 outputs"):
         two.compile(optimizer="sgd", loss={"probs": "mse", "value": "mse"})
+
+
+def test_slices_of_a_loaded_models_tensors_get_new_names(tmp_path):
+    pytest.importorskip("h5py")
+    loaded = keras.models.load_model(os.path.join(HERE, "slice_merge.keras"))  # has get_item and get_item_1
+    h = loaded.get_layer("lstm").output
+    cut = keras.Model(loaded.input, [h[:, -1], h[:, 0], loaded.output[0]])
+    x = load("slice_merge")["x0"]
+    last, first, y = cut.predict(x)
+    np.testing.assert_allclose(last, load("slice_merge")["y1"], rtol=1e-5, atol=1e-6)
+    assert first.shape == (4, 4)

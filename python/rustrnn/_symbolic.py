@@ -23,10 +23,17 @@ _order = itertools.count()
 OPERATIONS: dict = {}
 
 
+# Names given explicitly to called layers (a loaded model's): automatic names skip them.
+_given: set = set()
+
+
 def unique_name(prefix: str) -> str:
-    k = _names.get(prefix, 0)
-    _names[prefix] = k + 1
-    return prefix if k == 0 else f"{prefix}_{k}"
+    while True:
+        k = _names.get(prefix, 0)
+        _names[prefix] = k + 1
+        name = prefix if k == 0 else f"{prefix}_{k}"
+        if name not in _given:
+            return name
 
 
 def _dim(d: Any) -> Optional[int]:
@@ -213,6 +220,8 @@ def call(layer: Any, inputs: Any, initial_state: Any = None) -> Any:
         xs = xs + states
     if layer.name is None:
         layer.name = unique_name(layer._prefix)
+    else:
+        _given.add(layer.name)
     node = Node(layer, xs, n_inputs)
     shapes = layer._symbolic_outputs([t.shape for t in xs[:n_inputs]])
     node.outputs = [KerasTensor(s, "float32", node, i, f"{layer.name}/output_{i}" if len(shapes) > 1 else layer.name)

@@ -1,15 +1,17 @@
 """Keras 3 ``.keras`` archives in: :func:`from_keras` reads ``config.json`` and
 ``model.weights.h5`` (with h5py; neither TensorFlow nor Keras is needed) into an
-equivalent :class:`rustrnn.Sequential`.
+equivalent :class:`rustrnn.Sequential`, or a functional :class:`rustrnn.Model` for a Keras
+Functional model (its layer calls replayed, ``x[...]`` slices as Keras's GetItem operation).
 
 Layers: InputLayer, Embedding (``mask_zero``), Masking, SimpleRNN (tanh/relu),
 LSTM, GRU (``reset_after`` True or False), Bidirectional (concat/sum/mul/ave)
 around those, Dense (linear/relu/tanh/sigmoid/softmax), TimeDistributed(Dense or
 LayerNormalization), Dropout, RepeatVector, Conv1D (valid/same/causal), GlobalAverage/
-MaxPooling1D, LayerNormalization (last axis). Weights are converted, not reinterpreted: kernels are transposed to
+MaxPooling1D, LayerNormalization (last axis), Flatten, Reshape, Concatenate, Add, Subtract, Multiply,
+Average, Maximum, Minimum. Weights are converted, not reinterpreted: kernels are transposed to
 PyTorch's (out, in) layout and GRU gates reordered from Keras' z,r,h to r,z,n
 (LSTM's i,f,c,o is already PyTorch's i,f,g,o). Anything else — another layer, a
-Functional model, an activation rustrnn lacks, ``stateful``, ``go_backwards`` with
+layer called twice (shared), an activation rustrnn lacks, ``stateful``, ``go_backwards`` with
 ``return_sequences`` after a mask (Keras then moves the outputs of padded
 sequences; rustrnn keeps each sequence's steps in place) — raises
 :class:`rustrnn.UnsupportedError` naming the layer and the option. Options that

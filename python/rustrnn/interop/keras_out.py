@@ -1,5 +1,7 @@
 """Keras 3 ``.keras`` archives out: :func:`export_keras` writes a
-:class:`rustrnn.Sequential` as ``config.json`` + ``model.weights.h5`` (h5py) +
+:class:`rustrnn.Sequential` or a functional :class:`rustrnn.Model` (Keras's Functional config,
+its layers in the order Keras lists them, which names the weight groups) as
+``config.json`` + ``model.weights.h5`` (h5py) +
 ``metadata.json`` that ``keras.saving.load_model`` reads (any backend) and
 predicts with as rustrnn does.
 
@@ -10,7 +12,7 @@ biases summed into Keras' one (GRU ``reset_after=True`` keeps both, as Keras'
 (named ``name``, ``name_l1``, ...; Bidirectional with concat between them, as
 rustrnn stacks them) with a Dropout between them when ``layer_dropout`` is set;
 Keras's ``dropout`` (on the inputs) goes to the first of them.
-``return_state``, and ``go_backwards`` combined with a mask and a returned or
+``return_state`` in a Sequential, and ``go_backwards`` combined with a mask and a returned or
 stacked sequence (Keras moves padded sequences' outputs elsewhere), raise
 :class:`rustrnn.UnsupportedError`.
 """
