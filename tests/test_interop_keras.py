@@ -113,9 +113,8 @@ def layer_configs(config):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda c: layer_configs(c)[1].update(class_name="Conv2D"), "'lstm' is a Conv2D"),
-    (lambda c: layer_configs(c)[1]["config"].update(activation="elu"), "activation='elu'"),
-    (lambda c: layer_configs(c)[1]["config"].update(recurrent_activation="hard_sigmoid"), "recurrent_activation"),
-    (lambda c: layer_configs(c)[1]["config"].update(stateful=True), "stateful=True"),
+    (lambda c: layer_configs(c)[1]["config"].update(activation="gelu"), "activation='gelu'"),
+    (lambda c: layer_configs(c)[1]["config"].update(recurrent_activation="hard_silu"), "recurrent_activation='hard_silu'"),
     (lambda c: layer_configs(c)[2]["config"].update(activation="gelu"), "activation='gelu'"),
     (lambda c: layer_configs(c)[1]["config"].update(go_backwards=True, return_sequences=True), "go_backwards"),
     (lambda c: c.update(class_name="MyModel"), "Sequential and Functional models are supported"),

@@ -52,6 +52,7 @@ def test_python_name_tables_match_the_core_tables():
     nn_cells = {c._cell for c in vars(nn_recurrent).values() if isinstance(c, type) and getattr(c, "_cell", "")}
     assert core["cell"] == set(seq2seq.CELLS) | nn_cells
     assert core["nonlinearity"] == set(layers.NONLINEARITIES)
+    assert core["cell_activation"] == set(layers.CELL_ACTIVATIONS)
     assert core["activation"] == set(layers.ACTIVATIONS)
     assert core["merge_mode"] == set(layers.MERGE_MODES)
     assert core["loss"] == set(losses.ALIASES)

@@ -30,6 +30,7 @@ Shapes (``B`` batch, ``T`` time steps)::
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional
 
 import numpy as np
@@ -50,6 +51,8 @@ Input = _symbolic.Input
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "softmax")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 NONLINEARITIES = ("tanh", "relu")
+# Keras's activations a recurrent cell computes (Keras 3's definitions; tanh/sigmoid are the fused defaults).
+CELL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "hard_sigmoid", "linear", "elu", "selu", "softsign")
 
 
 def check_rate(name: str, value: Any) -> float:
@@ -80,10 +83,19 @@ class Layer:
         self.name = name
         # The model holding this layer's freshest weights (several functional models may share the layer).
         self._model = None
+        # Every model built with this layer (a stateful layer's states live in each).
+        self._holders: Any = weakref.WeakSet()
         self._weights_version = 0
         # Calls on symbolic tensors (the functional API).
         self._nodes: list = []
         self.trainable = trainable
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_holders"}  # models (weak references) stay behind
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._holders = weakref.WeakSet()
 
     def __call__(self, inputs: Any, initial_state: Any = None, **kwargs: Any) -> Any:
         """On symbolic tensors (``keras.Input`` or a layer's output): records the call
@@ -248,7 +260,13 @@ class _Recurrent(Layer):
     ``predict`` return ``[output, h, (c), ...]`` per direction.
 
     Not implemented (an :class:`rustrnn.UnsupportedError` naming them):
-    ``recurrent_dropout`` > 0, ``stateful=True``, regularizers and constraints.
+    ``recurrent_dropout`` > 0, regularizers and constraints.
+
+    ``stateful=True`` (Keras's): the final states of each sequence of a batch
+    are the initial states of the same row of the next batch (in ``predict``,
+    ``fit`` and ``evaluate`` alike, without a gradient into the previous
+    batch), until :meth:`reset_states`. The batch size must stay the same:
+    the one ``Input(batch_size=...)`` declares (as Keras), else the first batch's.
     """
 
     def __init__(self, units: int, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
@@ -271,8 +289,7 @@ class _Recurrent(Layer):
         self.dropout = check_rate("dropout", dropout)
         if check_rate("recurrent_dropout", recurrent_dropout) > 0:
             raise UnsupportedError(f"{cls}(recurrent_dropout={recurrent_dropout}): recurrent dropout is not implemented by rustrnn yet")
-        if as_bool("stateful", stateful):
-            raise UnsupportedError(f"{cls}(stateful=True): stateful recurrent layers are not implemented by rustrnn yet")
+        self.stateful = as_bool("stateful", stateful)
         as_bool("unroll", unroll)  # Keras's speed hint; the result is the same either way
         self.return_sequences = as_bool("return_sequences", return_sequences)
         self.return_state = as_bool("return_state", return_state)
@@ -307,44 +324,73 @@ class _Recurrent(Layer):
             config["layer_dropout"] = self.layer_dropout
         if not self.use_bias:
             config["use_bias"] = False
+        if self.stateful:
+            config["stateful"] = True
         return config
 
+    def reset_states(self) -> None:
+        """Keras's ``reset_states``: the next batch of a ``stateful`` layer starts from zero
+        states, in every model built with this layer (a layer that is not stateful has none)."""
+        if not self.stateful:
+            return
+        for model in list(self._holders):
+            if getattr(model, "_handle", None) is not None:
+                model._handle.reset_states(self.name)
 
-def _keras_gate_activations(cls: str, activation: Any, recurrent_activation: Any) -> None:
-    """LSTM and GRU run Keras's default activations (tanh, sigmoid) in the fused kernel."""
-    for key, value, default in (("activation", activation, "tanh"), ("recurrent_activation", recurrent_activation, "sigmoid")):
-        if not (isinstance(value, str) and value.lower() == default):
-            raise UnsupportedError(f"{cls}({key}={value!r}): rustrnn's {cls} supports only Keras's default {key}={default!r}")
+    def reset_state(self) -> None:
+        """Keras 3's name for :meth:`reset_states`."""
+        self.reset_states()
+
+
+def _cell_activation(cls: str, key: str, value: Any) -> str:
+    """A Keras activation name a recurrent cell computes (``None`` is Keras's ``"linear"``); any other
+    name or a function is an :class:`rustrnn.UnsupportedError` naming it."""
+    name = "linear" if value is None else value.lower() if isinstance(value, str) else None
+    if name not in CELL_ACTIVATIONS:
+        raise UnsupportedError(f"{cls}({key}={value!r}): rustrnn's recurrent cells compute {', '.join(CELL_ACTIVATIONS)} "
+                               "(by name; Keras 3's definitions)")
+    return name
+
+
+def _gate_activations(layer: Any, config: dict) -> dict:
+    """LSTM/GRU configs name their activations only when not tanh/sigmoid (files stay readable by older versions)."""
+    if (layer.activation, layer.recurrent_activation) != ("tanh", "sigmoid"):
+        config.update(activation=layer.activation, recurrent_activation=layer.recurrent_activation)
+    return config
 
 
 class SimpleRNN(_Recurrent):
-    """Elman RNN, ``h' = act(x W + h U + b)``; ``activation`` tanh or relu."""
+    """Elman RNN, ``h' = act(x W + h U + b)``; ``activation`` any of ``CELL_ACTIVATIONS``
+    (tanh and relu in the fused kernel)."""
 
     _class = "SimpleRNN"
     _prefix = "simple_rnn"
 
-    def __init__(self, units: int, activation: str = "tanh", **kwargs: Any) -> None:
+    def __init__(self, units: int, activation: Optional[str] = "tanh", **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
-        self.activation = check_choice("activation", activation, NONLINEARITIES)
+        self.activation = _cell_activation("SimpleRNN", "activation", activation)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "activation": self.activation}
 
 
 class LSTM(_Recurrent):
-    """LSTM with PyTorch's gate order (i, f, g, o, also Keras's), Keras's arguments and initialization."""
+    """LSTM with PyTorch's gate order (i, f, g, o, also Keras's), Keras's arguments and initialization.
+    ``activation`` (the candidate and the output, default tanh) and ``recurrent_activation`` (the
+    gates, default sigmoid) are any of ``CELL_ACTIVATIONS``."""
 
     _class = "LSTM"
     _prefix = "lstm"
 
-    def __init__(self, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid",
+    def __init__(self, units: int, activation: Optional[str] = "tanh", recurrent_activation: Optional[str] = "sigmoid",
                  unit_forget_bias: bool = True, **kwargs: Any) -> None:
-        _keras_gate_activations("LSTM", activation, recurrent_activation)
+        self.activation = _cell_activation("LSTM", "activation", activation)
+        self.recurrent_activation = _cell_activation("LSTM", "recurrent_activation", recurrent_activation)
         super().__init__(units, **kwargs)
         self.unit_forget_bias = as_bool("unit_forget_bias", unit_forget_bias)
 
     def get_config(self) -> dict:
-        config = super().get_config()
+        config = _gate_activations(self, super().get_config())
         if not self.unit_forget_bias:
             config["unit_forget_bias"] = False
         return config
@@ -362,16 +408,17 @@ class GRU(_Recurrent):
     _class = "GRU"
     _prefix = "gru"
 
-    def __init__(self, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid",
+    def __init__(self, units: int, activation: Optional[str] = "tanh", recurrent_activation: Optional[str] = "sigmoid",
                  reset_after: bool = True, **kwargs: Any) -> None:
-        _keras_gate_activations("GRU", activation, recurrent_activation)
+        self.activation = _cell_activation("GRU", "activation", activation)
+        self.recurrent_activation = _cell_activation("GRU", "recurrent_activation", recurrent_activation)
         super().__init__(units, **kwargs)
         if not isinstance(reset_after, (bool, np.bool_)):
             raise DTypeError(f"reset_after: expected a bool, got {type(reset_after).__name__}")
         self.reset_after = bool(reset_after)
 
     def get_config(self) -> dict:
-        config = super().get_config()
+        config = _gate_activations(self, super().get_config())
         if not self.reset_after:  # written only when set, so files stay readable by older versions
             config["reset_after"] = False
         return config
@@ -705,7 +752,7 @@ class Bidirectional(_Recurrent):
         if kwargs:
             raise ArgumentError(f"Bidirectional: unexpected arguments {', '.join(sorted(kwargs))}")
         # Become the wrapped layer, bidirectional: every recurrent option (and the native config) is its.
-        state = {k: v for k, v in vars(layer).items() if k not in ("name", "_model")}
+        state = {k: v for k, v in vars(layer).items() if k not in ("name", "_model", "_holders")}
         Layer.__init__(self, name, layer.trainable)
         self.__dict__.update(state)
         self._class = layer._class

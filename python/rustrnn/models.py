@@ -159,6 +159,13 @@ class Model:
 
     def _build_native(self, spec: dict) -> None:
         self._handle = _native.ModelHandle(json.dumps(spec), self.dtype.name, self._seed)
+        for layer in getattr(self, "layers", None) or []:
+            holders = getattr(layer, "_holders", None)
+            if holders is not None:
+                holders.add(self)  # where layer.reset_states() reaches this model's states
+        batch = self._declared_batch_size()
+        if batch is not None and self._stateful_layers():
+            self._handle.fix_batch_size(batch)  # as Keras, which builds stateful layers for that batch size
         self._after_build()
         if self.optimizer is not None:
             self._compile_native()
@@ -371,6 +378,11 @@ class Model:
         """
         self._require_compiled("fit")
         terminate_on_nan = as_bool("terminate_on_nan", terminate_on_nan)
+        if as_bool("shuffle", shuffle) and self._stateful_layers():
+            # Keras shuffles as told too; its documentation asks for shuffle=False with stateful layers.
+            warnings.warn(f"fit(shuffle=True) with stateful layers ({', '.join(self._stateful_layers())}): the batches are "
+                          "shuffled, so the states carried from one batch to the next join unrelated samples; pass "
+                          "shuffle=False for temporally ordered batches", UserWarning, stacklevel=2)
         epochs = as_int("epochs", epochs, minimum=0)
         initial_epoch = as_int("initial_epoch", initial_epoch, minimum=0)
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -693,6 +705,21 @@ class Model:
     def _build_saved(self) -> Optional[str]:
         """Builds the native model of a model rebuilt by ``from_config``; returns why it cannot."""
         return None
+
+    def _declared_batch_size(self) -> Optional[int]:
+        """The batch size the model's inputs declare (``Input(batch_size=...)``, ``batch_shape``), if any."""
+        inputs = getattr(self, "inputs", None) or [getattr(self, "_declared_input", None)]
+        sizes = [t.shape[0] for t in inputs if t is not None and getattr(t, "shape", None) and t.shape[0] is not None]
+        return int(sizes[0]) if sizes else getattr(self, "_keras_batch_size", None)
+
+    def _stateful_layers(self) -> list:
+        return [l.name for l in getattr(self, "layers", None) or [] if getattr(l, "stateful", False)]
+
+    def reset_states(self) -> None:
+        """Resets every ``stateful`` layer of this model (``tf.keras``'s ``Model.reset_states``;
+        Keras 3 calls ``layer.reset_state()`` on each): the next batch starts from zero states."""
+        if self._handle is not None:
+            self._handle.reset_states(None)
 
     def _set_layer_trainable(self, layer: str, trainable: bool) -> None:
         if self._handle is not None:

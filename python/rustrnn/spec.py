@@ -48,7 +48,8 @@ class _RecurrentConfigRequired(TypedDict):
 
 
 class RecurrentConfig(_RecurrentConfigRequired, total=False):
-    """``SimpleRNN``, ``LSTM`` and ``GRU`` (``activation``: SimpleRNN only, tanh or relu;
+    """``SimpleRNN``, ``LSTM`` and ``GRU`` (``activation``: always for SimpleRNN, for LSTM/GRU with
+    ``recurrent_activation`` only when not tanh/sigmoid; ``stateful``: written only when True;
     ``reset_after``: GRU only, written only when False; ``dropout``: Keras's, on the inputs;
     ``layer_dropout``: between stacked layers, which format version 1 wrote as ``dropout``)."""
 
@@ -66,7 +67,9 @@ class RecurrentConfig(_RecurrentConfigRequired, total=False):
     bias_initializer: Union[str, dict]
     unit_forget_bias: bool
     trainable: bool
-    activation: Literal["tanh", "relu"]
+    activation: Literal["tanh", "sigmoid", "relu", "hard_sigmoid", "linear", "elu", "selu", "softsign"]
+    recurrent_activation: Literal["tanh", "sigmoid", "relu", "hard_sigmoid", "linear", "elu", "selu", "softsign"]
+    stateful: bool
     reset_after: bool
 
 

@@ -7,11 +7,12 @@ use crate::names::accepted;
 pub fn tables() -> Vec<(&'static str, Vec<&'static str>)> {
     use crate::kernels::Nonlinearity;
     use crate::nn::{Activation, AttentionKind, MergeMode};
-    use crate::recurrent::CellKind;
+    use crate::recurrent::{CellKind, GateFn};
     use crate::train::{LossKind, OptimizerKind};
     vec![
         ("cell", accepted::<CellKind>()),
         ("nonlinearity", accepted::<Nonlinearity>()),
+        ("cell_activation", accepted::<GateFn>()),
         ("activation", accepted::<Activation>()),
         ("merge_mode", accepted::<MergeMode>()),
         ("attention", accepted::<AttentionKind>()),

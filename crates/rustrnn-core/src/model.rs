@@ -172,6 +172,43 @@ impl<F: Float> Model<F> {
         Ok(())
     }
 
+    /// Whether a layer carries states from one call to the next (Keras's `stateful`).
+    pub fn is_stateful(&self) -> bool {
+        self.layers().iter().any(|l| l.layer.stateful())
+    }
+
+    /// The batch size of every stateful layer, as the model's input declares it.
+    pub fn fix_batch_size(&mut self, batch: usize) -> Result<()> {
+        if batch == 0 {
+            return Err(RnnError::value("batch_size: expected a positive integer, got 0"));
+        }
+        self.trainer.net.layers_mut().iter_mut().for_each(|l| l.layer.fix_batch_size(batch));
+        Ok(())
+    }
+
+    /// Keras's `reset_states`: of the layer named `layer` (an error unless it
+    /// is a stateful layer of this model), or of every stateful layer.
+    pub fn reset_states(&mut self, layer: Option<&str>) -> Result<()> {
+        let layers = self.trainer.net.layers_mut();
+        match layer {
+            None => {
+                layers.iter_mut().for_each(|l| l.layer.reset_states());
+                Ok(())
+            }
+            Some(name) => {
+                let names: Vec<String> = layers.iter().map(|l| l.name.clone()).collect();
+                let l = layers.iter_mut().find(|l| l.name == name).ok_or_else(|| {
+                    RnnError::value(format!("layer: {name:?} is not a layer of this model; expected one of {}", names.join(", ")))
+                })?;
+                if !l.layer.stateful() {
+                    return Err(RnnError::value(format!("reset_states: layer {name:?} is not stateful (create it with stateful=True)")));
+                }
+                l.layer.reset_states();
+                Ok(())
+            }
+        }
+    }
+
     /// `(all, trainable)` parameter counts.
     pub fn num_params(&self) -> (usize, usize) {
         let layers = self.layers();

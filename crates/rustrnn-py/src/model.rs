@@ -295,6 +295,17 @@ impl ModelHandle {
         with_model!(self, s, T, { compute(py, || s.write(|m| m.set_trainable(layer, trainable))) })
     }
 
+    /// Keras's `reset_states`: of one layer by name, or of every stateful layer.
+    #[pyo3(signature = (layer=None))]
+    fn reset_states(&self, py: Python<'_>, layer: Option<&str>) -> Result<()> {
+        with_model!(self, s, T, { compute(py, || s.write_same(|m| m.reset_states(layer))) })
+    }
+
+    /// The batch size of the model's stateful layers (from its declared input).
+    fn fix_batch_size(&self, py: Python<'_>, batch: usize) -> Result<()> {
+        with_model!(self, s, T, { compute(py, || s.write_same(|m| m.fix_batch_size(batch))) })
+    }
+
     /// Reseeds the dropout masks.
     fn set_seed(&self, py: Python<'_>, seed: u64) -> Result<()> {
         with_model!(self, s, T, {

@@ -115,7 +115,7 @@ impl RecurrentHandle {
             CellKind::Rnn(_) => CellKind::Rnn(act),
             other => other,
         };
-        let config = RnnConfig { cell, input_size, hidden_size, num_layers, bidirectional, bias, batch_first, proj_size };
+        let config = RnnConfig { num_layers, bidirectional, bias, batch_first, proj_size, ..RnnConfig::new(cell, input_size, hidden_size) };
         let seed = seed.unwrap_or_else(rng::next_seed);
         let stack = match dtype {
             "float32" => Stack::F32(Mutex::new(Recurrent::new(config, seed)?)),

@@ -26,6 +26,9 @@ pub struct Shared<F> {
     /// What `master` was built from, to build replicas.
     spec: serde_json::Value,
     seed: u64,
+    /// A model with `stateful` layers carries states from call to call: every
+    /// call runs on `master`, one at a time, in call order.
+    stateful: bool,
 }
 
 fn poisoned() -> RnnError {
@@ -36,7 +39,8 @@ impl<F: Float> Shared<F> {
     pub fn new(spec: &str, seed: u64) -> CoreResult<Self> {
         let spec: serde_json::Value = serde_json::from_str(spec).map_err(|e| RnnError::value(format!("spec: not valid JSON ({e})")))?;
         let master = Model::from_spec(&spec, seed)?;
-        Ok(Shared { master: RwLock::new(master), version: AtomicU64::new(0), spares: Mutex::new(Vec::new()), spec, seed })
+        let stateful = master.is_stateful();
+        Ok(Shared { master: RwLock::new(master), version: AtomicU64::new(0), spares: Mutex::new(Vec::new()), spec, seed, stateful })
     }
 
     /// `f` on the model, read-only.
@@ -70,8 +74,12 @@ impl<F: Float> Shared<F> {
         Ok((version, r))
     }
 
-    /// `f` on a replica of the current weights, private to this call.
+    /// `f` on a replica of the current weights, private to this call (on
+    /// `master` for a stateful model: its states are one sequence of calls).
     pub fn with_replica<R>(&self, f: impl FnOnce(&mut Model<F>) -> CoreResult<R>) -> CoreResult<R> {
+        if self.stateful {
+            return self.write_same(f);
+        }
         let now = self.version.load(Ordering::SeqCst);
         let idle = {
             let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());

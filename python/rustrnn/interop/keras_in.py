@@ -3,21 +3,21 @@
 equivalent :class:`rustrnn.Sequential`, or a functional :class:`rustrnn.Model` for a Keras
 Functional model (its layer calls replayed, ``x[...]`` slices as Keras's GetItem operation).
 
-Layers: InputLayer, Embedding (``mask_zero``), Masking, SimpleRNN (tanh/relu),
-LSTM, GRU (``reset_after`` True or False), Bidirectional (concat/sum/mul/ave)
+Layers: InputLayer, Embedding (``mask_zero``), Masking, SimpleRNN, LSTM, GRU
+(``reset_after`` True or False; activations of ``layers.CELL_ACTIVATIONS``), Bidirectional (concat/sum/mul/ave)
 around those, Dense (linear/relu/tanh/sigmoid/softmax), TimeDistributed(Dense or
 LayerNormalization), Dropout, RepeatVector, Conv1D (valid/same/causal), GlobalAverage/
 MaxPooling1D, LayerNormalization (last axis), Flatten, Reshape, Concatenate, Add, Subtract, Multiply,
 Average, Maximum, Minimum. Weights are converted, not reinterpreted: kernels are transposed to
 PyTorch's (out, in) layout and GRU gates reordered from Keras' z,r,h to r,z,n
 (LSTM's i,f,c,o is already PyTorch's i,f,g,o). Anything else — another layer, a
-layer called twice (shared), an activation rustrnn lacks, ``stateful``, ``go_backwards`` with
+layer called twice (shared), an activation rustrnn lacks, ``go_backwards`` with
 ``return_sequences`` after a mask (Keras then moves the outputs of padded
 sequences; rustrnn keeps each sequence's steps in place) — raises
 :class:`rustrnn.UnsupportedError` naming the layer and the option. Options that
 act only in training and that rustrnn lacks (``recurrent_dropout``, regularizers,
 constraints) are left out with a warning that says so; a recurrent layer's
-``dropout`` (on its inputs) and ``use_bias`` are carried.
+``dropout`` (on its inputs), ``use_bias`` and ``stateful`` are carried.
 """
 
 from __future__ import annotations
@@ -122,18 +122,17 @@ class _Builder:
 
     def check_recurrent(self, name: str, cls: str, c: dict) -> dict:
         """The rustrnn keyword arguments of a Keras recurrent layer's config."""
-        if c.get("stateful"):
-            raise self.unsupported(name, cls, "stateful=True")
         act = _activation(c.get("activation", "tanh"))
         kw: dict = {"use_bias": bool(c.get("use_bias", True)), "dropout": float(c.get("dropout") or 0.0)}
-        if cls == "SimpleRNN":
-            if act not in ("tanh", "relu"):
-                raise self.unsupported(name, cls, f"activation={act!r} (tanh or relu are)")
-            kw["activation"] = act
-        elif act != "tanh":
-            raise self.unsupported(name, cls, f"activation={act!r} (only tanh is)")
-        if cls != "SimpleRNN" and _activation(c.get("recurrent_activation", "sigmoid")) != "sigmoid":
-            raise self.unsupported(name, cls, f"recurrent_activation={c.get('recurrent_activation')!r} (only sigmoid is)")
+        if c.get("stateful"):
+            kw["stateful"] = True
+        acts = {"activation": act}
+        if cls != "SimpleRNN":
+            acts["recurrent_activation"] = _activation(c.get("recurrent_activation", "sigmoid"))
+        for key, value in acts.items():
+            if value not in self.L.CELL_ACTIVATIONS:
+                raise self.unsupported(name, cls, f"{key}={value!r} ({', '.join(self.L.CELL_ACTIVATIONS)} are)")
+        kw.update(acts)
         if cls == "GRU":
             kw["reset_after"] = bool(c.get("reset_after", True))
         if c.get("go_backwards") and c.get("return_sequences") and self.masked:
@@ -328,10 +327,12 @@ def sequential_from_config(config: Any, reader: Any, dtype: Any, where: str) -> 
     if not builder.layers:
         raise ModelFileError(f"{where}: the model has no layers")
     model = Sequential(builder.layers, dtype=dtype, name=config.get("config", {}).get("name"))
+    if input_shape and input_shape[0] is not None:
+        model._keras_batch_size = int(input_shape[0])  # the fixed batch size of Keras's stateful layers
     if isinstance(builder.layers[0], builder.L.Embedding) and not input_shape:
         model.build()
     elif input_shape:
-        model.build(tuple(input_shape))
+        model.build((None, *tuple(input_shape)[1:]))  # Keras records the batch axis (a fixed size for stateful layers)
     elif reader is not None:
         raise ModelFileError(f"{where}: the model's input shape is not recorded (build the Keras model before saving)")
     return model, builder

@@ -182,13 +182,17 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
             if functional and layer.num_layers > 1:
                 raise UnsupportedError(f"{what}: layer {name!r}: num_layers={layer.num_layers} in a functional model has no "
                                        "one-layer Keras form; stack single layers instead")
+            if getattr(layer, "stateful", False) and not weights_only:
+                raise UnsupportedError(f"{what}: layer {name!r}: stateful=True is not exported (Keras needs the model's "
+                                       "fixed batch size in its Input, which rustrnn does not record)")
             if layer.go_backwards and (layer.bidirectional or (masked and (layer.return_sequences or layer.num_layers > 1))):
                 raise UnsupportedError(f"{what}: layer {name!r}: go_backwards with a bidirectional layer, or with a "
                                        "mask and a returned or stacked sequence, has no Keras equivalent")
             reset_after = getattr(layer, "reset_after", True)
             cell: dict = {"units": layer.units, "use_bias": layer.use_bias}
-            if cls == "SimpleRNN":
-                cell["activation"] = layer.activation
+            cell["activation"] = layer.activation
+            if cls != "SimpleRNN":
+                cell["recurrent_activation"] = layer.recurrent_activation
             if cls == "GRU":
                 cell["reset_after"] = reset_after
             prefix = name + "/"

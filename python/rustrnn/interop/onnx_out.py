@@ -224,6 +224,10 @@ def export_model_onnx(model: Any, path: Any) -> None:
             if layer.return_state:
                 raise UnsupportedError(f"export_onnx: {name}: return_state is not supported (export the model without it)")
             cell = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru"}[layer._class]
+            acts = (layer.activation, getattr(layer, "recurrent_activation", "sigmoid"))
+            if acts[0] not in ("tanh", "relu") or acts[1] != "sigmoid" or (cell != "rnn" and acts[0] != "tanh"):
+                raise UnsupportedError(f"export_onnx: {name}: activation={acts[0]!r}, recurrent_activation={acts[1]!r} are not "
+                                       "exported (LSTM/GRU: tanh and sigmoid; SimpleRNN: tanh or relu)")
             prefix = name + "/"
             params = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
             st = _Stack(cell, layer.units, layer.num_layers, layer.bidirectional, params,

@@ -8,8 +8,8 @@
 
 use crate::error::{Result, RnnError};
 use crate::float::{argmax, Float};
-use crate::kernels::cells;
 use crate::kernels::gemv::{gemv, gemv_par};
+use crate::kernels::{cells, cells_any_activation as any_act, CellActivations};
 use crate::models::Sequential;
 use crate::nn::activation::softmax_inplace;
 use crate::nn::dense::Dense;
@@ -35,6 +35,8 @@ pub struct Sampling {
 #[derive(Debug, Clone)]
 struct StepRnn<F> {
     cell: CellKind,
+    /// Keras's activations when not tanh/sigmoid.
+    acts: Option<CellActivations>,
     hidden: usize,
     /// (G·H, I) and (G·H, H), row-major.
     w_ih: Array2<F>,
@@ -112,6 +114,7 @@ impl<F: Float> StepModel<F> {
                     let m1 = |a: ndarray::ArrayD<F>| a.into_dimensionality::<ndarray::Ix1>().expect("1-D bias");
                     ops.push(Op::Rnn(StepRnn {
                         cell: r.cfg.cell,
+                        acts: (!r.cfg.activations.is_default()).then_some(r.cfg.activations),
                         hidden: r.cfg.units,
                         w_ih: m2(get(format!("weight_ih_l{k}"))?),
                         w_hh: m2(get(format!("weight_hh_l{k}"))?),
@@ -209,23 +212,35 @@ impl<F: Float> StepModel<F> {
                     let h = &mut s.h[rnn_i];
                     let gh = &mut s.gh[..gs];
                     gemv_par(r.w_hh.as_slice().expect("contiguous"), h, Some(r.b_hh.as_slice().expect("c")), gh);
-                    match r.cell {
-                        CellKind::Rnn(act) => cells::rnn_forward(act, gates, gh, h),
-                        CellKind::Lstm => cells::lstm_forward(gates, r.hidden, gh, r.hidden, &mut s.c[rnn_i], h),
-                        CellKind::GruResetBefore => {
+                    match (r.cell, r.acts) {
+                        (CellKind::Rnn(act), None) => cells::rnn_forward(act, gates, gh, h),
+                        (CellKind::Rnn(_), Some(a)) => any_act::rnn_forward(a, gates, gh, h),
+                        (CellKind::Lstm, None) => cells::lstm_forward(gates, r.hidden, gh, r.hidden, &mut s.c[rnn_i], h),
+                        (CellKind::Lstm, Some(a)) => any_act::lstm_forward(a, gates, r.hidden, gh, r.hidden, &mut s.c[rnn_i], h),
+                        (CellKind::GruResetBefore, acts) => {
                             // gh's r and z blocks hold W_h{r,z} h + b_h{r,z}; its n block is redone from r*h.
                             let hs = r.hidden;
                             let rh = &mut s.ghn[..hs];
-                            cells::gru_reset_before_gates(gates, hs, gh, hs, h, rh);
+                            match acts {
+                                None => cells::gru_reset_before_gates(gates, hs, gh, hs, h, rh),
+                                Some(a) => any_act::gru_reset_before_gates(a, gates, hs, gh, hs, h, rh),
+                            }
                             let w_hn = &r.w_hh.as_slice().expect("contiguous")[2 * hs * hs..];
                             gemv_par(w_hn, rh, Some(&r.b_hh.as_slice().expect("c")[2 * hs..]), &mut gh[2 * hs..]);
-                            cells::gru_reset_before_update(gates, hs, &gh[2 * hs..], h)
+                            match acts {
+                                None => cells::gru_reset_before_update(gates, hs, &gh[2 * hs..], h),
+                                Some(a) => any_act::gru_reset_before_update(a, gates, hs, &gh[2 * hs..], h),
+                            }
                         }
-                        CellKind::Gru => {
+                        (CellKind::Gru, acts) => {
                             // gh already holds b_hh (b_hn included); the kernel reads the old state.
                             let h_old = &mut s.b[..r.hidden];
                             h_old.copy_from_slice(h);
-                            cells::gru_forward(gates, r.hidden, gh, r.hidden, None, &mut s.ghn[..r.hidden], h_old, h)
+                            let ghn = &mut s.ghn[..r.hidden];
+                            match acts {
+                                None => cells::gru_forward(gates, r.hidden, gh, r.hidden, None, ghn, h_old, h),
+                                Some(a) => any_act::gru_forward(a, gates, r.hidden, gh, r.hidden, None, ghn, h_old, h),
+                            }
                         }
                     }
                     width = r.hidden;

@@ -6,7 +6,9 @@
 //! recurrent stack, layers, models) is built from these.
 
 pub mod activations;
+pub mod cell_activation;
 pub mod cells;
+pub mod cells_any_activation;
 pub mod fpmode;
 pub mod gemm;
 pub mod gemv;
@@ -18,4 +20,5 @@ pub mod selfcheck;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 
+pub use cell_activation::{CellActivations, GateFn};
 pub use nonlinearity::Nonlinearity;

@@ -21,7 +21,7 @@ use crate::nn::embedding::EmbeddingConfig;
 use crate::nn::{
     Activation, Ctx, Flow, GradCtx, LayerConfig, LayerInput, Memory, MergeMode, Mode, NamedLayer, RecurrentConfig, States, Tensor,
 };
-use crate::recurrent::CellKind;
+use crate::recurrent::{CellActivations, CellKind};
 use crate::rng::SplitMix64;
 use ndarray::{s, Array2, Array3, ArrayView2, Axis};
 use serde_json::Value;
@@ -117,6 +117,8 @@ impl<F: Float> Seq2Seq<F> {
             go_backwards: false,
             dropout: 0.0,
             layer_dropout: cfg.dropout,
+            stateful: false,
+            activations: CellActivations::DEFAULT,
             use_bias: true,
             init: None,
             trainable: true,

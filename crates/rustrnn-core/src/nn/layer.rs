@@ -200,6 +200,19 @@ pub trait Layer<F: Float>: Debug + Send + Sync {
     fn state_layout(&self) -> Option<(usize, bool)> {
         None
     }
+
+    /// Whether the layer carries states from one batch to the next (Keras's `stateful`).
+    fn stateful(&self) -> bool {
+        false
+    }
+
+    /// Keras's `reset_states` of a `stateful` layer: forgets the states
+    /// carried from the last batch.
+    fn reset_states(&mut self) {}
+
+    /// A `stateful` layer's batch size, declared by the model's input
+    /// (`Input(batch_size=...)`); otherwise the first batch fixes it.
+    fn fix_batch_size(&mut self, _batch: usize) {}
 }
 
 /// A layer with its name in the model, unique, e.g. `lstm_1`; its

@@ -23,7 +23,7 @@ use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::json::Obj;
 use crate::names::Names;
-use crate::recurrent::{CellKind, Nonlinearity, ParamKind, Recurrent, RnnConfig};
+use crate::recurrent::{CellActivations, CellKind, GateFn, Nonlinearity, ParamKind, Recurrent, RnnConfig};
 use crate::rng::SplitMix64;
 use ndarray::{s, Array2, Array3, ArrayView3, ArrayViewD, Axis};
 use serde_json::{json, Value};
@@ -63,6 +63,12 @@ pub struct RecurrentConfig {
     /// Dropout rate between stacked layers (PyTorch's `dropout`).
     pub layer_dropout: f64,
     pub use_bias: bool,
+    /// Keras's `stateful`: the final states of a batch are the initial states
+    /// of the next one (same row), until `reset_states`.
+    pub stateful: bool,
+    /// Keras's `activation` and `recurrent_activation` when they are not the
+    /// fused kernels' (a SimpleRNN's tanh or relu is `CellKind::Rnn`'s).
+    pub activations: CellActivations,
     /// Keras's initializers; `None` keeps PyTorch's (the `Seq2Seq` model).
     pub init: Option<KerasInit>,
     pub trainable: bool,
@@ -97,13 +103,23 @@ fn parse_init(c: &mut Obj, key: &'static str, default: Initializer) -> Result<In
 
 impl LayerConfig for RecurrentConfig {
     fn parse(class: &str, c: &mut Obj) -> Result<Self> {
+        let activation: GateFn = c.name("activation", Some(GateFn::Tanh))?;
+        let mut activations = CellActivations { activation, ..CellActivations::DEFAULT };
         let cell = match class {
             "LSTM" => CellKind::Lstm,
             // Keras' reset_after: the reset gate after (PyTorch's GRU) or before the recurrent product.
             "GRU" if c.bool("reset_after", true)? => CellKind::Gru,
             "GRU" => CellKind::GruResetBefore,
-            _ => CellKind::Rnn(c.name("activation", Some(Nonlinearity::Tanh))?),
+            // tanh and relu run in the fused plain-RNN kernel.
+            _ if activation == GateFn::Relu => {
+                activations = CellActivations::DEFAULT;
+                CellKind::Rnn(Nonlinearity::Relu)
+            }
+            _ => CellKind::Rnn(Nonlinearity::Tanh),
         };
+        if class == "LSTM" || class == "GRU" {
+            activations.recurrent = c.name("recurrent_activation", Some(GateFn::Sigmoid))?;
+        }
         let cfg = RecurrentConfig {
             cell,
             input_size: 0,
@@ -117,6 +133,8 @@ impl LayerConfig for RecurrentConfig {
             dropout: c.f64("dropout", Some(0.0))?,
             layer_dropout: c.f64("layer_dropout", Some(0.0))?,
             use_bias: c.bool("use_bias", true)?,
+            stateful: c.bool("stateful", false)?,
+            activations,
             init: None,
             trainable: c.bool("trainable", true)?,
         };
@@ -202,7 +220,17 @@ impl LayerConfig for RecurrentConfig {
             "use_bias": self.use_bias,
             "trainable": self.trainable,
         });
+        if self.stateful {
+            v["stateful"] = true.into(); // written only when set, as Python's get_config does
+        }
+        if !self.activations.is_default() {
+            v["activation"] = self.activations.activation.name().into();
+            if !matches!(self.cell, CellKind::Rnn(_)) {
+                v["recurrent_activation"] = self.activations.recurrent.name().into();
+            }
+        }
         match self.cell {
+            CellKind::Rnn(_) if !self.activations.is_default() => {}
             CellKind::Rnn(act) => v["activation"] = act.name().into(),
             // Written only when False, as Python's GRU.get_config does.
             CellKind::GruResetBefore => v["reset_after"] = false.into(),
@@ -261,6 +289,10 @@ pub struct RecurrentLayer<F> {
     /// (stack, name inside the stack, public name), in parameter order.
     names: Vec<(usize, String, String)>,
     cache: Option<Cache<F>>,
+    /// `stateful`: the final states of the last batch, the next batch's initial states.
+    carried: Option<States<F>>,
+    /// `stateful`: the batch size fixed by the first batch (Keras fixes it when built).
+    stateful_batch: Option<usize>,
 }
 
 impl<F: Float> RecurrentLayer<F> {
@@ -290,6 +322,7 @@ impl<F: Float> RecurrentLayer<F> {
                 bias: cfg.use_bias,
                 batch_first: true,
                 proj_size: 0,
+                activations: cfg.activations,
             };
             let mut stack = Recurrent::new(rc, rng.next_u64())?;
             if let Some(init) = cfg.init {
@@ -301,11 +334,31 @@ impl<F: Float> RecurrentLayer<F> {
             }
             stacks.push(stack);
         }
-        Ok(RecurrentLayer { cfg, stacks, names, cache: None })
+        Ok(RecurrentLayer { cfg, stacks, names, cache: None, carried: None, stateful_batch: None })
     }
 
     pub fn stacks(&self) -> &[Recurrent<F>] {
         &self.stacks
+    }
+
+    /// A stateful layer's initial states for a batch of `batch` rows: the
+    /// carried ones, after checking that the batch size did not change.
+    fn carried_states(&mut self, batch: usize) -> Result<Option<States<F>>> {
+        if !self.cfg.stateful {
+            return Ok(None);
+        }
+        match self.stateful_batch {
+            Some(b) if b != batch => {
+                return Err(RnnError::shape(format!(
+                    "{}(stateful=True): the batch size must stay the same from batch to batch (the states of row i carry \
+                     over to row i of the next batch): expected {b} rows (the model's batch size, declared by its Input \
+                     or fixed by its first batch), got {batch}; use that batch_size and a number of samples it divides",
+                    self.cfg.cell.name()
+                )))
+            }
+            _ => self.stateful_batch = Some(batch),
+        }
+        Ok(self.carried.clone())
     }
 
     /// Layers of each stack.
@@ -378,10 +431,18 @@ impl<F: Float> RecurrentLayer<F> {
                 dropout_masks.push(m);
             }
         }
+        // A sequence that is all padding keeps its initial states (Keras: the
+        // state passes through masked steps), its output is zero.
         for (b, _) in empty.iter().enumerate().filter(|(_, e)| **e) {
-            h_n.slice_mut(s![.., b, ..]).fill(F::zero());
+            match init.as_ref() {
+                Some((h0, _)) => h_n.slice_mut(s![.., b, ..]).assign(&h0.slice(s![.., b, ..])),
+                None => h_n.slice_mut(s![.., b, ..]).fill(F::zero()),
+            }
             if let Some(c) = c_n.as_mut() {
-                c.slice_mut(s![.., b, ..]).fill(F::zero());
+                match init.as_ref().and_then(|(_, c0)| c0.as_ref()) {
+                    Some(c0) => c.slice_mut(s![.., b, ..]).assign(&c0.slice(s![.., b, ..])),
+                    None => c.slice_mut(s![.., b, ..]).fill(F::zero()),
+                }
             }
         }
         let (both, out_steps) = if cfg.return_sequences {
@@ -394,6 +455,9 @@ impl<F: Float> RecurrentLayer<F> {
             let mut last = Array2::<F>::zeros((batch, d * h));
             for dir in 0..d {
                 last.slice_mut(s![.., dir * h..(dir + 1) * h]).assign(&h_n.index_axis(Axis(0), top + dir));
+            }
+            for (b, _) in empty.iter().enumerate().filter(|(_, e)| **e) {
+                last.row_mut(b).fill(F::zero());
             }
             (last, None)
         };
@@ -432,6 +496,16 @@ impl<F: Float> RecurrentLayer<F> {
         if is_lstm && dcn_all.is_none() {
             dcn_all = Some(Array3::zeros(dhn_all.raw_dim()));
         }
+        // The states of an all-padding sequence pass through: so do their gradients.
+        let passed: Vec<(usize, Array2<F>, Option<Array2<F>>)> = empty
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| **e)
+            .map(|(b, _)| {
+                let c = dcn_all.as_ref().map(|c| c.slice(s![.., b, ..]).to_owned());
+                (b, dhn_all.slice(s![.., b, ..]).to_owned(), c)
+            })
+            .collect();
         for (b, _) in empty.iter().enumerate().filter(|(_, e)| **e) {
             let rows = if cfg.return_sequences { b * steps..(b + 1) * steps } else { b..b + 1 };
             dboth.slice_mut(s![rows, ..]).fill(F::zero());
@@ -471,6 +545,12 @@ impl<F: Float> RecurrentLayer<F> {
             }
             dout = Some(dx);
         }
+        for (b, dh, dc) in passed {
+            dh0.slice_mut(s![.., b, ..]).assign(&dh);
+            if let (Some(a), Some(dc)) = (dc0.as_mut(), dc) {
+                a.slice_mut(s![.., b, ..]).assign(&dc);
+            }
+        }
         let mut dx = dout.expect("at least one stack");
         if let Some(p) = perm {
             dx = gather_rows(dx.view(), p.into_iter());
@@ -493,10 +573,16 @@ impl<F: Float> Layer<F> for RecurrentLayer<F> {
 
     fn forward(&mut self, x: LayerInput<'_, F>, ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
         let x = x.rows(LayerConfig::class(&self.cfg))?;
-        let init = ctx.init.take();
+        // As Keras: an `initial_state` given in the graph wins over carried states.
+        let carried = self.carried_states(x.batch())?;
+        let init = ctx.init.take().or(carried);
         let init = init.as_ref().map(|s| (s.h.view(), s.c.as_ref().map(|c| c.view())));
         let out = self.run(x, ctx.mask.as_ref(), init, ctx.mode, ctx.rng)?;
         let cfg = self.cfg;
+        if cfg.stateful {
+            // Carried as constants: no gradient flows into the previous batch (Keras's state variables).
+            self.carried = Some(States { h: out.h_n.clone(), c: out.c_n.clone() });
+        }
         if cfg.return_state {
             ctx.returned = final_states(cfg.directions(), cfg.num_layers, &out.h_n, out.c_n.as_ref());
         }
@@ -557,6 +643,20 @@ impl<F: Float> Layer<F> for RecurrentLayer<F> {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn stateful(&self) -> bool {
+        self.cfg.stateful
+    }
+
+    fn reset_states(&mut self) {
+        self.carried = None;
+    }
+
+    fn fix_batch_size(&mut self, batch: usize) {
+        if self.cfg.stateful {
+            self.stateful_batch = Some(batch);
+        }
     }
 
     fn state_layout(&self) -> Option<(usize, bool)> {

@@ -1,7 +1,7 @@
 //! The configuration of a recurrent layer stack, as PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU` take it.
 
 use crate::error::{Result, RnnError};
-pub use crate::kernels::Nonlinearity;
+pub use crate::kernels::{CellActivations, GateFn, Nonlinearity};
 use crate::memory;
 use crate::names::Names;
 
@@ -71,11 +71,29 @@ pub struct RnnConfig {
     /// LSTM only: when positive, each output and the recurrent state `h` is
     /// projected to this many values (`h = W_hr (o * tanh(c))`), PyTorch's `proj_size`.
     pub proj_size: usize,
+    /// Keras's `activation`/`recurrent_activation` (tanh/sigmoid by default:
+    /// the fused kernels; any other pair: `kernels::cells_any_activation`).
+    pub activations: CellActivations,
 }
 
 impl RnnConfig {
     pub fn new(cell: CellKind, input_size: usize, hidden_size: usize) -> Self {
-        RnnConfig { cell, input_size, hidden_size, num_layers: 1, bidirectional: false, bias: true, batch_first: true, proj_size: 0 }
+        RnnConfig {
+            cell,
+            input_size,
+            hidden_size,
+            num_layers: 1,
+            bidirectional: false,
+            bias: true,
+            batch_first: true,
+            proj_size: 0,
+            activations: CellActivations::DEFAULT,
+        }
+    }
+
+    /// The activations when not tanh/sigmoid (which take the fused kernels).
+    pub fn non_default_activations(&self) -> Option<CellActivations> {
+        (!self.activations.is_default()).then_some(self.activations)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -90,6 +108,9 @@ impl RnnConfig {
                 self.proj_size,
                 self.cell.name()
             )));
+        }
+        if self.proj_size > 0 && !self.activations.is_default() {
+            return Err(RnnError::value("proj_size: an LSTM with a projection has tanh/sigmoid activations only"));
         }
         if self.proj_size > 0 && self.proj_size >= self.hidden_size {
             return Err(RnnError::value(format!(

@@ -21,8 +21,8 @@ use super::packed::ForwardPack;
 use super::params::CellParams;
 use super::sequence::{SeqLayout, Validity};
 use crate::float::Float;
-use crate::kernels::cells;
 use crate::kernels::gemm::{gemm, gemm_packed, gemm_prepacked, PackedB, PackedGates};
+use crate::kernels::{cells, cells_any_activation as any_act, CellActivations};
 use crate::lockstep;
 use ndarray::parallel::prelude::*;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
@@ -54,6 +54,8 @@ pub struct DirectionSpec<'a> {
     pub layout: SeqLayout,
     pub valid: Validity<'a>,
     pub reverse: bool,
+    /// Activations other than tanh/sigmoid (`None`: the fused default kernels).
+    pub acts: Option<CellActivations>,
 }
 
 /// A row-major matrix that several workers write at the same time, each in
@@ -159,7 +161,7 @@ pub fn forward<F: Float>(
     keep_cache: bool,
 ) -> (FinalState<F>, Option<DirectionCache<F>>) {
     debug_assert!(spec.cell != CellKind::GruResetBefore, "the stack runs it with gru_reset_before");
-    let DirectionSpec { cell, layout, valid, reverse } = spec;
+    let DirectionSpec { cell, layout, valid, reverse, acts } = spec;
     let (n, batch) = (layout.rows(), layout.batch);
     let hs = h0.ncols();
     let g_count = cell.gates();
@@ -249,21 +251,28 @@ pub fn forward<F: Float>(
                 }
                 let x = s_gates.row_from(r, units.start);
                 let ghb = gh.row(b).to_slice().expect("contiguous");
-                match cell {
-                    CellKind::Rnn(act) => cells::rnn_forward(act, &mut x[..len], &ghb[..len], h_new),
-                    CellKind::Lstm => {
+                match (cell, acts) {
+                    (CellKind::Rnn(act), None) => cells::rnn_forward(act, &mut x[..len], &ghb[..len], h_new),
+                    (CellKind::Rnn(_), Some(a)) => any_act::rnn_forward(a, &mut x[..len], &ghb[..len], h_new),
+                    (CellKind::Lstm, _) => {
                         let cb = s_c.expect("LSTM").row(b, units.clone());
                         if let Some(cp) = s_c_prev {
                             cp.row(r, units.clone()).copy_from_slice(cb);
                         }
-                        cells::lstm_forward(x, hs, ghb, stride_h, cb, h_new)
+                        match acts {
+                            None => cells::lstm_forward(x, hs, ghb, stride_h, cb, h_new),
+                            Some(a) => any_act::lstm_forward(a, x, hs, ghb, stride_h, cb, h_new),
+                        }
                     }
-                    CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
-                    CellKind::Gru => {
+                    (CellKind::GruResetBefore, _) => unreachable!("handled by gru_reset_before"),
+                    (CellKind::Gru, _) => {
                         let rr = if keep_cache { r } else { b };
                         let ghn = s_gh_n.expect("GRU").row(rr, units.clone());
                         let bn = b_hn.as_ref().map(|v| &v.as_slice().expect("contiguous")[units.clone()]);
-                        cells::gru_forward(x, hs, ghb, stride_h, bn, ghn, h_old, h_new)
+                        match acts {
+                            None => cells::gru_forward(x, hs, ghb, stride_h, bn, ghn, h_old, h_new),
+                            Some(a) => any_act::gru_forward(a, x, hs, ghb, stride_h, bn, ghn, h_old, h_new),
+                        }
                     }
                 }
                 s_out.row(r, units.clone()).copy_from_slice(h_new);
@@ -306,7 +315,7 @@ pub fn backward<F: Float>(
     dcn: Option<ArrayView2<F>>,
 ) -> DirectionGrads<F> {
     debug_assert!(spec.cell != CellKind::GruResetBefore, "the stack runs it with gru_reset_before");
-    let DirectionSpec { cell, layout, valid, reverse } = spec;
+    let DirectionSpec { cell, layout, valid, reverse, acts } = spec;
     let DirectionCache { mut gates, h_prev, c_prev, mut gh_n } = cache;
     let hs = h_prev.ncols();
     let gs = gates.ncols();
@@ -386,16 +395,25 @@ pub fn backward<F: Float>(
                     }
                 }
                 let x = s_gates.row_from(r, units.start);
-                match cell {
-                    CellKind::Rnn(act) => cells::rnn_backward(act, &mut x[..units.len()], dhb),
-                    CellKind::Lstm => {
+                match (cell, acts) {
+                    (CellKind::Rnn(act), None) => cells::rnn_backward(act, &mut x[..units.len()], dhb),
+                    (CellKind::Rnn(_), Some(a)) => any_act::rnn_backward(a, &mut x[..units.len()], dhb),
+                    (CellKind::Lstm, _) => {
                         let cp = &c_prev.as_ref().expect("LSTM caches c_prev").row(r).to_slice().expect("contiguous")[units.clone()];
-                        cells::lstm_backward(x, hs, cp, dhb, s_dc.expect("LSTM").row(b, units.clone()), tanh_c)
+                        let dcb = s_dc.expect("LSTM").row(b, units.clone());
+                        match acts {
+                            None => cells::lstm_backward(x, hs, cp, dhb, dcb, tanh_c),
+                            Some(a) => any_act::lstm_backward(a, x, hs, cp, dhb, dcb, tanh_c),
+                        }
                     }
-                    CellKind::GruResetBefore => unreachable!("handled by gru_reset_before"),
-                    CellKind::Gru => {
+                    (CellKind::GruResetBefore, _) => unreachable!("handled by gru_reset_before"),
+                    (CellKind::Gru, _) => {
                         let hp = &h_prev.row(r).to_slice().expect("contiguous")[units.clone()];
-                        cells::gru_backward(x, hs, s_gh_n.expect("GRU").row(r, units.clone()), hp, dhb)
+                        let ghn = s_gh_n.expect("GRU").row(r, units.clone());
+                        match acts {
+                            None => cells::gru_backward(x, hs, ghn, hp, dhb),
+                            Some(a) => any_act::gru_backward(a, x, hs, ghn, hp, dhb),
+                        }
                     }
                 }
             }

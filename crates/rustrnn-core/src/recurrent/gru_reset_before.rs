@@ -12,8 +12,8 @@ use super::direction::{DirectionCache, DirectionGrads, DirectionSpec, FinalState
 use super::packed::ForwardPack;
 use super::params::CellParams;
 use crate::float::Float;
-use crate::kernels::cells;
 use crate::kernels::gemm::{gemm, gemm_prepacked, PackedB};
+use crate::kernels::{cells, cells_any_activation as any_act};
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 fn row_mut<F>(a: &mut Array2<F>, r: usize) -> &mut [F] {
@@ -34,7 +34,7 @@ pub fn forward<F: Float>(
     mut out: ArrayViewMut2<F>,
     keep_cache: bool,
 ) -> (FinalState<F>, Option<DirectionCache<F>>) {
-    let DirectionSpec { layout, valid, reverse, .. } = spec;
+    let DirectionSpec { layout, valid, reverse, acts, .. } = spec;
     let (n, batch) = (layout.rows(), layout.batch);
     let hs = h0.ncols();
     let gs = 3 * hs;
@@ -66,7 +66,11 @@ pub fn forward<F: Float>(
         for b in 0..batch {
             if valid.is_valid(t, b) {
                 let x = row_mut(&mut gates, layout.row(t, b));
-                cells::gru_reset_before_gates(x, hs, row(&gh, b), hs, row(&h, b), row_mut(&mut rh, b));
+                let (gh_b, h_b, rh_b) = (row(&gh, b), row(&h, b), row_mut(&mut rh, b));
+                match acts {
+                    None => cells::gru_reset_before_gates(x, hs, gh_b, hs, h_b, rh_b),
+                    Some(a) => any_act::gru_reset_before_gates(a, x, hs, gh_b, hs, h_b, rh_b),
+                }
             } else {
                 row_mut(&mut rh, b).fill(F::zero());
             }
@@ -84,7 +88,11 @@ pub fn forward<F: Float>(
             if let Some(a) = rh_all.as_mut() {
                 row_mut(a, r).copy_from_slice(row(&rh, b));
             }
-            cells::gru_reset_before_update(row_mut(&mut gates, r), hs, row(&gh_n, b), row_mut(&mut h, b));
+            let (x, gh_n_b, h_b) = (row_mut(&mut gates, r), row(&gh_n, b), row_mut(&mut h, b));
+            match acts {
+                None => cells::gru_reset_before_update(x, hs, gh_n_b, h_b),
+                Some(a) => any_act::gru_reset_before_update(a, x, hs, gh_n_b, h_b),
+            }
             out.row_mut(r).assign(&h.row(b));
         }
     }
@@ -103,7 +111,7 @@ pub fn backward<F: Float>(
     dout: Option<ArrayView2<F>>,
     dhn: Option<ArrayView2<F>>,
 ) -> DirectionGrads<F> {
-    let DirectionSpec { layout, valid, reverse, .. } = spec;
+    let DirectionSpec { layout, valid, reverse, acts, .. } = spec;
     let DirectionCache { mut gates, h_prev, gh_n: rh, .. } = cache;
     let rh = rh.expect("the reset-before GRU caches r*h");
     let hs = h_prev.ncols();
@@ -133,7 +141,10 @@ pub fn backward<F: Float>(
                     *acc += *v;
                 }
             }
-            cells::gru_reset_before_backward_zn(x, hs, row(&h_prev, r), dhb);
+            match acts {
+                None => cells::gru_reset_before_backward_zn(x, hs, row(&h_prev, r), dhb),
+                Some(a) => any_act::gru_reset_before_backward_zn(a, x, hs, row(&h_prev, r), dhb),
+            }
             row_mut(&mut dn, b).copy_from_slice(&x[2 * hs..]);
         }
         gemm_prepacked(dn.view(), &w_n, false, d_rh.view_mut());
@@ -144,7 +155,11 @@ pub fn backward<F: Float>(
                 continue;
             }
             let x = row_mut(&mut gates, r);
-            cells::gru_reset_before_backward_r(&mut x[..hs], row(&h_prev, r), row(&d_rh, b), row_mut(&mut dh, b));
+            let (hp, drh, dhb) = (row(&h_prev, r), row(&d_rh, b), row_mut(&mut dh, b));
+            match acts {
+                None => cells::gru_reset_before_backward_r(&mut x[..hs], hp, drh, dhb),
+                Some(a) => any_act::gru_reset_before_backward_r(a, &mut x[..hs], hp, drh, dhb),
+            }
             row_mut(&mut drz, b).copy_from_slice(&x[..2 * hs]);
         }
         gemm_prepacked(drz.view(), &w_rz, true, dh.view_mut());

@@ -11,7 +11,7 @@ pub mod projected;
 pub mod sequence;
 pub mod stack;
 
-pub use config::{CellKind, Nonlinearity, RnnConfig};
+pub use config::{CellActivations, CellKind, GateFn, Nonlinearity, RnnConfig};
 pub use params::{param_name, param_slots, CellParams, ParamKind, ParamSlot, RnnParams};
 pub use stack::{ForwardCache, Recurrent, RnnInputGrads, RnnOutput};
 #[cfg(test)]

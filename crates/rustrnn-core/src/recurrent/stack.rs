@@ -404,7 +404,7 @@ fn run_forward<F: Float>(
             }
             let run = |dir: usize, block: ArrayViewMut2<F>| {
                 let idx = layer * nd + dir;
-                let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
+                let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1, acts: cfg.non_default_activations() };
                 let zeros = h0.is_none().then(|| Array2::zeros((layout.batch, hs)));
                 let h0d = match (h0, zeros.as_ref()) {
                     (Some(h), _) => h.index_axis_move(Axis(0), idx),
@@ -517,7 +517,7 @@ fn run_backward<F: Float>(
         let cell_grads = &mut grads.cells[layer * nd..(layer + 1) * nd];
         let run = |dir: usize, cache: StepCache<F>, g: &mut _| {
             let idx = layer * nd + dir;
-            let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1 };
+            let spec = DirectionSpec { cell: cfg.cell, layout, valid, reverse: dir == 1, acts: cfg.non_default_activations() };
             let cols = dir * hs..(dir + 1) * hs;
             let d_out = d_out_view.map(|d| d.slice_move(s![.., cols]));
             let (dh, dc) = (dhn.map(|d| d.index_axis_move(Axis(0), idx)), dcn.map(|d| d.index_axis_move(Axis(0), idx)));
