@@ -8,7 +8,7 @@ same thread count for torch and rustrnn, the same initial weights and batches;
 runs alternate (torch.nn, rustrnn, torch.nn, ...) and each figure is the best
 of --repeat runs, so load from other processes on a shared machine hits both.
 
-Usage: python benches/torch_convert.py [--threads 1 2] [--cells LSTM GRU] [--steps 10] [--repeat 3]
+Usage: python benches/torch_convert.py [--threads 1 2] [--cells LSTM GRU] [--steps 10] [--repeat 3] [--cpu-time]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Classifier(torch.nn.Module):
         return self.head(h[-1]).squeeze(-1)
 
 
-def samples_per_s(model: torch.nn.Module, batches: list) -> float:
+def samples_per_s(model: torch.nn.Module, batches: list, clock=time.perf_counter) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss()
 
@@ -47,10 +47,10 @@ def samples_per_s(model: torch.nn.Module, batches: list) -> float:
         opt.step()
 
     step(*batches[0])  # warm-up
-    t = time.perf_counter()
+    t = clock()
     for x, y in batches[1:]:
         step(x, y)
-    return B * (len(batches) - 1) / (time.perf_counter() - t)
+    return B * (len(batches) - 1) / (clock() - t)
 
 
 def main() -> None:
@@ -59,13 +59,17 @@ def main() -> None:
     p.add_argument("--cells", nargs="+", default=["LSTM", "GRU"])
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--cpu-time", action="store_true",
+                   help="samples per CPU second of this process (time.process_time) instead of per wall second: "
+                        "for A/B runs on a shared machine, with 1 thread")
     args = p.parse_args()
+    clock = time.process_time if args.cpu_time else time.perf_counter
     torch.set_flush_denormal(True)
     g = torch.Generator().manual_seed(0)
     batches = [(torch.randint(1, V, (B, T), generator=g), torch.randint(0, 2, (B,), generator=g).float())
                for _ in range(args.steps + 1)]
     print(f"torch {torch.__version__}, rustrnn {rustrnn.__version__}; B={B} T={T} E={E} H={H}, {args.steps} steps, "
-          f"best of {args.repeat}")
+          f"best of {args.repeat}; {'CPU' if args.cpu_time else 'wall'} time")
     print("| cell | threads | torch.nn samples/s | after convert samples/s | speed-up |")
     print("|---|---|---|---|---|")
     for cell in args.cells:
@@ -79,7 +83,7 @@ def main() -> None:
                     model = copy.deepcopy(base)
                     if name == "rustrnn":
                         rustrnn.torch.convert(model)
-                    best[name] = max(best[name], samples_per_s(model, batches))
+                    best[name] = max(best[name], samples_per_s(model, batches, clock))
             print(f"| {cell} | {threads} | {best['torch']:.1f} | {best['rustrnn']:.1f} | "
                   f"{best['rustrnn'] / best['torch']:.2f}x |", flush=True)
 

@@ -117,7 +117,7 @@ def layer_configs(config):
     (lambda c: layer_configs(c)[1]["config"].update(recurrent_activation="hard_silu"), "recurrent_activation='hard_silu'"),
     (lambda c: layer_configs(c)[2]["config"].update(activation="gelu"), "activation='gelu'"),
     (lambda c: layer_configs(c)[1]["config"].update(go_backwards=True, return_sequences=True), "go_backwards"),
-    (lambda c: c.update(class_name="Functional"), "only Sequential"),
+    (lambda c: c.update(class_name="MyModel"), "Sequential and Functional models are supported"),
 ])
 def test_unsupported_layers_and_options_are_named(edit, message, tmp_path):
     path = rewrite(os.path.join(HERE, "lstm.keras"), tmp_path / "bad.keras", edit)

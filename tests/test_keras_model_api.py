@@ -171,8 +171,10 @@ def test_to_json_model_from_json_round_trip():
     assert back.built and back.get_config()["layers"] == m.get_config()["layers"]
     with pytest.raises(rustrnn.ArgumentError, match="json_string"):
         keras.models.model_from_json("{not json")
-    with pytest.raises(rustrnn.UnsupportedError, match="Functional"):
+    with pytest.raises(rustrnn.ModelFileError, match="the Functional model has no layers"):
         keras.models.model_from_json(json.dumps({"class_name": "Functional", "config": {}}))
+    with pytest.raises(rustrnn.UnsupportedError, match="Sequential and Functional"):
+        keras.models.model_from_json(json.dumps({"class_name": "MyModel", "config": {}}))
 
 
 def test_model_checkpoint_writes_what_the_keras_name_says(tmp_path):

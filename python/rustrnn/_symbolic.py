@@ -19,12 +19,21 @@ from .errors import ArgumentError, DTypeError, UnsupportedError
 
 _names: dict = {}
 _order = itertools.count()
+# Operations on symbolic tensors by Keras name (``GetItem``), registered by rustrnn.layers (which imports this module).
+OPERATIONS: dict = {}
+
+
+# Names given explicitly to called layers (a loaded model's): automatic names skip them.
+_given: set = set()
 
 
 def unique_name(prefix: str) -> str:
-    k = _names.get(prefix, 0)
-    _names[prefix] = k + 1
-    return prefix if k == 0 else f"{prefix}_{k}"
+    while True:
+        k = _names.get(prefix, 0)
+        _names[prefix] = k + 1
+        name = prefix if k == 0 else f"{prefix}_{k}"
+        if name not in _given:
+            return name
 
 
 def _dim(d: Any) -> Optional[int]:
@@ -50,8 +59,10 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
     def __getitem__(self, key: Any) -> Any:
-        raise UnsupportedError(f"{self.name}[...]: slicing a symbolic tensor is not supported; for the last step of a "
-                               "sequence use a recurrent layer with return_sequences=False")
+        """``x[:, -1]`` (the last step), ``x[:, i:j]``, ``x[..., a:b]``: a ``GetItem`` operation in
+        the graph, as Keras 3 records ``__getitem__``. The batch axis is kept whole; slices
+        have no step; one feature cannot be indexed (the features axis stays)."""
+        return OPERATIONS["GetItem"](**_getitem_key(self, key))(self)
 
     def __iter__(self) -> Any:
         raise DTypeError(f"{self.name}: a symbolic tensor is one tensor, not a list; a layer with several outputs "
@@ -59,6 +70,47 @@ class KerasTensor:
 
     def __bool__(self) -> bool:
         raise DTypeError(f"{self.name}: a symbolic tensor has no truth value")
+
+
+def _getitem_key(x: KerasTensor, key: Any) -> dict:
+    """``GetItem``'s ``time`` and ``features`` for ``x[key]``, or an UnsupportedError naming what is not supported."""
+    items = list(key) if isinstance(key, tuple) else [key]
+    what = f"{x.name}[...]"
+    if sum(k is Ellipsis for k in items) > 1:
+        raise ArgumentError(f"{what}: an index can only have a single ellipsis ('...')")
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        items[at:at + 1] = [slice(None)] * (x.ndim - len(items) + 1)
+    if len(items) > x.ndim:
+        raise ArgumentError(f"{what}: too many indices for a tensor of shape {x.shape}")
+    items += [slice(None)] * (x.ndim - len(items))
+    out = []
+    for axis, k in enumerate(items):
+        if isinstance(k, slice):
+            if k.step not in (None, 1):
+                raise UnsupportedError(f"{what}: slices with a step ({k}) are not supported; only start:stop")
+            for v in (k.start, k.stop):
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+                    raise ArgumentError(f"{what}: slice bounds must be integers or None, got {v!r}")
+            out.append(None if k.start is None and k.stop is None else
+                       [None if k.start is None else int(k.start), None if k.stop is None else int(k.stop)])
+        elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            out.append(int(k))
+        else:
+            raise UnsupportedError(f"{what}: indexing with {type(k).__name__} is not supported; use integers and "
+                                   "start:stop slices (x[:, -1], x[:, i:j], x[..., a:b])")
+    if out[0] is not None:
+        raise UnsupportedError(f"{what}: indexing the batch axis is not supported; keep it whole (x[:, ...])")
+    if x.ndim == 3:
+        time, features = out[1], out[2]
+    elif x.ndim == 2:
+        time, features = None, out[1]
+    else:
+        raise UnsupportedError(f"{what}: indexing a tensor of shape {x.shape} is not supported")
+    if isinstance(features, int):
+        raise UnsupportedError(f"{what}: indexing one feature drops the features axis, which rustrnn's activations keep; "
+                               "take a slice x[..., i:i+1] instead")
+    return {"time": time, "features": features}
 
 
 class Node:
@@ -93,11 +145,13 @@ class InputLayer:
         if self.dtype.startswith(("int", "uint")):
             if len(self.batch_shape) != 2:
                 raise ArgumentError(f"{self.name}: integer inputs are token indices of shape (batch, time), got shape {self.batch_shape}")
-            return {"name": self.name, "kind": "indices"}
+            return {"name": self.name, "kind": "indices", "steps": self.batch_shape[1]}
         if len(self.batch_shape) not in (2, 3) or self.batch_shape[-1] is None:
             raise ArgumentError(f"{self.name}: expected shape (features,) or (time, features) with known features, "
                                 f"got {self.batch_shape[1:]}")
-        return {"name": self.name, "kind": "features", "features": self.batch_shape[-1], "sequence": len(self.batch_shape) == 3}
+        sequence = len(self.batch_shape) == 3
+        return {"name": self.name, "kind": "features", "features": self.batch_shape[-1], "sequence": sequence,
+                "steps": self.batch_shape[1] if sequence else None}
 
     def __repr__(self) -> str:
         return f"InputLayer(shape={self.batch_shape[1:]}, dtype={self.dtype!r}, name={self.name!r})"
@@ -166,6 +220,8 @@ def call(layer: Any, inputs: Any, initial_state: Any = None) -> Any:
         xs = xs + states
     if layer.name is None:
         layer.name = unique_name(layer._prefix)
+    else:
+        _given.add(layer.name)
     node = Node(layer, xs, n_inputs)
     shapes = layer._symbolic_outputs([t.shape for t in xs[:n_inputs]])
     node.outputs = [KerasTensor(s, "float32", node, i, f"{layer.name}/output_{i}" if len(shapes) > 1 else layer.name)

@@ -112,7 +112,9 @@ class Functional(Model):
         if len({id(t) for t in self.inputs}) != len(self.inputs):
             raise ArgumentError("inputs: the same input is listed twice")
         self._calls = _trace(self.inputs, self.outputs)
-        self.layers = [t.node.layer for t in self.inputs] + [n.layer for n in self._calls]
+        # Operations (x[:, -1]) are graph nodes but not layers, as in Keras.
+        self.layers = [t.node.layer for t in self.inputs] + [n.layer for n in self._calls
+                                                              if not getattr(n.layer, "_operation", False)]
         names = [l.name for l in self.layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -178,6 +180,9 @@ class Functional(Model):
                 raw.set_trainable(layer.name, layer.trainable)
                 self._trainable[id(layer)] = layer.trainable
             holder = layer._model
+            if holder is not None and holder is not self and holder._handle is None:
+                self._claim_layer(layer)  # its holder was never built: this model's weights are the layer's only ones
+                continue
             if holder is None or holder is self or self._seen.get(id(layer)) == layer._weights_version:
                 continue
             if id(holder) not in held:
@@ -275,9 +280,37 @@ class Functional(Model):
         return self.predict(xs if not self._single_input else xs[0], batch_size=max(1, len(xs[0])))
 
     def __call__(self, x: Any) -> Any:
+        """On arrays, the outputs for them. On symbolic tensors, the model as a layer of another
+        model: its layer calls are replayed on them (the same layer objects, so the weights are shared,
+        as in Keras). Unlike Keras, the outer model lists these layers, not this model, in ``layers``."""
         if isinstance(x, KerasTensor) or (isinstance(x, (list, tuple)) and any(isinstance(t, KerasTensor) for t in x)):
-            raise UnsupportedError("calling a Model on symbolic tensors (nesting models) is not supported; call its layers")
+            return self._call_symbolic(x)
         return self.predict_on_batch(x)
+
+    def _call_symbolic(self, x: Any) -> Any:
+        xs = flatten(x, f"{self.name}: inputs")
+        if len(xs) != len(self.inputs):
+            raise ArgumentError(f"{self.name}: the model takes {len(self.inputs)} input(s), got {len(xs)}")
+        mapped: dict = {}
+        for i, (given, want) in enumerate(zip(xs, self.inputs)):
+            if len(given.shape) != len(want.shape) or any(
+                    a is not None and b is not None and a != b for a, b in zip(given.shape[1:], want.shape[1:])):
+                raise ShapeError(f"{self.name}: inputs[{i}]: expected shape {want.shape}, got {given.shape}")
+            mapped[id(want)] = given
+        for node in self._calls:
+            args = [mapped[id(t)] for t in node.inputs]
+            layer = node.layer
+            if getattr(layer, "_operation", False):  # a slice: a new operation of the same key
+                layer = type(layer)(**layer.get_config())
+            main = args[0] if node.n_inputs == 1 else args[:node.n_inputs]
+            out = layer(main, initial_state=args[node.n_inputs:] or None)
+            for t, o in zip(node.outputs, out if isinstance(out, list) else [out]):
+                mapped[id(t)] = o
+        outs = [mapped[id(t)] for t in self.outputs]
+        return outs[0] if self._single_output else outs
+
+    def _output_names(self) -> list:
+        return [t.node.layer.name for t in self.outputs]
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Any:
         """A layer (or input layer) by name or index, as Keras' ``get_layer``."""

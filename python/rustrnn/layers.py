@@ -20,6 +20,10 @@ Shapes (``B`` batch, ``T`` time steps)::
     GlobalAverage/MaxPooling1D (B, T, F)   -> (B, F)
     Conv1D           (B, T, C)             -> (B, T', filters)
     LayerNormalization any                 -> same
+    Flatten          (B, T, F)             -> (B, T·F)   (T must be known: keras.Input(shape=(T, F)))
+    Reshape(target)  (B, ...)              -> (B, *target), target (F',) or (T', F'), one entry may be -1
+    Add, Subtract, Multiply, Average, Maximum, Minimum  [x1, x2, ...] same shapes -> same shape
+    x[:, -1], x[:, i:j], x[..., a:b]       a symbolic tensor's step or slice (functional models)
 
 ``D`` is 2 for ``bidirectional=True`` with ``merge_mode="concat"``, else 1.
 """
@@ -38,7 +42,8 @@ from .errors import ArgumentError, DTypeError, ShapeError, UnsupportedError
 
 __all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "Bidirectional", "RepeatVector",
            "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Conv1D", "LayerNormalization", "Concatenate",
-           "Attention", "AdditiveAttention", "Input"]
+           "Attention", "AdditiveAttention", "Flatten", "Reshape", "Add", "Subtract", "Multiply", "Average", "Maximum",
+           "Minimum", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "Input"]
 
 Input = _symbolic.Input
 
@@ -761,9 +766,246 @@ class Bidirectional(_Recurrent):
         return {**self.layer.get_config(), "bidirectional": True, "merge_mode": self.merge_mode, "trainable": self.trainable}
 
 
+class Flatten(Layer):
+    """``(B, T, F) -> (B, T·F)``, each sample's steps one after another (Keras's order);
+    ``(B, F)`` passes as is. T must be known, as the next layer's size depends on it:
+    declare it in the input (``keras.Input(shape=(T, F))``; a ``Sequential`` built on data
+    takes the data's T). No mask leaves it."""
+
+    _class = "Flatten"
+    _prefix = "flatten"
+
+    def __init__(self, data_format: Optional[str] = None, name: Optional[str] = None, **kwargs: Any) -> None:
+        kwargs.pop("trainable", None)
+        if kwargs:
+            raise ArgumentError(f"Flatten: unknown arguments {', '.join(sorted(kwargs))}")
+        super().__init__(name, True)
+        _refuse_unsupported("Flatten", data_format=(data_format or "channels_last", "channels_last"))
+
+    def get_config(self) -> dict:
+        return {}
+
+    def _output_shape(self, shape: tuple) -> tuple:
+        if len(shape) == 2:
+            return shape
+        if shape[1] is None:
+            raise ShapeError(f"Flatten: the number of time steps of its input {shape} is unknown (None); declare it in the "
+                             "input, keras.Input(shape=(T, features)), as the next layer's size depends on it")
+        return (shape[0], shape[1] * shape[2])
+
+
+class Reshape(Layer):
+    """Each sample's values, in order, to ``target_shape`` (without the batch), as Keras;
+    one entry may be -1. rustrnn's activations are ``(B, F)`` or ``(B, T, F)``, so the
+    target is ``(F',)`` or ``(T', F')``; other ranks raise UnsupportedError. No mask leaves it."""
+
+    _class = "Reshape"
+    _prefix = "reshape"
+
+    def __init__(self, target_shape: Any, name: Optional[str] = None, **kwargs: Any) -> None:
+        kwargs.pop("trainable", None)
+        if kwargs:
+            raise ArgumentError(f"Reshape: unknown arguments {', '.join(sorted(kwargs))}")
+        super().__init__(name, True)
+        if isinstance(target_shape, (int, np.integer)) and not isinstance(target_shape, bool):
+            target_shape = (target_shape,)
+        if not isinstance(target_shape, (list, tuple)) or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and (d > 0 or d == -1) for d in target_shape) \
+                or list(target_shape).count(-1) > 1 or not target_shape:
+            raise ArgumentError(f"target_shape: expected a tuple of positive integers (one may be -1), got {target_shape!r}")
+        if len(target_shape) > 2:
+            raise UnsupportedError(f"Reshape(target_shape={tuple(target_shape)}): rustrnn's activations are (batch, features) or "
+                                   "(batch, time, features), so the target has one or two entries")
+        self.target_shape = tuple(int(d) for d in target_shape)
+
+    def get_config(self) -> dict:
+        return {"target_shape": list(self.target_shape)}
+
+    def _output_shape(self, shape: tuple) -> tuple:
+        known = all(d is not None for d in shape[1:])
+        total = int(np.prod(shape[1:])) if known else None
+        target = list(self.target_shape)
+        if -1 in target:
+            rest = int(np.prod([d for d in target if d != -1]))
+            if total is None:
+                if len(target) == 1 or target[1] == -1:
+                    raise ShapeError(f"Reshape{tuple(target)}: the input's size is unknown ({shape}); declare the number of "
+                                     "steps in the input, keras.Input(shape=(T, features))")
+                target[0] = None
+            elif total % rest:
+                raise ShapeError(f"Reshape: cannot reshape {total} values per sample ({shape}) to {tuple(self.target_shape)}")
+            else:
+                target[target.index(-1)] = total // rest
+        elif total is not None and total != int(np.prod(target)):
+            raise ShapeError(f"Reshape: cannot reshape {total} values per sample ({shape}) to {tuple(self.target_shape)}")
+        elif total is None and len(target) == 1:
+            raise ShapeError(f"Reshape{tuple(target)}: the input's size is unknown ({shape}); declare the number of steps "
+                             "in the input, keras.Input(shape=(T, features))")
+        return (shape[0], *target)
+
+
+class _Merge(Layer):
+    """An element-wise merge of a list of inputs of one shape (the output's); the output mask
+    keeps a step only where every input's mask keeps it, as Keras."""
+
+    _min_inputs, _max_inputs = 2, None
+
+    def __init__(self, name: Optional[str] = None, **kwargs: Any) -> None:
+        kwargs.pop("trainable", None)
+        if kwargs:
+            raise ArgumentError(f"{self._class}: unknown arguments {', '.join(sorted(kwargs))}")
+        super().__init__(name, True)
+
+    def get_config(self) -> dict:
+        return {}
+
+    def _symbolic_outputs(self, shapes: list) -> list:
+        if len(shapes) < self._min_inputs or (self._max_inputs and len(shapes) > self._max_inputs):
+            want = "exactly two" if self._max_inputs == 2 else "a list of at least two"
+            raise ArgumentError(f"{self._class}: takes {want} inputs, got {len(shapes)}")
+        for i, s in enumerate(shapes[1:], 1):
+            if len(s) != len(shapes[0]) or any(a is not None and b is not None and a != b for a, b in zip(s[1:], shapes[0][1:])):
+                raise ShapeError(f"{self._class}: inputs[{i}] has shape {s} but inputs[0] has {shapes[0]}; the inputs of an "
+                                 "element-wise merge must have the same shape")
+        return [tuple(next((s[k] for s in shapes if s[k] is not None), None) for k in range(len(shapes[0])))]
+
+
+class Add(_Merge):
+    """``x1 + x2 + ...``"""
+
+    _class, _prefix = "Add", "add"
+
+
+class Subtract(_Merge):
+    """``x1 - x2`` (exactly two inputs)."""
+
+    _class, _prefix = "Subtract", "subtract"
+    _max_inputs = 2
+
+
+class Multiply(_Merge):
+    """``x1 * x2 * ...`` element-wise."""
+
+    _class, _prefix = "Multiply", "multiply"
+
+
+class Average(_Merge):
+    """The element-wise mean of the inputs."""
+
+    _class, _prefix = "Average", "average"
+
+
+class Maximum(_Merge):
+    """The element-wise maximum (its gradient goes to the first input holding it)."""
+
+    _class, _prefix = "Maximum", "maximum"
+
+
+class Minimum(_Merge):
+    """The element-wise minimum (its gradient goes to the first input holding it)."""
+
+    _class, _prefix = "Minimum", "minimum"
+
+
+def add(inputs: list, **kwargs: Any) -> Any:
+    """``Add(**kwargs)(inputs)``, Keras's functional form."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs: list, **kwargs: Any) -> Any:
+    """``Subtract(**kwargs)(inputs)``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs: list, **kwargs: Any) -> Any:
+    """``Multiply(**kwargs)(inputs)``."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs: list, **kwargs: Any) -> Any:
+    """``Average(**kwargs)(inputs)``."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs: list, **kwargs: Any) -> Any:
+    """``Maximum(**kwargs)(inputs)``."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs: list, **kwargs: Any) -> Any:
+    """``Minimum(**kwargs)(inputs)``."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs: list, axis: int = -1, **kwargs: Any) -> Any:
+    """``Concatenate(axis, **kwargs)(inputs)``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+class GetItem(Layer):
+    """``x[key]`` on a symbolic tensor, as Keras 3 records ``__getitem__`` (an operation, not
+    one of ``model.layers``): on ``(B, T, F)`` the time axis takes an index (``x[:, -1]``, the
+    last step, gives ``(B, F)``) or a slice ``i:j``, the features a slice; on ``(B, F)`` the
+    features a slice. Built by :meth:`KerasTensor.__getitem__`."""
+
+    _class = "GetItem"
+    _prefix = "get_item"
+    _operation = True  # not listed in model.layers, as Keras
+
+    def __init__(self, time: Any = None, features: Any = None, name: Optional[str] = None, **kwargs: Any) -> None:
+        kwargs.pop("trainable", None)
+        if kwargs:
+            raise ArgumentError(f"GetItem: unknown arguments {', '.join(sorted(kwargs))}")
+        super().__init__(name, True)
+        self.time, self.features = _selection("time", time), _selection("features", features)
+        if isinstance(self.features, int):
+            raise UnsupportedError("GetItem: indexing one feature (x[..., i]) drops the features axis, which rustrnn's "
+                                   "activations keep; take a slice x[..., i:i+1]")
+
+    def get_config(self) -> dict:
+        return {"time": self.time, "features": self.features}
+
+    def _output_shape(self, shape: tuple) -> tuple:
+        f = _slice_length(self.features, shape[-1])
+        if len(shape) == 2:
+            if self.time is not None:
+                raise ShapeError(f"GetItem: a tensor of shape {shape} has no time axis to index")
+            return (shape[0], f)
+        if isinstance(self.time, int):
+            if shape[1] is not None and not -shape[1] <= self.time < shape[1]:
+                raise ShapeError(f"GetItem: index {self.time} is out of range for {shape[1]} steps")
+            return (shape[0], f)
+        return (shape[0], _slice_length(self.time, shape[1]), f)
+
+
+def _selection(name: str, value: Any) -> Any:
+    """None (all), an int (one position) or [start, stop] (ints or None)."""
+    if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+        return None if value is None else int(value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) for v in value):
+        return [None if v is None else int(v) for v in value]
+    raise ArgumentError(f"GetItem: {name}: expected None, an integer or [start, stop], got {value!r}")
+
+
+def _slice_length(sel: Any, n: Optional[int]) -> Optional[int]:
+    if sel is None:
+        return n
+    if n is None:
+        return None
+    length = len(range(n)[slice(*sel)])
+    if length == 0:
+        raise ShapeError(f"GetItem: the slice {sel[0] if sel[0] is not None else ''}:{sel[1] if sel[1] is not None else ''} "
+                         f"of an axis of length {n} is empty")
+    return length
+
+
+_symbolic.OPERATIONS["GetItem"] = GetItem
+
 LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, RepeatVector, TimeDistributed,
                                         GlobalAveragePooling1D, GlobalMaxPooling1D, Conv1D, LayerNormalization,
-                                        Concatenate, Attention, AdditiveAttention)}
+                                        Concatenate, Attention, AdditiveAttention, Flatten, Reshape, Add, Subtract,
+                                        Multiply, Average, Maximum, Minimum, GetItem)}
 
 
 def layer_from_spec(spec: Any) -> Layer:

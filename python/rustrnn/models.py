@@ -27,7 +27,7 @@ from . import optimizers as optimizers_module
 from ._checks import as_bool, as_int, positive_int
 from ._convert import from_torch, resolve_dtype
 from ._registry import model_class, register_model
-from ._symbolic import is_symbolic
+from ._symbolic import KerasTensor, is_symbolic
 from .errors import ArgumentError, DTypeError, ShapeError, StateError, UnsupportedError
 from .generation import generate as _generate
 from .layers import Embedding, Layer, _Recurrent, layer_from_spec
@@ -184,8 +184,23 @@ class Model:
             raise StateError(f"{what}: the model has no weights yet; call fit, predict or build first")
 
     # ----- compile -----------------------------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Optional[Iterable] = None) -> None:
-        """Chooses the optimizer (name or object), the loss (name or object) and metric names."""
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Optional[Iterable] = None,
+                loss_weights: Any = None) -> None:
+        """Chooses the optimizer (name or object), the loss (name or object) and metric names. As in
+        Keras, ``loss``, ``metrics`` and ``loss_weights`` may also be given per output (a list in the
+        order of the outputs or a dict by output name); rustrnn trains one output, so such a structure
+        names that one output (a model with several outputs raises UnsupportedError)."""
+        loss = self._per_output("loss", loss)
+        if isinstance(metrics, dict) or (isinstance(metrics, (list, tuple)) and any(isinstance(m, (list, tuple, dict))
+                                                                                      for m in metrics)):
+            metrics = self._per_output("metrics", metrics)
+        if loss_weights is not None:
+            w = self._per_output("loss_weights", loss_weights)
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)):
+                raise DTypeError(f"loss_weights: expected a number per output, got {w!r}")
+            if float(w) != 1.0:
+                raise UnsupportedError(f"loss_weights={loss_weights!r}: weighting the loss of the one trained output is not "
+                                       "implemented (it scales the loss and its gradient; scale the learning rate instead)")
         if loss is None:
             raise ArgumentError("loss: a loss is required, e.g. loss='binary_crossentropy'")
         self.optimizer = optimizers_module.get(optimizer)
@@ -200,6 +215,35 @@ class Model:
             raise ArgumentError(f"metrics: names must differ, got {self._metric_order}")
         if self._handle is not None:
             self._compile_native()
+
+    def _output_names(self) -> list:
+        """The names Keras keys per-output compile arguments by: the layers that make the outputs."""
+        layers = getattr(self, "layers", None)
+        return [layers[-1].name if layers else None]
+
+    def _per_output(self, what: str, value: Any) -> Any:
+        """The one output's entry of a per-output ``value`` (a list in output order or a dict by
+        output name); other values as they are."""
+        names = self._output_names()
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in names]
+            if unknown:
+                raise ArgumentError(f"{what}: {', '.join(map(repr, unknown))} is not an output of the model; the outputs are "
+                                    f"{', '.join(map(repr, names))}")
+            if len(names) > 1:
+                raise UnsupportedError(f"{what}={value!r}: per-output values for a model with {len(names)} outputs are not "
+                                       "implemented (rustrnn trains one output); train a Model with one output, which "
+                                       "shares the layers and so the weights with this one")
+            return value.get(names[0])
+        if isinstance(value, (list, tuple)) and (what != "metrics" or any(isinstance(v, (list, tuple, dict)) for v in value)):
+            if len(value) != len(names):
+                raise ArgumentError(f"{what}: expected one entry per output ({len(names)}), got {len(value)}")
+            if len(names) > 1:
+                raise UnsupportedError(f"{what}={value!r}: per-output values for a model with {len(names)} outputs are not "
+                                       "implemented (rustrnn trains one output); train a Model with one output, which "
+                                       "shares the layers and so the weights with this one")
+            return value[0]
+        return value
 
     def _compile_native(self) -> None:
         self._handle.compile(self.loss.name, self.loss.from_logits, self.metrics_names, json.dumps(self.optimizer.native_config()))
@@ -816,17 +860,31 @@ class Sequential(Model):
         if len(set(names)) != len(names):
             raise ArgumentError(f"layer: the name {layer.name!r} is already used in this model")
 
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """A layer by name or index, as Keras' ``get_layer``."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ArgumentError(f"get_layer: no layer named {name!r}; the layers are {', '.join(l.name for l in self.layers)}")
+
     def _input_spec(self, x: Optional[np.ndarray] = None, input_shape: Optional[tuple] = None) -> dict:
-        if self.layers and isinstance(self.layers[0], Embedding):
-            return {"kind": "indices"}
+        # T (the steps) is the declared input's, else the data's that builds the model, as Keras builds
+        # a Sequential; only Flatten and Reshape depend on it.
         shape = input_shape if input_shape is not None else (x.shape[1:] if x is not None else None)
         if shape is None and self._declared_input is not None:
             shape = self._declared_input.shape[1:]
+        if self.layers and isinstance(self.layers[0], Embedding):
+            steps = shape[0] if shape is not None and len(shape) >= 1 else None
+            return {"kind": "indices", "steps": None if steps is None else int(steps)}
         if shape is None:
             raise StateError("build: the input size is not known yet; call build(input_shape) or pass data to fit/predict")
         if len(shape) not in (1, 2) or shape[-1] is None:
             raise ShapeError(f"input_shape: expected (features,) or (time, features) without the batch, got {tuple(shape)}")
-        return {"kind": "features", "features": int(shape[-1]), "sequence": len(shape) == 2}
+        steps = shape[0] if len(shape) == 2 and shape[0] is not None else None
+        return {"kind": "features", "features": int(shape[-1]), "sequence": len(shape) == 2,
+                "steps": None if steps is None else int(steps)}
 
     def build(self, input_shape: Optional[tuple] = None) -> None:
         """Builds the weights for inputs of ``input_shape`` (without the batch axis);
@@ -929,6 +987,18 @@ class Sequential(Model):
         return self.predict(x, batch_size=max(1, len(x)))
 
     def __call__(self, x: Any) -> Any:
+        """On arrays, the outputs for them. On a symbolic tensor, the model as a layer of a functional
+        model: its layers are called on it in turn (the same layer objects, so the weights are shared,
+        as in Keras). Unlike Keras, the outer model lists these layers, not this model, in ``layers``."""
+        if isinstance(x, KerasTensor):
+            if self._declared_input is not None:
+                want = self._declared_input.shape
+                if len(x.shape) != len(want) or any(a is not None and b is not None and a != b
+                                                    for a, b in zip(x.shape[1:], want[1:])):
+                    raise ShapeError(f"{self.name}: expected an input of shape {want}, got {x.shape}")
+            for layer in self.layers:
+                x = layer(x)
+            return x
         return self.predict_on_batch(x)
 
     def generate(self, seed_ids: Any, length: int, temperature: float = 1.0, top_k: Optional[int] = None,

@@ -26,6 +26,7 @@ class _InputSpecRequired(TypedDict):
 class InputSpec(_InputSpecRequired, total=False):
     features: int
     sequence: bool
+    steps: Optional[int]  # T when declared (Flatten and Reshape need it)
 
 
 class _EmbeddingConfigRequired(TypedDict):
@@ -139,6 +140,25 @@ class LayerNormalizationConfig(TypedDict, total=False):
     trainable: bool
 
 
+class FlattenConfig(TypedDict, total=False):
+    """No options (``data_format`` is "channels_last")."""
+
+    data_format: Literal["channels_last"]
+
+
+class ReshapeConfig(TypedDict):
+    target_shape: list  # one or two ints, one may be -1
+
+
+class MergeConfig(TypedDict):
+    """``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``: no options."""
+
+
+class GetItemConfig(TypedDict, total=False):
+    time: Union[None, int, list]  # an index or [start, stop]
+    features: Optional[list]  # [start, stop]
+
+
 # The config type of each layer class of the registry (rustrnn-core nn/registry.rs).
 LAYER_CONFIGS = {
     "Embedding": EmbeddingConfig,
@@ -157,6 +177,15 @@ LAYER_CONFIGS = {
     "GlobalMaxPooling1D": GlobalPoolingConfig,
     "Conv1D": Conv1DConfig,
     "LayerNormalization": LayerNormalizationConfig,
+    "Flatten": FlattenConfig,
+    "Reshape": ReshapeConfig,
+    "GetItem": GetItemConfig,
+    "Add": MergeConfig,
+    "Subtract": MergeConfig,
+    "Multiply": MergeConfig,
+    "Average": MergeConfig,
+    "Maximum": MergeConfig,
+    "Minimum": MergeConfig,
 }
 
 LayerSpec = TypedDict("LayerSpec", {
@@ -201,6 +230,7 @@ class GraphInputSpec(TypedDict, total=False):
     kind: Literal["indices", "features"]
     features: int
     sequence: bool
+    steps: Optional[int]
 
 
 # A layer of a functional graph: a LayerSpec plus the [node name, output index] tensors it reads.

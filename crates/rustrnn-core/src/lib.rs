@@ -37,6 +37,7 @@ pub mod models;
 pub mod names;
 pub mod nn;
 pub mod recurrent;
+pub mod recycle;
 pub mod rng;
 pub mod text;
 pub mod threads;

@@ -1,15 +1,17 @@
 """Keras 3 ``.keras`` archives in: :func:`from_keras` reads ``config.json`` and
 ``model.weights.h5`` (with h5py; neither TensorFlow nor Keras is needed) into an
-equivalent :class:`rustrnn.Sequential`.
+equivalent :class:`rustrnn.Sequential`, or a functional :class:`rustrnn.Model` for a Keras
+Functional model (its layer calls replayed, ``x[...]`` slices as Keras's GetItem operation).
 
 Layers: InputLayer, Embedding (``mask_zero``), Masking, SimpleRNN, LSTM, GRU
 (``reset_after`` True or False; activations of ``layers.CELL_ACTIVATIONS``), Bidirectional (concat/sum/mul/ave)
 around those, Dense (linear/relu/tanh/sigmoid/softmax), TimeDistributed(Dense or
 LayerNormalization), Dropout, RepeatVector, Conv1D (valid/same/causal), GlobalAverage/
-MaxPooling1D, LayerNormalization (last axis). Weights are converted, not reinterpreted: kernels are transposed to
+MaxPooling1D, LayerNormalization (last axis), Flatten, Reshape, Concatenate, Add, Subtract, Multiply,
+Average, Maximum, Minimum. Weights are converted, not reinterpreted: kernels are transposed to
 PyTorch's (out, in) layout and GRU gates reordered from Keras' z,r,h to r,z,n
 (LSTM's i,f,c,o is already PyTorch's i,f,g,o). Anything else — another layer, a
-Functional model, an activation rustrnn lacks, ``go_backwards`` with
+layer called twice (shared), an activation rustrnn lacks, ``go_backwards`` with
 ``return_sequences`` after a mask (Keras then moves the outputs of padded
 sequences; rustrnn keeps each sequence's steps in place) — raises
 :class:`rustrnn.UnsupportedError` naming the layer and the option. Options that
@@ -259,17 +261,32 @@ class _Builder:
             for sub, sfx in (("forward_layer", ""), ("backward_layer", "_reverse")) if reader is not None else ():
                 w = self.recurrent_weights(fcls, fc["units"], reader.vars(name, sub, "cell"), sfx, kw.get("reset_after", True))
                 self.weights.update({f"{name}/{k}": v for k, v in w.items()})
+        elif cls == "Flatten":
+            if c.get("data_format", "channels_last") != "channels_last":
+                raise self.unsupported(name, cls, "data_format='channels_first'")
+            layer = L.Flatten(name=name)
+            self.masked = False
+        elif cls == "Reshape":
+            layer = L.Reshape(tuple(c["target_shape"]), name=name)
+            self.masked = False
+        elif cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
+            layer = getattr(L, cls)(name=name)
+        elif cls == "Concatenate":
+            if c.get("axis", -1) != -1:
+                raise self.unsupported(name, cls, f"axis={c.get('axis')!r} (only -1, the features, is)")
+            layer = L.Concatenate(name=name)
         else:
             raise UnsupportedError(f"from_keras: layer {name!r} is a {cls}, which rustrnn does not implement "
                                    f"(supported: Embedding, Masking, SimpleRNN, LSTM, GRU, Bidirectional, Dense, "
                                    f"TimeDistributed(Dense or LayerNormalization), Dropout, RepeatVector, Conv1D, "
-                                   f"GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization)")
+                                   f"GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization, Flatten, Reshape, Concatenate, "
+                                   f"Add, Subtract, Multiply, Average, Maximum, Minimum)")
         self.layers.append(layer)
 
 
 def from_keras(path: Any, dtype: Any = np.float32) -> Any:
-    """A :class:`rustrnn.Sequential` equivalent to the Keras 3 Sequential model in
-    the ``.keras`` archive at ``path``, with its weights (not compiled)."""
+    """A :class:`rustrnn.Sequential` or functional :class:`rustrnn.Model` equivalent to the
+    Keras 3 model in the ``.keras`` archive at ``path``, with its weights (not compiled)."""
     h5py = _h5py()
     path = os.fspath(path)
     try:
@@ -279,7 +296,7 @@ def from_keras(path: Any, dtype: Any = np.float32) -> Any:
     except (zipfile.BadZipFile, KeyError, ValueError) as e:
         raise ModelFileError(f"{path}: not a Keras 3 .keras archive (config.json + model.weights.h5): {e}") from None
     with h5py.File(io.BytesIO(weights_bytes), "r") as h5:
-        model, builder = sequential_from_config(config, _Reader(h5), dtype, path)
+        model, builder = model_from_config(config, _Reader(h5), dtype, path)
     have = set(model.weight_names)
     missing = have - set(builder.weights)
     if missing:
@@ -296,7 +313,8 @@ def sequential_from_config(config: Any, reader: Any, dtype: Any, where: str) -> 
     if not isinstance(config, dict):
         raise ModelFileError(f"{where}: expected a Keras model config (a JSON object), got {type(config).__name__}")
     if config.get("class_name") != "Sequential":
-        raise UnsupportedError(f"from_keras: the model is a {config.get('class_name')}; only Sequential models are supported")
+        raise UnsupportedError(f"from_keras: the model is a {config.get('class_name')}; Sequential and Functional models "
+                               "are supported")
     entries = config.get("config", {}).get("layers", [])
     input_shape = config.get("config", {}).get("build_input_shape") or (config.get("build_config") or {}).get("input_shape")
     builder = _Builder()
@@ -312,7 +330,7 @@ def sequential_from_config(config: Any, reader: Any, dtype: Any, where: str) -> 
     model = Sequential(builder.layers, dtype=dtype, name=config.get("config", {}).get("name"))
     if input_shape and input_shape[0] is not None:
         model._keras_batch_size = int(input_shape[0])  # the fixed batch size of Keras's stateful layers
-    if isinstance(builder.layers[0], builder.L.Embedding):
+    if isinstance(builder.layers[0], builder.L.Embedding) and not input_shape:
         model.build()
     elif input_shape:
         model.build((None, *tuple(input_shape)[1:]))  # Keras records the batch axis (a fixed size for stateful layers)
@@ -331,4 +349,110 @@ def model_from_json(json_string: Any, dtype: Any = np.float32) -> Any:
         config = json.loads(json_string)
     except ValueError as e:
         raise ArgumentError(f"json_string: not valid JSON: {e}") from None
-    return sequential_from_config(config, None, dtype, "model_from_json")[0]
+    return model_from_config(config, None, dtype, "model_from_json")[0]
+
+
+def model_from_config(config: Any, reader: Any, dtype: Any, where: str) -> tuple:
+    """``(model, builder)`` of a Keras 3 Sequential or Functional config."""
+    if isinstance(config, dict) and config.get("class_name") in ("Functional", "Model"):
+        return functional_from_config(config, reader, dtype, where)
+    return sequential_from_config(config, reader, dtype, where)
+
+
+def _index_item(item: Any, where: str) -> Any:
+    """One item of a serialized GetItem key: an int or ``{"class_name": "__slice__", ...}``."""
+    if isinstance(item, int) and not isinstance(item, bool):
+        return item
+    if isinstance(item, dict) and item.get("class_name") == "__slice__":
+        c = item.get("config", {})
+        return slice(c.get("start"), c.get("stop"), c.get("step"))
+    if isinstance(item, dict) and item.get("class_name") == "__ellipsis__":
+        return Ellipsis
+    raise UnsupportedError(f"from_keras: {where}: the index item {item!r} is not supported (integers and slices are)")
+
+
+def functional_from_config(config: dict, reader: Any, dtype: Any, where: str) -> tuple:
+    """``(model, builder)``: the functional :class:`rustrnn.Model` of a Keras 3 Functional config,
+    its layers called on the tensors the config records (``x[...]`` as Keras's GetItem)."""
+    from .._symbolic import Input, _getitem_key
+    from ..layers import GetItem
+
+    c = config.get("config", {})
+    entries = c.get("layers")
+    if not isinstance(entries, list) or not entries:
+        raise ModelFileError(f"{where}: the Functional model has no layers")
+    builder = _Builder()
+    tensors: dict = {}
+
+    def tensor(v: Any, layer: str) -> Any:
+        if not (isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"):
+            raise UnsupportedError(f"from_keras: layer {layer!r}: an argument {v!r} that is not a tensor is not supported")
+        name, node, index = v["config"]["keras_history"]
+        if node != 0:
+            raise UnsupportedError(f"from_keras: layer {layer!r} reads the output of call {node} of {name!r}; layers "
+                                   "called more than once (shared layers) are not supported")
+        outs = tensors.get(name)
+        if outs is None:
+            raise KeyError(name)
+        return outs[index]
+
+    pending = list(entries)
+    while pending:
+        progressed = False
+        for entry in list(pending):
+            cls, name = entry.get("class_name"), entry.get("name") or entry.get("config", {}).get("name")
+            nodes = entry.get("inbound_nodes", [])
+            if cls == "InputLayer":
+                ic = entry.get("config", {})
+                shape = ic.get("batch_shape") or ic.get("batch_input_shape")
+                tensors[name] = [Input(batch_shape=tuple(shape), dtype=ic.get("dtype") or "float32", name=name)]
+                pending.remove(entry)
+                progressed = True
+                continue
+            if "inbound_nodes" not in entry:
+                raise ModelFileError(f"{where}: layer {name!r} has no inbound_nodes: not a Functional model's config")
+            if len(nodes) != 1:
+                raise UnsupportedError(f"from_keras: layer {name!r} ({cls}) is called {len(nodes)} times; layers "
+                                       "called more than once (shared layers) are not supported")
+            args, kwargs = nodes[0].get("args", []), dict(nodes[0].get("kwargs", {}))
+            try:
+                if cls == "GetItem":
+                    x = tensor(args[0], name)
+                    key = args[1] if len(args) > 1 else kwargs.get("key")
+                    key = tuple(_index_item(k, name) for k in key) if isinstance(key, list) else _index_item(key, name)
+                    tensors[name] = [GetItem(**_getitem_key(x, key), name=name)(x)]
+                    pending.remove(entry)
+                    progressed = True
+                    continue
+                first = args[0] if args else None
+                xs = [tensor(v, name) for v in first] if isinstance(first, list) else [tensor(first, name)]
+                states = [tensor(v, name) for v in kwargs.pop("initial_state", None) or []]
+            except KeyError:
+                continue  # an input comes later in the list
+            kwargs.pop("training", None)
+            if kwargs.pop("mask", None) is not None or any(v is not None for v in kwargs.values()) or len(args) > 1:
+                raise UnsupportedError(f"from_keras: layer {name!r} ({cls}): call arguments {sorted(kwargs) or args[1:]} "
+                                       "are not supported")
+            if entry.get("module") not in (None, "keras.layers") or entry.get("registered_name") not in (None, cls):
+                raise UnsupportedError(f"from_keras: layer {name!r}: {entry.get('module')}.{cls} is not supported")
+            builder.add(entry, reader)
+            layer = builder.layers[-1]
+            out = layer(xs[0] if len(xs) == 1 else xs, initial_state=states or None)
+            tensors[name] = out if isinstance(out, list) else [out]
+            pending.remove(entry)
+            progressed = True
+        if not progressed:
+            raise ModelFileError(f"{where}: layers {[e.get('name') for e in pending]} read tensors no layer makes")
+
+    def refs(v: Any) -> tuple:
+        single = bool(v) and isinstance(v[0], str)
+        items = [v] if single else list(v)
+        return [tensors[n][i] for n, _, i in items], single
+
+    inputs, single_in = refs(c.get("input_layers", []))
+    outputs, single_out = refs(c.get("output_layers", []))
+    Functional = model_class("Functional")
+    model = Functional(inputs[0] if single_in else inputs, outputs[0] if single_out else outputs,
+                       name=c.get("name"), dtype=dtype)
+    model.build()
+    return model, builder

@@ -1,5 +1,7 @@
 """Keras 3 ``.keras`` archives out: :func:`export_keras` writes a
-:class:`rustrnn.Sequential` as ``config.json`` + ``model.weights.h5`` (h5py) +
+:class:`rustrnn.Sequential` or a functional :class:`rustrnn.Model` (Keras's Functional config,
+its layers in the order Keras lists them, which names the weight groups) as
+``config.json`` + ``model.weights.h5`` (h5py) +
 ``metadata.json`` that ``keras.saving.load_model`` reads (any backend) and
 predicts with as rustrnn does.
 
@@ -10,7 +12,7 @@ biases summed into Keras' one (GRU ``reset_after=True`` keeps both, as Keras'
 (named ``name``, ``name_l1``, ...; Bidirectional with concat between them, as
 rustrnn stacks them) with a Dropout between them when ``layer_dropout`` is set;
 Keras's ``dropout`` (on the inputs) goes to the first of them.
-``return_state``, and ``go_backwards`` combined with a mask and a returned or
+``return_state`` in a Sequential, and ``go_backwards`` combined with a mask and a returned or
 stacked sequence (Keras moves padded sequences' outputs elsewhere), raise
 :class:`rustrnn.UnsupportedError`.
 """
@@ -104,31 +106,41 @@ def _per_step(layer: Any, weights: dict, name: str, what: str = "export_keras") 
 def keras_layout(model: Any, what: str = "export_keras") -> tuple:
     """``(config, out)``: the Keras 3 model config (config.json, ``to_json``) of a
     built :class:`rustrnn.Sequential` and its :class:`_Out` (layers, weight groups)."""
-    from ..layers import (Conv1D, Dense, Dropout, Embedding, GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization,
-                          Masking, RepeatVector, TimeDistributed, _Recurrent)
+    from ..layers import (Concatenate, Conv1D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                          LayerNormalization, Masking, RepeatVector, Reshape, TimeDistributed, _Merge, _Recurrent)
 
     # Found by class name (models.py imports interop, so interop imports no model module).
-    # A functional model's weights file has the same layout (its layers in call order); its
-    # architecture (config.json, to_json) has no Keras form here.
+    # A functional model's layers (its InputLayers included) come in the order Keras gives
+    # model.layers, which names the weights file's groups.
     weights_only = what in ("save_weights", "load_weights")
     sequential = isinstance(model, model_class("Sequential"))
-    if not sequential and not (weights_only and isinstance(model, model_class("Functional"))):
-        kinds = "a rustrnn.Sequential or functional Model" if weights_only else "a rustrnn.Sequential"
-        raise UnsupportedError(f"{what}: expected {kinds}, got {type(model).__name__}")
+    functional = isinstance(model, model_class("Functional"))
+    if not sequential and not functional:
+        raise UnsupportedError(f"{what}: expected a rustrnn.Sequential or functional Model, got {type(model).__name__}")
     model._require_built(what)
     weights = model.get_weight_dict()
-    layers = [layer for layer in model.layers if getattr(layer, "_class", None) != "InputLayer"]
+    if functional:
+        nodes = keras_node_order(model)
+        layers = [n.layer for n in nodes if not getattr(n.layer, "_operation", False)]
+    else:
+        layers = [layer for layer in model.layers if getattr(layer, "_class", None) != "InputLayer"]
     batch_shape, in_dtype = [None, None], "int32"
     if sequential and not isinstance(layers[0], Embedding):
         spec = model._input
-        batch_shape = [None, None, spec["features"]] if spec["sequence"] else [None, spec["features"]]
+        steps = spec.get("steps")
+        batch_shape = [None, steps, spec["features"]] if spec["sequence"] else [None, spec["features"]]
         in_dtype = "float32"
+    elif sequential and model._input.get("steps") is not None:
+        batch_shape = [None, model._input["steps"]]
     out = _Out()
     masked = False
     for layer in layers:
         name = layer.name
         base = {"name": name, "trainable": layer.trainable, "dtype": _dtype("float32")}
-        if isinstance(layer, Embedding):
+        if getattr(layer, "_class", None) == "InputLayer":
+            out.add("InputLayer", {"batch_shape": list(layer.batch_shape), "dtype": layer.dtype, "sparse": False,
+                                   "ragged": False, "name": name, "optional": False}, {"vars": []})
+        elif isinstance(layer, Embedding):
             masked |= layer.mask_zero
             out.add("Embedding", {**base, "input_dim": layer.input_dim, "output_dim": layer.output_dim,
                                   "mask_zero": layer.mask_zero}, {"vars": [weights[f"{name}/embeddings"]]},
@@ -158,10 +170,19 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                                "padding": layer.padding, "data_format": "channels_last", "dilation_rate": [layer.dilation_rate],
                                "groups": 1, "activation": layer.activation, "use_bias": layer.use_bias},
                     {"vars": [weights[k] for k in keys]}, ("named", name, {"vars": keys}))
+        elif isinstance(layer, Flatten):
+            out.add("Flatten", {**base, "data_format": "channels_last"}, {"vars": []})
+        elif isinstance(layer, Reshape):
+            out.add("Reshape", {**base, "target_shape": list(layer.target_shape)}, {"vars": []})
+        elif isinstance(layer, (_Merge, Concatenate)):
+            out.add(layer._class, {**base, **({"axis": -1} if isinstance(layer, Concatenate) else {})}, {"vars": []})
         elif isinstance(layer, _Recurrent):
             cls = layer._class
-            if layer.return_state and not weights_only:
-                raise UnsupportedError(f"{what}: layer {name!r}: return_state is not supported")
+            if layer.return_state and not (weights_only or functional):
+                raise UnsupportedError(f"{what}: layer {name!r}: return_state is not supported in a Sequential")
+            if functional and layer.num_layers > 1:
+                raise UnsupportedError(f"{what}: layer {name!r}: num_layers={layer.num_layers} in a functional model has no "
+                                       "one-layer Keras form; stack single layers instead")
             if getattr(layer, "stateful", False) and not weights_only:
                 raise UnsupportedError(f"{what}: layer {name!r}: stateful=True is not exported (Keras needs the model's "
                                        "fixed batch size in its Input, which rustrnn does not record)")
@@ -184,6 +205,8 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                 inner = {"name": kname, "trainable": layer.trainable, "dtype": _dtype("float32"), **cell,
                          "return_sequences": seqs, "go_backwards": layer.go_backwards and k == 0,
                          "dropout": layer.dropout if k == 0 else 0.0}
+                if layer.return_state:
+                    inner["return_state"] = True
                 fw = _recurrent_vars(cls, layer.units, w, f"_l{k}", reset_after)
                 if layer.bidirectional:
                     bw = _recurrent_vars(cls, layer.units, w, f"_l{k}_reverse", reset_after)
@@ -201,6 +224,8 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
         else:
             raise UnsupportedError(f"{what}: layer {name!r} ({type(layer).__name__}) has no Keras export")
 
+    if functional:
+        return _functional_config(model, nodes, out), out
     input_layer = _layer("InputLayer", {"batch_shape": batch_shape, "dtype": in_dtype, "sparse": False, "name": "input_layer"})
     config = {
         "module": "keras", "class_name": "Sequential", "registered_name": None,
@@ -208,6 +233,83 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
         "build_config": {"input_shape": batch_shape},
     }
     return config, out
+
+
+def keras_node_order(model: Any) -> list:
+    """The calls of a functional model (InputLayers and operations included) in the order
+    Keras 3 lists its operations (keras/src/ops/function.py ``map_graph``): by decreasing depth
+    from the outputs, then by first visit of a depth-first walk from the outputs. Keras's
+    ``model.layers`` (and so the weights file's group names) follow it."""
+    finished: set = set()
+    order: list = []
+    first_visit: dict = {}
+
+    def visit(node: Any) -> None:
+        if id(node) in finished:
+            return
+        first_visit.setdefault(id(node), len(first_visit))
+        for t in node.inputs:
+            visit(t.node)
+        finished.add(id(node))
+        order.append(node)
+
+    for t in model.outputs:
+        visit(t.node)
+    depth: dict = {}
+    for node in reversed(order):
+        d = depth.setdefault(id(node), 0)
+        for t in node.inputs:
+            depth[id(t.node)] = max(d + 1, depth.get(id(t.node), 0))
+    return sorted(order, key=lambda n: (-depth[id(n)], first_visit[id(n)]))
+
+
+def _keras_tensor(t: Any) -> dict:
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": list(t.shape), "dtype": t.dtype if t.node.layer._class == "InputLayer" else "float32",
+                       "keras_history": [t.node.layer.name, 0, t.index]}}
+
+
+def _slice(sel: Any) -> Any:
+    """A GetItem selection as Keras serializes one index item."""
+    if isinstance(sel, int):
+        return sel
+    start, stop = sel if sel is not None else (None, None)
+    return {"class_name": "__slice__", "config": {"start": start, "stop": stop, "step": None}}
+
+
+def _functional_config(model: Any, nodes: list, out: _Out) -> dict:
+    """Keras 3's Functional config: each layer's entry with the tensors it was called on."""
+    configs = {entry["config"]["name"]: entry for entry in out.layers}
+    layers = []
+    for node in nodes:
+        layer = node.layer
+        if getattr(layer, "_operation", False):  # x[...]: Keras's GetItem operation
+            x = node.inputs[0]
+            key = [_slice(None)] + ([_slice(layer.time)] if x.ndim == 3 else []) + [_slice(layer.features)]
+            layers.append({"module": "keras.src.ops.numpy", "class_name": "GetItem", "config": {"name": layer.name},
+                           "registered_name": "GetItem", "name": layer.name,
+                           "inbound_nodes": [{"args": [_keras_tensor(x), key], "kwargs": {}}]})
+            continue
+        entry = dict(configs[layer.name])
+        if layer._class == "InputLayer":
+            inbound: list = []
+        else:
+            xs = [_keras_tensor(t) for t in node.inputs[:node.n_inputs]]
+            states = [_keras_tensor(t) for t in node.inputs[node.n_inputs:]]
+            kwargs = {"initial_state": states} if states else {}
+            inbound = [{"args": [xs[0] if node.n_inputs == 1 else xs], "kwargs": kwargs}]
+        entry.update({"name": layer.name, "inbound_nodes": inbound})
+        layers.append(entry)
+
+    def refs(ts: list, single: bool) -> list:
+        r = [[t.node.layer.name, 0, t.index] for t in ts]
+        return r[0] if single else r
+
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": "Functional",
+            "config": {"name": model.name, "trainable": True, "layers": layers,
+                       "input_layers": refs(model.inputs, model._single_input),
+                       "output_layers": refs(model.outputs, model._single_output)},
+            "build_config": {"input_shape": None}}
 
 
 def weight_keys(out: _Out) -> list:

@@ -54,10 +54,7 @@ pub struct GraphSpec {
 }
 
 fn flow(spec: InputSpec) -> Flow {
-    match spec {
-        InputSpec::Indices => Flow::Indices,
-        InputSpec::Features { features, sequence } => Flow::Rows { features, sequence },
-    }
+    spec.flow()
 }
 
 /// Reads `["name", index]` against the nodes known so far.

@@ -70,8 +70,8 @@ pub enum OutGrad<F> {
 /// The input `arg` as the first layer reads it, checked against `spec`.
 pub fn read_input<'a, F: Float>(spec: InputSpec, input: Input<'a, F>, arg: &str) -> Result<LayerInput<'a, F>> {
     match (spec, input) {
-        (InputSpec::Indices, Input::Indices(x)) => Ok(LayerInput::Indices(x)),
-        (InputSpec::Features { features, sequence }, Input::Features(x)) => {
+        (InputSpec::Indices { .. }, Input::Indices(x)) => Ok(LayerInput::Indices(x)),
+        (InputSpec::Features { features, sequence, .. }, Input::Features(x)) => {
             let want = if sequence { "(batch, time, features)" } else { "(batch, features)" };
             let got = fmt_shape(x.shape());
             let bad = || RnnError::shape(format!("{arg}: expected shape {want} with {features} features, got {got}"));
@@ -89,7 +89,7 @@ pub fn read_input<'a, F: Float>(spec: InputSpec, input: Input<'a, F>, arg: &str)
             };
             Ok(LayerInput::Rows(t))
         }
-        (InputSpec::Indices, _) => Err(RnnError::value(format!("{arg}: this input is integer indices (batch, time)"))),
+        (InputSpec::Indices { .. }, _) => Err(RnnError::value(format!("{arg}: this input is integer indices (batch, time)"))),
         (InputSpec::Features { .. }, _) => Err(RnnError::value(format!("{arg}: this input is float features, got integer indices"))),
     }
 }

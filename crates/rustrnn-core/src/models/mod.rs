@@ -25,3 +25,5 @@ mod functional_tests;
 mod tests;
 #[cfg(test)]
 mod tests_layers;
+#[cfg(test)]
+mod tests_reshaping;

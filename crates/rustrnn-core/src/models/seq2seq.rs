@@ -126,12 +126,12 @@ impl<F: Float> Seq2Seq<F> {
         let e = cfg.embedding_dim;
         let hd = cfg.decoder_units();
         let embedding = |vocab| EmbeddingConfig { input_dim: vocab, output_dim: e, mask_zero: true, trainable: true };
-        let rows = |features| Flow::Rows { features, sequence: true };
+        let rows = |features| Flow::sequence(features, None);
         let output = DenseConfig { units: cfg.tgt_vocab, activation: Activation::Softmax, use_bias: true, trainable: true };
         let mut layers = vec![
-            NamedLayer::new("encoder_embedding", embedding(cfg.src_vocab).build(Flow::Indices, rng.next_u64())?),
+            NamedLayer::new("encoder_embedding", embedding(cfg.src_vocab).build(Flow::Indices { steps: None }, rng.next_u64())?),
             NamedLayer::new("encoder", rnn(cfg.units, cfg.bidirectional_encoder, attend).build(rows(e), rng.next_u64())?),
-            NamedLayer::new("decoder_embedding", embedding(cfg.tgt_vocab).build(Flow::Indices, rng.next_u64())?),
+            NamedLayer::new("decoder_embedding", embedding(cfg.tgt_vocab).build(Flow::Indices { steps: None }, rng.next_u64())?),
             NamedLayer::new("decoder", rnn(hd, false, true).build(rows(e), rng.next_u64())?),
         ];
         if let Some(kind) = cfg.attention {

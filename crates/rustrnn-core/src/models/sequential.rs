@@ -33,7 +33,7 @@ impl<F: Float> Sequential<F> {
     /// The model input as the first layer's input, checked against the spec.
     fn first_input<'a>(&self, input: Input<'a, F>) -> Result<LayerInput<'a, F>> {
         match (self.spec.input, input) {
-            (InputSpec::Indices, Input::Features(_) | Input::Pair(..) | Input::Many(_)) => {
+            (InputSpec::Indices { .. }, Input::Features(_) | Input::Pair(..) | Input::Many(_)) => {
                 Err(RnnError::value("x: this model starts with an Embedding and expects integer indices (batch, time)"))
             }
             (InputSpec::Features { .. }, Input::Indices(_) | Input::Pair(..)) => {

@@ -24,17 +24,17 @@ use serde_json::{Map, Value};
 /// What enters the first layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputSpec {
-    /// Integer indices (B, T).
-    Indices,
-    /// Float features (B, T, I) when `sequence`, else (B, I).
-    Features { features: usize, sequence: bool },
+    /// Integer indices (B, T); `steps` is T when declared.
+    Indices { steps: Option<usize> },
+    /// Float features (B, T, I) when `sequence`, else (B, I); `steps` is T when declared.
+    Features { features: usize, sequence: bool, steps: Option<usize> },
 }
 
 impl InputSpec {
-    fn flow(self) -> Flow {
+    pub fn flow(self) -> Flow {
         match self {
-            InputSpec::Indices => Flow::Indices,
-            InputSpec::Features { features, sequence } => Flow::Rows { features, sequence },
+            InputSpec::Indices { steps } => Flow::Indices { steps },
+            InputSpec::Features { features, sequence, steps } => Flow::Rows { features, sequence, steps: steps.filter(|_| sequence) },
         }
     }
 }
@@ -59,16 +59,28 @@ pub fn parse_input(v: &Value) -> Result<InputSpec> {
     let mut o = Obj::new("input", v)?;
     let kind = o.str("kind", None)?;
     let spec = match kind.as_str() {
-        "indices" => InputSpec::Indices,
+        "indices" => InputSpec::Indices { steps: steps(&mut o)? },
         "features" => {
             let features = o.positive("features", None)?;
             let sequence = o.bool("sequence", true)?;
-            InputSpec::Features { features, sequence }
+            let steps = steps(&mut o)?;
+            if steps.is_some() && !sequence {
+                return Err(RnnError::value("input.steps: only a sequence input (sequence: true) has steps"));
+            }
+            InputSpec::Features { features, sequence, steps }
         }
         other => return Err(RnnError::value(format!("input.kind: expected \"indices\" or \"features\", got {other:?}"))),
     };
     o.finish()?;
     Ok(spec)
+}
+
+/// The optional `steps` (T) of an input: a positive integer or null.
+fn steps(o: &mut Obj) -> Result<Option<usize>> {
+    match o.value("steps").cloned() {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => Ok(Some(o.positive("steps", None)?)),
+    }
 }
 
 /// Parses one `{"class", "name", "config"}` entry: `(name, class, config)`.

@@ -90,7 +90,7 @@ fn new_layer_specs_round_trip_and_refuse_what_they_cannot_take() {
         assert_eq!(m.layers[0].config.to_json(), v["config"], "{layer}");
     }
     let m = parse(r#"{"class": "RepeatVector", "name": "r", "config": {"n": 4}}"#, vec).unwrap();
-    assert_eq!(m.layers[0].output.shape(), vec![None, None, Some(3)]);
+    assert_eq!(m.layers[0].output.shape(), vec![None, Some(4), Some(3)]);
     for (layer, input, want) in [
         (r#"{"class": "RepeatVector", "name": "r", "config": {"n": 4}}"#, seq, "RepeatVector expects a vector"),
         (r#"{"class": "RepeatVector", "name": "r", "config": {"n": 0}}"#, vec, "n"),

@@ -54,7 +54,7 @@ impl LayerConfig for ConcatenateConfig {
             }
             features = features.checked_add(f).ok_or("the features overflow")?;
         }
-        Ok(vec![Flow::Rows { features, sequence }])
+        Ok(vec![inputs.iter().find(|x| x.steps().is_some()).unwrap_or(&inputs[0]).with_features(features)])
     }
 
     fn build<F: Float>(&self, _input: Flow, _seed: u64) -> Result<Box<dyn Layer<F>>> {

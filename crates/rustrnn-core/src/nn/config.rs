@@ -14,18 +14,45 @@ use std::fmt::Debug;
 /// The activations between layers while a model is assembled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
-    /// Integer indices (B, T).
-    Indices,
+    /// Integer indices (B, T); `steps` is T when known (`Input(shape=(T,))`).
+    Indices { steps: Option<usize> },
     /// Rows of `features`: (B, T, features) when `sequence`, else (B, features).
-    Rows { features: usize, sequence: bool },
+    /// `steps` is T when known (always `None` without `sequence`): `Flatten`
+    /// and `Reshape` need it, every other layer runs on any number of steps.
+    Rows { features: usize, sequence: bool, steps: Option<usize> },
 }
 
 impl Flow {
+    /// A sequence (B, T, features), T = `steps` when known.
+    pub fn sequence(features: usize, steps: Option<usize>) -> Flow {
+        Flow::Rows { features, sequence: true, steps }
+    }
+
+    /// One vector per sample (B, features).
+    pub fn vector(features: usize) -> Flow {
+        Flow::Rows { features, sequence: false, steps: None }
+    }
+
+    /// Rows of `features` with this flow's time axis (a per-step layer's output).
+    pub fn with_features(self, features: usize) -> Flow {
+        match self {
+            Flow::Rows { sequence, steps, .. } => Flow::Rows { features, sequence, steps },
+            Flow::Indices { steps } => Flow::sequence(features, steps),
+        }
+    }
+
+    /// T of a sequence (or of indices) when known.
+    pub fn steps(self) -> Option<usize> {
+        match self {
+            Flow::Rows { steps, .. } | Flow::Indices { steps } => steps,
+        }
+    }
+
     /// `(features, sequence)` of rows; integer indices only an `Embedding` reads.
     pub fn rows(self) -> std::result::Result<(usize, bool), String> {
         match self {
-            Flow::Rows { features, sequence } => Ok((features, sequence)),
-            Flow::Indices => Err("the input is integer indices, which only an Embedding reads; \
+            Flow::Rows { features, sequence, .. } => Ok((features, sequence)),
+            Flow::Indices { .. } => Err("the input is integer indices, which only an Embedding reads; \
                                   start the model with an Embedding layer or pass float features"
                 .into()),
         }
@@ -35,16 +62,16 @@ impl Flow {
     pub fn features(self) -> usize {
         match self {
             Flow::Rows { features, .. } => features,
-            Flow::Indices => 0,
+            Flow::Indices { .. } => 0,
         }
     }
 
-    /// The `summary()` shape, `None` for the batch and the number of steps.
+    /// The `summary()` shape, `None` for the batch and an unknown number of steps.
     pub fn shape(self) -> Vec<Option<usize>> {
         match self {
-            Flow::Rows { features, sequence: true } => vec![None, None, Some(features)],
-            Flow::Rows { features, sequence: false } => vec![None, Some(features)],
-            Flow::Indices => vec![None, None],
+            Flow::Rows { features, sequence: true, steps } => vec![None, steps, Some(features)],
+            Flow::Rows { features, sequence: false, .. } => vec![None, Some(features)],
+            Flow::Indices { steps } => vec![None, steps],
         }
     }
 }

@@ -101,7 +101,15 @@ impl LayerConfig for Conv1DConfig {
         if !sequence {
             return Err("Conv1D expects a sequence (batch, time, channels), got (batch, features)".into());
         }
-        Ok(Flow::Rows { features: self.filters, sequence: true })
+        let steps = input.steps().map(|t| self.geometry(t).0);
+        if steps == Some(0) {
+            let span = self.dilation_rate * (self.kernel_size - 1) + 1;
+            return Err(format!(
+                "the input has {} steps, fewer than the kernel's span of {span} steps; the output would be empty",
+                input.steps().unwrap_or(0)
+            ));
+        }
+        Ok(Flow::sequence(self.filters, steps))
     }
 
     fn build<F: Float>(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>> {

@@ -39,8 +39,8 @@ impl LayerConfig for DenseConfig {
 
     /// Per row, so per step of a sequence.
     fn output(&self, input: Flow, _last: bool) -> std::result::Result<Flow, String> {
-        let (_, sequence) = input.rows()?;
-        Ok(Flow::Rows { features: self.units, sequence })
+        input.rows()?;
+        Ok(input.with_features(self.units))
     }
 
     fn build<F: Float>(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>> {

@@ -36,7 +36,7 @@ impl LayerConfig for EmbeddingConfig {
 
     fn output(&self, input: Flow, _last: bool) -> std::result::Result<Flow, String> {
         match input {
-            Flow::Indices => Ok(Flow::Rows { features: self.output_dim, sequence: true }),
+            Flow::Indices { steps } => Ok(Flow::sequence(self.output_dim, steps)),
             Flow::Rows { .. } => Err("an Embedding must be the first layer, reading integer indices (batch, time)".into()),
         }
     }

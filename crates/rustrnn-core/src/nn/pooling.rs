@@ -50,7 +50,7 @@ impl LayerConfig for GlobalPoolingConfig {
         if !sequence {
             return Err(format!("{} expects a sequence (batch, time, features), got (batch, features)", self.kind.class()));
         }
-        Ok(Flow::Rows { features, sequence: false })
+        Ok(Flow::vector(features))
     }
 
     fn build<F: Float>(&self, _input: Flow, _seed: u64) -> Result<Box<dyn Layer<F>>> {

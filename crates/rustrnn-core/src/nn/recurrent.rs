@@ -172,7 +172,7 @@ impl LayerConfig for RecurrentConfig {
         if self.return_state && !last {
             return Err("return_state=True is only supported on the last layer of a Sequential".into());
         }
-        Ok(Flow::Rows { features: self.output_size(), sequence: self.return_sequences })
+        Ok(if self.return_sequences { input.with_features(self.output_size()) } else { Flow::vector(self.output_size()) })
     }
 
     fn build<F: Float>(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>> {
@@ -185,7 +185,7 @@ impl LayerConfig for RecurrentConfig {
         let (x, init) = inputs.split_first().ok_or("expects an input")?;
         let y = self.output(*x, true)?;
         let n_states = self.directions() * if self.cell == CellKind::Lstm { 2 } else { 1 };
-        let state = Flow::Rows { features: self.units, sequence: false };
+        let state = Flow::vector(self.units);
         if (!init.is_empty() || self.return_state) && self.num_layers != 1 {
             return Err("initial_state and return_state in a functional model need num_layers=1 (one layer, as in Keras)".into());
         }

@@ -11,11 +11,15 @@ use super::dense::DenseConfig;
 use super::dot_attention::DotAttentionConfig;
 use super::dropout::DropoutConfig;
 use super::embedding::EmbeddingConfig;
+use super::flatten::FlattenConfig;
+use super::get_item::GetItemConfig;
 use super::layer_normalization::LayerNormalizationConfig;
 use super::masking::MaskingConfig;
+use super::merge::MergeConfig;
 use super::pooling::GlobalPoolingConfig;
 use super::recurrent::RecurrentConfig;
 use super::repeat_vector::RepeatVectorConfig;
+use super::reshape::ReshapeConfig;
 use super::time_distributed::TimeDistributedConfig;
 use crate::error::Result;
 use crate::json::Obj;
@@ -49,6 +53,15 @@ pub const LAYERS: &[(&str, Parse)] = &[
     ("GlobalMaxPooling1D", parse::<GlobalPoolingConfig>),
     ("Conv1D", parse::<Conv1DConfig>),
     ("LayerNormalization", parse::<LayerNormalizationConfig>),
+    ("Flatten", parse::<FlattenConfig>),
+    ("Reshape", parse::<ReshapeConfig>),
+    ("GetItem", parse::<GetItemConfig>),
+    ("Add", parse::<MergeConfig>),
+    ("Subtract", parse::<MergeConfig>),
+    ("Multiply", parse::<MergeConfig>),
+    ("Average", parse::<MergeConfig>),
+    ("Maximum", parse::<MergeConfig>),
+    ("Minimum", parse::<MergeConfig>),
 ];
 
 /// The registered class names, in registry order.

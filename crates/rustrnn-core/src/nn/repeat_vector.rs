@@ -31,7 +31,7 @@ impl LayerConfig for RepeatVectorConfig {
         if sequence {
             return Err("RepeatVector expects a vector per sample (batch, features), got a sequence (batch, time, features)".into());
         }
-        Ok(Flow::Rows { features, sequence: true })
+        Ok(Flow::sequence(features, Some(self.n)))
     }
 
     fn build<F: Float>(&self, _input: Flow, _seed: u64) -> Result<Box<dyn Layer<F>>> {

@@ -59,7 +59,7 @@ pub fn node_outputs(class: &str, inputs: &[Flow]) -> std::result::Result<Vec<Flo
     if dims[0] != key {
         return Err(format!("the query has {} features but the key has {key}; they must match", dims[0]));
     }
-    Ok(vec![Flow::Rows { features: dims[1], sequence: true }])
+    Ok(vec![inputs[0].with_features(dims[1])])
 }
 
 /// What backward needs of the last training forward.

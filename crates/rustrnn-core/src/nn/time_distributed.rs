@@ -58,8 +58,8 @@ impl DynLayerConfig for TimeDistributedConfig {
             return Err("TimeDistributed expects a sequence (batch, time, features), got (batch, features)".into());
         }
         let inner = self.inner.class();
-        match self.inner.output(Flow::Rows { features, sequence: false }, false) {
-            Ok(Flow::Rows { features, sequence: false }) => Ok(Flow::Rows { features, sequence: true }),
+        match self.inner.output(Flow::vector(features), false) {
+            Ok(Flow::Rows { features, sequence: false, .. }) => Ok(input.with_features(features)),
             Ok(_) => Err(format!("TimeDistributed: the wrapped {inner} does not map one step (batch, features) to one step")),
             Err(why) => Err(format!("TimeDistributed: the wrapped {inner} cannot take one step (batch, features): {why}")),
         }
@@ -90,7 +90,7 @@ pub struct TimeDistributed<F> {
 
 impl<F: Float> TimeDistributed<F> {
     fn build(cfg: &TimeDistributedConfig, input: Flow, seed: u64) -> Result<Self> {
-        let step = Flow::Rows { features: input.features(), sequence: false };
+        let step = Flow::vector(input.features());
         Ok(TimeDistributed { config: cfg.clone(), inner: config::build::<F>(&*cfg.inner, step, seed)? })
     }
 }

@@ -24,6 +24,7 @@ use crate::float::Float;
 use crate::kernels::gemm::{gemm, gemm_packed, gemm_prepacked, PackedB, PackedGates};
 use crate::kernels::{cells, cells_any_activation as any_act, CellActivations};
 use crate::lockstep;
+use crate::recycle;
 use ndarray::parallel::prelude::*;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use std::ops::Range;
@@ -170,7 +171,7 @@ pub fn forward<F: Float>(
     // Input projection of every step at once: gates = input · W_ihᵀ + bias (N, G·H).
     // Hidden-side biases are folded in here, except GRU's b_hn, which the
     // reset gate scales.
-    let mut gates = Array2::<F>::zeros((n, gs));
+    let mut gates = recycle::for_overwrite::<F>(n, gs); // every element is set to the bias below
     let mut bias = p.bias_ih.clone().unwrap_or_else(|| Array1::zeros(gs));
     if let Some(b_hh) = p.bias_hh.as_ref() {
         let folded = if cell == CellKind::Gru { 2 * hs } else { gs };
@@ -209,9 +210,9 @@ pub fn forward<F: Float>(
     // h_bufs[s % 2] and writes h_bufs[(s + 1) % 2], so no step needs a copy.
     let mut h_bufs = [h0.to_owned(), Array2::<F>::zeros((batch, hs))]; // (B, H) each
     let mut c = (cell == CellKind::Lstm).then(|| c0.map_or_else(|| Array2::zeros((batch, hs)), |c0| c0.to_owned()));
-    let mut h_prev = keep_cache.then(|| Array2::<F>::zeros((n, hs)));
-    let mut c_prev = (keep_cache && cell == CellKind::Lstm).then(|| Array2::<F>::zeros((n, hs)));
-    let mut gh_n = (cell == CellKind::Gru).then(|| Array2::<F>::zeros((if keep_cache { n } else { batch }, hs)));
+    let mut h_prev = keep_cache.then(|| recycle::zeros::<F>(n, hs));
+    let mut c_prev = (keep_cache && cell == CellKind::Lstm).then(|| recycle::zeros::<F>(n, hs));
+    let mut gh_n = (cell == CellKind::Gru).then(|| recycle::zeros::<F>(if keep_cache { n } else { batch }, hs));
 
     let s_gates = Shared::new(&mut gates.view_mut());
     let s_out = Shared::new(&mut out);
@@ -282,7 +283,15 @@ pub fn forward<F: Float>(
     let [h_even, h_odd] = h_bufs;
     let h_cur = if layout.seq_len % 2 == 0 { h_even } else { h_odd };
 
-    let cache = keep_cache.then(|| DirectionCache { gates, h_prev: h_prev.expect("kept"), c_prev, gh_n });
+    let cache = if keep_cache {
+        Some(DirectionCache { gates, h_prev: h_prev.expect("kept"), c_prev, gh_n })
+    } else {
+        recycle::give(gates);
+        if let Some(g) = gh_n {
+            recycle::give(g);
+        }
+        None
+    };
     (FinalState { h: h_cur, c }, cache)
 }
 
@@ -443,5 +452,9 @@ pub fn backward<F: Float>(
         }
     }
 
+    recycle::give(h_prev);
+    for a in [c_prev, gh_n].into_iter().flatten() {
+        recycle::give(a);
+    }
     DirectionGrads { d_gates: gates, dh0: dh, dc0: dc }
 }

@@ -12,6 +12,7 @@ use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::kernels::gemm::gemm;
 use crate::memory;
+use crate::recycle;
 use crate::threads;
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, Axis};
 
@@ -393,7 +394,7 @@ fn run_forward<F: Float>(
     let mut input: Option<Array2<F>> = None;
     for layer in 0..cfg.num_layers {
         let inp = input.as_ref().map_or(x, |a| a.view());
-        let mut out = Array2::<F>::zeros((layout.rows(), nd * hs));
+        let mut out = recycle::zeros::<F>(layout.rows(), nd * hs);
         let results: Vec<_> = {
             let mut blocks: Vec<ArrayViewMut2<F>> = Vec::with_capacity(nd);
             let mut rest = out.view_mut();
@@ -449,7 +450,8 @@ fn run_forward<F: Float>(
             let kept_input = match input.take() {
                 Some(a) => a,
                 None => {
-                    let mut a = x.to_owned();
+                    let mut a = recycle::for_overwrite::<F>(x.nrows(), x.ncols());
+                    a.assign(&x);
                     zero_padding(&mut a, layout, valid);
                     a
                 }
@@ -463,7 +465,9 @@ fn run_forward<F: Float>(
         } else {
             masks.push(None);
         }
-        input = Some(out);
+        if let Some(old) = input.replace(out) {
+            recycle::give(old); // an inner layer's output, used up (kept copies were taken above)
+        }
     }
     (input.expect("at least one layer"), h_n, c_n, caches, masks)
 }
@@ -539,7 +543,7 @@ fn run_backward<F: Float>(
             vec![run(0, caches.next().expect("fwd"), &mut cell_grads[0])]
         };
         // d input (N, I_l) = Σ_dir dG_dir (N, G·H) · W_ih_dir (G·H, I_l)
-        let mut d_input = Array2::<F>::zeros(input.raw_dim());
+        let mut d_input = recycle::zeros::<F>(input.nrows(), input.ncols());
         for (dir, r) in results.iter().enumerate() {
             let idx = layer * nd + dir;
             gemm(r.d_gates.view(), params.cells[idx].weight_ih.view(), dir > 0, d_input.view_mut());
@@ -548,7 +552,13 @@ fn run_backward<F: Float>(
                 d.index_axis_mut(Axis(0), idx).assign(r);
             }
         }
-        d_upper = Some(d_input);
+        for r in results {
+            recycle::give(r.d_gates);
+        }
+        recycle::give(input);
+        if let Some(old) = d_upper.replace(d_input) {
+            recycle::give(old);
+        }
     }
     (d_upper.expect("at least one layer"), dh0, dc0)
 }

@@ -48,7 +48,10 @@ pub fn gemm_prepacked<F: Float>(a: ArrayView2<F>, packed: &PackedB<F>, accumulat
         return gemm_packed(a, packed, 0..packed.panels(), accumulate, c);
     }
     let panels = packed.panels();
-    if panels >= 2 * threads {
+    // Splitting the columns makes every task pack all of A; splitting the
+    // rows, only its own rows. Columns only when A is the smaller operand
+    // (few rows, a wide B) and there are panels enough to share.
+    if panels >= 2 * threads && m < n {
         // Split the columns: each task packs its own (small) share of A rows.
         let per_task = panels.div_ceil(2 * threads);
         let mut tasks = Vec::new();
@@ -370,14 +373,22 @@ mod tests {
 
     #[test]
     fn result_is_identical_across_thread_counts() {
-        let a = filled(300, 64, 6);
-        let b = filled(64, 96, 7);
-        let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let mut c = Array2::<f64>::zeros((300, 96));
-            pool.install(|| gemm(a.view(), b.view(), false, c.view_mut()));
-            c
-        };
-        assert_eq!(run(1), run(3));
+        // Row splits (A taller than B is wide, A read through a transpose as
+        // the weight gradients do) and column splits (a short A, a wide B).
+        for &(m, k, n, transposed) in &[(300, 64, 96, false), (300, 700, 40, true), (40, 64, 300, false), (13, 33, 200, true)] {
+            let a = filled(m, k, 6);
+            let at = a.t().to_owned();
+            let b = filled(k, n, 7);
+            let run = |threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut c = Array2::<f64>::zeros((m, n));
+                let a = if transposed { at.t() } else { a.view() };
+                pool.install(|| gemm(a, b.view(), false, c.view_mut()));
+                c
+            };
+            let one = run(1);
+            assert_eq!(one, run(2), "({m},{k},{n})");
+            assert_eq!(one, run(3), "({m},{k},{n})");
+        }
     }
 }

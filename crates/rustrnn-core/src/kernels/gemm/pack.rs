@@ -3,6 +3,10 @@
 use super::microkernel::{GemmElem, MR};
 use crate::kernels::isa::{self, Isa};
 use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+/// From this many values, a row-major B is packed in parallel.
+const PARALLEL_PACK_MIN: usize = 1 << 18;
 
 /// B (k × n) packed once into panels of `NR` columns — for each panel, `k` rows
 /// of `NR` values, zero-padded past `n` — so it can be reused by many products
@@ -47,6 +51,24 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
         self.n = n;
         self.data.clear();
         self.data.resize(panels * k * nr, F::zero());
+        if b.strides()[1] == 1 {
+            // Row-major B (the weight gradients' x and h_prev, N × I): each
+            // panel a straight copy of its columns' cache lines, row by row;
+            // in parallel when large (it precedes the product's parallel part).
+            let fill = |(p, panel): (usize, &mut [F])| {
+                let cols = p * nr..n.min((p + 1) * nr);
+                for kk in 0..k {
+                    let row = b.row(kk);
+                    panel[kk * nr..kk * nr + cols.len()].copy_from_slice(&row.as_slice().expect("unit column stride")[cols.clone()]);
+                }
+            };
+            if k * n >= PARALLEL_PACK_MIN {
+                self.data.par_chunks_mut(k * nr).enumerate().for_each(fill);
+            } else {
+                self.data.chunks_mut(k * nr).enumerate().for_each(fill);
+            }
+            return;
+        }
         for p in 0..panels {
             let cols = (p * nr)..n.min((p + 1) * nr);
             let panel = &mut self.data[p * k * nr..(p + 1) * k * nr];
@@ -115,28 +137,56 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
 
 /// Packs `a` (mc × kc, any strides) into `buf` as consecutive blocks of `MR`
 /// rows (the last one shorter), each block `kc` steps of its row values.
+/// Written for the two layouts the layers pass: row-major A (the input
+/// projection; six row streams) and transposed row-major A (the weight
+/// gradients `dGᵀ·x`; six adjacent values per step, one copy).
 pub fn pack_a<F: GemmElem>(a: ArrayView2<F>, buf: &mut Vec<F>) {
     let (mc, kc) = a.dim();
     let (rs, cs) = (a.strides()[0], a.strides()[1]);
     let base = a.as_ptr();
     buf.clear();
     buf.reserve(mc * kc);
-    // SAFETY: every (i, kk) read is inside the view: i < mc, kk < kc.
+    // SAFETY: every (i, kk) read is inside the view (i < mc, kk < kc), and
+    // exactly mc·kc values are written into the reserved buffer before its
+    // length is set.
     unsafe {
-        let at = |i: usize, kk: usize| *base.offset(i as isize * rs + kk as isize * cs);
-        for ib in (0..mc).step_by(MR) {
-            let mr = MR.min(mc - ib);
-            if mr == MR {
-                for kk in 0..kc {
-                    buf.extend_from_slice(&[at(ib, kk), at(ib + 1, kk), at(ib + 2, kk), at(ib + 3, kk), at(ib + 4, kk), at(ib + 5, kk)]);
+        let out = buf.as_mut_ptr();
+        if rs == 1 {
+            // Step k's values of all rows are adjacent: read each such run
+            // once, in k order, and scatter it over the blocks (block `ib`
+            // starts at ib·kc and holds `mr` values per step). Going block by
+            // block instead would reread the runs, which lie a whole row of
+            // the transposed matrix apart and evict each other from L1.
+            for kk in 0..kc {
+                let src = base.offset(kk as isize * cs);
+                for ib in (0..mc).step_by(MR) {
+                    let mr = MR.min(mc - ib);
+                    std::ptr::copy_nonoverlapping(src.add(ib), out.add(ib * kc + kk * mr), mr);
                 }
-            } else {
-                for kk in 0..kc {
-                    for i in 0..mr {
-                        buf.push(at(ib + i, kk));
+            }
+        } else {
+            let mut dst = out;
+            for ib in (0..mc).step_by(MR) {
+                let mr = MR.min(mc - ib);
+                let rows: [*const F; MR] = std::array::from_fn(|i| base.offset((ib + i.min(mr - 1)) as isize * rs));
+                if mr == MR {
+                    for kk in 0..kc {
+                        let o = kk as isize * cs;
+                        for (i, row) in rows.iter().enumerate() {
+                            *dst.add(i) = *row.offset(o);
+                        }
+                        dst = dst.add(MR);
+                    }
+                } else {
+                    for kk in 0..kc {
+                        for row in &rows[..mr] {
+                            *dst = *row.offset(kk as isize * cs);
+                            dst = dst.add(1);
+                        }
                     }
                 }
             }
         }
+        buf.set_len(mc * kc);
     }
 }
