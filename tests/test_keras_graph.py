@@ -29,8 +29,8 @@ def kw(f, layer):
 
 def recurrent(cls, units, kernel, recurrent_kernel, bias):
     gates = lambda w: keras_to_torch_gates(w, cls, units)  # noqa: E731
-    b_ih, b_hh = (bias[0], bias[1]) if bias.ndim == 2 else (bias, np.zeros_like(bias))
-    return [gates(kernel.T), gates(recurrent_kernel.T), gates(b_ih), gates(b_hh)]
+    biases = [bias[0], bias[1]] if bias.ndim == 2 else [bias]  # GRU reset_after: two; else Keras's one bias
+    return [gates(kernel.T), gates(recurrent_kernel.T)] + [gates(b) for b in biases]
 
 
 def slice_merge_model(dtype="float32"):
