@@ -23,7 +23,7 @@ from ._registry import register_model
 from ._symbolic import Input, InputLayer, KerasTensor, flatten
 from .errors import ArgumentError, DTypeError, ShapeError, UnsupportedError
 from .layers import Layer, layer_from_spec
-from .models import Model, _batch_size
+from .models import Model, _batch_size, _LayerLookup
 
 __all__ = ["Functional", "Input"]
 
@@ -84,7 +84,7 @@ def _trace(inputs: list, outputs: list) -> list:
 
 
 @register_model
-class Functional(Model):
+class Functional(_LayerLookup, Model):
     """A model over a graph of layer calls: ``Model(inputs, outputs)``.
 
     >>> x = keras.Input(shape=(None, 8)); h = keras.layers.LSTM(16)(x)
@@ -311,15 +311,6 @@ class Functional(Model):
 
     def _output_names(self) -> list:
         return [t.node.layer.name for t in self.outputs]
-
-    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Any:
-        """A layer (or input layer) by name or index, as Keras' ``get_layer``."""
-        if index is not None:
-            return self.layers[index]
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise ArgumentError(f"get_layer: no layer named {name!r}; the layers are {', '.join(l.name for l in self.layers)}")
 
     @property
     def input(self) -> Any:

@@ -817,8 +817,23 @@ def _auto_names(layers: list) -> None:
         taken.add(name)
 
 
+class _LayerLookup:
+    """``get_layer`` for the models that hold a ``layers`` list (Sequential and functional)."""
+
+    layers: list
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Any:
+        """A layer (or input layer) by name or index, as Keras' ``get_layer``."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ArgumentError(f"get_layer: no layer named {name!r}; the layers are {', '.join(l.name for l in self.layers)}")
+
+
 @register_model
-class Sequential(Model):
+class Sequential(_LayerLookup, Model):
     """A linear stack of layers.
 
     >>> model = Sequential([layers.Embedding(1000, 32, mask_zero=True), layers.LSTM(32), layers.Dense(1, "sigmoid")])
@@ -859,15 +874,6 @@ class Sequential(Model):
         names = [l.name for l in self.layers]
         if len(set(names)) != len(names):
             raise ArgumentError(f"layer: the name {layer.name!r} is already used in this model")
-
-    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
-        """A layer by name or index, as Keras' ``get_layer``."""
-        if index is not None:
-            return self.layers[index]
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise ArgumentError(f"get_layer: no layer named {name!r}; the layers are {', '.join(l.name for l in self.layers)}")
 
     def _input_spec(self, x: Optional[np.ndarray] = None, input_shape: Optional[tuple] = None) -> dict:
         # T (the steps) is the declared input's, else the data's that builds the model, as Keras builds
