@@ -2,12 +2,11 @@
 
 The PyTorch golden fixtures live in the repository (``tests/fixtures/torch_rnn``), so a
 fresh clone passes with nothing beside it; a missing directory makes the fixture tests
-FAIL (never skip). ``shared_dir()`` (``$RUSTRNN_SHARED`` or ``<repo>/../shared``) is only
-used, when present, to cross-check the in-repo copies against their sources.
+FAIL (never skip). Nothing here reads outside the repository; ``scripts/check_against_shared.py``
+compares the in-repo copies with the project's ``shared/`` sources by hand.
 """
 
 import json
-import os
 import pathlib
 
 import numpy as np
@@ -17,11 +16,6 @@ import rustrnn
 import rustrnn.nn
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def shared_dir():
-    env = os.environ.get("RUSTRNN_SHARED")
-    return pathlib.Path(env) if env else REPO_ROOT.parent / "shared"
 
 
 FIXTURE_DIR = REPO_ROOT / "tests" / "fixtures" / "torch_rnn"

@@ -1,5 +1,5 @@
 """rustrnn.datasets: contents, copies, missing values, and provenance (the packaged
-files decompress to their recorded digests; cross-checked against the shared sources when present)."""
+files decompress to their recorded digests; `scripts/check_against_shared.py` compares them with their sources)."""
 
 import hashlib
 import importlib.util
@@ -12,7 +12,7 @@ import pytest
 
 from rustrnn import datasets
 from rustrnn.text import load_word_vectors
-from conftest import REPO_ROOT, shared_dir
+from conftest import REPO_ROOT
 
 
 def build_script():
@@ -45,20 +45,6 @@ def test_packaged_files_decompress_to_their_recorded_digests_and_carry_their_lic
     readme = data.joinpath("README.md").read_text(encoding="utf-8")
     for name in script.SOURCES:
         assert name in readme
-
-
-def test_packaged_files_are_the_shared_sources_when_shared_is_present():
-    # Optional cross-check against the shared sources the files were built from.
-    src = shared_dir() / "datasets"
-    if not src.is_dir():
-        pytest.skip(f"no shared datasets at {src} (optional cross-check)")
-    data = resources.files("rustrnn.datasets").joinpath("data")
-    script = build_script()
-    for name, rel in script.SOURCES.items():
-        packaged = lzma.decompress(data.joinpath(name).read_bytes())
-        assert hashlib.sha256(packaged).digest() == hashlib.sha256((src / rel).read_bytes()).digest(), name
-    for rel in script.LICENSES:
-        assert data.joinpath(rel.split("/")[-1]).read_bytes() == (src / rel).read_bytes()
 
 
 @pytest.mark.parametrize("loader,n,positives,first", [

@@ -22,7 +22,6 @@ from conftest import (
     load_case,
     make_module,
     require_fixture_dir,
-    shared_dir,
 )
 
 ATOL64 = 1e-9
@@ -138,15 +137,3 @@ def test_fixture_float64_time_major(path):
         assert_abs_close(gc0, arrays["grad_c0"], ATOL64, "grad_c0")
     for name in fixture_param_names(arrays):
         assert_abs_close(module.grads[name], arrays["grad_" + name], ATOL64, f"grad {name}")
-
-
-def test_in_repo_fixtures_are_the_shared_ones_when_shared_is_present():
-    # Optional cross-check: the repository's copies equal the shared originals byte for byte.
-    src = shared_dir() / "fixtures" / "torch_rnn"
-    if not src.is_dir():
-        pytest.skip(f"no shared fixtures at {src} (optional cross-check)")
-    ours = sorted(p.name for p in FIXTURE_DIR.glob("*.npz"))
-    theirs = sorted(p.name for p in src.glob("*.npz"))
-    assert ours == theirs
-    for name in ours:
-        assert (FIXTURE_DIR / name).read_bytes() == (src / name).read_bytes(), name
