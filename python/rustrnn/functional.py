@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _streams
+from . import _outputs, _streams
 from ._convert import from_torch
 from ._registry import register_model
 from ._symbolic import Input, InputLayer, KerasTensor, flatten
@@ -44,8 +44,8 @@ class _SyncedHandle:
 
         def synced(*args: Any, **kwargs: Any) -> Any:
             self._model._pull()
-            if args and isinstance(args[0], tuple):  # the model's arrays (a tuple for batch slicing) as the core's list
-                args = (list(args[0]), *args[1:])
+            # The arrays per input or output (tuples for batch slicing) as the core's lists.
+            args = tuple(list(a) if isinstance(a, tuple) else a for a in args)
             result = attr(*args, **kwargs)
             if name in _MUTATING:
                 self._model._claim()
@@ -69,12 +69,6 @@ def _trace(inputs: list, outputs: list) -> list:
             continue
         stack.extend(t.node for t in n.inputs)
     calls = sorted((n for n in nodes.values() if not isinstance(n.layer, InputLayer)), key=lambda n: n.order)
-    seen: dict = {}
-    for n in calls:
-        if id(n.layer) in seen:
-            raise UnsupportedError(f"layer {n.layer.name!r} is called twice in one model (a shared layer); rustrnn's functional "
-                                   "models call each layer once. Build separate models that share it instead")
-        seen[id(n.layer)] = n
     # Inputs that reach no output are an error of the core's spec; name them here in Keras' terms.
     used = {id(n) for n in nodes.values()}
     for t in inputs:
@@ -91,8 +85,10 @@ class Functional(_LayerLookup, Model):
     >>> model = keras.Model(x, keras.layers.Dense(1, activation="sigmoid")(h))
 
     ``inputs`` and ``outputs`` are symbolic tensors or lists of them; ``predict``
-    and ``fit`` take (and ``predict`` returns) arrays in the same structure.
-    Training reads one output (with one loss).
+    and ``fit`` take (and ``predict`` returns) arrays in the same structure. With
+    several outputs, ``compile`` takes a loss (weights, metrics) per output and
+    ``fit``/``evaluate`` a ``y`` per output (a list or a dict by output name),
+    as Keras: see :mod:`rustrnn._outputs`.
     """
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: Optional[str] = None, dtype: Any = np.float32,
@@ -112,9 +108,17 @@ class Functional(_LayerLookup, Model):
         if len({id(t) for t in self.inputs}) != len(self.inputs):
             raise ArgumentError("inputs: the same input is listed twice")
         self._calls = _trace(self.inputs, self.outputs)
-        # Operations (x[:, -1]) are graph nodes but not layers, as in Keras.
-        self.layers = [t.node.layer for t in self.inputs] + [n.layer for n in self._calls
-                                                              if not getattr(n.layer, "_operation", False)]
+        # Operations (x[:, -1]) are graph nodes but not layers, as in Keras; a shared layer
+        # (called several times, one set of weights) is listed once.
+        called: dict = {}
+        for n in self._calls:
+            if not getattr(n.layer, "_operation", False):
+                called.setdefault(id(n.layer), n.layer)
+        self.layers = [t.node.layer for t in self.inputs] + list(called.values())
+        for layer in called.values():
+            if getattr(layer, "stateful", False) and sum(n.layer is layer for n in self._calls) > 1:
+                raise UnsupportedError(f"layer {layer.name!r}: a stateful layer called several times (shared) is not "
+                                       "supported: its carried states belong to one call")
         names = [l.name for l in self.layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -127,14 +131,19 @@ class Functional(_LayerLookup, Model):
 
     # ----- the native graph ---------------------------------------------------------------------
     def _graph(self) -> dict:
+        """The core's spec: a later call of a shared layer is ``{"name", "inbound"}`` and its
+        outputs ``[name, call, index]`` (see ``models/graph_spec.rs``)."""
         refs = {}
         for t in self.inputs:
             refs[id(t)] = [t.node.layer.name, 0]
         layers = []
+        calls: dict = {}
         for n in self._calls:
+            k = calls[id(n.layer)] = calls.get(id(n.layer), -1) + 1
             for i, t in enumerate(n.outputs):
-                refs[id(t)] = [n.layer.name, i]
-            layers.append({**n.layer.spec(), "inbound": [refs[id(t)] for t in n.inputs]})
+                refs[id(t)] = [n.layer.name, i] if k == 0 else [n.layer.name, k, i]
+            inbound = [refs[id(t)] for t in n.inputs]
+            layers.append({**n.layer.spec(), "inbound": inbound} if k == 0 else {"name": n.layer.name, "inbound": inbound})
         return {"type": "functional", "inputs": [t.node.layer.spec() for t in self.inputs], "layers": layers,
                 "outputs": [refs[id(t)] for t in self.outputs]}
 
@@ -223,14 +232,38 @@ class Functional(_LayerLookup, Model):
                 out.append(np.ascontiguousarray(arr, dtype=self.dtype))
         return tuple(out)
 
-    def _prepare_y(self, y: Any) -> np.ndarray:
-        if isinstance(y, (list, tuple)) and len(self.outputs) == 1 and len(y) == 1:
-            y = y[0]
-        if len(self.outputs) > 1:
-            raise UnsupportedError(f"fit/evaluate: the model has {len(self.outputs)} outputs; a loss on several outputs is not "
-                                   "supported. Train a Model with one output (it shares the layers, and so the weights, "
-                                   "with this one)")
-        return super()._prepare_y(y)
+    def _prepare_y(self, y: Any) -> Any:
+        """``y``: an array, or with several outputs a tuple of one per output (from a list or a dict by output name)."""
+        names = self._output_names()
+        if len(names) == 1:
+            if isinstance(y, dict) and list(y) == names:
+                y = y[names[0]]
+            if isinstance(y, (list, tuple)) and len(y) == 1:
+                y = y[0]
+            return super()._prepare_y(y)
+        _streams.reject_stream("y", y, "this call")
+        return _outputs.targets("y", y, names, lambda what, a: self._floats(what, a))
+
+    def _prepare_weights(self, sample_weight: Any, n: int) -> Any:
+        names = self._output_names()
+        if len(names) == 1:
+            if isinstance(sample_weight, dict) and list(sample_weight) == names:
+                sample_weight = sample_weight[names[0]]
+            return super()._prepare_weights(sample_weight, n)
+
+        def convert(what: str, w: Any) -> np.ndarray:
+            arr = np.ascontiguousarray(np.asarray(from_torch(w), dtype=self.dtype))
+            if arr.ndim == 0 or arr.shape[0] != n:
+                raise ShapeError(f"{what}: expected one weight per sample ({n},) (or (N, T) per step), got shape {arr.shape}")
+            return arr
+
+        return _outputs.targets("sample_weight", sample_weight, names, convert, optional=True)
+
+    def _floats(self, what: str, a: Any) -> np.ndarray:
+        arr = np.asarray(from_torch(a))
+        if arr.dtype.kind not in "fiub":
+            raise DTypeError(f"{what}: expected numbers, got dtype {arr.dtype}")
+        return np.ascontiguousarray(arr, dtype=self.dtype)
 
     # ----- prediction ---------------------------------------------------------------------------
     def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Any = 0, steps: Optional[int] = None,
@@ -336,13 +369,20 @@ class Functional(_LayerLookup, Model):
             t = Input(batch_shape=tuple(shape), dtype=dt, name=spec["name"])
             tensors[spec["name"]] = [t]
             inputs.append(t)
+        made: dict = {}  # the layers by name (a shared layer's later calls reuse it)
         for entry in graph["layers"]:
-            layer = layer_from_spec({k: entry[k] for k in ("class", "name", "config")})
-            args = [tensors[name][i] for name, i in entry["inbound"]]
+            if "class" in entry:
+                layer = made[entry["name"]] = layer_from_spec({k: entry[k] for k in ("class", "name", "config")})
+                call = 0
+            else:
+                layer = made[entry["name"]]
+                call = sum(1 for key in tensors if isinstance(key, tuple) and key[0] == entry["name"])
+            args = [tensors[(ref[0], ref[1] if len(ref) == 3 else 0) if ref[0] in made else ref[0]][ref[-1]]
+                    for ref in entry["inbound"]]
             n_in = len(args) if getattr(layer, "_state_count", None) is None else 1
             out = layer(args[0] if n_in == 1 else args[:n_in], initial_state=args[n_in:] or None)
-            tensors[entry["name"]] = out if isinstance(out, list) else [out]
-        outputs = [tensors[name][i] for name, i in graph["outputs"]]
+            tensors[(entry["name"], call)] = out if isinstance(out, list) else [out]
+        outputs = [tensors[(ref[0], ref[1] if len(ref) == 3 else 0) if ref[0] in made else ref[0]][ref[-1]] for ref in graph["outputs"]]
         return cls(inputs[0] if config["single_input"] else inputs, outputs[0] if config["single_output"] else outputs,
                    name=config.get("name"), dtype=config.get("dtype", "float32"))
 

@@ -43,7 +43,7 @@ from .errors import ArgumentError, DTypeError, ShapeError, UnsupportedError
 __all__ = ["Layer", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Dense", "Dropout", "Bidirectional", "RepeatVector",
            "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Conv1D", "LayerNormalization", "Concatenate",
            "Attention", "AdditiveAttention", "Flatten", "Reshape", "Add", "Subtract", "Multiply", "Average", "Maximum",
-           "Minimum", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "Input"]
+           "Minimum", "Dot", "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot", "Input"]
 
 Input = _symbolic.Input
 
@@ -907,6 +907,59 @@ class Minimum(_Merge):
     _class, _prefix = "Minimum", "minimum"
 
 
+class Dot(Layer):
+    """Keras's ``Dot(axes, normalize=False)``: the per-sample dot product of two inputs along
+    ``axes`` (one for both, or one per input; 1 is a sequence's time axis, -1 the features):
+    ``(B, F)·(B, F) -> (B, 1)``, ``(B, T, F)·(B, S, F) -> (B, T, S)`` (``axes=-1``),
+    ``(B, T, F)·(B, F) -> (B, T)`` (``axes=(2, 1)``). ``normalize`` L2-normalizes both along
+    their axes first (cosine similarity). The output has no mask, as in Keras."""
+
+    _class = "Dot"
+    _prefix = "dot"
+
+    def __init__(self, axes: Any, normalize: bool = False, name: Optional[str] = None, **kwargs: Any) -> None:
+        kwargs.pop("trainable", None)
+        kwargs.pop("dtype", None)
+        if kwargs:
+            raise ArgumentError(f"Dot: unknown arguments {', '.join(sorted(kwargs))}")
+        super().__init__(name, True)
+        ok = lambda a: isinstance(a, (int, np.integer)) and not isinstance(a, bool)  # noqa: E731
+        if isinstance(axes, (list, tuple)):
+            if len(axes) != 2 or not all(ok(a) for a in axes):
+                raise ArgumentError(f"Dot(axes=...): expected an integer or a list of two integers, got {axes!r}")
+            self.axes: Any = [int(a) for a in axes]
+        elif ok(axes):
+            self.axes = int(axes)
+        else:
+            raise ArgumentError(f"Dot(axes=...): expected an integer or a list of two integers, got {axes!r}")
+        self.normalize = as_bool("normalize", normalize)
+
+    def _symbolic_outputs(self, shapes: list) -> list:
+        if len(shapes) != 2:
+            raise ArgumentError(f"Dot: takes exactly two inputs, got {len(shapes)}")
+        given = self.axes if isinstance(self.axes, list) else [self.axes, self.axes]
+        axes = []
+        for k, (shape, a) in enumerate(zip(shapes, given)):
+            a = a + len(shape) if a < 0 else a
+            if not 0 < a < len(shape):
+                raise ArgumentError(f"Dot(axes={self.axes!r}): {given[k]} is not an axis of inputs[{k}] {shape} other than the batch axis")
+            axes.append(a)
+        d1, d2 = shapes[0][axes[0]], shapes[1][axes[1]]
+        if d1 is not None and d2 is not None and d1 != d2:
+            raise ShapeError(f"Dot: incompatible input shapes: axis values {d1} (at axis {axes[0]}) != {d2} (at axis {axes[1]}); "
+                             f"inputs {shapes[0]} and {shapes[1]}")
+        out = [d for i, d in enumerate(shapes[0]) if i != axes[0]] + [d for i, d in enumerate(shapes[1][1:], 1) if i != axes[1]]
+        return [tuple(out) if len(out) > 1 else (out[0], 1)]
+
+    def get_config(self) -> dict:
+        return {"axes": self.axes, "normalize": self.normalize}
+
+
+def dot(inputs: list, axes: Any = -1, **kwargs: Any) -> Any:
+    """``Dot(axes, **kwargs)(inputs)``, Keras's functional form."""
+    return Dot(axes=axes, **kwargs)(inputs)
+
+
 def add(inputs: list, **kwargs: Any) -> Any:
     """``Add(**kwargs)(inputs)``, Keras's functional form."""
     return Add(**kwargs)(inputs)
@@ -1005,7 +1058,7 @@ _symbolic.OPERATIONS["GetItem"] = GetItem
 LAYER_CLASSES = {c._class: c for c in (Embedding, Masking, SimpleRNN, LSTM, GRU, Dense, Dropout, RepeatVector, TimeDistributed,
                                         GlobalAveragePooling1D, GlobalMaxPooling1D, Conv1D, LayerNormalization,
                                         Concatenate, Attention, AdditiveAttention, Flatten, Reshape, Add, Subtract,
-                                        Multiply, Average, Maximum, Minimum, GetItem)}
+                                        Multiply, Average, Maximum, Minimum, GetItem, Dot)}
 
 
 def layer_from_spec(spec: Any) -> Layer:

@@ -2,7 +2,8 @@
 
 Names: ``"accuracy"`` picks binary, categorical or sparse categorical accuracy
 from the loss and the number of outputs, as Keras does; these are computed in
-Rust, weighted by ``sample_weight`` and masked on padded steps. ``"auc"`` (or
+Rust and masked on padded steps. As Keras 3's ``metrics`` (not its
+``weighted_metrics``), they ignore ``sample_weight``. ``"auc"`` (or
 :class:`AUC`) and callables ``fn(y_true, y_pred)`` are computed in Python from
 each batch's predictions (see :mod:`rustrnn._pymetrics`).
 """

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 
-from . import _formats, _native, _streams
+from . import _formats, _native, _outputs, _streams
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -78,7 +78,7 @@ class _ArraySource:
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             if self.size > 1:
                 idx = np.array_split(idx, self.size)[self.rank]
-            yield _take(self.x, idx), self.y[idx], None if self.sw is None else self.sw[idx]
+            yield _take(self.x, idx), _take(self.y, idx), _take(self.sw, idx)
 
     def end_epoch(self) -> None:
         pass
@@ -94,17 +94,20 @@ def _masks(model: Any) -> bool:
     return any(isinstance(l, Masking) or getattr(l, "mask_zero", False) for l in getattr(model, "layers", []))
 
 
-def _keras_result(logs: dict, return_dict: bool) -> Union[float, list, dict]:
-    """Keras 3's return value: the dict, else the loss alone, or ``[loss, metric, ...]``."""
+def _keras_result(logs: dict, return_dict: bool, order: Optional[list] = None) -> Union[float, list, dict]:
+    """Keras 3's return value: the dict, else the loss alone, or ``[loss, metric, ...]`` (in ``order``, default the logs')."""
     if return_dict:
         return logs
-    values = list(logs.values())
+    values = [logs[k] for k in order] if order else list(logs.values())
     return values[0] if len(values) == 1 else values
 
 
 def _take(x: Any, idx: Any) -> Any:
+    """Rows ``idx`` of an array, or of each array of a tuple (one per input or output; None stays None)."""
+    if x is None:
+        return None
     if isinstance(x, tuple):
-        return tuple(np.ascontiguousarray(a[idx]) for a in x)
+        return tuple(None if a is None else np.ascontiguousarray(a[idx]) for a in x)
     return np.ascontiguousarray(x[idx])
 
 
@@ -130,6 +133,8 @@ class Model:
         self.metrics_names: list = []  # the native metrics (computed in Rust)
         self._py_metrics: list = []  # metrics computed in Python from the predictions (rustrnn._pymetrics)
         self._metric_order: list = []  # every metric's name in compile order (the order evaluate returns them)
+        self._heads: Optional[list] = None  # with several outputs: an _outputs.OutputLoss per output
+        self._loss_weight = 1.0  # with one output: Keras' loss_weights
         self.stop_training = False
         self.history: Optional[callbacks_module.History] = None
         # What an application needs next to the weights (JSON values); saved with the model.
@@ -186,25 +191,38 @@ class Model:
     # ----- compile -----------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Optional[Iterable] = None,
                 loss_weights: Any = None) -> None:
-        """Chooses the optimizer (name or object), the loss (name or object) and metric names. As in
-        Keras, ``loss``, ``metrics`` and ``loss_weights`` may also be given per output (a list in the
-        order of the outputs or a dict by output name); rustrnn trains one output, so such a structure
-        names that one output (a model with several outputs raises UnsupportedError)."""
+        """Chooses the optimizer (name or object), the loss (name or object) and metric names.
+        As in Keras, ``loss``, ``metrics`` and ``loss_weights`` may also be given per output (a
+        list in the order of the outputs or a dict by output name): a model with several outputs
+        trains them together on ``Σ loss_weight · output loss`` (see :mod:`rustrnn._outputs`)."""
+        names = self._output_names()
+        if len(names) > 1:
+            self._heads = _outputs.resolve(names, loss, metrics, loss_weights)
+            self.optimizer = optimizers_module.get(optimizer)
+            self.loss = [h.loss for h in self._heads]
+            self.metrics_names = [f"{h.name}_{m}" for h in self._heads for m in h.metrics]
+            self._py_metrics = []
+            self._metric_order = list(self.metrics_names)
+            self._loss_weight = 1.0
+            if self._handle is not None:
+                self._compile_native()
+            return
+        self._heads = None
         loss = self._per_output("loss", loss)
         if isinstance(metrics, dict) or (isinstance(metrics, (list, tuple)) and any(isinstance(m, (list, tuple, dict))
                                                                                       for m in metrics)):
             metrics = self._per_output("metrics", metrics)
+        weight = 1.0
         if loss_weights is not None:
             w = self._per_output("loss_weights", loss_weights)
-            if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)):
-                raise DTypeError(f"loss_weights: expected a number per output, got {w!r}")
-            if float(w) != 1.0:
-                raise UnsupportedError(f"loss_weights={loss_weights!r}: weighting the loss of the one trained output is not "
-                                       "implemented (it scales the loss and its gradient; scale the learning rate instead)")
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not math.isfinite(w):
+                raise DTypeError(f"loss_weights: expected a finite number per output, got {w!r}")
+            weight = float(w)  # Keras scales the loss (and so its gradient) by it
         if loss is None:
             raise ArgumentError("loss: a loss is required, e.g. loss='binary_crossentropy'")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
+        self._loss_weight = weight
         if metrics is not None and isinstance(metrics, str):
             metrics = [metrics]
         resolved = [metrics_module.get(m) for m in (metrics or [])]
@@ -222,31 +240,24 @@ class Model:
         return [layers[-1].name if layers else None]
 
     def _per_output(self, what: str, value: Any) -> Any:
-        """The one output's entry of a per-output ``value`` (a list in output order or a dict by
-        output name); other values as they are."""
+        """The one output's entry of a per-output ``value`` (a list or a dict by output name); other values as they are."""
         names = self._output_names()
         if isinstance(value, dict):
             unknown = [k for k in value if k not in names]
             if unknown:
                 raise ArgumentError(f"{what}: {', '.join(map(repr, unknown))} is not an output of the model; the outputs are "
                                     f"{', '.join(map(repr, names))}")
-            if len(names) > 1:
-                raise UnsupportedError(f"{what}={value!r}: per-output values for a model with {len(names)} outputs are not "
-                                       "implemented (rustrnn trains one output); train a Model with one output, which "
-                                       "shares the layers and so the weights with this one")
             return value.get(names[0])
         if isinstance(value, (list, tuple)) and (what != "metrics" or any(isinstance(v, (list, tuple, dict)) for v in value)):
             if len(value) != len(names):
                 raise ArgumentError(f"{what}: expected one entry per output ({len(names)}), got {len(value)}")
-            if len(names) > 1:
-                raise UnsupportedError(f"{what}={value!r}: per-output values for a model with {len(names)} outputs are not "
-                                       "implemented (rustrnn trains one output); train a Model with one output, which "
-                                       "shares the layers and so the weights with this one")
             return value[0]
         return value
 
     def _compile_native(self) -> None:
-        self._handle.compile(self.loss.name, self.loss.from_logits, self.metrics_names, json.dumps(self.optimizer.native_config()))
+        heads = [h.native() for h in self._heads] if self._heads else [
+            (self.loss.name, self.loss.from_logits, self._loss_weight, self.metrics_names)]
+        self._handle.compile_outputs(heads, json.dumps(self.optimizer.native_config()))
         self.optimizer._bind(self)
 
     def _require_compiled(self, what: str) -> None:
@@ -271,6 +282,8 @@ class Model:
 
     def _class_weights(self, y: np.ndarray, class_weight: Any) -> np.ndarray:
         """Per-sample weights from ``{class: weight}``; one class per sample."""
+        if self._heads:
+            raise ArgumentError("class_weight: only for a model with one output, as in Keras; pass sample_weight per output instead")
         if not isinstance(class_weight, dict):
             raise DTypeError(f"class_weight: expected a dict {{class index: weight}}, got {type(class_weight).__name__}")
         if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
@@ -290,8 +303,10 @@ class Model:
 
     def _check_lengths(self, x: Any, y: Any, what: str = "y") -> None:
         n = _num_samples(x)
-        if len(y) != n:
-            raise ShapeError(f"{what}: expected {n} rows (one per sample of x), got {len(y)}")
+        for k, arr in enumerate(y if isinstance(y, tuple) else (y,)):
+            if len(arr) != n:
+                at = f"[{k}]" if isinstance(y, tuple) else ""
+                raise ShapeError(f"{what}{at}: expected {n} rows (one per sample of x), got {len(arr)}")
 
     def _prepare_batch(self, x: Any, y: Any, sample_weight: Any = None, what: str = "y") -> tuple:
         """``(x, y, sample_weight)`` converted and checked against each other: what
@@ -302,19 +317,25 @@ class Model:
 
     # ----- training ----------------------------------------------------------------------------
     def _logs(self, totals: list) -> dict:
+        if self._heads:
+            return _outputs.logs(self._heads, totals)
         loss_sum, count, metrics = totals[:3]
         values = {}
         for name, (s, w) in zip(self.metrics_names, metrics):
             values[name] = s / w if w else float("nan")
-        for m in totals[3] if len(totals) > 3 else ():
+        for m in totals[3] if len(totals) > 3 else ():  # (totals reduced over processes have no Python metrics)
             values[m.name] = m.result()
         logs = {"loss": loss_sum / count if count else float("nan")}
         logs.update((name, values[name]) for name in self._metric_order if name in values)
         return logs
 
     def _new_totals(self) -> list:
-        """Running sums of loss and metrics: ``[loss, count, native metrics, Python metrics]``."""
-        return [0.0, 0.0, [], [m.fresh() for m in self._py_metrics]]
+        """Running sums of loss and metrics: ``[loss, count, native metrics, Python metrics, output losses]``."""
+        return [0.0, 0.0, [], [m.fresh() for m in self._py_metrics], []]
+
+    def _result(self, logs: dict, return_dict: bool) -> Union[float, list, dict]:
+        """``evaluate``'s (and ``train_on_batch``'s) return value, in Keras's order."""
+        return _keras_result(logs, return_dict, _outputs.log_order(self._heads) if self._heads else None)
 
     def _py_predictions(self, x: Any) -> Any:
         """The model output a Python metric needs (None when there is none)."""
@@ -332,25 +353,27 @@ class Model:
     def _train_batch(self, x: Any, y: Any, sw: Any) -> tuple:
         y_pred = self._py_predictions(x)  # before the update, as Keras computes training metrics
         stats = self._handle.train_batch(x, y, sw)
-        return stats if y_pred is None else (*stats, (y, y_pred, sw))
+        return stats if y_pred is None else (*stats, (y, y_pred, None))  # Keras' metrics ignore sample weights
 
     def _test_batch(self, x: Any, y: Any, sw: Any) -> tuple:
         stats = self._handle.test_batch(x, y, sw)
         y_pred = self._py_predictions(x)
-        return stats if y_pred is None else (*stats, (y, y_pred, sw))
+        return stats if y_pred is None else (*stats, (y, y_pred, None))
 
     @staticmethod
     def _accumulate(totals: list, stats: tuple) -> None:
-        if len(stats) > 3:
+        """Adds a batch's ``(Σ loss, count, metric sums[, output loss sums[, Python metric args]])``."""
+        if len(stats) > 4:
             for m in totals[3]:
-                m.update_state(*stats[3])
+                m.update_state(*stats[4])
         totals[0] += stats[0]
         totals[1] += stats[1]
-        if not totals[2]:
-            totals[2] = [[0.0, 0.0] for _ in stats[2]]
-        for acc, (s, w) in zip(totals[2], stats[2]):
-            acc[0] += s
-            acc[1] += w
+        for at, pairs in ((2, stats[2]), (4, stats[3] if len(stats) > 3 else [])):
+            if not totals[at]:
+                totals[at] = [[0.0, 0.0] for _ in pairs]
+            for acc, (s, w) in zip(totals[at], pairs):
+                acc[0] += s
+                acc[1] += w
 
     def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
             verbose: Union[int, str] = "auto", callbacks: Optional[list] = None, validation_split: float = 0.0,
@@ -396,6 +419,8 @@ class Model:
         if dist is not None and self._py_metrics:
             raise UnsupportedError(f"metrics: Python metrics ({', '.join(m.name for m in self._py_metrics)}) are not "
                                    "reduced across processes; use native metric names with distribution=")
+        if dist is not None and self._heads:
+            raise UnsupportedError("distribution: data-parallel training of a model with several outputs is not implemented")
         rank, size = (dist.rank, dist.size) if dist is not None else (0, 1)
         kind = _streams.stream_kind(x)
         if kind is not None:
@@ -421,8 +446,8 @@ class Model:
                 if split == 0 or split == n:
                     raise ArgumentError(f"validation_split: {validation_split} of {n} samples leaves an empty training or validation set")
                 idx_tr, idx_val = np.arange(split), np.arange(split, n)
-                validation_data = (_take(x, idx_val), y[idx_val], None if sw is None else sw[idx_val])
-                x, y, sw = _take(x, idx_tr), y[idx_tr], None if sw is None else sw[idx_tr]
+                validation_data = (_take(x, idx_val), _take(y, idx_val), _take(sw, idx_val))
+                x, y, sw = _take(x, idx_tr), _take(y, idx_tr), _take(sw, idx_tr)
                 n = split
             if n == 0:
                 raise ShapeError("x: expected at least one sample, got 0")
@@ -592,11 +617,11 @@ class Model:
             totals = self._new_totals()
             for start in range(0, n, batch_size):
                 sl = slice(start, start + batch_size)
-                self._accumulate(totals, self._test_batch(_take(x, sl), y[sl], None if sw is None else sw[sl]))
+                self._accumulate(totals, self._test_batch(_take(x, sl), _take(y, sl), _take(sw, sl)))
         logs = self._logs(totals)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-        return _keras_result(logs, return_dict)
+        return self._result(logs, return_dict)
 
     # ----- gradients for custom loops ----------------------------------------------------------
     def compute_gradients(self, x: Any, y: Any, sample_weight: Any = None, out: Optional[np.ndarray] = None) -> np.ndarray:
@@ -636,7 +661,7 @@ class Model:
         self._ensure_built(x)
         totals: list = self._new_totals()
         self._accumulate(totals, self._train_batch(x, y, sw))
-        return _keras_result(self._logs(totals), return_dict)
+        return self._result(self._logs(totals), return_dict)
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Union[float, list, dict]:
         """Loss and metrics of one batch, as :meth:`evaluate` returns them."""

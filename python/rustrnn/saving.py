@@ -80,7 +80,22 @@ def _saved_metrics(model: Any) -> list:
 def _training_spec(model: Any) -> Any:
     if model.optimizer is None:
         return None
-    return {"loss": model.loss.spec(), "metrics": _saved_metrics(model), "optimizer": model.optimizer.spec()}
+    heads = getattr(model, "_heads", None)
+    if heads:  # several outputs: a loss, weight and metrics per output, in output order
+        return {"loss": [h.loss.spec() for h in heads], "loss_weights": [h.weight for h in heads],
+                "metrics": [list(h.metrics) for h in heads], "optimizer": model.optimizer.spec()}
+    spec = {"loss": model.loss.spec(), "metrics": _saved_metrics(model), "optimizer": model.optimizer.spec()}
+    if getattr(model, "_loss_weight", 1.0) != 1.0:
+        spec["loss_weights"] = model._loss_weight
+    return spec
+
+
+def _compile_saved(model: Any, training: dict) -> None:
+    """Compiles ``model`` as the saved ``training`` spec says."""
+    loss = training["loss"]
+    loss = [losses.get(l) for l in loss] if isinstance(loss, list) else losses.get(loss)
+    model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=loss, metrics=training["metrics"],
+                  loss_weights=training.get("loss_weights"))
 
 
 def _user_metadata(model: Any) -> str:
@@ -229,7 +244,7 @@ def _load(path: str, data: bytes, compile: bool) -> Any:
                 raise ModelFileError(f"{path}: weight {n} is {arr.dtype}, but the model is {model.dtype}")
         model._set_named_weights(weights)
         if compile and training is not None:
-            model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=losses.get(training["loss"]), metrics=training["metrics"])
+            _compile_saved(model, training)
             if slots or training.get("iterations"):
                 model._set_optimizer_state(int(training.get("iterations", 0)), slots)
         model.metadata = user
@@ -266,7 +281,7 @@ def _unpickle(kind: str, data: bytes) -> Any:
         model = _model_from_config(_upgrade(v["architecture"], v.get("format_version", "1")))
         training = v["training"]
         if training is not None:
-            model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=losses.get(training["loss"]), metrics=training["metrics"])
+            _compile_saved(model, training)
         model.metadata = dict(v["user_metadata"])
     except ModelFileError:
         raise

@@ -154,6 +154,11 @@ class MergeConfig(TypedDict):
     """``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``: no options."""
 
 
+class DotConfig(TypedDict, total=False):
+    axes: Union[int, list]  # one axis for both inputs or [axis of inputs[0], axis of inputs[1]]
+    normalize: bool
+
+
 class GetItemConfig(TypedDict, total=False):
     time: Union[None, int, list]  # an index or [start, stop]
     features: Optional[list]  # [start, stop]
@@ -186,6 +191,7 @@ LAYER_CONFIGS = {
     "Average": MergeConfig,
     "Maximum": MergeConfig,
     "Minimum": MergeConfig,
+    "Dot": DotConfig,
 }
 
 LayerSpec = TypedDict("LayerSpec", {

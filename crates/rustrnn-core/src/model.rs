@@ -9,8 +9,8 @@ use crate::float::Float;
 use crate::infer::{Sampling, StepModel};
 use crate::models::{Forward, Functional, GraphSpec, Input, LayerInfo, ModelSpec, Network, Seq2Seq, Seq2SeqConfig, Sequential};
 use crate::nn::{all_param_names, find_folded, find_param, NamedLayer};
-use crate::train::{BatchStats, Loss, NamedArrays, OptimizerConfig, Schedule, Trainer};
-use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD};
+use crate::train::{BatchStats, Loss, NamedArrays, OptimizerConfig, OutputLoss, Schedule, Targets, Trainer};
+use ndarray::{Array2, ArrayD, ArrayView2};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -56,21 +56,27 @@ impl<F: Float> Model<F> {
         self.trainer.compile(loss, metrics, optimizer)
     }
 
-    pub fn train_batch(&mut self, x: Input<'_, F>, y: ArrayViewD<F>, sample_weight: Option<ArrayViewD<F>>) -> Result<BatchStats> {
-        self.step = None;
-        self.trainer.train_batch(x, y, sample_weight)
+    /// `compile` with a loss (weight, metrics) per output, in output order.
+    pub fn compile_outputs(&mut self, losses: Vec<OutputLoss>, optimizer: OptimizerConfig) -> Result<()> {
+        self.trainer.compile_outputs(losses, optimizer)
     }
 
-    pub fn test_batch(&mut self, x: Input<'_, F>, y: ArrayViewD<F>, sample_weight: Option<ArrayViewD<F>>) -> Result<BatchStats> {
-        self.trainer.test_batch(x, y, sample_weight)
+    /// One training step on `y` (and `sample_weight`) per model output.
+    pub fn train_batch(&mut self, x: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
+        self.step = None;
+        self.trainer.train_targets(x, targets)
+    }
+
+    pub fn test_batch(&mut self, x: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
+        self.trainer.test_targets(x, targets)
     }
 
     pub fn predict(&mut self, x: Input<'_, F>) -> Result<Forward<F>> {
         self.trainer.predict(x)
     }
 
-    pub fn gradients(&mut self, x: Input<'_, F>, y: ArrayViewD<F>, sample_weight: Option<ArrayViewD<F>>) -> Result<(f64, NamedArrays<F>)> {
-        self.trainer.gradients(x, y, sample_weight)
+    pub fn gradients(&mut self, x: Input<'_, F>, targets: Targets<'_, F>) -> Result<(f64, NamedArrays<F>)> {
+        self.trainer.gradients_targets(x, targets)
     }
 
     /// Values in the flat gradient layout: every parameter of every layer, in model order.
@@ -82,19 +88,12 @@ impl<F: Float> Model<F> {
     /// gradients written into `out` (the flat layout) times `scale`. With
     /// `scale` = the returned count they are the gradients of the summed loss,
     /// which data-parallel training adds up across processes.
-    pub fn gradients_into(
-        &mut self,
-        x: Input<'_, F>,
-        y: ArrayViewD<F>,
-        sample_weight: Option<ArrayViewD<F>>,
-        out: &mut [F],
-        summed: bool,
-    ) -> Result<BatchStats> {
+    pub fn gradients_into(&mut self, x: Input<'_, F>, targets: Targets<'_, F>, out: &mut [F], summed: bool) -> Result<BatchStats> {
         let want = self.flat_size();
         if out.len() != want {
             return Err(RnnError::shape(format!("out: expected a flat array of {want} values, got {}", out.len())));
         }
-        let stats = self.trainer.accumulate(x, y, sample_weight)?;
+        let stats = self.trainer.accumulate_targets(x, targets)?;
         self.trainer.gradients_into(out, if summed { stats.count } else { 1.0 })?;
         Ok(stats)
     }

@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use rustrnn_core::infer::Sampling;
 use rustrnn_core::models::saving::{self, FileTensor};
 use rustrnn_core::models::Input;
-use rustrnn_core::train::{BatchStats, Loss, OptimizerConfig, Schedule};
+use rustrnn_core::train::{BatchStats, Loss, OptimizerConfig, OutputLoss, Schedule, Targets};
 use rustrnn_core::{rng, Float, RnnError};
 use std::collections::HashMap;
 
@@ -117,6 +117,45 @@ fn opt_floats<'py, T: Element + Float>(arg: &str, obj: Option<&Bound<'py, PyAny>
     }
 }
 
+/// The targets of a batch, borrowed from NumPy: `y` an array, or a list of one
+/// per model output; `sample_weight` None, an array (for every output) or a
+/// list of one per output (each None or an array).
+struct PyTargets<'py, T: Element> {
+    y: Vec<PyReadonlyArrayDyn<'py, T>>,
+    sample_weight: Vec<Option<PyReadonlyArrayDyn<'py, T>>>,
+}
+
+impl<T: Element + Float> PyTargets<'_, T> {
+    fn view(&self) -> Targets<'_, T> {
+        Targets {
+            y: self.y.iter().map(|a| a.as_array()).collect(),
+            sample_weight: self.sample_weight.iter().map(|w| w.as_ref().map(|w| w.as_array())).collect(),
+        }
+    }
+}
+
+fn targets<'py, T: Element + Float>(y: &Bound<'py, PyAny>, sample_weight: Option<&Bound<'py, PyAny>>) -> Result<PyTargets<'py, T>> {
+    let ys = match y.cast::<PyList>() {
+        Ok(list) => list.iter().enumerate().map(|(k, a)| floats::<T>(&format!("y[{k}]"), &a)).collect::<Result<Vec<_>>>()?,
+        Err(_) => vec![floats::<T>("y", y)?],
+    };
+    let sample_weight = match sample_weight.filter(|w| !w.is_none()) {
+        None => (0..ys.len()).map(|_| None).collect(),
+        Some(w) => match w.cast::<PyList>() {
+            Ok(list) => list
+                .iter()
+                .enumerate()
+                .map(|(k, a)| opt_floats::<T>(&format!("sample_weight[{k}]"), Some(&a)))
+                .collect::<Result<Vec<_>>>()?,
+            Err(_) => {
+                let w = floats::<T>("sample_weight", w)?;
+                (0..ys.len()).map(|_| Some(w.clone())).collect()
+            }
+        },
+    };
+    Ok(PyTargets { y: ys, sample_weight })
+}
+
 /// Named float arrays of `T` from Python, copied.
 fn named_arrays<T: Element + Float>(items: &[(String, Bound<'_, PyAny>)]) -> Result<Vec<(String, ndarray::ArrayD<T>)>> {
     items
@@ -130,11 +169,12 @@ fn named_arrays<T: Element + Float>(items: &[(String, Bound<'_, PyAny>)]) -> Res
         .collect()
 }
 
-type Stats = (f64, f64, Vec<(f64, f64)>);
+/// `(Σ loss, count, [(Σ metric, Σ weight)], [(Σ output loss, count)])`: see `BatchStats`.
+type Stats = (f64, f64, Vec<(f64, f64)>, Vec<(f64, f64)>);
 type PyNamed<'py> = Vec<(String, Bound<'py, PyAny>)>;
 
 fn stats(s: BatchStats) -> Stats {
-    (s.loss_sum, s.count, s.metrics)
+    (s.loss_sum, s.count, s.metrics, s.outputs)
 }
 
 fn array_list<'py, F: Float + Element>(py: Python<'py>, items: Vec<(String, ndarray::ArrayD<F>)>) -> PyNamed<'py> {
@@ -165,6 +205,17 @@ impl ModelHandle {
         with_model!(self, s, T, { compute(py, || s.write(|m| m.compile(loss, metrics, opt))) })
     }
 
+    /// `compile` with `(loss, from_logits, weight, metrics)` per model output, in output order.
+    fn compile_outputs(&self, py: Python<'_>, losses: Vec<(String, bool, f64, Vec<String>)>, optimizer: &str) -> Result<()> {
+        let losses = losses
+            .into_iter()
+            .map(|(name, from_logits, weight, metrics)| Ok(OutputLoss { loss: Loss::parse(&name, from_logits)?, weight, metrics }))
+            .collect::<Result<Vec<_>>>()?;
+        let v = serde_json::from_str(optimizer).map_err(|e| RnnError::value(format!("optimizer: not valid JSON ({e})")))?;
+        let opt = OptimizerConfig::parse(&v)?;
+        with_model!(self, s, T, { compute(py, || s.write(|m| m.compile_outputs(losses, opt))) })
+    }
+
     /// One training step. Returns `(Σ loss, valid rows, [(Σ metric, Σ weight)])`.
     #[pyo3(signature = (x, y, sample_weight=None))]
     fn train_batch(
@@ -175,9 +226,9 @@ impl ModelHandle {
         sample_weight: Option<&Bound<'_, PyAny>>,
     ) -> Result<Stats> {
         with_model!(self, s, T, {
-            let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
-            let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
-            compute(py, || s.write(|m| m.train_batch(xv, yv, wv))).map(stats)
+            let (x, t) = (input::<T>(x)?, targets::<T>(y, sample_weight)?);
+            let (xv, tv) = (x.view(), t.view());
+            compute(py, || s.write(|m| m.train_batch(xv, tv))).map(stats)
         })
     }
 
@@ -191,9 +242,9 @@ impl ModelHandle {
         sample_weight: Option<&Bound<'_, PyAny>>,
     ) -> Result<Stats> {
         with_model!(self, s, T, {
-            let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
-            let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
-            compute(py, || s.with_replica(|m| m.test_batch(xv, yv, wv))).map(stats)
+            let (x, t) = (input::<T>(x)?, targets::<T>(y, sample_weight)?);
+            let (xv, tv) = (x.view(), t.view());
+            compute(py, || s.with_replica(|m| m.test_batch(xv, tv))).map(stats)
         })
     }
 
@@ -219,9 +270,9 @@ impl ModelHandle {
         sample_weight: Option<&Bound<'py, PyAny>>,
     ) -> Result<(f64, PyNamed<'py>)> {
         with_model!(self, s, T, {
-            let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
-            let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
-            let (loss, grads) = compute(py, || s.write_same(|m| m.gradients(xv, yv, wv)))?;
+            let (x, t) = (input::<T>(x)?, targets::<T>(y, sample_weight)?);
+            let (xv, tv) = (x.view(), t.view());
+            let (loss, grads) = compute(py, || s.write_same(|m| m.gradients(xv, tv)))?;
             Ok((loss, array_list(py, grads)))
         })
     }
@@ -374,13 +425,13 @@ impl ModelHandle {
         summed: bool,
     ) -> Result<Stats> {
         with_model!(self, s, T, {
-            let (x, y, w) = (input::<T>(x)?, floats::<T>("y", y)?, opt_floats::<T>("sample_weight", sample_weight)?);
-            let (xv, yv, wv) = (x.view(), y.as_array(), w.as_ref().map(|w| w.as_array()));
+            let (x, t) = (input::<T>(x)?, targets::<T>(y, sample_weight)?);
+            let (xv, tv) = (x.view(), t.view());
             let mut out = out.extract::<PyReadwriteArray1<'_, T>>().map_err(|_| {
                 dtype_error(format!("out: expected a writable 1-D numpy.ndarray of {}, got {}", <T as Float>::NAME, describe(out)))
             })?;
             let buf = out.as_slice_mut().map_err(|_| dtype_error("out: expected a C-contiguous array".into()))?;
-            compute(py, || s.write_same(|m| m.gradients_into(xv, yv, wv, buf, summed))).map(stats)
+            compute(py, || s.write_same(|m| m.gradients_into(xv, tv, buf, summed))).map(stats)
         })
     }
 

@@ -69,7 +69,7 @@ impl<F: Float> Shared<F> {
         let mut r = Model::from_spec(&self.spec, self.seed)?;
         r.set_weights(m.weights())?;
         if let Some(c) = m.trainer.compiled.as_ref() {
-            r.compile(c.loss, c.metrics.clone(), c.optimizer.config.clone())?;
+            r.compile_outputs(c.losses.clone(), c.optimizer.config.clone())?;
         }
         Ok((version, r))
     }

@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     model.summary()
     if model.optimizer is not None:
         print(f"compiled with {type(model.optimizer).__name__} (learning rate {model.optimizer.learning_rate:g}), "
-              f"loss {model.loss.name}, {model.optimizer.iterations:,} training steps so far")
+              f"loss {', '.join(l.name for l in model.loss) if isinstance(model.loss, list) else model.loss.name}, "
+              f"{model.optimizer.iterations:,} training steps so far")
     spec = model.metadata.get(task_module.KEY)
     if spec is None:
         if model.metadata:

@@ -97,7 +97,7 @@ class DataParallel:
         buf = self._buf
         if batch is not None:
             x, y, sw = batch
-            loss_sum, count, metrics = model._handle.gradients_into(x, y, buf[:p], sw, True)
+            loss_sum, count, metrics, _ = model._handle.gradients_into(x, y, buf[:p], sw, True)
             buf[p:p + 2] = (loss_sum, count)
             buf[p + 2:n - 1] = np.asarray(metrics, dtype=np.float64).reshape(-1) if m else []
             buf[n - 1] = 1

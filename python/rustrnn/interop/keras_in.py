@@ -7,11 +7,12 @@ Layers: InputLayer, Embedding (``mask_zero``), Masking, SimpleRNN, LSTM, GRU
 (``reset_after`` True or False; activations of ``layers.CELL_ACTIVATIONS``), Bidirectional (concat/sum/mul/ave)
 around those, Dense (linear/relu/tanh/sigmoid/softmax), TimeDistributed(Dense or
 LayerNormalization), Dropout, RepeatVector, Conv1D (valid/same/causal), GlobalAverage/
-MaxPooling1D, LayerNormalization (last axis), Flatten, Reshape, Concatenate, Add, Subtract, Multiply,
+MaxPooling1D, LayerNormalization (last axis), Flatten, Reshape, Concatenate, Dot, Add, Subtract, Multiply,
 Average, Maximum, Minimum. Weights are converted, not reinterpreted: kernels are transposed to
 PyTorch's (out, in) layout and GRU gates reordered from Keras' z,r,h to r,z,n
-(LSTM's i,f,c,o is already PyTorch's i,f,g,o). Anything else — another layer, a
-layer called twice (shared), an activation rustrnn lacks, ``go_backwards`` with
+(LSTM's i,f,c,o is already PyTorch's i,f,g,o). A layer called several times (shared:
+several inbound nodes) is one layer called again. Anything else — another layer,
+an activation rustrnn lacks, ``go_backwards`` with
 ``return_sequences`` after a mask (Keras then moves the outputs of padded
 sequences; rustrnn keeps each sequence's steps in place) — raises
 :class:`rustrnn.UnsupportedError` naming the layer and the option. Options that
@@ -271,6 +272,9 @@ class _Builder:
             self.masked = False
         elif cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
             layer = getattr(L, cls)(name=name)
+        elif cls == "Dot":
+            layer = L.Dot(axes=c["axes"], normalize=c.get("normalize", False), name=name)
+            self.masked = False  # Dot's output has no mask, as in Keras
         elif cls == "Concatenate":
             if c.get("axis", -1) != -1:
                 raise self.unsupported(name, cls, f"axis={c.get('axis')!r} (only -1, the features, is)")
@@ -280,7 +284,7 @@ class _Builder:
                                    f"(supported: Embedding, Masking, SimpleRNN, LSTM, GRU, Bidirectional, Dense, "
                                    f"TimeDistributed(Dense or LayerNormalization), Dropout, RepeatVector, Conv1D, "
                                    f"GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization, Flatten, Reshape, Concatenate, "
-                                   f"Add, Subtract, Multiply, Average, Maximum, Minimum)")
+                                   f"Add, Subtract, Multiply, Average, Maximum, Minimum, Dot)")
         self.layers.append(layer)
 
 
@@ -388,40 +392,45 @@ def functional_from_config(config: dict, reader: Any, dtype: Any, where: str) ->
         if not (isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"):
             raise UnsupportedError(f"from_keras: layer {layer!r}: an argument {v!r} that is not a tensor is not supported")
         name, node, index = v["config"]["keras_history"]
-        if node != 0:
-            raise UnsupportedError(f"from_keras: layer {layer!r} reads the output of call {node} of {name!r}; layers "
-                                   "called more than once (shared layers) are not supported")
-        outs = tensors.get(name)
+        outs = tensors.get((name, node))
         if outs is None:
             raise KeyError(name)
         return outs[index]
 
-    pending = list(entries)
+    # One item per call (node): a shared layer (several inbound nodes) is built at its first
+    # call and called again, one set of weights, its calls in node order.
+    pending = []
+    for entry in entries:
+        if entry.get("class_name") != "InputLayer" and "inbound_nodes" not in entry:
+            name = entry.get("name") or entry.get("config", {}).get("name")
+            raise ModelFileError(f"{where}: layer {name!r} has no inbound_nodes: not a Functional model's config")
+        pending.extend((entry, k) for k in range(max(1, len(entry.get("inbound_nodes", [])))))
+    made: dict = {}
     while pending:
         progressed = False
-        for entry in list(pending):
+        for item in list(pending):
+            entry, k = item
             cls, name = entry.get("class_name"), entry.get("name") or entry.get("config", {}).get("name")
             nodes = entry.get("inbound_nodes", [])
             if cls == "InputLayer":
                 ic = entry.get("config", {})
                 shape = ic.get("batch_shape") or ic.get("batch_input_shape")
-                tensors[name] = [Input(batch_shape=tuple(shape), dtype=ic.get("dtype") or "float32", name=name)]
-                pending.remove(entry)
+                tensors[(name, 0)] = [Input(batch_shape=tuple(shape), dtype=ic.get("dtype") or "float32", name=name)]
+                pending.remove(item)
                 progressed = True
                 continue
-            if "inbound_nodes" not in entry:
-                raise ModelFileError(f"{where}: layer {name!r} has no inbound_nodes: not a Functional model's config")
-            if len(nodes) != 1:
-                raise UnsupportedError(f"from_keras: layer {name!r} ({cls}) is called {len(nodes)} times; layers "
-                                       "called more than once (shared layers) are not supported")
-            args, kwargs = nodes[0].get("args", []), dict(nodes[0].get("kwargs", {}))
+            if k > 0 and (name, k - 1) not in tensors:
+                continue  # a shared layer's calls in order
+            args, kwargs = nodes[k].get("args", []), dict(nodes[k].get("kwargs", {}))
             try:
                 if cls == "GetItem":
+                    if len(nodes) != 1:
+                        raise UnsupportedError(f"from_keras: operation {name!r} has {len(nodes)} inbound nodes")
                     x = tensor(args[0], name)
                     key = args[1] if len(args) > 1 else kwargs.get("key")
-                    key = tuple(_index_item(k, name) for k in key) if isinstance(key, list) else _index_item(key, name)
-                    tensors[name] = [GetItem(**_getitem_key(x, key), name=name)(x)]
-                    pending.remove(entry)
+                    key = tuple(_index_item(i, name) for i in key) if isinstance(key, list) else _index_item(key, name)
+                    tensors[(name, 0)] = [GetItem(**_getitem_key(x, key), name=name)(x)]
+                    pending.remove(item)
                     progressed = True
                     continue
                 first = args[0] if args else None
@@ -435,19 +444,21 @@ def functional_from_config(config: dict, reader: Any, dtype: Any, where: str) ->
                                        "are not supported")
             if entry.get("module") not in (None, "keras.layers") or entry.get("registered_name") not in (None, cls):
                 raise UnsupportedError(f"from_keras: layer {name!r}: {entry.get('module')}.{cls} is not supported")
-            builder.add(entry, reader)
-            layer = builder.layers[-1]
+            if k == 0:
+                builder.add(entry, reader)
+                made[name] = builder.layers[-1]
+            layer = made[name]
             out = layer(xs[0] if len(xs) == 1 else xs, initial_state=states or None)
-            tensors[name] = out if isinstance(out, list) else [out]
-            pending.remove(entry)
+            tensors[(name, k)] = out if isinstance(out, list) else [out]
+            pending.remove(item)
             progressed = True
         if not progressed:
-            raise ModelFileError(f"{where}: layers {[e.get('name') for e in pending]} read tensors no layer makes")
+            raise ModelFileError(f"{where}: layers {[e.get('name') for e, _ in pending]} read tensors no layer makes")
 
     def refs(v: Any) -> tuple:
         single = bool(v) and isinstance(v[0], str)
         items = [v] if single else list(v)
-        return [tensors[n][i] for n, _, i in items], single
+        return [tensors[(n, k)][i] for n, k, i in items], single
 
     inputs, single_in = refs(c.get("input_layers", []))
     outputs, single_out = refs(c.get("output_layers", []))

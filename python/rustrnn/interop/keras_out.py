@@ -106,7 +106,7 @@ def _per_step(layer: Any, weights: dict, name: str, what: str = "export_keras") 
 def keras_layout(model: Any, what: str = "export_keras") -> tuple:
     """``(config, out)``: the Keras 3 model config (config.json, ``to_json``) of a
     built :class:`rustrnn.Sequential` and its :class:`_Out` (layers, weight groups)."""
-    from ..layers import (Concatenate, Conv1D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+    from ..layers import (Concatenate, Conv1D, Dense, Dot, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
                           LayerNormalization, Masking, RepeatVector, Reshape, TimeDistributed, _Merge, _Recurrent)
 
     # Found by class name (models.py imports interop, so interop imports no model module).
@@ -121,7 +121,8 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
     weights = model.get_weight_dict()
     if functional:
         nodes = keras_node_order(model)
-        layers = [n.layer for n in nodes if not getattr(n.layer, "_operation", False)]
+        # A shared layer (several calls) once, where its deepest call comes (first), as Keras lists model.layers.
+        layers = list({id(n.layer): n.layer for n in nodes if not getattr(n.layer, "_operation", False)}.values())
     else:
         layers = [layer for layer in model.layers if getattr(layer, "_class", None) != "InputLayer"]
     batch_shape, in_dtype = [None, None], "int32"
@@ -176,6 +177,8 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
             out.add("Reshape", {**base, "target_shape": list(layer.target_shape)}, {"vars": []})
         elif isinstance(layer, (_Merge, Concatenate)):
             out.add(layer._class, {**base, **({"axis": -1} if isinstance(layer, Concatenate) else {})}, {"vars": []})
+        elif isinstance(layer, Dot):
+            out.add("Dot", {**base, "axes": layer.axes, "normalize": layer.normalize}, {"vars": []})
         elif isinstance(layer, _Recurrent):
             cls = layer._class
             if layer.return_state and not (weights_only or functional):
@@ -263,10 +266,12 @@ def keras_node_order(model: Any) -> list:
     return sorted(order, key=lambda n: (-depth[id(n)], first_visit[id(n)]))
 
 
-def _keras_tensor(t: Any) -> dict:
+def _keras_tensor(t: Any, calls: dict) -> dict:
+    """``t`` as Keras serializes a tensor: ``keras_history`` names its layer, which of the layer's
+    calls (its node index in ``calls``: a shared layer has several) and which output."""
     return {"class_name": "__keras_tensor__",
             "config": {"shape": list(t.shape), "dtype": t.dtype if t.node.layer._class == "InputLayer" else "float32",
-                       "keras_history": [t.node.layer.name, 0, t.index]}}
+                       "keras_history": [t.node.layer.name, calls.get(id(t.node), 0), t.index]}}
 
 
 def _slice(sel: Any) -> Any:
@@ -280,7 +285,13 @@ def _slice(sel: Any) -> Any:
 def _functional_config(model: Any, nodes: list, out: _Out) -> dict:
     """Keras 3's Functional config: each layer's entry with the tensors it was called on."""
     configs = {entry["config"]["name"]: entry for entry in out.layers}
+    # A shared layer's calls in the order they were made: their node indices.
+    by_layer: dict = {}
+    for node in sorted(nodes, key=lambda n: n.order):
+        by_layer.setdefault(id(node.layer), []).append(node)
+    calls = {id(n): k for group in by_layer.values() for k, n in enumerate(group)}
     layers = []
+    written: set = set()
     for node in nodes:
         layer = node.layer
         if getattr(layer, "_operation", False):  # x[...]: Keras's GetItem operation
@@ -288,21 +299,24 @@ def _functional_config(model: Any, nodes: list, out: _Out) -> dict:
             key = [_slice(None)] + ([_slice(layer.time)] if x.ndim == 3 else []) + [_slice(layer.features)]
             layers.append({"module": "keras.src.ops.numpy", "class_name": "GetItem", "config": {"name": layer.name},
                            "registered_name": "GetItem", "name": layer.name,
-                           "inbound_nodes": [{"args": [_keras_tensor(x), key], "kwargs": {}}]})
+                           "inbound_nodes": [{"args": [_keras_tensor(x, calls), key], "kwargs": {}}]})
             continue
+        if id(layer) in written:
+            continue
+        written.add(id(layer))
         entry = dict(configs[layer.name])
-        if layer._class == "InputLayer":
-            inbound: list = []
-        else:
-            xs = [_keras_tensor(t) for t in node.inputs[:node.n_inputs]]
-            states = [_keras_tensor(t) for t in node.inputs[node.n_inputs:]]
-            kwargs = {"initial_state": states} if states else {}
-            inbound = [{"args": [xs[0] if node.n_inputs == 1 else xs], "kwargs": kwargs}]
+        inbound: list = []
+        if layer._class != "InputLayer":
+            for call in by_layer[id(layer)]:
+                xs = [_keras_tensor(t, calls) for t in call.inputs[:call.n_inputs]]
+                states = [_keras_tensor(t, calls) for t in call.inputs[call.n_inputs:]]
+                kwargs = {"initial_state": states} if states else {}
+                inbound.append({"args": [xs[0] if call.n_inputs == 1 else xs], "kwargs": kwargs})
         entry.update({"name": layer.name, "inbound_nodes": inbound})
         layers.append(entry)
 
     def refs(ts: list, single: bool) -> list:
-        r = [[t.node.layer.name, 0, t.index] for t in ts]
+        r = [[t.node.layer.name, calls.get(id(t.node), 0), t.index] for t in ts]
         return r[0] if single else r
 
     return {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": "Functional",

@@ -7,8 +7,8 @@
 //! Backward walks the calls in reverse, summing the gradients of a tensor
 //! that feeds several layers. Training reads the first output.
 
-use super::graph_spec::{GraphSpec, TensorRef};
-use super::io::{read_input, Forward, Input, OutGrad};
+use super::graph_spec::{GraphLayer, GraphSpec, TensorRef};
+use super::io::{read_input, Forward, Head, Input, OutGrad};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::nn::{Activation, Ctx, GradCtx, LayerInput, Mask, Mode, NamedLayer, States, Tensor};
@@ -22,23 +22,58 @@ enum Value<'a, F> {
     Rows(Tensor<F>, Option<Mask>),
 }
 
+/// An input of a shared layer's call, kept so that backward can run the call
+/// again (the layer's cache holds only its latest call).
+#[derive(Debug)]
+enum Kept<F> {
+    Indices(Array2<i64>),
+    Rows(Tensor<F>, Option<Mask>),
+}
+
 #[derive(Debug)]
 pub struct Functional<F> {
     pub spec: GraphSpec,
+    /// One per layer, however often it is called (a shared layer has one set of weights).
     pub layers: Vec<NamedLayer<F>>,
     rng: SplitMix64,
+    /// Per call of a shared layer but its last, of the last kept forward: its
+    /// inputs and the dropout generator before it (to rerun it exactly).
+    kept: Vec<Option<(Vec<Kept<F>>, SplitMix64)>>,
+    kept_mode: Mode,
+    /// Per call: whether it is the last call of its layer.
+    last_call: Vec<bool>,
     /// `(rows, features)` of every layer output of the last kept forward, for
     /// the zero gradient of an output nothing differentiates.
     shapes: Vec<Vec<(usize, usize)>>,
-    /// Whether the last kept forward handed the loss the logits of the first output.
-    fused: bool,
+    /// Per output, whether the last kept forward handed its loss the logits.
+    fused: Vec<bool>,
 }
 
 impl<F: Float> Functional<F> {
     pub fn new(spec: GraphSpec, seed: u64) -> Result<Self> {
         let mut seeds = SplitMix64::new(seed);
-        let layers = spec.build(seeds.next_u64())?;
-        Ok(Functional { spec, layers, rng: SplitMix64::new(seeds.next_u64()), shapes: Vec::new(), fused: false })
+        let layers: Vec<NamedLayer<F>> = spec.build(seeds.next_u64())?;
+        for (j, l) in layers.iter().enumerate() {
+            if spec.is_shared(j) && l.layer.stateful() {
+                return Err(RnnError::value(format!(
+                    "{}: a stateful layer called several times (shared) is not supported: its carried states belong to one call",
+                    l.name
+                )));
+            }
+        }
+        let last_call =
+            spec.layers.iter().enumerate().map(|(i, e)| !spec.layers[i + 1..].iter().any(|later| later.layer == e.layer)).collect();
+        let n = spec.layers.len();
+        Ok(Functional {
+            spec,
+            layers,
+            rng: SplitMix64::new(seeds.next_u64()),
+            kept: (0..n).map(|_| None).collect(),
+            kept_mode: Mode::Infer,
+            last_call,
+            shapes: Vec::new(),
+            fused: Vec::new(),
+        })
     }
 
     pub fn set_seed(&mut self, seed: u64) {
@@ -49,13 +84,20 @@ impl<F: Float> Functional<F> {
         self.spec.num_inputs()
     }
 
-    /// The layer whose first output is the model's first output, when nothing
-    /// else reads that tensor: its final Dense may hand the loss its logits.
-    fn loss_layer(&self) -> Option<usize> {
-        let first = self.spec.outputs[0];
-        let layer = first.node.checked_sub(self.n_in())?;
-        let read_elsewhere = self.spec.layers.iter().any(|l| l.inbound.contains(&first)) || self.spec.outputs[1..].contains(&first);
-        (first.output == 0 && !read_elsewhere).then_some(layer)
+    /// Per model output, the layer making it when nothing else reads that
+    /// tensor: its final Dense may hand the output's loss its logits.
+    fn loss_layers(&self) -> Vec<Option<usize>> {
+        let outs = &self.spec.outputs;
+        outs.iter()
+            .enumerate()
+            .map(|(k, r)| {
+                let layer = r.node.checked_sub(self.n_in())?;
+                let read_elsewhere =
+                    self.spec.layers.iter().any(|l| l.inbound.contains(r)) || outs.iter().enumerate().any(|(j, o)| j != k && o == r);
+                let shared = self.spec.is_shared(self.spec.layers[layer].layer);
+                (r.output == 0 && !read_elsewhere && !shared).then_some(layer)
+            })
+            .collect()
     }
 
     fn model_inputs<'a>(&self, input: Input<'a, F>) -> Result<Vec<Value<'a, F>>> {
@@ -87,63 +129,24 @@ impl<F: Float> Functional<F> {
     pub fn forward(&mut self, input: Input<'_, F>, mode: Mode) -> Result<Forward<F>> {
         let inputs = self.model_inputs(input)?;
         let n_in = self.n_in();
-        let loss_layer = self.loss_layer();
+        let loss_layers = self.loss_layers();
         let mut values: Vec<Vec<Option<Value<F>>>> = inputs.into_iter().map(|v| vec![Some(v)]).collect();
         let mut ctx = Ctx::new(mode, &mut self.rng);
-        let (mut logits, mut activation) = (None, Activation::Linear);
-        for (i, (node, entry)) in self.layers.iter_mut().zip(&self.spec.layers).enumerate() {
+        // (logits, activation) of each output's final layer, when fused.
+        let mut heads: Vec<(Option<Array2<F>>, Activation)> = vec![(None, Activation::Linear); loss_layers.len()];
+        let (layers, kept) = (&mut self.layers, &mut self.kept);
+        for (i, entry) in self.spec.layers.iter().enumerate() {
+            let node = &mut layers[entry.layer];
             let args: Vec<Value<F>> =
                 entry.inbound.iter().map(|r| values[r.node][r.output].clone().expect("an earlier node's output")).collect();
-            ctx.last = loss_layer == Some(i);
+            kept[i] = (mode.keep() && !self.last_call[i]).then(|| (args.iter().map(Kept::of).collect(), ctx.rng.clone()));
+            ctx.last = loss_layers.contains(&Some(i));
             ctx.logits = None;
             ctx.activation = Activation::Linear;
-            ctx.returned.clear();
-            ctx.states = None;
-            let layer = &mut node.layer;
-            let outs = if let Some((dirs, has_c)) = layer.state_layout() {
-                let mut args = args.into_iter();
-                let (x, mask) = match args.next().expect("at least one input") {
-                    Value::Indices(ix) => (LayerInput::Indices(ix), None),
-                    Value::Rows(t, m) => (LayerInput::Rows(t), m),
-                };
-                let states: Vec<Array2<F>> = args.map(|v| rows_of(v, &node.name)).collect::<Result<_>>()?;
-                ctx.init = pack_states(&states, dirs, has_c, &node.name)?;
-                ctx.mask = mask;
-                let y = layer.forward(x, &mut ctx)?;
-                let mut outs = vec![Value::Rows(y, ctx.mask.take())];
-                if entry.outputs.len() > 1 {
-                    outs.extend(ctx.returned.drain(..).map(|s| Value::Rows(Tensor::new(s, None), None)));
-                }
-                outs
-            } else if entry.inbound.len() == 1 {
-                let (x, mask) = match args.into_iter().next().expect("one input") {
-                    Value::Indices(ix) => (LayerInput::Indices(ix), None),
-                    Value::Rows(t, m) => (LayerInput::Rows(t), m),
-                };
-                ctx.mask = mask;
-                let y = layer.forward(x, &mut ctx)?;
-                vec![Value::Rows(y, ctx.mask.take())]
-            } else {
-                let mut xs = Vec::with_capacity(args.len());
-                let mut masks = Vec::with_capacity(args.len());
-                for v in args {
-                    match v {
-                        Value::Rows(t, m) => {
-                            xs.push(t);
-                            masks.push(m);
-                        }
-                        Value::Indices(_) => {
-                            return Err(RnnError::value(format!("{}: expected float rows, got integer indices", node.name)))
-                        }
-                    }
-                }
-                ctx.mask = None;
-                let y = layer.forward_many(xs, &masks, &mut ctx)?;
-                vec![Value::Rows(y, ctx.mask.take())]
-            };
+            let outs = run_call(node, entry, args, &mut ctx)?;
             if ctx.last {
-                logits = ctx.logits.take();
-                activation = ctx.activation;
+                let k = loss_layers.iter().position(|l| *l == Some(i)).expect("a loss layer");
+                heads[k] = (ctx.logits.take(), ctx.activation);
             }
             debug_assert_eq!(outs.len(), entry.outputs.len(), "{}: outputs as node_outputs declared", node.name);
             values.push(outs.into_iter().map(Some).collect());
@@ -160,7 +163,8 @@ impl<F: Float> Functional<F> {
                         .collect()
                 })
                 .collect();
-            self.fused = logits.is_some();
+            self.fused = heads.iter().map(|(z, _)| z.is_some()).collect();
+            self.kept_mode = mode;
         }
         let mut results = Vec::with_capacity(self.spec.outputs.len());
         for r in &self.spec.outputs {
@@ -169,39 +173,70 @@ impl<F: Float> Functional<F> {
                 _ => return Err(RnnError::value("outputs: an integer input cannot be an output of the model")),
             }
         }
+        let mut outputs = Vec::with_capacity(results.len() - 1);
+        let mut rest = Vec::with_capacity(results.len() - 1);
+        let mut heads = heads.into_iter();
         let mut results = results.into_iter();
         let (y, mask) = results.next().expect("at least one output");
-        Ok(Forward { y, logits, activation, mask, states: Vec::new(), outputs: results.map(|(t, _)| t).collect() })
+        let (logits, activation) = heads.next().expect("one per output");
+        for ((t, mask), (logits, activation)) in results.zip(heads) {
+            outputs.push(t);
+            rest.push(Head { logits, activation, mask });
+        }
+        Ok(Forward { y, logits, activation, mask, states: Vec::new(), outputs, heads: rest })
     }
 
+    /// From the gradient of the first output, or of each output (`OutGrad::Many`).
     pub fn backward(&mut self, grad: OutGrad<F>) -> Result<()> {
         let n_in = self.n_in();
-        let (d, is_logits) = match grad {
-            OutGrad::Output(d) => (d, false),
-            OutGrad::Logits(d) => (d, true),
+        let per_output = match grad {
+            OutGrad::Many(v) => v,
+            single => vec![Some(single)],
         };
-        if is_logits && !self.fused {
-            return Err(RnnError::state("backward: the gradient is of logits, but the last forward handed none to the loss"));
+        if per_output.len() > self.spec.outputs.len() {
+            return Err(RnnError::value(format!(
+                "backward: {} output gradients for a model with {} outputs",
+                per_output.len(),
+                self.spec.outputs.len()
+            )));
         }
+        let loss_layers = self.loss_layers();
         let mut grads: Vec<Vec<Option<Array2<F>>>> = self.spec.layers.iter().map(|l| vec![None; l.outputs.len()]).collect::<Vec<_>>();
-        let mut logits_at = None;
-        let first = self.spec.outputs[0];
-        match first.node.checked_sub(n_in) {
-            None => return Ok(()), // the output is a model input: no parameter in between
-            Some(l) if is_logits => {
-                logits_at = Some(l);
-                grads[l][0] = Some(d);
+        let mut logits_at = vec![false; self.spec.layers.len()];
+        for (k, g) in per_output.into_iter().enumerate() {
+            let r = self.spec.outputs[k];
+            let Some(l) = r.node.checked_sub(n_in) else { continue }; // a model input: no parameter in between
+            match g {
+                None => {}
+                Some(OutGrad::Logits(d)) => {
+                    if !self.fused.get(k).copied().unwrap_or(false) {
+                        return Err(RnnError::state(format!(
+                            "backward: the gradient of output {k} is of logits, but the last forward handed none to its loss"
+                        )));
+                    }
+                    let l = loss_layers[k].expect("fused outputs have a loss layer");
+                    logits_at[l] = true;
+                    grads[l][0] = Some(d);
+                }
+                Some(OutGrad::Output(d)) => add_grad(&mut grads[l][r.output], d),
+                Some(OutGrad::Many(_)) => return Err(RnnError::value("backward: nested output gradients")),
             }
-            Some(l) => grads[l][first.output] = Some(d),
         }
-        for i in (0..self.layers.len()).rev() {
+        for i in (0..self.spec.layers.len()).rev() {
             if grads[i].iter().all(Option::is_none) {
                 continue;
             }
             let outs = std::mem::take(&mut grads[i]);
             let entry = &self.spec.layers[i];
-            let NamedLayer { name, layer } = &mut self.layers[i];
-            let mut ctx = GradCtx::new(logits_at == Some(i));
+            if let Some((args, rng)) = self.kept[i].take() {
+                // An earlier call of a shared layer: its cache is a later call's; run this call again
+                // with the same inputs and dropout draws (its gradients add to the layer's).
+                let mut rng = rng;
+                let mut ctx = Ctx::new(self.kept_mode, &mut rng);
+                run_call(&mut self.layers[entry.layer], entry, args.iter().map(Kept::view).collect(), &mut ctx)?;
+            }
+            let NamedLayer { name, layer } = &mut self.layers[entry.layer];
+            let mut ctx = GradCtx::new(logits_at[i]);
             let mut outs = outs.into_iter();
             let dy = outs.next().expect("one output").unwrap_or_else(|| Array2::zeros(self.shapes[i][0]));
             let dins: Vec<Option<Array2<F>>> = if let Some((dirs, has_c)) = layer.state_layout() {
@@ -236,6 +271,75 @@ impl<F: Float> Functional<F> {
     pub fn outputs(&self) -> &[TensorRef] {
         &self.spec.outputs
     }
+}
+
+impl<F: Float> Kept<F> {
+    fn of(v: &Value<'_, F>) -> Self {
+        match v {
+            Value::Indices(ix) => Kept::Indices(ix.to_owned()),
+            Value::Rows(t, m) => Kept::Rows(t.clone(), m.clone()),
+        }
+    }
+
+    fn view(&self) -> Value<'_, F> {
+        match self {
+            Kept::Indices(ix) => Value::Indices(ix.view()),
+            Kept::Rows(t, m) => Value::Rows(t.clone(), m.clone()),
+        }
+    }
+}
+
+/// Runs one call of `node` on `args` (its inbound tensors): a recurrent layer's
+/// extra inputs are its initial states and its extra outputs its final ones; a
+/// layer with several inputs runs `forward_many`.
+fn run_call<'a, F: Float>(
+    node: &mut NamedLayer<F>,
+    entry: &GraphLayer,
+    args: Vec<Value<'a, F>>,
+    ctx: &mut Ctx<'_, F>,
+) -> Result<Vec<Value<'a, F>>> {
+    ctx.returned.clear();
+    ctx.states = None;
+    let layer = &mut node.layer;
+    Ok(if let Some((dirs, has_c)) = layer.state_layout() {
+        let mut args = args.into_iter();
+        let (x, mask) = match args.next().expect("at least one input") {
+            Value::Indices(ix) => (LayerInput::Indices(ix), None),
+            Value::Rows(t, m) => (LayerInput::Rows(t), m),
+        };
+        let states: Vec<Array2<F>> = args.map(|v| rows_of(v, &node.name)).collect::<Result<_>>()?;
+        ctx.init = pack_states(&states, dirs, has_c, &node.name)?;
+        ctx.mask = mask;
+        let y = layer.forward(x, ctx)?;
+        let mut outs = vec![Value::Rows(y, ctx.mask.take())];
+        if entry.outputs.len() > 1 {
+            outs.extend(ctx.returned.drain(..).map(|s| Value::Rows(Tensor::new(s, None), None)));
+        }
+        outs
+    } else if entry.inbound.len() == 1 {
+        let (x, mask) = match args.into_iter().next().expect("one input") {
+            Value::Indices(ix) => (LayerInput::Indices(ix), None),
+            Value::Rows(t, m) => (LayerInput::Rows(t), m),
+        };
+        ctx.mask = mask;
+        let y = layer.forward(x, ctx)?;
+        vec![Value::Rows(y, ctx.mask.take())]
+    } else {
+        let mut xs = Vec::with_capacity(args.len());
+        let mut masks = Vec::with_capacity(args.len());
+        for v in args {
+            match v {
+                Value::Rows(t, m) => {
+                    xs.push(t);
+                    masks.push(m);
+                }
+                Value::Indices(_) => return Err(RnnError::value(format!("{}: expected float rows, got integer indices", node.name))),
+            }
+        }
+        ctx.mask = None;
+        let y = layer.forward_many(xs, &masks, ctx)?;
+        vec![Value::Rows(y, ctx.mask.take())]
+    })
 }
 
 fn add_grad<F: Float>(slot: &mut Option<Array2<F>>, g: Array2<F>) {

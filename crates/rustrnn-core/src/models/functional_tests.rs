@@ -201,3 +201,87 @@ fn attention_masks_the_value_steps_and_the_query_steps() {
     let again = f.forward(Input::Many(vec![Input::Indices(src2.view()), Input::Indices(tgt.view())]), Mode::Infer).unwrap();
     assert!((&out.y.data - &again.y.data).iter().all(|d| d.abs() < 1e-12));
 }
+
+/// Three outputs trained together (a fused sigmoid, a state and a sequence, one
+/// of them also read by a later layer), weighted losses and a sample weight:
+/// every output's gradient flows back through the shared layers.
+#[test]
+fn several_outputs_trained_together_match_finite_differences() {
+    use crate::train::{Loss, OptimizerConfig, OutputLoss, Targets};
+    let mut t = trainer(BI_GRU, "binary_crossentropy");
+    let head = |loss: &str, weight: f64| OutputLoss { loss: Loss::parse(loss, false).unwrap(), weight, metrics: vec![] };
+    let opt = OptimizerConfig::parse(&serde_json::json!({"name": "sgd"})).unwrap();
+    t.compile_outputs(vec![head("binary_crossentropy", 0.5), head("mse", 2.0), head("mae", 1.5)], opt).unwrap();
+    let x = floats(&[4, 3, 2], 5);
+    let c = floats(&[4, 3], 6);
+    let y0 = leak(ArrayD::from_shape_vec(IxDyn(&[4]), vec![1.0, 0.0, 0.0, 1.0]).unwrap());
+    let y1 = floats(&[4, 3], 8);
+    let y2 = floats(&[4, 6], 9);
+    let sw = leak(ArrayD::from_shape_vec(IxDyn(&[4]), vec![0.5, 1.0, 2.0, 0.0]).unwrap());
+    let input = || Input::Many(vec![Input::Features(x.view()), Input::Features(c.view())]);
+    let targets = || Targets { y: vec![y0.view(), y1.view(), y2.view()], sample_weight: vec![Some(sw.view()), None, None] };
+    let (loss, grads) = t.gradients_targets(input(), targets()).unwrap();
+    let total = |t: &mut crate::train::Trainer<f64>| {
+        let s = t.test_targets(input(), targets()).unwrap();
+        assert_eq!(s.outputs.len(), 3);
+        s.loss_sum / s.count
+    };
+    assert!((loss - total(&mut t)).abs() < 1e-12);
+    let eps = 1e-6;
+    for (name, g) in &grads {
+        let (l, p) = crate::nn::find_param(t.net.layers(), name).unwrap();
+        let base = t.net.layers()[l].param(p).to_owned();
+        for k in 0..base.len() {
+            let mut at = |d: f64| {
+                let mut w = base.clone();
+                w.as_slice_mut().unwrap()[k] += d;
+                t.net.layers_mut()[l].set_param(p, w.view()).unwrap();
+                total(&mut t)
+            };
+            let num = (at(eps) - at(-eps)) / (2.0 * eps);
+            let got = g.as_slice().unwrap()[k];
+            assert!((num - got).abs() <= 1e-6 * num.abs().max(got.abs()) + 1e-9, "{name}[{k}]: analytic {got}, numeric {num}");
+        }
+        t.net.layers_mut()[l].set_param(p, base.view()).unwrap();
+    }
+    let err = t.test_targets(input(), Targets { y: vec![y0.view()], sample_weight: vec![None] }).unwrap_err();
+    assert!(err.to_string().contains("expected 3 target array(s), got 1"), "{err}");
+}
+
+/// A shared layer (one set of weights) called three times, on masked token
+/// sequences and on its own output: the calls' gradients sum; the last call's
+/// cache is live, the earlier ones run again (with their dropout draws) in backward.
+const SHARED: &str = r#"{"type": "functional",
+    "inputs": [{"name": "a", "kind": "indices"}, {"name": "b", "kind": "indices"}],
+    "layers": [
+      {"class": "Embedding", "name": "emb", "config": {"input_dim": 6, "output_dim": 3, "mask_zero": true}, "inbound": [["a", 0]]},
+      {"name": "emb", "inbound": [["b", 0]]},
+      {"class": "LSTM", "name": "enc", "config": {"units": 3}, "inbound": [["emb", 0]]},
+      {"name": "enc", "inbound": [["emb", 1, 0]]},
+      {"class": "Dense", "name": "proj", "config": {"units": 3, "activation": "tanh"}, "inbound": [["enc", 0]]},
+      {"name": "proj", "inbound": [["enc", 1, 0]]},
+      {"name": "proj", "inbound": [["proj", 1, 0]]},
+      {"class": "Concatenate", "name": "cat", "config": {}, "inbound": [["proj", 0], ["proj", 2, 0]]},
+      {"class": "Dense", "name": "out", "config": {"units": 1, "activation": "sigmoid"}, "inbound": [["cat", 0]]}],
+    "outputs": [["out", 0]]}"#;
+
+#[test]
+fn shared_layers_sum_the_gradients_of_every_call_as_finite_differences() {
+    let mut t = trainer(SHARED, "binary_crossentropy");
+    assert_eq!(t.net.layers().len(), 5, "one set of weights per layer, however often called");
+    let a = indices(&[&[1, 2, 3, 0], &[4, 5, 0, 0], &[2, 2, 1, 3]]);
+    let b = indices(&[&[5, 4, 0, 0], &[1, 1, 1, 1], &[3, 0, 0, 0]]);
+    let y = ArrayD::from_shape_vec(IxDyn(&[3]), vec![1.0, 0.0, 1.0]).unwrap();
+    let input = || Input::Many(vec![Input::Indices(a.view()), Input::Indices(b.view())]);
+    fd_check(&mut t, input, &y);
+}
+
+#[test]
+fn shared_layer_calls_must_fit_its_weights() {
+    let bad = SHARED.replace(r#"{"name": "proj", "inbound": [["enc", 1, 0]]}"#, r#"{"name": "proj", "inbound": [["a", 0]]}"#);
+    let err = GraphSpec::parse(&serde_json::from_str(&bad).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("shared layer is called on"), "{err}");
+    let bad = SHARED.replace(r#"["enc", 1, 0]"#, r#"["enc", 2, 0]"#);
+    let err = GraphSpec::parse(&serde_json::from_str(&bad).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("has no call 2") || err.contains("comes later"), "{err}");
+}

@@ -56,6 +56,17 @@ pub struct Forward<F> {
     pub states: Vec<Array2<F>>,
     /// The outputs after the first of a functional model.
     pub outputs: Vec<Tensor<F>>,
+    /// What a loss reads of each of `outputs` besides its rows (in the same order).
+    pub heads: Vec<Head<F>>,
+}
+
+/// A functional model's output after the first, as its loss reads it.
+#[derive(Debug)]
+pub struct Head<F> {
+    /// The pre-activation of a final sigmoid or softmax `Dense` (for fused losses).
+    pub logits: Option<Array2<F>>,
+    pub activation: Activation,
+    pub mask: Option<Mask>,
 }
 
 /// Gradient entering the last layer.
@@ -65,6 +76,19 @@ pub enum OutGrad<F> {
     Output(Array2<F>),
     /// Of the last `Dense` layer's pre-activation.
     Logits(Array2<F>),
+    /// One per output of a functional model trained on several (`None`: no loss reads it).
+    Many(Vec<Option<OutGrad<F>>>),
+}
+
+impl<F> OutGrad<F> {
+    /// The gradient of a model's one output and whether it is of logits.
+    pub fn single(self) -> Result<(Array2<F>, bool)> {
+        match self {
+            OutGrad::Output(d) => Ok((d, false)),
+            OutGrad::Logits(d) => Ok((d, true)),
+            OutGrad::Many(_) => Err(RnnError::value("backward: a gradient per output, but the model has one output")),
+        }
+    }
 }
 
 /// The input `arg` as the first layer reads it, checked against `spec`.

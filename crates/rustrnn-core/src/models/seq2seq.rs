@@ -214,14 +214,11 @@ impl<F: Float> Seq2Seq<F> {
         let y = self.layers[out].layer.forward(LayerInput::Rows(y), &mut ctx)?;
         let (logits, activation, mask) = (ctx.logits, ctx.activation, ctx.mask);
         self.rng = rng;
-        Ok(Forward { y, logits, activation, mask, states: Vec::new(), outputs: Vec::new() })
+        Ok(Forward { y, logits, activation, mask, states: Vec::new(), outputs: Vec::new(), heads: Vec::new() })
     }
 
     pub fn backward(&mut self, grad: OutGrad<F>) -> Result<()> {
-        let (d, is_logits) = match grad {
-            OutGrad::Output(d) => (d, false),
-            OutGrad::Logits(d) => (d, true),
-        };
+        let (d, is_logits) = grad.single()?;
         let rows = "a layer reading rows returns their gradient";
         let mut g = GradCtx::new(is_logits);
         let out = self.output();

@@ -53,14 +53,19 @@ impl<F: Float> Sequential<F> {
             x = LayerInput::Rows(node.layer.forward(x, &mut ctx)?);
         }
         let LayerInput::Rows(y) = x else { unreachable!("a model has at least one layer, and layers return rows") };
-        Ok(Forward { y, logits: ctx.logits, activation: ctx.activation, mask: ctx.mask, states: ctx.returned, outputs: Vec::new() })
+        Ok(Forward {
+            y,
+            logits: ctx.logits,
+            activation: ctx.activation,
+            mask: ctx.mask,
+            states: ctx.returned,
+            outputs: Vec::new(),
+            heads: Vec::new(),
+        })
     }
 
     pub fn backward(&mut self, grad: OutGrad<F>) -> Result<()> {
-        let (mut d, is_logits) = match grad {
-            OutGrad::Output(d) => (d, false),
-            OutGrad::Logits(d) => (d, true),
-        };
+        let (mut d, is_logits) = grad.single()?;
         let mut ctx = GradCtx::new(is_logits);
         for node in self.layers.iter_mut().rev() {
             match node.layer.backward(d, &mut ctx)? {

@@ -119,12 +119,25 @@ impl Loss {
     /// of `Σ weight·loss / count`. `weights` has one entry per row: the sample
     /// weight, or 0 for a masked step; `count` is the number of valid rows.
     pub fn compute<F: Float>(&self, fwd: &Forward<F>, target: ArrayView2<F>, weights: &[F], count: f64) -> Result<(f64, OutGrad<F>)> {
-        let y = &fwd.y.data;
+        self.compute_rows(&fwd.y.data, fwd.logits.as_ref(), fwd.activation, target, weights, count)
+    }
+
+    /// [`compute`](Self::compute) on an output's rows `y`, with the
+    /// pre-activation `logits` of its final `activation` when it has one.
+    pub fn compute_rows<F: Float>(
+        &self,
+        y: &Array2<F>,
+        logits: Option<&Array2<F>>,
+        activation: Activation,
+        target: ArrayView2<F>,
+        weights: &[F],
+        count: f64,
+    ) -> Result<(f64, OutGrad<F>)> {
         let (rows, c) = y.dim();
         if self.is_sparse() {
             check_labels(target, c)?;
         }
-        let (pred, fused) = match (self.source(fwd.activation), fwd.logits.as_ref()) {
+        let (pred, fused) = match (self.source(activation), logits) {
             (Source::Logits, Some(z)) => (z, true),
             _ => (y, self.from_logits),
         };

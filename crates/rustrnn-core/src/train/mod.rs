@@ -9,4 +9,4 @@ pub mod trainer;
 pub use losses::{Loss, LossKind};
 pub use metrics::Metric;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind, Rule, Schedule};
-pub use trainer::{BatchStats, Compiled, NamedArrays, Trainer};
+pub use trainer::{BatchStats, Compiled, NamedArrays, OutputLoss, Targets, Trainer};
