@@ -269,7 +269,7 @@ def test_rustrnn_files_and_pickles_keep_slices_flatten_and_the_steps(tmp_path):
 
 # ----- per-output compile arguments ------------------------------------------------------------
 
-def test_per_output_compile_arguments_name_the_one_trained_output():
+def test_per_output_compile_arguments_of_one_output_and_of_two():
     x = keras.Input(shape=(3,))
     y = L.Dense(2, activation="softmax", name="probs")(x)
     model = keras.Model(x, y)
@@ -281,17 +281,19 @@ def test_per_output_compile_arguments_name_the_one_trained_output():
     seq = rustrnn.Sequential([L.Dense(1, name="out")])
     seq.compile(loss={"out": "mse"})
     assert seq.loss.name == "mse"
-    with pytest.raises(UnsupportedError, match="weighting the loss"):
-        model.compile(loss="mse", loss_weights=[0.5])
+    data = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    full = model.evaluate(*data)[0]
+    model.compile(loss="mse", loss_weights=[0.5])  # Keras scales the loss by it
+    assert model.evaluate(*data) == pytest.approx(0.5 * full, rel=1e-6)
     with pytest.raises(ArgumentError, match="'nope' is not an output of the model; the outputs are 'probs'"):
         model.compile(loss={"nope": "mse"})
     with pytest.raises(ArgumentError, match="one entry per output \\(1\\), got 2"):
         model.compile(loss=["mse", "mae"])
     two = keras.Model(x, [y, L.Dense(1, name="value")(x)])
-    with pytest.raises(UnsupportedError, match="model with 2 outputs are not implemented"):
-        two.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5])
-    with pytest.raises(UnsupportedError, match="model with 2 outputs"):
-        two.compile(optimizer="sgd", loss={"probs": "mse", "value": "mse"})
+    two.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5])
+    assert [l.name for l in two.loss] == ["sparse_categorical_crossentropy", "mse"]
+    two.compile(optimizer="sgd", loss={"probs": "mse", "value": "mse"}, metrics={"value": "mae"})
+    assert two.metrics_names == ["value_mae"]
 
 
 def test_slices_of_a_loaded_models_tensors_get_new_names(tmp_path):

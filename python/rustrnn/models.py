@@ -327,7 +327,7 @@ class Model:
             values[m.name] = m.result()
         logs = {"loss": loss_sum / count if count else float("nan")}
         logs.update((name, values[name]) for name in self._metric_order if name in values)
-        return logs
+        return dict(sorted(logs.items()))  # Keras 3 sorts its logs (evaluate's list keeps compile order)
 
     def _new_totals(self) -> list:
         """Running sums of loss and metrics: ``[loss, count, native metrics, Python metrics, output losses]``."""
@@ -335,7 +335,8 @@ class Model:
 
     def _result(self, logs: dict, return_dict: bool) -> Union[float, list, dict]:
         """``evaluate``'s (and ``train_on_batch``'s) return value, in Keras's order."""
-        return _keras_result(logs, return_dict, _outputs.log_order(self._heads) if self._heads else None)
+        order = _outputs.log_order(self._heads) if self._heads else ["loss"] + [m for m in self._metric_order if m in logs]
+        return _keras_result(logs, return_dict, order)
 
     def _py_predictions(self, x: Any) -> Any:
         """The model output a Python metric needs (None when there is none)."""

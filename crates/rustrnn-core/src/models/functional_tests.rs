@@ -285,3 +285,36 @@ fn shared_layer_calls_must_fit_its_weights() {
     let err = GraphSpec::parse(&serde_json::from_str(&bad).unwrap()).unwrap_err().to_string();
     assert!(err.contains("has no call 2") || err.contains("comes later"), "{err}");
 }
+
+/// `Dot` in each form (features·features of two sequences with `normalize`, a sequence's
+/// features·a vector, two sequences over their time axis), against finite differences.
+#[test]
+fn dot_matches_finite_differences_in_every_form() {
+    let spec = |dot: &str, inbound: &str| {
+        format!(
+            r#"{{"type": "functional",
+            "inputs": [{{"name": "a", "kind": "features", "features": 3, "sequence": true, "steps": 4}},
+                       {{"name": "b", "kind": "features", "features": 3, "sequence": true, "steps": 4}},
+                       {{"name": "v", "kind": "features", "features": 2, "sequence": false}}],
+            "layers": [
+              {{"class": "Dense", "name": "ha", "config": {{"units": 3, "activation": "tanh"}}, "inbound": [["a", 0]]}},
+              {{"class": "Dense", "name": "hv", "config": {{"units": 3}}, "inbound": [["v", 0]]}},
+              {{"class": "Dot", "name": "d", "config": {dot}, "inbound": {inbound}}},
+              {{"class": "Dense", "name": "out", "config": {{"units": 2}}, "inbound": [["d", 0]]}}],
+            "outputs": [["out", 0]]}}"#
+        )
+    };
+    let a = floats(&[3, 4, 3], 21);
+    let b = floats(&[3, 4, 3], 22);
+    let v = floats(&[3, 2], 23);
+    let input = || Input::Many(vec![Input::Features(a.view()), Input::Features(b.view()), Input::Features(v.view())]);
+    for (dot, inbound, y_shape) in [
+        (r#"{"axes": -1, "normalize": true}"#, r#"[["ha", 0], ["b", 0]]"#, vec![3, 4, 2]),
+        (r#"{"axes": [2, 1]}"#, r#"[["ha", 0], ["hv", 0]]"#, vec![3, 2]),
+        (r#"{"axes": 1}"#, r#"[["ha", 0], ["b", 0]]"#, vec![3, 3, 2]),
+        (r#"{"axes": 1, "normalize": true}"#, r#"[["hv", 0], ["hv", 0]]"#, vec![3, 2]),
+    ] {
+        let mut t = trainer(&spec(dot, inbound), "mse");
+        fd_check(&mut t, input, floats(&y_shape, 24));
+    }
+}

@@ -12,6 +12,7 @@ pub mod concatenate;
 pub mod config;
 pub mod conv1d;
 pub mod dense;
+pub mod dot;
 pub mod dot_attention;
 pub mod dropout;
 pub mod embedding;

@@ -8,6 +8,7 @@ use super::config::DynLayerConfig;
 use super::config::LayerConfig;
 use super::conv1d::Conv1DConfig;
 use super::dense::DenseConfig;
+use super::dot::DotConfig;
 use super::dot_attention::DotAttentionConfig;
 use super::dropout::DropoutConfig;
 use super::embedding::EmbeddingConfig;
@@ -62,6 +63,7 @@ pub const LAYERS: &[(&str, Parse)] = &[
     ("Average", parse::<MergeConfig>),
     ("Maximum", parse::<MergeConfig>),
     ("Minimum", parse::<MergeConfig>),
+    ("Dot", parse::<DotConfig>),
 ];
 
 /// The registered class names, in registry order.
