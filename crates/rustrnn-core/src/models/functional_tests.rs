@@ -62,7 +62,7 @@ fn bidirectional_states_from_a_layer_match_finite_differences() {
 }
 
 #[test]
-fn several_outputs_predict_and_refuse_a_single_loss() {
+fn several_outputs_predict_and_need_a_loss_each() {
     let spec: serde_json::Value = serde_json::from_str(BI_GRU).unwrap();
     let mut f = Functional::<f64>::new(GraphSpec::parse(&spec).unwrap(), 3).unwrap();
     let x = floats(&[2, 4, 2], 1);
@@ -77,7 +77,7 @@ fn several_outputs_predict_and_refuse_a_single_loss() {
     let mut t = trainer(BI_GRU, "binary_crossentropy");
     let y = ArrayD::<f64>::zeros(IxDyn(&[2]));
     let err = t.gradients(Input::Many(vec![Input::Features(x.view()), Input::Features(c.view())]), y.view(), None).unwrap_err();
-    assert!(err.to_string().contains("the model has 3 outputs"), "{err}");
+    assert!(err.to_string().contains("the model has 3 output(s) but was compiled with 1 loss(es)"), "{err}");
     // A wrong number of arrays names the inputs.
     let err = f.forward(Input::Features(x.view()), Mode::Infer).unwrap_err().to_string();
     assert!(err.contains("expected a list of 2 arrays (x, ctx), got 1"), "{err}");
@@ -278,9 +278,14 @@ fn shared_layers_sum_the_gradients_of_every_call_as_finite_differences() {
 
 #[test]
 fn shared_layer_calls_must_fit_its_weights() {
-    let bad = SHARED.replace(r#"{"name": "proj", "inbound": [["enc", 1, 0]]}"#, r#"{"name": "proj", "inbound": [["a", 0]]}"#);
-    let err = GraphSpec::parse(&serde_json::from_str(&bad).unwrap()).unwrap_err().to_string();
-    assert!(err.contains("shared layer is called on"), "{err}");
+    let bad = r#"{"type": "functional",
+        "inputs": [{"name": "a", "kind": "features", "features": 3}, {"name": "b", "kind": "features", "features": 2}],
+        "layers": [{"class": "Dense", "name": "d", "config": {"units": 2}, "inbound": [["a", 0]]},
+                   {"name": "d", "inbound": [["b", 0]]},
+                   {"class": "Add", "name": "sum", "config": {}, "inbound": [["d", 0], ["d", 1, 0]]}],
+        "outputs": [["sum", 0]]}"#;
+    let err = GraphSpec::parse(&serde_json::from_str(bad).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("layers[1] (d, Dense): the shared layer is called on"), "{err}");
     let bad = SHARED.replace(r#"["enc", 1, 0]"#, r#"["enc", 2, 0]"#);
     let err = GraphSpec::parse(&serde_json::from_str(&bad).unwrap()).unwrap_err().to_string();
     assert!(err.contains("has no call 2") || err.contains("comes later"), "{err}");
@@ -290,31 +295,33 @@ fn shared_layer_calls_must_fit_its_weights() {
 /// features·a vector, two sequences over their time axis), against finite differences.
 #[test]
 fn dot_matches_finite_differences_in_every_form() {
-    let spec = |dot: &str, inbound: &str| {
-        format!(
-            r#"{{"type": "functional",
-            "inputs": [{{"name": "a", "kind": "features", "features": 3, "sequence": true, "steps": 4}},
-                       {{"name": "b", "kind": "features", "features": 3, "sequence": true, "steps": 4}},
-                       {{"name": "v", "kind": "features", "features": 2, "sequence": false}}],
-            "layers": [
-              {{"class": "Dense", "name": "ha", "config": {{"units": 3, "activation": "tanh"}}, "inbound": [["a", 0]]}},
-              {{"class": "Dense", "name": "hv", "config": {{"units": 3}}, "inbound": [["v", 0]]}},
-              {{"class": "Dot", "name": "d", "config": {dot}, "inbound": {inbound}}},
-              {{"class": "Dense", "name": "out", "config": {{"units": 2}}, "inbound": [["d", 0]]}}],
-            "outputs": [["out", 0]]}}"#
-        )
-    };
     let a = floats(&[3, 4, 3], 21);
     let b = floats(&[3, 4, 3], 22);
-    let v = floats(&[3, 2], 23);
-    let input = || Input::Many(vec![Input::Features(a.view()), Input::Features(b.view()), Input::Features(v.view())]);
-    for (dot, inbound, y_shape) in [
-        (r#"{"axes": -1, "normalize": true}"#, r#"[["ha", 0], ["b", 0]]"#, vec![3, 4, 2]),
-        (r#"{"axes": [2, 1]}"#, r#"[["ha", 0], ["hv", 0]]"#, vec![3, 2]),
-        (r#"{"axes": 1}"#, r#"[["ha", 0], ["b", 0]]"#, vec![3, 3, 2]),
-        (r#"{"axes": 1, "normalize": true}"#, r#"[["hv", 0], ["hv", 0]]"#, vec![3, 2]),
-    ] {
-        let mut t = trainer(&spec(dot, inbound), "mse");
-        fd_check(&mut t, input, floats(&y_shape, 24));
+    let v = floats(&[3, 3], 23);
+    let seq = |name: &str| format!(r#"{{"name": "{name}", "kind": "features", "features": 3, "sequence": true, "steps": 4}}"#);
+    let vec3 = r#"{"name": "v", "kind": "features", "features": 3, "sequence": false}"#.to_string();
+    // (inputs, Dot config, its inbound, the target's shape)
+    let cases = [
+        (vec![seq("a"), seq("b")], r#"{"axes": -1, "normalize": true}"#, r#"[["h", 0], ["b", 0]]"#, vec![3, 4, 2]),
+        (vec![seq("a"), vec3.clone()], r#"{"axes": [2, 1]}"#, r#"[["h", 0], ["v", 0]]"#, vec![3, 2]),
+        (vec![seq("a"), seq("b")], r#"{"axes": 1}"#, r#"[["h", 0], ["b", 0]]"#, vec![3, 3, 2]),
+        (vec![seq("a"), vec3], r#"{"axes": -1, "normalize": true}"#, r#"[["h", 0], ["h", 1, 0]]"#, vec![3, 2]),
+    ];
+    for (k, (inputs, dot, inbound, y_shape)) in cases.into_iter().enumerate() {
+        // `h` is a tanh Dense on `a`; case 3 also calls it on `v` (a shared layer into a Dot).
+        let second = if k == 3 { r#"{"name": "h", "inbound": [["v", 0]]},"# } else { "" };
+        let spec = format!(
+            r#"{{"type": "functional", "inputs": [{}],
+            "layers": [
+              {{"class": "Dense", "name": "h", "config": {{"units": 3, "activation": "tanh"}}, "inbound": [["a", 0]]}},
+              {second}
+              {{"class": "Dot", "name": "d", "config": {dot}, "inbound": {inbound}}},
+              {{"class": "Dense", "name": "out", "config": {{"units": 2}}, "inbound": [["d", 0]]}}],
+            "outputs": [["out", 0]]}}"#,
+            inputs.join(", ")
+        );
+        let mut t = trainer(&spec, "mse");
+        let two = if inputs[1].contains("\"b\"") { b } else { v };
+        fd_check(&mut t, || Input::Many(vec![Input::Features(a.view()), Input::Features(two.view())]), floats(&y_shape, 24));
     }
 }
