@@ -94,8 +94,8 @@ def _compile_saved(model: Any, training: dict) -> None:
     """Compiles ``model`` as the saved ``training`` spec says."""
     loss = training["loss"]
     loss = [losses.get(l) for l in loss] if isinstance(loss, list) else losses.get(loss)
-    model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=loss, metrics=training["metrics"],
-                  loss_weights=training.get("loss_weights"))
+    weights = {"loss_weights": training["loss_weights"]} if "loss_weights" in training else {}
+    model.compile(optimizer=optimizers.from_spec(training["optimizer"]), loss=loss, metrics=training["metrics"], **weights)
 
 
 def _user_metadata(model: Any) -> str:
