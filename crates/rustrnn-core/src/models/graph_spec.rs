@@ -67,6 +67,10 @@ fn flow(spec: InputSpec) -> Flow {
     spec.flow()
 }
 
+/// A layer entry before its references are resolved: name, class, config,
+/// inbound (JSON), the index of its layer and which call of it this is.
+type ParsedEntry = (String, String, Box<dyn DynLayerConfig>, Vec<Value>, usize, usize);
+
 /// Reads `["name", index]` (or `["name", call, index]`) against the nodes known so far.
 fn parse_ref(what: &str, v: &Value, names: &[(String, usize)], outputs: &[usize], later: &[(String, usize)]) -> Result<TensorRef> {
     let bad =
@@ -124,7 +128,7 @@ impl GraphSpec {
         }
         // Each layer entry without its "inbound", which the common layer parser does not know;
         // a later call of a shared layer (name and inbound only) takes its first entry's class and config.
-        let mut parsed: Vec<(String, String, Box<dyn DynLayerConfig>, Vec<Value>, usize, usize)> = Vec::new();
+        let mut parsed: Vec<ParsedEntry> = Vec::new();
         let mut n_layers = 0;
         for (i, lv) in layers_v.iter().enumerate() {
             let mut entry = lv.clone();

@@ -155,7 +155,7 @@ fn normalize_rows<F: Float>(m: &mut Array2<F>) -> Vec<(F, bool)> {
         .map(|mut r| {
             let ss: f64 = r.iter().map(|v| to_f64(*v) * to_f64(*v)).sum();
             let inv = 1.0 / ss.sqrt();
-            let capped = !(inv < 1.0 / EPSILON);
+            let capped = inv >= 1.0 / EPSILON; // (NaN stays NaN, as Keras's min)
             let k = F::from_f64(if capped { 1.0 / EPSILON } else { inv });
             r.mapv_inplace(|v| v * k);
             (k, capped)
