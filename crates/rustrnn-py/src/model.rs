@@ -301,6 +301,39 @@ impl ModelHandle {
         with_model!(self, s, T, { compute(py, || s.write_same(|m| m.reset_states(layer))) })
     }
 
+    /// Test hook: fixed recurrent-dropout masks `[(recurrent (G, B, H), input (G, B, I) or None)]`, one per
+    /// layer and direction of the recurrent layer `layer`, gates in the weights' order; `None` draws again.
+    #[pyo3(signature = (layer, masks=None))]
+    fn _set_gate_masks(&self, py: Python<'_>, layer: &str, masks: Option<Vec<(Bound<'_, PyAny>, Option<Bound<'_, PyAny>>)>>) -> Result<()> {
+        with_model!(self, s, T, {
+            let masks = match masks {
+                None => None,
+                Some(list) => {
+                    let three = |what: String, value: &Bound<'_, PyAny>| -> Result<ndarray::Array3<T>> {
+                        let arr = value.cast::<PyArrayDyn<T>>().map_err(|_| {
+                            dtype_error(format!("{what}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, describe(value)))
+                        })?;
+                        let arr = arr.readonly().as_array().to_owned();
+                        let ndim = arr.ndim();
+                        Ok(arr.into_dimensionality::<ndarray::Ix3>().map_err(|_| {
+                            RnnError::shape(format!("{what}: expected a 3-D array (gates, batch, features), got {ndim}-D"))
+                        })?)
+                    };
+                    let mut v = Vec::with_capacity(list.len());
+                    for (i, (rec, inp)) in list.iter().enumerate() {
+                        let input = match inp.as_ref() {
+                            Some(a) => Some(three(format!("masks[{i}][1]"), a)?),
+                            None => None,
+                        };
+                        v.push(rustrnn_core::recurrent::GateMasks { recurrent: three(format!("masks[{i}][0]"), rec)?, input });
+                    }
+                    Some(v)
+                }
+            };
+            compute(py, || s.write_same(|m| m.set_gate_masks(layer, masks)))
+        })
+    }
+
     /// The batch size of the model's stateful layers (from its declared input).
     fn fix_batch_size(&self, py: Python<'_>, batch: usize) -> Result<()> {
         with_model!(self, s, T, { compute(py, || s.write_same(|m| m.fix_batch_size(batch))) })
