@@ -290,3 +290,44 @@ class zipfile_config:
 
     def __exit__(self, *exc):
         self.zf.close()
+
+
+def trained_weights(threads, seed=5):
+    before = rustrnn.get_num_threads()
+    rustrnn.set_num_threads(threads)
+    try:
+        rustrnn.manual_seed(seed)
+        # The masks come from the model's dropout RNG, drawn on the calling thread.
+        model = rustrnn.Sequential([keras.Input((5, 4)), L.Bidirectional(L.LSTM(48, recurrent_dropout=0.3, dropout=0.2,
+                                                                                return_sequences=True)),
+                                    L.GRU(8, recurrent_dropout=0.4), L.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        x = np.random.default_rng(0).normal(size=(64, 5, 4)).astype(np.float32)
+        model.fit(x, x[:, -1, :1], epochs=2, batch_size=32, verbose=0, seed=seed)
+        return model.get_weights()
+    finally:
+        rustrnn.set_num_threads(before)
+
+
+def test_masks_depend_on_the_seed_not_the_thread_count():
+    one, two, again = trained_weights(1), trained_weights(2), trained_weights(2)
+    for a, b, c in zip(one, two, again):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(b, c)
+    other = trained_weights(2, seed=6)
+    assert any(np.abs(a - b).max() > 1e-6 for a, b in zip(two, other))
+
+
+def test_stateful_layer_with_recurrent_dropout_carries_its_states():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(8, 4, 3)).astype(np.float32), rng.normal(size=(8, 1)).astype(np.float32)
+    model = rustrnn.Sequential([keras.Input(batch_shape=(4, 4, 3)), L.GRU(5, stateful=True, recurrent_dropout=0.3),
+                                L.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)  # trains with the masks, states carried
+    model.reset_states()
+    first = model.predict(x[:4], batch_size=4)
+    second = model.predict(x[:4], batch_size=4)  # starts from the states the first call left
+    assert np.abs(first - second).max() > 1e-6
+    model.reset_states()
+    np.testing.assert_array_equal(model.predict(x[:4], batch_size=4), first)  # no masks in predict

@@ -115,9 +115,9 @@ pub fn forward<F: Float>(
 
     for step in 0..layout.seq_len {
         let t = layout.time(step, reverse);
-        for g in 0..direct {
+        for (g, w) in w_t.iter().enumerate().take(direct) {
             Zip::from(&mut hm).and(&h).and(rec.index_axis(Axis(0), g)).for_each(|o, &v, &m| *o = v * m);
-            gemm_prepacked(hm.view(), &w_t[g], false, gh.slice_mut(s![.., block(g)]));
+            gemm_prepacked(hm.view(), w, false, gh.slice_mut(s![.., block(g)]));
         }
         if reset_before {
             Zip::from(&mut hm).and(&h).and(rec.index_axis(Axis(0), 2)).for_each(|o, &v, &m| *o = v * m);
@@ -277,12 +277,12 @@ pub fn backward<F: Float>(
             add_masked(&mut dh, &d_hm, m_n);
         }
         // Into h_{t-1} through each gate's product of its masked state.
-        for g in 0..if reset_before { 2 } else { g_count } {
+        for (g, w_g) in w.iter().enumerate().take(if reset_before { 2 } else { g_count }) {
             let d = match (cell, gh_n.as_ref()) {
                 (CellKind::Gru, Some(ghn)) if g == 2 => layout.step_rows(ghn, t, 0..hs),
                 _ => layout.step_rows(&gates, t, block(g)),
             };
-            gemm_prepacked(d, &w[g], false, d_block.view_mut());
+            gemm_prepacked(d, w_g, false, d_block.view_mut());
             add_masked(&mut dh, &d_block, rec.index_axis(Axis(0), g));
         }
     }
@@ -331,7 +331,13 @@ pub fn backward<F: Float>(
 }
 
 /// `d_input += Σ_g (dG_g·W_ih,g) * m_g`: each gate read its own masked copy of the input.
-pub fn add_input_grad<F: Float>(d_gates: ArrayView2<F>, w_ih: ArrayView2<F>, input_masks: &Array3<F>, layout: SeqLayout, d_input: &mut Array2<F>) {
+pub fn add_input_grad<F: Float>(
+    d_gates: ArrayView2<F>,
+    w_ih: ArrayView2<F>,
+    input_masks: &Array3<F>,
+    layout: SeqLayout,
+    d_input: &mut Array2<F>,
+) {
     let hs = d_gates.ncols() / input_masks.shape()[0];
     let mut part = Array2::<F>::zeros(d_input.raw_dim());
     for (g, m) in input_masks.outer_iter().enumerate() {

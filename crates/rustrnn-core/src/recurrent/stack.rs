@@ -371,8 +371,9 @@ impl<F: Float> Recurrent<F> {
             Some(self.packed.get_or_insert_with(|| params.cells.iter().map(|c| ForwardPack::new(cfg.cell, c)).collect()).as_slice())
         };
         let dropout = (keep && self.dropout > 0.0 && cfg.num_layers > 1).then(|| (self.dropout, crate::rng::next_seed()));
-        let (output, h_n, c_n, layers, masks) =
-            threads::install(|| run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep, dropout, gate_masks.as_deref()));
+        let (output, h_n, c_n, layers, masks) = threads::install(|| {
+            run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep, dropout, gate_masks.as_deref())
+        });
         if keep {
             self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers, masks, gate_masks });
         }
