@@ -82,10 +82,25 @@ def keras_masks(kind, ref, directions):
     return [(rec, inp)] * directions
 
 
+def training_outputs(model, x):
+    """The training-mode outputs (masks on) of a model ending in Dense(1) with an mse loss, read from the
+    head's bias gradient: with sample i alone weighted, it is 2c·(y_pred_i - target), so the gradients for
+    targets 0 and 1 give y_pred_i = g0 / (g0 - g1) whatever the scale c."""
+    names, sizes = model.weight_names, [v.size for v in model.get_weights()]
+    at = int(np.sum(sizes[:names.index("head/bias")]))
+    out = []
+    for i in range(len(x)):
+        w = np.eye(len(x), dtype=x.dtype)[i]
+        g0, g1 = (model.compute_gradients(x, np.full((len(x), 1), t, x.dtype), sample_weight=w)[at] for t in (0.0, 1.0))
+        out.append(g0 / (g0 - g1))
+    return np.array(out)[:, None]
+
+
 def train_as_keras(model, ref, masks):
     model._handle._set_gate_masks("rnn", masks)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.3), loss="mse")
     b = len(ref["x"]) // 3
+    model.y_train = training_outputs(model, ref["x"][:b])
     return [model.train_on_batch(ref["x"][i * b:(i + 1) * b], ref["y"][i * b:(i + 1) * b]) for i in range(3)]
 
 
@@ -97,6 +112,7 @@ def test_training_with_fixed_masks_matches_keras(name):
     set_named(model, {k: v.astype(np.float32) for k, v in named(kind, reset_after, start, directions).items()})
     losses = train_as_keras(model, ref, [(r.astype(np.float32), None if i is None else i.astype(np.float32))
                                          for r, i in keras_masks(kind, ref, directions)])
+    np.testing.assert_allclose(model.y_train, ref["y_train"], atol=1e-5, rtol=0)  # the forward, masks on
     np.testing.assert_allclose(losses, ref["losses"], rtol=2e-5)
     end = [ref[f"end_{i}"] for i in range(len(start))]
     got = model.get_weight_dict()
@@ -112,6 +128,7 @@ def test_other_masks_train_differently():
     ones = [(np.ones((4, 3, H), np.float32), np.ones((4, 3, F), np.float32))]
     losses = train_as_keras(model, ref, ones)
     assert np.abs(np.array(losses) - ref["losses"]).max() > 1e-2
+    assert np.abs(model.y_train - ref["y_train"]).max() > 1e-2
 
 
 def test_mask_hook_errors_name_the_argument():
@@ -140,9 +157,9 @@ def test_rates_are_checked():
 # ----- the real masks -----------------------------------------------------------------------------------------
 
 def gradient_rows(rate, seed=0, batch=400, units=8, steps=3):
-    """Per sequence, which units of h_{t-1} reach the loss through W_hh of a SimpleRNN whose W_hh is the
-    identity and whose input and activation are linear: its gradient w.r.t. W_hh is Σ_t dG_tᵀ (h_{t-1}*m),
-    so with h_{t-1} = x_{t-1} (identity-like weights) the dropped units of m have zero columns."""
+    """Per call (one sequence each), which units of the state the mask kept: a linear SimpleRNN with
+    W_ih = I, W_hh = 0 on ones has h_t = 1, and dL/dW_hh = Σ_t dh_tᵀ (h_{t-1}*m) has a zero column j
+    exactly where m_j = 0. Returns the column sums, (calls, units)."""
     model = rustrnn.Sequential([keras.Input((steps, units)),
                                 L.SimpleRNN(units, activation="linear", recurrent_dropout=rate, name="rnn",
                                             return_sequences=True)], dtype="float64")
@@ -180,31 +197,29 @@ def test_real_masks_drop_the_rate_and_change_per_batch():
 
 
 def test_real_masks_are_the_same_at_every_step_and_scaled():
-    """h_t = x_t + (h_{t-1}*m)·W_hhᵀ with W_hh = I: ones in, h_1 = 1, h_2 = 1 + m/(1-p)·... so each
-    output step shows the one mask, scaled by 1/(1-rate)."""
+    """A linear SimpleRNN with W_ih = W_hh = I on ones: h_t = 1 + a*h_{t-1}, a = m/(1-rate) the state's
+    mask. With one mask for every step, a dropped unit stays 1, 1, 1, 1 and a kept one (a = 2) grows
+    1, 3, 7, 15; so dL/dW_hh[j, j] is 0 for a dropped unit and one known value for every kept one
+    (a mask redrawn per step would mix the two, another scale would change the value)."""
     rate, units, steps = 0.5, 64, 4
     model = rustrnn.Sequential([keras.Input((steps, units)),
                                 L.SimpleRNN(units, activation="linear", recurrent_dropout=rate, name="rnn",
                                             return_sequences=True)], dtype="float64")
     model.build()
     set_named(model, {"rnn/weight_ih_l0": np.eye(units), "rnn/weight_hh_l0": np.eye(units),
-                           "rnn/bias_ih_l0": np.zeros(units)})
+                      "rnn/bias_ih_l0": np.zeros(units)})
     model.compile(optimizer="sgd", loss="mse")
     x = np.ones((1, steps, units))
-    # The loss gradient w.r.t. the outputs is 2(h - y)/n; with y = h_pred + 1 it is constant, and the
-    # gradient of W_ih (= Σ_t dh_tᵀ x_t over the chain) shows m at every step: compare to the forward.
     h = model.predict(x)  # inference: no mask, h_t = t + 1
     np.testing.assert_allclose(h[0, :, 0], np.arange(1, steps + 1))
     g = model.compute_gradients(x, np.zeros_like(x))
     names, sizes = model.weight_names, [v.size for v in model.get_weights()]
     off = np.cumsum([0] + sizes)
     g_hh = g[off[names.index("rnn/weight_hh_l0")]:off[names.index("rnn/weight_hh_l0") + 1]].reshape(units, units)
-    # With one mask m for all steps, h_t = 1 + a·h_{t-1}, a = m/(1-p) ∈ {0, 2}: dropped units stay at 1
-    # (h = 1, 1, 1, 1), kept ones grow as 1, 3, 7, 15. dL/dW_hh[j, j] = Σ_t dh_t[j]·h_{t-1}[j]·a_j.
+    # dL/dW_hh[j, j] = Σ_t dh_t[j]·a_j·h_{t-1}[j] (mse against zeros).
     diag = np.diag(g_hh)
     kept = diag != 0
     assert 0.3 < kept.mean() < 0.7
-    # A mask redrawn at each step would mix the two; the kept units' gradients are all equal.
     np.testing.assert_allclose(diag[kept], diag[kept][0], rtol=1e-12)
     hs = np.array([1.0, 3.0, 7.0, 15.0])  # h_t of a kept unit, scale 2 = 1/(1-0.5)
     n = steps * units
