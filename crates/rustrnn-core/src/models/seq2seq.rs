@@ -116,6 +116,7 @@ impl<F: Float> Seq2Seq<F> {
             return_state: !return_sequences,
             go_backwards: false,
             dropout: 0.0,
+            recurrent_dropout: 0.0,
             layer_dropout: cfg.dropout,
             stateful: false,
             activations: CellActivations::DEFAULT,
