@@ -314,7 +314,7 @@ def run_text(args: argparse.Namespace) -> int:
     spec["summary"] = summary
     task_module.attach(model, spec)
     model.save(args.output)
-    _print_summary(model, args, history, best, seconds, lines, histories, bests, refitted)
+    _print_summary(model, args, history, best, seconds, lines, histories, bests, refitted, rounds)
     what = f"{len(labels)} labels: {', '.join(labels[:10])}{', ...' if len(labels) > 10 else ''}" if kind == "classify" else "a number"
     print(f"saved {args.output}: {kind} column {args.text_column!r} -> {args.label_column!r} ({what})")
     print(f"next: rustrnn predict {args.output} \"some text\"   or   rustrnn predict {args.output} --input {args.data}")
@@ -345,12 +345,15 @@ def _before(refitted: bool) -> str:
 
 
 def _print_summary(model: Any, args: argparse.Namespace, history: Any, best: int, seconds: float, lines: list,
-                   histories: list | None = None, bests: list | None = None, refitted: bool = False) -> None:
+                   histories: list | None = None, bests: list | None = None, refitted: bool = False, rounds: int = 1) -> None:
     model.summary()
     stopped = (" (interrupted)" if history.interrupted else
                " (early stopping)" if len(history.epoch) < args.epochs else "")
     again = "; then trained each again from its start on every row, the validation rows included, for that many epochs" \
         if refitted else ""
+    if rounds == 2:
+        print("second round: the models were trained again from their starts on the labels mixed with the first round's "
+              "probabilities (--distill); its figures follow")
     if histories is not None and len(histories) > 1:
         print(f"trained {len(histories)} models from different seeds ({', '.join(str(len(h.epoch)) for h in histories)} epochs) "
               f"in {seconds:.1f} s; kept each one's best epoch ({', '.join(map(str, bests))}){again}; saved as one model that "
