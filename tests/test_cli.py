@@ -109,6 +109,8 @@ def test_demo_layers_still_works(capsys):
 def test_demo_bad_flag_values_are_one_line_errors(capsys):
     code, out, err = run_cli(capsys, "demo", "sentiment", "--epochs", "0")
     assert code == 2 and err.strip() == "rustrnn: error: --epochs: expected a positive integer, got 0"
+    code, out, err = run_cli(capsys, "demo", "g2p", "--dropout", "1")
+    assert code == 2 and err.strip() == "rustrnn: error: --dropout: expected a rate in [0, 1), got 1.0"
 
 
 # ----- train / predict / info ------------------------------------------------------------------------
