@@ -136,9 +136,8 @@ unsafe fn drive<F: Float>(
     let (rs, base) = (a.strides()[0].max(0) as usize, a.as_ptr());
     let mut abuf = Vec::new();
     let mut a0 = 0;
-    let kc_max = F::KC;
-    for kb in (0..k).step_by(kc_max) {
-        let kc = kc_max.min(k - kb);
+    for kb in (0..k).step_by(F::KC) {
+        let kc = F::KC.min(k - kb);
         let acc = accumulate || kb > 0;
         for mb in (0..m).step_by(F::MC) {
             let mc = F::MC.min(m - mb);

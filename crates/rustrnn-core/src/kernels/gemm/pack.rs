@@ -188,11 +188,18 @@ pub fn pack_a<F: GemmElem>(a: ArrayView2<F>, buf: &mut Vec<F>) -> usize {
             // starts at ib·kc and holds `mr` values per step). Going block by
             // block instead would reread the runs, which lie a whole row of
             // the transposed matrix apart and evict each other from L1.
+            // Full blocks copy MR values, a length known at compile time
+            // (a few moves; a run-time length is a call to memcpy).
+            let full = mc / MR;
+            let tail = mc - full * MR;
             for kk in 0..kc {
                 let src = base.offset(kk as isize * cs);
-                for ib in (0..mc).step_by(MR) {
-                    let mr = MR.min(mc - ib);
-                    std::ptr::copy_nonoverlapping(src.add(ib), out.add(ib * kc + kk * mr), mr);
+                for ib in (0..full * MR).step_by(MR) {
+                    std::ptr::copy_nonoverlapping(src.add(ib), out.add(ib * kc + kk * MR), MR);
+                }
+                if tail > 0 {
+                    let ib = full * MR;
+                    std::ptr::copy_nonoverlapping(src.add(ib), out.add(ib * kc + kk * tail), tail);
                 }
             }
         } else {
