@@ -14,9 +14,9 @@ const PARALLEL_PACK_MIN: usize = 1 << 18;
 /// of the micro-kernel twice the cache bandwidth.
 pub const ALIGN: usize = 64;
 
-/// Index of the first element of `buf` that lies on an [`ALIGN`] boundary,
-/// once `buf` holds at least `extra` more elements.
-fn aligned_start<F>(buf: &Vec<F>) -> usize {
+/// Index of the first element of `buf`'s allocation (its capacity counts:
+/// a `Vec`'s slice starts where its buffer does) on an [`ALIGN`] boundary.
+fn aligned_start<F>(buf: &[F]) -> usize {
     let addr = buf.as_ptr() as usize;
     let size = std::mem::size_of::<F>().max(1);
     (addr.next_multiple_of(ALIGN) - addr) / size
