@@ -109,6 +109,8 @@ def test_demo_layers_still_works(capsys):
 def test_demo_bad_flag_values_are_one_line_errors(capsys):
     code, out, err = run_cli(capsys, "demo", "sentiment", "--epochs", "0")
     assert code == 2 and err.strip() == "rustrnn: error: --epochs: expected a positive integer, got 0"
+    code, out, err = run_cli(capsys, "demo", "g2p", "--dropout", "1")
+    assert code == 2 and err.strip() == "rustrnn: error: --dropout: expected a rate in [0, 1), got 1.0"
 
 
 # ----- train / predict / info ------------------------------------------------------------------------
@@ -121,7 +123,7 @@ def test_classify_train_predict_and_info(data_dir, classifier, capsys):
     code, out, err = run_cli(capsys, "info", classifier)
     assert code == 0, err
     assert "task: classify, text column 'review' -> column 'sentiment'" in out and "labels (2): neg, pos" in out
-    assert "validation accuracy" in out
+    assert "validation accuracy" in out and "refit False" in out
 
 
 def test_predict_csv_to_stdout_keeps_the_columns_and_sends_messages_to_stderr(data_dir, classifier, capsys):
@@ -257,6 +259,122 @@ def test_train_classify_pooling_saves_a_pooled_ensemble_that_predict_and_text_pr
     assert labels == [label] and abs(scores[0] - float(score)) < 1e-3, (out, labels, scores)
 
 
+def test_label_smoothing_keeps_the_classifier_from_certainty(data_dir, capsys, tmp_path):
+    def scores(model, column):
+        code, out, err = run_cli(capsys, "predict", model, "--input", data_dir / "reviews.csv", "--text-column", "review")
+        assert code == 0, err
+        rows = list(csv.DictReader(io.StringIO(out)))
+        return np.array([float(r["score"]) for r in rows]), np.mean([r["prediction"] == r[column] for r in rows])
+
+    def train(smoothing, out):
+        code, _, err = run_cli(capsys, "train", "classify", data_dir / "reviews.csv", "--text-column", "review", "--label-column", "sentiment",
+                               "-o", out, "--epochs", "8", "--quiet", "--learning-rate", "0.01", "--models", "1", "--distill", "0",
+                               "--label-smoothing", smoothing)
+        assert code == 0, err
+        return scores(out, "sentiment")
+
+    sure, _ = train("0", tmp_path / "sure.rnn")  # without smoothing: near-certain
+    assert np.median(sure) > 0.9, np.median(sure)
+    # Two labels, s = 0.4: the targets are 0.8 and 0.2, so the probabilities gather near 0.8.
+    model = tmp_path / "smooth.rnn"
+    smooth, accuracy = train("0.4", model)
+    assert 0.7 < np.median(smooth) < 0.83 and accuracy > 0.9, (np.median(smooth), accuracy)
+    # Three labels (one-hot targets, categorical cross-entropy): the targets are 1 - s + s/3 = 0.73 and 0.13.
+    three = tmp_path / "three.csv"
+    with open(data_dir / "reviews.csv", newline="") as f, open(three, "w", newline="") as g:
+        rows = list(csv.DictReader(f))
+        w = csv.writer(g)
+        w.writerow(["review", "kind"])
+        w.writerows([r["review"], "short" if len(r["review"].split()) < 7 else r["sentiment"]] for r in rows)
+    code, out, err = run_cli(capsys, "train", "classify", three, "--text-column", "review", "--label-column", "kind", "-o", model,
+                             "--epochs", "8", "--quiet", "--learning-rate", "0.01", "--models", "1", "--label-smoothing", "0.4",
+                             "--distill", "0")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "predict", model, "--input", three, "--text-column", "review")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    top = np.median([float(r["score"]) for r in rows])
+    assert 0.5 < top < 0.78 and {r["prediction"] for r in rows} <= {"short", "pos", "neg"}, top
+
+
+@pytest.mark.parametrize("labels", [2, 3])
+def test_distill_trains_a_second_round_on_the_labels_mixed_with_the_first_rounds_probabilities(data_dir, capsys, tmp_path, monkeypatch, labels):
+    from rustrnn.cli import train
+    from rustrnn.demos import recipes
+
+    calls = []  # (targets, rows trained on, validation rows, early-stopped model, final model) of every model trained
+    member = train.train_member
+
+    def spy(args, k, build, x, y, tr, va):
+        r = member(args, k, build, x, y, tr, va)
+        calls.append((x, y.copy(), tr, va, r[1]))
+        return r
+
+    monkeypatch.setattr(train, "train_member", spy)
+    data = tmp_path / "reviews.csv"
+    with open(data_dir / "reviews.csv", newline="") as f, open(data, "w", newline="") as g:
+        rows = list(csv.DictReader(f))
+        w = csv.writer(g)
+        w.writerow(["review", "kind"])
+        w.writerows([r["review"], "short" if labels == 3 and len(r["review"].split()) < 7 else r["sentiment"]] for r in rows)
+    model = tmp_path / "d.rnn"
+    code, out, err = run_cli(capsys, "train", "classify", data, "--text-column", "review", "--label-column", "kind", "-o", model,
+                             "--epochs", "3", "--models", "2", "--units", "8", "--no-glove", "--quiet", "--distill", "0.3",
+                             "--label-smoothing", "0.1")
+    assert code == 0, err
+    assert len(calls) == 4 and "rounds 2" in run_cli(capsys, "info", model)[1]
+    x, first, tr, va, _ = calls[0]
+    assert all(np.array_equal(c[1], first) for c in calls[:2]) and all(np.array_equal(c[1], calls[2][1]) for c in calls[2:])
+    if labels == 3:  # one-hot rows (labels in alphabetical order), smoothed as Keras: 1 - s + s/3 and s/3
+        with open(data, newline="") as f:
+            kinds = [r["kind"] for r in csv.DictReader(f)]
+        one_hot = np.eye(3)[[sorted(set(kinds)).index(k) for k in kinds]]
+        np.testing.assert_allclose(first, one_hot * 0.9 + 0.1 / 3, rtol=1e-6)
+    else:  # 0.95 and 0.05
+        np.testing.assert_allclose(np.unique(first), [0.05, 0.95], rtol=1e-6)
+    teacher = recipes.ensemble([c[4] for c in calls[:2]]).predict(x[tr], batch_size=256)
+    graded = calls[2][1]
+    np.testing.assert_allclose(graded[tr], 0.7 * first[tr] + 0.3 * (teacher[:, 0] if labels == 2 else teacher), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(graded[va], first[va])  # early stopping still reads the labels
+    saved = rustrnn.load_model(model).predict(x[:20])  # the saved ensemble is the second round's
+    np.testing.assert_allclose(saved, recipes.ensemble([c[4] for c in calls[2:]]).predict(x[:20]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_refit_trains_each_model_again_from_its_start_on_every_row_for_the_chosen_epochs(refit):
+    import argparse
+
+    from rustrnn.cli import train
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(1, 20, size=(120, 6))
+    y = (x[:, 0] > 10).astype(np.float32)
+    tr, va = np.arange(100), np.arange(100, 120)
+    args = argparse.Namespace(seed=2, refit=refit, epochs=6, patience=1, batch_size=16, quiet=True, learning_rate=0.05)
+
+    def build(seed):
+        rustrnn.manual_seed(seed)
+        model = rustrnn.Sequential([rustrnn.layers.Embedding(20, 4), rustrnn.layers.LSTM(3), rustrnn.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer=rustrnn.optimizers.Adam(args.learning_rate), loss="binary_crossentropy")
+        return model
+
+    early, final, history, best, _ = train.train_member(args, 1, build, x, y, tr, va)
+    seed = 2 * 1000 + 1
+    alone = build(seed)  # the early-stopped model, retrained by hand: the best epoch's weights
+    alone.fit(x[tr], y[tr], batch_size=16, epochs=best, seed=seed, verbose=0)
+    for a, b in zip(alone.get_weights(), early.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    if not refit:
+        assert final is early
+        return
+    again = build(seed)  # the same start, every row, the chosen number of epochs
+    again.fit(x[np.concatenate([tr, va])], y[np.concatenate([tr, va])], batch_size=16, epochs=best, seed=seed, verbose=0)
+    assert len(again.get_weights()) == len(final.get_weights())
+    for a, b in zip(again.get_weights(), final.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(early.get_weights()[0], final.get_weights()[0])
+
+
 def test_regress_train_predict_and_info(data_dir, capsys, tmp_path):
     model = tmp_path / "regress.rnn"
     code, out, err = run_cli(capsys, "train", "regress", data_dir / "reviews.csv", "--text-column", "review", "--label-column", "rating",
@@ -343,6 +461,12 @@ def test_user_mistakes_in_training_data(data_dir, capsys, tmp_path):
          ["does not exist"]),
         (["train", "classify", reviews, "--text-column", "review", "--label-column", "sentiment", "--epochs", "0"], ["--epochs"]),
         (["train", "generate", empty, "-o", out], ["empty"]),
+        (["train", "classify", reviews, "--text-column", "review", "--label-column", "sentiment", "--label-smoothing", "1.5"],
+         ["--label-smoothing", "[0, 1]", "1.5"]),
+        (["train", "classify", reviews, "--text-column", "review", "--label-column", "sentiment", "--label-smoothing", "nan"],
+         ["--label-smoothing"]),
+        (["train", "classify", reviews, "--text-column", "review", "--label-column", "sentiment", "--distill", "-0.5"],
+         ["--distill", "[0, 1]", "-0.5"]),
     ]
     for argv, words_ in cases:
         one_line_error(*run_cli(capsys, *argv), *words_)
@@ -425,21 +549,24 @@ def test_generate_demo_is_well_below_the_unigram_baseline():
 
 
 @pytest.mark.slow
-def test_g2p_demo_with_attention_word_error_rate_at_most_31_5_percent():
-    # Measured with the defaults (10 epochs of length-bucketed batches, beam 4): WER 29.8%, PER 7.75% on the
-    # 5,000 held-out words (AVX2 path; 3 epochs gave 31.2% / 8.2%). The bars leave room for another kernel
-    # path's rounding. Issue 10's goal of 25% is not reached: the curve flattens after 8 epochs (see README).
+def test_g2p_demo_with_attention_word_error_rate_at_most_31_percent():
+    # Measured with the defaults (dropout 0.25, 12 epochs of length-bucketed batches, the last 4 epochs' weights
+    # averaged as the validation words chose, beam 4): WER 29.4%, PER 7.60% on the 5,000 held-out words (AVX-512
+    # path; the earlier 10 epochs without dropout or averaging gave 29.8% / 7.75%). The bars leave room for another
+    # kernel path's rounding. Issue 10's goal of 25% is not reached (see README).
     from rustrnn.demos import g2p
 
     res = g2p.run()
-    assert res["attention"] == "luong" and res["test_words"] == 5000 and res["epochs"] == 10, res
-    assert res["wer"] <= 0.315, res
-    assert res["per"] < 0.085, res
+    assert res["attention"] == "luong" and res["test_words"] == 5000 and res["epochs"] == 12, res
+    assert res["dropout"] == 0.25 and 1 <= res["average"] <= 4, res
+    assert res["wer"] <= 0.31, res
+    assert res["per"] < 0.082, res
 
 
 @pytest.mark.slow
-def test_train_classify_defaults_reach_77_percent_on_held_out_movie_reviews(tmp_path, capsys):
-    # Issue 13 asks for 78%; measured 77.6% with Keras's initializers (see the README), so this guards 77%.
+def test_train_classify_defaults_reach_77_5_percent_on_held_out_movie_reviews(tmp_path, capsys):
+    # Issue 13 asks for 78%: the defaults give 78.6% with this seed, 78.2% on average over seeds 0-2 but
+    # 77.2% with seed 2 (see the README), so this guards 77.5% (the former defaults' figure with this seed).
     # The sentiment demo's split: the CLI trains (with its defaults) on a CSV of the 80%, the 20% are never seen.
     texts, labels = rustrnn.datasets.movie_reviews()
     order = np.random.default_rng(0).permutation(len(texts))
@@ -456,4 +583,4 @@ def test_train_classify_defaults_reach_77_percent_on_held_out_movie_reviews(tmp_
     rows = list(csv.DictReader(open(tmp_path / "out.csv", newline="")))
     assert len(rows) == 1690
     accuracy = np.mean([r["prediction"] == r["label"] for r in rows])
-    assert accuracy >= 0.77, accuracy
+    assert accuracy >= 0.775, accuracy

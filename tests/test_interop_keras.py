@@ -134,10 +134,13 @@ def test_bidirectional_without_merge_mode_is_named(tmp_path):
 
 def test_training_only_options_are_dropped_with_a_warning(tmp_path):
     path = rewrite(os.path.join(HERE, "lstm.keras"), tmp_path / "drop.keras",
-                   lambda c: layer_configs(c)[1]["config"].update(dropout=0.2, recurrent_dropout=0.1))
-    with pytest.warns(UserWarning, match="recurrent_dropout=0.1 act only in training"):
+                   lambda c: layer_configs(c)[1]["config"].update(dropout=0.2, recurrent_dropout=0.1,
+                                                                   kernel_regularizer={"class_name": "L2"}))
+    with pytest.warns(UserWarning, match="kernel_regularizer act only in training") as caught:
         model = rustrnn.interop.from_keras(path)
-    assert model.layers[1].dropout == 0.2  # Keras's input dropout is carried
+    assert not any("recurrent_dropout" in str(w.message) for w in caught)
+    assert model.layers[1].dropout == 0.2  # Keras's input and recurrent dropout are carried
+    assert model.layers[1].recurrent_dropout == 0.1
     ref = np.load(os.path.join(HERE, "lstm.npz"))
     np.testing.assert_allclose(model.predict(ref["x_pre"]), ref["y_pre"], atol=1e-5, rtol=0)
 

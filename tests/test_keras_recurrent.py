@@ -176,7 +176,6 @@ def test_use_bias_false_has_no_biases_and_trains():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: layers.LSTM(2, recurrent_dropout=0.2), "recurrent_dropout"),
     (lambda: layers.LSTM(2, activation="gelu"), "activation='gelu'"),
     (lambda: layers.GRU(2, recurrent_activation="hard_tanh"), "recurrent_activation='hard_tanh'"),
     (lambda: layers.SimpleRNN(2, kernel_regularizer="l2"), "kernel_regularizer"),

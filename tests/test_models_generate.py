@@ -55,7 +55,8 @@ def test_sampling_follows_the_distribution_and_top_k():
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_real_sigint_during_fit_stops_cleanly():
     script = textwrap.dedent("""
-        import sys, numpy as np, rustrnn
+        import faulthandler, signal, sys, numpy as np, rustrnn
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # the parent asks for every stack if it hangs
         from rustrnn import layers
         rustrnn.manual_seed(0)
         m = rustrnn.Sequential([layers.Embedding(50, 32), layers.LSTM(64), layers.Dense(1, activation="sigmoid")])
@@ -72,6 +73,13 @@ def test_a_real_sigint_during_fit_stops_cleanly():
 
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # say where the child is, not just that it did not stop
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"fit did not stop within 60 s of SIGINT; stdout {out!r}; the child's stacks:\n{err[-6000:]}")
     assert proc.returncode == 0, err
     assert out.strip() == "interrupted True (2, 1)", (out, err)

@@ -57,6 +57,31 @@ def test_seq2seq_and_float64_round_trip(tmp_path, attention):
     assert loaded.dtype == np.float64 and loaded.optimizer is None and loaded.config["attention"] == attention
 
 
+def test_seq2seq_dropout_round_trips_and_acts_in_training_only(tmp_path):
+    # With one layer, dropout acts on the embeddings and the output layer's input (it used to be a no-op here).
+    rng = np.random.default_rng(0)
+    src = rng.integers(1, 7, size=(16, 5))
+    tgt = np.concatenate([rng.integers(3, 6, size=(16, 4)), np.full((16, 1), 2)], axis=1)
+
+    def build(dropout):
+        rustrnn.manual_seed(6)
+        s = rustrnn.Seq2Seq(src_vocab=7, tgt_vocab=6, embedding_dim=4, units=5, attention="luong", dropout=dropout)
+        s.compile(optimizer="adam")
+        return s
+
+    s, plain = build(0.4), build(0.0)
+    np.testing.assert_array_equal(s.predict(src, max_length=5), plain.predict(src, max_length=5))
+    assert s.evaluate(src, tgt, verbose=0) == plain.evaluate(src, tgt, verbose=0)
+    loss = s.fit(src, tgt, epochs=1, verbose=0, seed=3).history["loss"]
+    assert loss != plain.fit(src, tgt, epochs=1, verbose=0, seed=3).history["loss"]
+    path = tmp_path / "s2s.rnn"
+    s.save(path)
+    loaded = rustrnn.load_model(path)
+    assert loaded.config["dropout"] == 0.4
+    np.testing.assert_array_equal(loaded.predict(src, max_length=5, beam_width=2), s.predict(src, max_length=5, beam_width=2))
+    assert loaded.fit(src, tgt, epochs=1, verbose=0, seed=4).history == s.fit(src, tgt, epochs=1, verbose=0, seed=4).history
+
+
 def test_truncated_corrupted_and_foreign_files_are_clear_errors(tmp_path):
     m, x, _ = trained_model(tmp_path)
     path = tmp_path / "model.rnn"

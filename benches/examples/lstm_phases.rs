@@ -8,7 +8,8 @@
 //! One thread; `RUSTRNN_NUM_THREADS` overrides.
 
 use ndarray::{Array2, Array3};
-use rustrnn_core::kernels::gemm::{gemm, PackedGates};
+use rustrnn_core::kernels::cells;
+use rustrnn_core::kernels::gemm::{gemm, gemm_packed, PackedB, PackedGates};
 use rustrnn_core::kernels::{isa, peak};
 use rustrnn_core::rng::SplitMix64;
 use rustrnn_core::{threads, CellKind, Recurrent, RnnConfig};
@@ -127,8 +128,34 @@ fn main() {
         }
     });
     report(&format!("fwd h·W_hhᵀ x T ({b}x{h}x{g} x {t})"), s, 2.0 * (t * b * h * g) as f64);
+    // The element-wise part of the forward loop alone: the LSTM cell update
+    // of every row of every step, on gates laid out as in the layer.
+    let (mut cell_x, cell_gh) = (random2(n, g, 8), random2(b, g, 9));
+    let (mut cell_c, mut cell_h) = (Array2::<f32>::zeros((b, h)), Array2::<f32>::zeros((b, h)));
+    let s = best(reps, || {
+        for step in 0..t {
+            for r in 0..b {
+                cells::lstm_forward(
+                    cell_x.row_mut(step * b + r).into_slice().expect("contiguous"),
+                    h,
+                    cell_gh.row(r).to_slice().expect("contiguous"),
+                    h,
+                    cell_c.row_mut(r).into_slice().expect("contiguous"),
+                    cell_h.row_mut(r).into_slice().expect("contiguous"),
+                );
+            }
+        }
+    });
+    println!("{:<44} {:>9.2} ms", format!("fwd LSTM cell updates x T ({b}x{h} x {t})"), s * 1e3);
     let mut dh = Array2::<f32>::zeros((b, h));
     let dgb = random2(b, g, 7);
+    let w_hh_packed = PackedB::new(w_hh.view());
+    let s = best(reps, || {
+        for _ in 0..t {
+            gemm_packed(dgb.view(), &w_hh_packed, 0..w_hh_packed.panels(), true, dh.view_mut());
+        }
+    });
+    report(&format!("bwd dG·W_hh x T, packed ({b}x{g}x{h} x {t})"), s, 2.0 * (t * b * h * g) as f64);
     let s = best(reps, || {
         for _ in 0..t {
             threads::install(|| gemm(dgb.view(), w_hh.view(), true, dh.view_mut()));

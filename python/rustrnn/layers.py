@@ -244,7 +244,11 @@ class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share, with Keras 3's arguments and defaults.
 
     ``dropout`` is Keras's: a fraction of the layer's inputs dropped in
-    training, one mask per sequence reused at every step. ``kernel_initializer``
+    training, one mask per sequence reused at every step. ``recurrent_dropout``
+    is Keras's too: a fraction of the state entering each step dropped in
+    training, one mask per sequence (and direction) reused at every step; as
+    Keras (its ``implementation=1``) each gate has its own mask on the state
+    and, with ``dropout``, on the inputs. ``kernel_initializer``
     (default ``"glorot_uniform"``), ``recurrent_initializer`` (``"orthogonal"``),
     ``bias_initializer`` (``"zeros"``) and, for LSTM, ``unit_forget_bias``
     (``True``) are Keras's (see :mod:`rustrnn.initializers`). The bias is
@@ -261,7 +265,7 @@ class _Recurrent(Layer):
     ``predict`` return ``[output, h, (c), ...]`` per direction.
 
     Not implemented (an :class:`rustrnn.UnsupportedError` naming them):
-    ``recurrent_dropout`` > 0, regularizers and constraints.
+    regularizers and constraints.
 
     ``stateful=True`` (Keras's): the final states of each sequence of a batch
     are the initial states of the same row of the next batch (in ``predict``,
@@ -288,8 +292,7 @@ class _Recurrent(Layer):
         self.recurrent_initializer = _initializer("recurrent_initializer", recurrent_initializer)
         self.bias_initializer = _initializer("bias_initializer", bias_initializer)
         self.dropout = check_rate("dropout", dropout)
-        if check_rate("recurrent_dropout", recurrent_dropout) > 0:
-            raise UnsupportedError(f"{cls}(recurrent_dropout={recurrent_dropout}): recurrent dropout is not implemented by rustrnn yet")
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
         self.stateful = as_bool("stateful", stateful)
         as_bool("unroll", unroll)  # Keras's speed hint; the result is the same either way
         self.return_sequences = as_bool("return_sequences", return_sequences)
@@ -327,6 +330,8 @@ class _Recurrent(Layer):
             config["use_bias"] = False
         if self.stateful:
             config["stateful"] = True
+        if self.recurrent_dropout:
+            config["recurrent_dropout"] = self.recurrent_dropout
         return config
 
     def reset_states(self) -> None:

@@ -56,6 +56,10 @@ class Seq2Seq(Model):
     each decoder step attend over every encoder output; the output layer then
     reads Luong's attentional state ``tanh(W_c [context; h_t] + b_c)``. The
     query is the decoder's output at that step (no input feeding).
+
+    ``dropout`` (training only) drops that fraction of both embeddings'
+    outputs and of the features the output layer reads, and with
+    ``num_layers > 1`` of the values between stacked recurrent layers.
     """
 
     def __init__(self, src_vocab: int, tgt_vocab: int, embedding_dim: int = 64, units: int = 128, cell: str = "lstm",

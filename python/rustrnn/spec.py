@@ -51,6 +51,7 @@ class RecurrentConfig(_RecurrentConfigRequired, total=False):
     """``SimpleRNN``, ``LSTM`` and ``GRU`` (``activation``: always for SimpleRNN, for LSTM/GRU with
     ``recurrent_activation`` only when not tanh/sigmoid; ``stateful``: written only when True;
     ``reset_after``: GRU only, written only when False; ``dropout``: Keras's, on the inputs;
+    ``recurrent_dropout``: Keras's, on the state entering each step, written only when set;
     ``layer_dropout``: between stacked layers, which format version 1 wrote as ``dropout``)."""
 
     num_layers: int
@@ -60,6 +61,7 @@ class RecurrentConfig(_RecurrentConfigRequired, total=False):
     return_state: bool
     go_backwards: bool
     dropout: float
+    recurrent_dropout: float
     layer_dropout: float
     use_bias: bool
     kernel_initializer: Union[str, dict]

@@ -9,6 +9,7 @@ use crate::float::Float;
 use crate::infer::{Sampling, StepModel};
 use crate::models::{Forward, Functional, GraphSpec, Input, LayerInfo, ModelSpec, Network, Seq2Seq, Seq2SeqConfig, Sequential};
 use crate::nn::{all_param_names, find_folded, find_param, NamedLayer};
+use crate::recurrent::GateMasks;
 use crate::train::{BatchStats, Loss, NamedArrays, OptimizerConfig, OutputLoss, Schedule, Targets, Trainer};
 use ndarray::{Array2, ArrayD, ArrayView2};
 use serde_json::Value;
@@ -219,6 +220,17 @@ impl<F: Float> Model<F> {
                 Ok(())
             }
         }
+    }
+
+    /// Test hook: fixed recurrent-dropout masks for the recurrent layer
+    /// named `layer` (see [`crate::nn::Layer::set_gate_masks`]).
+    pub fn set_gate_masks(&mut self, layer: &str, masks: Option<Vec<GateMasks<F>>>) -> Result<()> {
+        let layers = self.trainer.net.layers_mut();
+        let names: Vec<String> = layers.iter().map(|l| l.name.clone()).collect();
+        let l = layers.iter_mut().find(|l| l.name == layer).ok_or_else(|| {
+            RnnError::value(format!("layer: {layer:?} is not a layer of this model; expected one of {}", names.join(", ")))
+        })?;
+        l.layer.set_gate_masks(masks)
     }
 
     /// `(all, trainable)` parameter counts.

@@ -172,6 +172,8 @@ fn named_arrays<T: Element + Float>(items: &[(String, Bound<'_, PyAny>)]) -> Res
 /// `(Σ loss, count, [(Σ metric, Σ weight)], [(Σ output loss, count)])`: see `BatchStats`.
 type Stats = (f64, f64, Vec<(f64, f64)>, Vec<(f64, f64)>);
 type PyNamed<'py> = Vec<(String, Bound<'py, PyAny>)>;
+/// A recurrent layer's masks of one layer and direction: recurrent (G, B, H), input (G, B, I) or None.
+type PyGateMasks<'py> = (Bound<'py, PyAny>, Option<Bound<'py, PyAny>>);
 
 fn stats(s: BatchStats) -> Stats {
     (s.loss_sum, s.count, s.metrics, s.outputs)
@@ -350,6 +352,39 @@ impl ModelHandle {
     #[pyo3(signature = (layer=None))]
     fn reset_states(&self, py: Python<'_>, layer: Option<&str>) -> Result<()> {
         with_model!(self, s, T, { compute(py, || s.write_same(|m| m.reset_states(layer))) })
+    }
+
+    /// Test hook: fixed recurrent-dropout masks `[(recurrent (G, B, H), input (G, B, I) or None)]`, one per
+    /// layer and direction of the recurrent layer `layer`, gates in the weights' order; `None` draws again.
+    #[pyo3(signature = (layer, masks=None))]
+    fn _set_gate_masks(&self, py: Python<'_>, layer: &str, masks: Option<Vec<PyGateMasks<'_>>>) -> Result<()> {
+        with_model!(self, s, T, {
+            let masks = match masks {
+                None => None,
+                Some(list) => {
+                    let three = |what: String, value: &Bound<'_, PyAny>| -> Result<ndarray::Array3<T>> {
+                        let arr = value.cast::<PyArrayDyn<T>>().map_err(|_| {
+                            dtype_error(format!("{what}: expected a numpy.ndarray of {}, got {}", <T as Float>::NAME, describe(value)))
+                        })?;
+                        let arr = arr.readonly().as_array().to_owned();
+                        let ndim = arr.ndim();
+                        Ok(arr
+                            .into_dimensionality::<ndarray::Ix3>()
+                            .map_err(|_| RnnError::shape(format!("{what}: expected a 3-D array (gates, batch, features), got {ndim}-D")))?)
+                    };
+                    let mut v = Vec::with_capacity(list.len());
+                    for (i, (rec, inp)) in list.iter().enumerate() {
+                        let input = match inp.as_ref() {
+                            Some(a) => Some(three(format!("masks[{i}][1]"), a)?),
+                            None => None,
+                        };
+                        v.push(rustrnn_core::recurrent::GateMasks { recurrent: three(format!("masks[{i}][0]"), rec)?, input });
+                    }
+                    Some(v)
+                }
+            };
+            compute(py, || s.write_same(|m| m.set_gate_masks(layer, masks)))
+        })
     }
 
     /// The batch size of the model's stateful layers (from its declared input).

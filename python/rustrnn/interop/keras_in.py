@@ -16,9 +16,9 @@ an activation rustrnn lacks, ``go_backwards`` with
 ``return_sequences`` after a mask (Keras then moves the outputs of padded
 sequences; rustrnn keeps each sequence's steps in place) — raises
 :class:`rustrnn.UnsupportedError` naming the layer and the option. Options that
-act only in training and that rustrnn lacks (``recurrent_dropout``, regularizers,
-constraints) are left out with a warning that says so; a recurrent layer's
-``dropout`` (on its inputs), ``use_bias`` and ``stateful`` are carried.
+act only in training and that rustrnn lacks (regularizers, constraints) are left
+out with a warning that says so; a recurrent layer's ``dropout`` (on its inputs),
+``recurrent_dropout``, ``use_bias`` and ``stateful`` are carried.
 """
 
 from __future__ import annotations
@@ -128,6 +128,8 @@ class _Builder:
         kw: dict = {"use_bias": bool(c.get("use_bias", True)), "dropout": float(c.get("dropout") or 0.0)}
         if c.get("stateful"):
             kw["stateful"] = True
+        if c.get("recurrent_dropout"):
+            kw["recurrent_dropout"] = float(c["recurrent_dropout"])
         acts = {"activation": act}
         if cls != "SimpleRNN":
             acts["recurrent_activation"] = _activation(c.get("recurrent_activation", "sigmoid"))
@@ -140,8 +142,7 @@ class _Builder:
         if c.get("go_backwards") and c.get("return_sequences") and self.masked:
             raise self.unsupported(name, cls, "go_backwards with return_sequences on masked input (Keras moves padded "
                                               "sequences' outputs to other steps)")
-        dropped = [f"recurrent_dropout={c['recurrent_dropout']}"] if c.get("recurrent_dropout") else []
-        dropped += [k for k in _TRAINING_ONLY if c.get(k)]
+        dropped = [k for k in _TRAINING_ONLY if c.get(k)]
         if dropped:
             warnings.warn(f"from_keras: layer {name!r} ({cls}): {', '.join(dropped)} act only in training and are "
                           "not imported; predictions are unaffected", stacklevel=4)

@@ -11,7 +11,7 @@ biases summed into Keras' one (GRU ``reset_after=True`` keeps both, as Keras'
 (2, 3H) bias). A recurrent layer with ``num_layers=k`` becomes k Keras layers
 (named ``name``, ``name_l1``, ...; Bidirectional with concat between them, as
 rustrnn stacks them) with a Dropout between them when ``layer_dropout`` is set;
-Keras's ``dropout`` (on the inputs) goes to the first of them.
+Keras's ``dropout`` (on the inputs) goes to the first of them, ``recurrent_dropout`` to each.
 ``return_state`` in a Sequential, and ``go_backwards`` combined with a mask and a returned or
 stacked sequence (Keras moves padded sequences' outputs elsewhere), raise
 :class:`rustrnn.UnsupportedError`.
@@ -207,7 +207,7 @@ def keras_layout(model: Any, what: str = "export_keras") -> tuple:
                 seqs = layer.return_sequences or not last
                 inner = {"name": kname, "trainable": layer.trainable, "dtype": _dtype("float32"), **cell,
                          "return_sequences": seqs, "go_backwards": layer.go_backwards and k == 0,
-                         "dropout": layer.dropout if k == 0 else 0.0}
+                         "dropout": layer.dropout if k == 0 else 0.0, "recurrent_dropout": layer.recurrent_dropout}
                 if layer.return_state:
                     inner["return_state"] = True
                 fw = _recurrent_vars(cls, layer.units, w, f"_l{k}", reset_after)

@@ -9,6 +9,11 @@
 //! vocabulary). Index 0 is padding on both sides. A bidirectional encoder
 //! hands the decoder the concatenated states of its two directions, so the
 //! decoder has `2·units`.
+//!
+//! `dropout` (training only) drops a fraction of both embeddings' outputs,
+//! of the features the output layer reads, and, with `num_layers > 1`, of
+//! the values between stacked recurrent layers: with one layer the first two
+//! are what regularizes the model.
 
 use super::io::{Forward, Input, OutGrad};
 use crate::error::{Result, RnnError};
@@ -17,9 +22,10 @@ use crate::json::Obj;
 use crate::nn::activation::log_sum_exp;
 use crate::nn::attention::{AttentionConfig, AttentionKind};
 use crate::nn::dense::DenseConfig;
+use crate::nn::dropout::Dropout;
 use crate::nn::embedding::EmbeddingConfig;
 use crate::nn::{
-    Activation, Ctx, Flow, GradCtx, LayerConfig, LayerInput, Memory, MergeMode, Mode, NamedLayer, RecurrentConfig, States, Tensor,
+    Activation, Ctx, Flow, GradCtx, Layer, LayerConfig, LayerInput, Memory, MergeMode, Mode, NamedLayer, RecurrentConfig, States, Tensor,
 };
 use crate::recurrent::{CellActivations, CellKind};
 use crate::rng::SplitMix64;
@@ -98,6 +104,11 @@ const ATTENTION: usize = 4;
 pub struct Seq2Seq<F> {
     pub cfg: Seq2SeqConfig,
     pub layers: Vec<NamedLayer<F>>,
+    /// Without parameters, so outside `layers` (and saved files): on the
+    /// source embedding, the target embedding and the output layer's input.
+    drop_src: Dropout<F>,
+    drop_tgt: Dropout<F>,
+    drop_out: Dropout<F>,
     rng: SplitMix64,
 }
 
@@ -116,6 +127,7 @@ impl<F: Float> Seq2Seq<F> {
             return_state: !return_sequences,
             go_backwards: false,
             dropout: 0.0,
+            recurrent_dropout: 0.0,
             layer_dropout: cfg.dropout,
             stateful: false,
             activations: CellActivations::DEFAULT,
@@ -138,7 +150,9 @@ impl<F: Float> Seq2Seq<F> {
             layers.push(NamedLayer::new("attention", AttentionConfig { kind, trainable: true }.build(rows(hd), rng.next_u64())?));
         }
         layers.push(NamedLayer::new("output", output.build(rows(hd), rng.next_u64())?));
-        Ok(Seq2Seq { cfg, layers, rng: SplitMix64::new(rng.next_u64()) })
+        let drop = || Dropout::new(cfg.dropout);
+        let (drop_src, drop_tgt, drop_out) = (drop(), drop(), drop());
+        Ok(Seq2Seq { cfg, layers, drop_src, drop_tgt, drop_out, rng: SplitMix64::new(rng.next_u64()) })
     }
 
     pub fn set_seed(&mut self, seed: u64) {
@@ -178,6 +192,7 @@ impl<F: Float> Seq2Seq<F> {
         let mut rng = self.rng.clone();
         let mut ctx = Ctx::new(mode, &mut rng);
         let x = self.layers[SRC_EMB].layer.forward(LayerInput::Indices(src), &mut ctx)?;
+        let x = self.drop_src.forward(LayerInput::Rows(x), &mut ctx)?;
         let y = self.layers[ENCODER].layer.forward(LayerInput::Rows(x), &mut ctx)?;
         let st = ctx.states.take().expect("a recurrent layer reports its states");
         let memory = self.cfg.attention.map(|_| {
@@ -203,12 +218,14 @@ impl<F: Float> Seq2Seq<F> {
         let mut rng = self.rng.clone();
         let mut ctx = Ctx::new(mode, &mut rng);
         let x = self.layers[TGT_EMB].layer.forward(LayerInput::Indices(dec_in), &mut ctx)?;
+        let x = self.drop_tgt.forward(LayerInput::Rows(x), &mut ctx)?;
         ctx.init = Some(init);
         let mut y = self.layers[DECODER].layer.forward(LayerInput::Rows(x), &mut ctx)?;
         if memory.is_some() {
             ctx.memory = memory;
             y = self.layers[ATTENTION].layer.forward(LayerInput::Rows(y), &mut ctx)?;
         }
+        let y = self.drop_out.forward(LayerInput::Rows(y), &mut ctx)?;
         ctx.last = true;
         let out = self.output();
         let y = self.layers[out].layer.forward(LayerInput::Rows(y), &mut ctx)?;
@@ -223,17 +240,20 @@ impl<F: Float> Seq2Seq<F> {
         let mut g = GradCtx::new(is_logits);
         let out = self.output();
         let mut d = self.layers[out].layer.backward(d, &mut g)?.expect(rows);
+        d = self.drop_out.backward(d, &mut g)?.expect(rows);
         if self.cfg.attention.is_some() {
             d = self.layers[ATTENTION].layer.backward(d, &mut g)?.expect(rows);
         }
         let dx = self.layers[DECODER].layer.backward(d, &mut g)?.expect(rows);
         let dinit = g.dinit.take().expect("a recurrent layer reports its initial-state gradient");
+        let dx = self.drop_tgt.backward(dx, &mut g)?.expect(rows);
         self.layers[TGT_EMB].layer.backward(dx, &mut g)?;
         let batch = dinit.h.shape()[1];
         g.dstates = Some(States { h: self.unbridge(&dinit.h), c: dinit.c.as_ref().map(|c| self.unbridge(c)) });
         // Without attention the encoder's output is its final state only: its gradient comes through the states.
         let dy = g.dmemory.take().unwrap_or_else(|| Array2::zeros((batch, self.cfg.decoder_units())));
         let dx = self.layers[ENCODER].layer.backward(dy, &mut g)?.expect(rows);
+        let dx = self.drop_src.backward(dx, &mut g)?.expect(rows);
         self.layers[SRC_EMB].layer.backward(dx, &mut g)?;
         Ok(())
     }

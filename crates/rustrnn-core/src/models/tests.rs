@@ -203,6 +203,58 @@ fn seq2seq_with_attention_matches_finite_differences() {
 }
 
 #[test]
+fn seq2seq_dropout_is_on_in_training_only_and_matches_finite_differences() {
+    // One recurrent layer: the embeddings' and the output layer's dropout are all there is. The loss is a
+    // fixed weighting of the training output, its masks drawn again from the same seed at every evaluation.
+    let spec = |rate: f64| {
+        format!(
+            r#"{{"type": "seq2seq", "config": {{"src_vocab": 6, "tgt_vocab": 5, "embedding_dim": 3, "units": 3,
+               "cell": "lstm", "bidirectional_encoder": true, "attention": "luong", "dropout": {rate}}}}}"#
+        )
+    };
+    let src = indices(&[&[3, 4, 5, 0], &[0, 0, 5, 3], &[1, 2, 3, 4]]);
+    let dec = indices(&[&[1, 3, 4, 3], &[1, 4, 0, 0], &[1, 2, 2, 2]]);
+    let input = || Input::Pair(src.view(), dec.view());
+    let mut t = trainer(&spec(0.5), "sparse_categorical_crossentropy");
+    let mut plain = trainer(&spec(0.0), "sparse_categorical_crossentropy");
+    let out = |t: &mut Trainer<f64>, mode, seed| {
+        t.net.set_seed(seed);
+        t.net.forward(input(), mode).unwrap().y.data
+    };
+    let reference = out(&mut plain, crate::nn::Mode::Train, 5);
+    assert_eq!(out(&mut t, crate::nn::Mode::Grad, 5), reference, "dropout outside training");
+    let y = out(&mut t, crate::nn::Mode::Train, 5);
+    assert_ne!(y, reference, "no dropout in training");
+    assert_ne!(out(&mut t, crate::nn::Mode::Train, 6), y, "the masks do not follow the seed");
+    let mut rng = SplitMix64::new(4);
+    let w = Array2::from_shape_simple_fn(y.raw_dim(), || rng.uniform(-1.0, 1.0));
+    t.net.zero_grad();
+    out(&mut t, crate::nn::Mode::Train, 5);
+    t.net.backward(super::io::OutGrad::Output(w.clone())).unwrap();
+    let eps = 1e-6;
+    for l in 0..t.net.layers().len() {
+        for p in 0..t.net.layers()[l].param_names().len() {
+            let base = t.net.layers()[l].param(p).to_owned();
+            let grad = t.net.layers()[l].grad(p).to_owned();
+            let stride = (base.len() / 20).max(1);
+            for k in (0..base.len()).step_by(stride) {
+                let mut loss_at = |d: f64| {
+                    let mut v = base.clone();
+                    v.as_slice_mut().unwrap()[k] += d;
+                    t.net.layers_mut()[l].set_param(p, v.view()).unwrap();
+                    (out(&mut t, crate::nn::Mode::Train, 5) * &w).sum()
+                };
+                let num = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
+                let got = grad.as_slice().unwrap()[k];
+                let name = &t.net.layers()[l].name;
+                assert!((num - got).abs() < 1e-7 * (1.0 + num.abs()), "{name} param {p}[{k}]: analytic {got}, numeric {num}");
+            }
+            t.net.layers_mut()[l].set_param(p, base.view()).unwrap();
+        }
+    }
+}
+
+#[test]
 fn seq2seq_with_attention_decodes_what_its_forward_pass_scores() {
     // Greedy decoding step by step must pick the argmax of the teacher-forced
     // forward pass fed its own previous picks.

@@ -9,6 +9,7 @@ use super::activation::Activation;
 use super::tensor::{Mask, Memory, Tensor};
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
+use crate::recurrent::GateMasks;
 use crate::rng::SplitMix64;
 use ndarray::{Array2, Array3, ArrayView2, ArrayViewD, ArrayViewMutD};
 use serde_json::Value;
@@ -219,6 +220,13 @@ pub trait Layer<F: Float>: Debug + Send + Sync {
     /// `bias_hh`, folded into its one bias): `Some(i)`.
     fn folded_into(&self, _param: &str) -> Option<usize> {
         None
+    }
+
+    /// Test hook: recurrent-dropout masks (one per layer and direction) that
+    /// a recurrent layer uses in training instead of drawing them; `None`
+    /// draws again. An error for any other layer.
+    fn set_gate_masks(&mut self, _masks: Option<Vec<GateMasks<F>>>) -> Result<()> {
+        Err(RnnError::value(format!("{}: has no recurrent dropout masks (not a recurrent layer)", self.class())))
     }
 }
 

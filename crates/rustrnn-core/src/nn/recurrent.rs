@@ -1,7 +1,10 @@
 //! `SimpleRNN`, `LSTM`, `GRU` as Keras layers over the exact recurrent stack:
 //! masks as spans, `return_sequences`, `return_state`, bidirectional
 //! `merge_mode`, `go_backwards`, Keras's `dropout` (on the inputs, one mask
-//! per sequence reused at every step), `layer_dropout` between stacked layers
+//! per sequence reused at every step) and `recurrent_dropout` (on the state
+//! entering each step: with it, Keras's `implementation=1`, one mask per gate
+//! on the state and on the inputs, per layer and direction; the stack's
+//! `forward_masked`), `layer_dropout` between stacked layers
 //! (PyTorch's `dropout`), `use_bias`, and Keras's initializers.
 //!
 //! With `layer_dropout == 0` (or one layer) the layer is one [`Recurrent`] of
@@ -23,7 +26,7 @@ use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::json::Obj;
 use crate::names::Names;
-use crate::recurrent::{CellActivations, CellKind, GateFn, Nonlinearity, ParamKind, Recurrent, RnnConfig};
+use crate::recurrent::{CellActivations, CellKind, GateFn, GateMasks, Nonlinearity, ParamKind, Recurrent, RnnConfig};
 use crate::rng::SplitMix64;
 use ndarray::{s, Array2, Array3, ArrayView3, ArrayViewD, Axis};
 use serde_json::{json, Value};
@@ -60,6 +63,9 @@ pub struct RecurrentConfig {
     pub go_backwards: bool,
     /// Keras's `dropout`: rate on the inputs, one mask per sequence (training only).
     pub dropout: f64,
+    /// Keras's `recurrent_dropout`: rate on the state entering each step, one
+    /// mask per gate and sequence (training only).
+    pub recurrent_dropout: f64,
     /// Dropout rate between stacked layers (PyTorch's `dropout`).
     pub layer_dropout: f64,
     pub use_bias: bool,
@@ -131,6 +137,7 @@ impl LayerConfig for RecurrentConfig {
             return_state: c.bool("return_state", false)?,
             go_backwards: c.bool("go_backwards", false)?,
             dropout: c.f64("dropout", Some(0.0))?,
+            recurrent_dropout: c.f64("recurrent_dropout", Some(0.0))?,
             layer_dropout: c.f64("layer_dropout", Some(0.0))?,
             use_bias: c.bool("use_bias", true)?,
             stateful: c.bool("stateful", false)?,
@@ -145,7 +152,7 @@ impl LayerConfig for RecurrentConfig {
             bias: parse_init(c, "bias_initializer", d.bias)?,
             unit_forget_bias: c.bool("unit_forget_bias", true)?,
         };
-        for (key, rate) in [("dropout", cfg.dropout), ("layer_dropout", cfg.layer_dropout)] {
+        for (key, rate) in [("dropout", cfg.dropout), ("recurrent_dropout", cfg.recurrent_dropout), ("layer_dropout", cfg.layer_dropout)] {
             if !(0.0..1.0).contains(&rate) {
                 return Err(RnnError::value(format!("{}.{key}: expected a rate in [0, 1), got {rate}", c.what())));
             }
@@ -223,6 +230,9 @@ impl LayerConfig for RecurrentConfig {
         if self.stateful {
             v["stateful"] = true.into(); // written only when set, as Python's get_config does
         }
+        if self.recurrent_dropout > 0.0 {
+            v["recurrent_dropout"] = self.recurrent_dropout.into(); // likewise
+        }
         if !self.activations.is_default() {
             v["activation"] = self.activations.activation.name().into();
             if !matches!(self.cell, CellKind::Rnn(_)) {
@@ -284,7 +294,8 @@ struct Cache<F> {
     empty: Vec<bool>,
     perm: Option<Vec<usize>>,
     dropout_masks: Vec<Array2<F>>,
-    /// Keras's input dropout, one row per sequence (B, I).
+    /// Keras's input dropout, one row per sequence (B, I) (without recurrent
+    /// dropout; with it the stacks keep their per-gate masks).
     input_mask: Option<Array2<F>>,
     /// Forward and reverse halves before a `mul` merge, `(rows, H)` each.
     halves: Option<(Array2<F>, Array2<F>)>,
@@ -301,11 +312,14 @@ pub struct RecurrentLayer<F> {
     carried: Option<States<F>>,
     /// `stateful`: the batch size fixed by the first batch (Keras fixes it when built).
     stateful_batch: Option<usize>,
+    /// Test hook ([`Layer::set_gate_masks`]): recurrent-dropout masks used
+    /// instead of drawn ones, per layer and direction.
+    fixed_masks: Option<Vec<GateMasks<F>>>,
 }
 
 impl<F: Float> RecurrentLayer<F> {
     pub fn new(cfg: RecurrentConfig, seed: u64) -> Result<Self> {
-        for (key, rate) in [("dropout", cfg.dropout), ("layer_dropout", cfg.layer_dropout)] {
+        for (key, rate) in [("dropout", cfg.dropout), ("recurrent_dropout", cfg.recurrent_dropout), ("layer_dropout", cfg.layer_dropout)] {
             if !(0.0..1.0).contains(&rate) {
                 return Err(RnnError::value(format!("{key}: expected a rate in [0, 1), got {rate}")));
             }
@@ -345,7 +359,7 @@ impl<F: Float> RecurrentLayer<F> {
             }
             stacks.push(stack);
         }
-        Ok(RecurrentLayer { cfg, stacks, names, cache: None, carried: None, stateful_batch: None })
+        Ok(RecurrentLayer { cfg, stacks, names, cache: None, carried: None, stateful_batch: None, fixed_masks: None })
     }
 
     pub fn stacks(&self) -> &[Recurrent<F>] {
@@ -375,6 +389,39 @@ impl<F: Float> RecurrentLayer<F> {
     /// Layers of each stack.
     fn layers_per_stack(&self) -> usize {
         self.stacks[0].config().num_layers
+    }
+
+    /// Keras's recurrent-dropout masks of one call, per stack: per layer and
+    /// direction, one per gate on the state entering each step and, on the
+    /// layer's input with `dropout` (the first layer's only, as the input
+    /// mask without recurrent dropout), one per gate on the input. Every
+    /// direction has its own (Keras's `Bidirectional` copies the layer).
+    fn gate_masks(&self, batch: usize, rng: &mut SplitMix64) -> Vec<Vec<GateMasks<F>>> {
+        let cfg = self.cfg;
+        let (d, per) = (cfg.directions(), self.layers_per_stack());
+        let mut all = match &self.fixed_masks {
+            Some(fixed) => fixed.clone(),
+            None => {
+                let g = cfg.cell.gates();
+                let draw = |cols: usize, rate: f64, rng: &mut SplitMix64| {
+                    draw_mask::<F>(g * batch, cols, rate, rng).into_shape_with_order((g, batch, cols)).expect("g·batch rows")
+                };
+                let mut v = Vec::with_capacity(cfg.num_layers * d);
+                for layer in 0..cfg.num_layers {
+                    for _ in 0..d {
+                        let input = (layer == 0 && cfg.dropout > 0.0).then(|| draw(cfg.input_size, cfg.dropout, rng));
+                        v.push(GateMasks { recurrent: draw(cfg.units, cfg.recurrent_dropout, rng), input });
+                    }
+                }
+                v
+            }
+        };
+        let mut per_stack = Vec::with_capacity(self.stacks.len());
+        for _ in 0..self.stacks.len() {
+            let rest = all.split_off((per * d).min(all.len()));
+            per_stack.push(std::mem::replace(&mut all, rest));
+        }
+        per_stack
     }
 
     /// Runs the layer on `x` (B·T, I). `init` is the initial state of every
@@ -412,7 +459,8 @@ impl<F: Float> RecurrentLayer<F> {
             None => x.data,
         };
         let keep = mode != Mode::Infer;
-        let input_mask = (mode == Mode::Train && cfg.dropout > 0.0).then(|| {
+        let mut gate_masks = (mode == Mode::Train && cfg.recurrent_dropout > 0.0).then(|| self.gate_masks(batch, rng).into_iter());
+        let input_mask = (mode == Mode::Train && cfg.dropout > 0.0 && gate_masks.is_none()).then(|| {
             let m = draw_mask::<F>(batch, cfg.input_size, cfg.dropout, rng);
             scale_per_sequence(&mut inp, &m, steps);
             m
@@ -430,7 +478,10 @@ impl<F: Float> RecurrentLayer<F> {
             let c0 = init.as_ref().and_then(|(_, c0)| c0.as_ref().map(|c| c.slice(s![rows.clone(), .., ..])));
             let features = inp.ncols();
             let x3 = inp.view().into_shape_with_order((batch, steps, features)).expect("batch-major rows");
-            let out = stack.forward_spans(x3, h0, c0, spans.clone())?;
+            let out = match gate_masks.as_mut() {
+                Some(m) => stack.forward_masked(x3, h0, c0, spans.clone(), m.next().expect("one per stack"))?,
+                None => stack.forward_spans(x3, h0, c0, spans.clone())?,
+            };
             h_n.slice_mut(s![rows.clone(), .., ..]).assign(&out.h_n);
             if let (Some(cn), Some(c)) = (c_n.as_mut(), out.c_n.as_ref()) {
                 cn.slice_mut(s![rows, .., ..]).assign(c);
@@ -681,6 +732,15 @@ impl<F: Float> Layer<F> for RecurrentLayer<F> {
     fn state_layout(&self) -> Option<(usize, bool)> {
         (self.cfg.num_layers == 1).then(|| (self.cfg.directions(), self.cfg.cell == CellKind::Lstm))
     }
+
+    fn set_gate_masks(&mut self, masks: Option<Vec<GateMasks<F>>>) -> Result<()> {
+        let want = self.cfg.num_layers * self.cfg.directions();
+        if let Some(m) = masks.as_ref().filter(|m| m.len() != want) {
+            return Err(RnnError::shape(format!("masks: expected {want} (one per layer and direction), got {}", m.len())));
+        }
+        self.fixed_masks = masks;
+        Ok(())
+    }
 }
 
 /// The top layer's `[h, c]` per direction, (B, H) each (`return_state`).
@@ -835,6 +895,152 @@ mod tests {
             let mut plain = layer(class, json!({"units": 3, "return_sequences": true, "go_backwards": go_backwards}), features);
             assert_eq!(run(&mut l, &x, steps, Mode::Infer), run(&mut plain, &x, steps, Mode::Infer));
         }
+    }
+
+    /// Random masks, 0 or 1/(1-rate), for every layer and direction of `l`.
+    fn random_masks(l: &RecurrentLayer<f64>, batch: usize, rng: &mut SplitMix64) -> Vec<GateMasks<f64>> {
+        let cfg = l.cfg;
+        let g = cfg.cell.gates();
+        let mut draw = |cols: usize| Array3::from_shape_simple_fn((g, batch, cols), || if rng.next_f64() < 0.3 { 0.0 } else { 1.0 / 0.7 });
+        let mut v = Vec::new();
+        for layer in 0..cfg.num_layers {
+            for _ in 0..cfg.directions() {
+                let width = if layer == 0 { cfg.input_size } else { cfg.directions() * cfg.units };
+                let input = (layer == 0 && cfg.dropout > 0.0).then(|| draw(width));
+                v.push(GateMasks { recurrent: draw(cfg.units), input });
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn recurrent_dropout_with_fixed_masks_matches_finite_differences() {
+        let (batch, steps, features) = (3, 4, 3);
+        let mut rng = SplitMix64::new(7);
+        let x = Array2::from_shape_simple_fn((batch * steps, features), || rng.uniform(-1.0, 1.0));
+        // Sequence 1 is right-padded (2 valid steps), sequence 2 left-padded (3).
+        let mask = Mask { spans: vec![(0, steps), (0, 2), (1, steps)], steps };
+        let cases = [
+            ("LSTM", json!({"units": 3, "return_sequences": true, "dropout": 0.3, "recurrent_dropout": 0.4})),
+            ("LSTM", json!({"units": 2, "bidirectional": true, "recurrent_dropout": 0.4, "activation": "relu"})),
+            ("GRU", json!({"units": 3, "return_sequences": true, "dropout": 0.3, "recurrent_dropout": 0.4})),
+            ("GRU", json!({"units": 2, "reset_after": false, "dropout": 0.3, "recurrent_dropout": 0.4, "go_backwards": true})),
+            ("GRU", json!({"units": 2, "num_layers": 2, "bidirectional": true, "dropout": 0.3, "recurrent_dropout": 0.4})),
+            ("GRU", json!({"units": 2, "num_layers": 2, "layer_dropout": 0.2, "recurrent_dropout": 0.4, "return_sequences": true})),
+            ("SimpleRNN", json!({"units": 3, "return_sequences": true, "dropout": 0.3, "recurrent_dropout": 0.4})),
+        ];
+        for (class, config) in cases {
+            let mut l = layer(class, config.clone(), features);
+            let masks = random_masks(&l, batch, &mut rng);
+            l.set_gate_masks(Some(masks)).unwrap();
+            let n_states = l.cfg.num_layers * l.cfg.directions();
+            let h0 = Array3::from_shape_simple_fn((n_states, batch, l.cfg.units), || rng.uniform(-0.5, 0.5));
+            let c0 = (class == "LSTM").then(|| Array3::from_shape_simple_fn(h0.raw_dim(), || rng.uniform(-0.5, 0.5)));
+            let forward = |l: &mut RecurrentLayer<f64>, x: &Array2<f64>, h0: &Array3<f64>| {
+                let init = Some((h0.view(), c0.as_ref().map(|c| c.view())));
+                let mut r = SplitMix64::new(9); // the same layer_dropout masks every call
+                l.run(Tensor::new(x.clone(), Some(steps)), Some(&mask), init, Mode::Train, &mut r).unwrap()
+            };
+            let out = forward(&mut l, &x, &h0);
+            let w = Array2::from_shape_simple_fn(out.y.data.raw_dim(), || rng.uniform(-1.0, 1.0));
+            let wh = Array3::from_shape_simple_fn(out.h_n.raw_dim(), || rng.uniform(-1.0, 1.0));
+            let loss = |l: &mut RecurrentLayer<f64>, x: &Array2<f64>, h0: &Array3<f64>| {
+                let o = forward(l, x, h0);
+                (o.y.data * &w).sum() + (o.h_n * &wh).sum()
+            };
+            l.zero_grad();
+            forward(&mut l, &x, &h0);
+            let (dx, dh0, _) = l.run_backward(Some(w.clone()), Some((wh.clone(), None))).unwrap();
+            let eps = 1e-6;
+            let check = |what: String, got: f64, plus: f64, minus: f64| {
+                let num = (plus - minus) / (2.0 * eps);
+                assert!((num - got).abs() < 1e-6 * (1.0 + num.abs()), "{class} {config}: {what}: analytic {got}, numeric {num}");
+            };
+            for k in 0..x.len() {
+                let mut xp = x.clone();
+                xp.as_slice_mut().unwrap()[k] += eps;
+                let mut xm = x.clone();
+                xm.as_slice_mut().unwrap()[k] -= eps;
+                check(format!("dx[{k}]"), dx.as_slice().unwrap()[k], loss(&mut l, &xp, &h0), loss(&mut l, &xm, &h0));
+            }
+            for k in 0..h0.len() {
+                let mut hp = h0.clone();
+                hp.as_slice_mut().unwrap()[k] += eps;
+                let mut hm = h0.clone();
+                hm.as_slice_mut().unwrap()[k] -= eps;
+                check(format!("dh0[{k}]"), dh0.as_slice().unwrap()[k], loss(&mut l, &x, &hp), loss(&mut l, &x, &hm));
+            }
+            for i in 0..l.param_names().len() {
+                let grad = l.grad(i).to_owned();
+                let base = l.param(i).to_owned();
+                for k in 0..base.len() {
+                    let mut at = |d: f64| {
+                        let mut p = base.clone();
+                        p.as_slice_mut().unwrap()[k] += d;
+                        l.assign_param(i, p.view()).unwrap();
+                        loss(&mut l, &x, &h0)
+                    };
+                    let (plus, minus) = (at(eps), at(-eps));
+                    check(format!("{}[{k}]", l.param_names()[i]), grad.as_slice().unwrap()[k], plus, minus);
+                }
+                l.assign_param(i, base.view()).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn recurrent_dropout_masks_of_ones_are_the_plain_layer() {
+        // Masks of ones: the per-gate loop computes what the fused loop does.
+        let (batch, steps, features) = (2, 5, 3);
+        let mut rng = SplitMix64::new(3);
+        let x = Array2::from_shape_simple_fn((batch * steps, features), || rng.uniform(-1.0, 1.0));
+        for (class, extra) in [("LSTM", json!({})), ("GRU", json!({})), ("GRU", json!({"reset_after": false})), ("SimpleRNN", json!({}))] {
+            let mut config = json!({"units": 4, "return_sequences": true, "bidirectional": true});
+            config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let mut plain = layer(class, config.clone(), features);
+            config["recurrent_dropout"] = 0.5.into();
+            let mut masked = layer(class, config, features);
+            let ones = GateMasks { recurrent: Array3::ones((masked.cfg.cell.gates(), batch, 4)), input: None };
+            masked.set_gate_masks(Some(vec![ones.clone(), ones])).unwrap();
+            let (a, b) = (run(&mut plain, &x, steps, Mode::Train), run(&mut masked, &x, steps, Mode::Train));
+            assert!((&a - &b).iter().all(|d| d.abs() < 1e-12), "{class}");
+            let dy = Array2::from_shape_simple_fn(a.raw_dim(), || rng.uniform(-1.0, 1.0));
+            let (da, _, _) = plain.run_backward(Some(dy.clone()), None).unwrap();
+            let (db, _, _) = masked.run_backward(Some(dy), None).unwrap();
+            assert!((&da - &db).iter().all(|d| d.abs() < 1e-12), "{class} dx");
+            for i in 0..plain.param_names().len() {
+                assert!((&plain.grad(i) - &masked.grad(i)).iter().all(|d| d.abs() < 1e-12), "{class} {}", plain.param_names()[i]);
+            }
+            // Inference ignores the masks.
+            assert_eq!(run(&mut plain, &x, steps, Mode::Infer), run(&mut masked, &x, steps, Mode::Infer));
+        }
+    }
+
+    #[test]
+    fn recurrent_dropout_draws_one_mask_per_gate_and_sequence() {
+        let (batch, steps, features) = (64, 3, 5);
+        let mut rng = SplitMix64::new(4);
+        let x = Array2::from_shape_simple_fn((batch * steps, features), || rng.uniform(-1.0, 1.0));
+        let mut l = layer("GRU", json!({"units": 16, "bidirectional": true, "recurrent_dropout": 0.25, "dropout": 0.5}), features);
+        let per_stack = l.gate_masks(batch, &mut SplitMix64::new(1));
+        assert_eq!(per_stack.len(), 1);
+        let masks = &per_stack[0];
+        assert_eq!(masks.len(), 2);
+        for m in masks {
+            assert_eq!(m.recurrent.shape(), [3, batch, 16]);
+            let dropped = m.recurrent.iter().filter(|v| **v == 0.0).count() as f64 / m.recurrent.len() as f64;
+            assert!((dropped - 0.25).abs() < 0.04, "{dropped}");
+            assert!(m.recurrent.iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.75).abs() < 1e-15));
+            let input = m.input.as_ref().expect("dropout > 0");
+            assert_eq!(input.shape(), [3, batch, features]);
+            assert!(input.iter().all(|v| *v == 0.0 || *v == 2.0));
+        }
+        // Each gate and each direction its own mask.
+        assert_ne!(masks[0].recurrent.index_axis(Axis(0), 0), masks[0].recurrent.index_axis(Axis(0), 1));
+        assert_ne!(masks[0].recurrent, masks[1].recurrent);
+        // The layer runs with them, and differently from without.
+        let a = run(&mut l, &x, steps, Mode::Train);
+        assert_ne!(a, run(&mut l, &x, steps, Mode::Infer));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod direction;
 pub mod gru_reset_before;
+pub mod masked;
 pub mod packed;
 pub mod params;
 pub mod projected;
@@ -12,6 +13,7 @@ pub mod sequence;
 pub mod stack;
 
 pub use config::{CellActivations, CellKind, GateFn, Nonlinearity, RnnConfig};
+pub use masked::GateMasks;
 pub use params::{param_name, param_slots, CellParams, ParamKind, ParamSlot, RnnParams};
 pub use stack::{ForwardCache, Recurrent, RnnInputGrads, RnnOutput};
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::config::{CellKind, RnnConfig};
 use super::direction::{self, DirectionCache, DirectionSpec};
 use super::gru_reset_before;
+use super::masked::{self, GateMasks};
 use super::packed::ForwardPack;
 use super::params::{param_slots, ParamSlot, RnnParams};
 use super::projected::{self, ProjectedCache};
@@ -49,6 +50,8 @@ pub struct ForwardCache<F> {
     layers: LayerCaches<F>,
     /// Per layer but the last: the dropout mask (0 or 1/(1-p)) applied to its output.
     masks: Vec<Option<Array2<F>>>,
+    /// Keras's recurrent dropout, per layer and direction (see [`Recurrent::forward_masked`]).
+    gate_masks: Option<Vec<GateMasks<F>>>,
 }
 
 /// A recurrent stack with its parameters, accumulated gradients and the cache
@@ -267,6 +270,70 @@ impl<F: Float> Recurrent<F> {
         c0: Option<ArrayView3<F>>,
         spans: Option<Vec<(usize, usize)>>,
     ) -> Result<RnnOutput<F>> {
+        self.forward_with(x, h0, c0, spans, None)
+    }
+
+    /// Like [`forward_spans`](Self::forward_spans) in training mode, with
+    /// Keras's recurrent dropout: `masks[layer·D + direction]` holds one mask
+    /// per gate on the state entering every step, (G, B, H), and optionally
+    /// one per gate on that layer's input, (G, B, I_layer) (Keras's
+    /// `implementation=1`). Gates in the weights' order. Each step then runs
+    /// one product per gate (`recurrent::masked`), not the fused loop.
+    pub fn forward_masked(
+        &mut self,
+        x: ArrayView3<F>,
+        h0: Option<ArrayView3<F>>,
+        c0: Option<ArrayView3<F>>,
+        spans: Option<Vec<(usize, usize)>>,
+        masks: Vec<GateMasks<F>>,
+    ) -> Result<RnnOutput<F>> {
+        let cfg = self.config;
+        if !self.training {
+            return Err(RnnError::state("recurrent dropout: masks apply in training mode only"));
+        }
+        if cfg.proj_size > 0 {
+            return Err(RnnError::value("recurrent dropout: not implemented for an LSTM with proj_size"));
+        }
+        if masks.len() != cfg.num_states() {
+            return Err(RnnError::shape(format!(
+                "masks: expected {} (one per layer and direction), got {}",
+                cfg.num_states(),
+                masks.len()
+            )));
+        }
+        let batch = if cfg.batch_first { x.dim().0 } else { x.dim().1 };
+        let g = cfg.cell.gates();
+        for (i, m) in masks.iter().enumerate() {
+            let want = [g, batch, cfg.hidden_size];
+            if m.recurrent.shape() != want {
+                return Err(RnnError::shape(format!(
+                    "masks[{i}].recurrent: expected shape {} (gates, batch, hidden_size), got {}",
+                    fmt_shape(&want),
+                    fmt_shape(m.recurrent.shape())
+                )));
+            }
+            if let Some(inp) = m.input.as_ref() {
+                let want = [g, batch, cfg.layer_input_size(i / cfg.num_directions())];
+                if inp.shape() != want {
+                    return Err(RnnError::shape(format!(
+                        "masks[{i}].input: expected shape {} (gates, batch, the layer's input size), got {}",
+                        fmt_shape(&want),
+                        fmt_shape(inp.shape())
+                    )));
+                }
+            }
+        }
+        self.forward_with(x, h0, c0, spans, Some(masks))
+    }
+
+    fn forward_with(
+        &mut self,
+        x: ArrayView3<F>,
+        h0: Option<ArrayView3<F>>,
+        c0: Option<ArrayView3<F>>,
+        spans: Option<Vec<(usize, usize)>>,
+        gate_masks: Option<Vec<GateMasks<F>>>,
+    ) -> Result<RnnOutput<F>> {
         let cfg = self.config;
         let (d0, d1, features) = x.dim();
         let (seq_len, batch) = if cfg.batch_first { (d1, d0) } else { (d0, d1) };
@@ -304,10 +371,11 @@ impl<F: Float> Recurrent<F> {
             Some(self.packed.get_or_insert_with(|| params.cells.iter().map(|c| ForwardPack::new(cfg.cell, c)).collect()).as_slice())
         };
         let dropout = (keep && self.dropout > 0.0 && cfg.num_layers > 1).then(|| (self.dropout, crate::rng::next_seed()));
-        let (output, h_n, c_n, layers, masks) =
-            threads::install(|| run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep, dropout));
+        let (output, h_n, c_n, layers, masks) = threads::install(|| {
+            run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep, dropout, gate_masks.as_deref())
+        });
         if keep {
-            self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers, masks });
+            self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers, masks, gate_masks });
         }
         let (a, b) = (x.dim().0, x.dim().1);
         let output = output.into_shape_with_order((a, b, cfg.output_size())).expect("row order kept");
@@ -380,6 +448,7 @@ fn run_forward<F: Float>(
     c0: Option<ArrayView3<F>>,
     keep: bool,
     dropout: Option<(f64, u64)>,
+    gate_masks: Option<&[GateMasks<F>]>,
 ) -> (Array2<F>, Array3<F>, Option<Array3<F>>, LayerCaches<F>, Vec<Option<Array2<F>>>) {
     let (hs, nd) = (cfg.state_size(), cfg.num_directions());
     let is_lstm = cfg.cell == CellKind::Lstm;
@@ -413,7 +482,10 @@ fn run_forward<F: Float>(
                     (None, None) => unreachable!("zeros exist when h0 is absent"),
                 };
                 let c0d = c0.map(|c| c.index_axis_move(Axis(0), idx));
-                if cfg.cell == CellKind::GruResetBefore {
+                if let Some(m) = gate_masks {
+                    let (state, cache) = masked::forward(spec, &params.cells[idx], &m[idx], inp, h0d, c0d, block);
+                    (state, keep.then_some(StepCache::Plain(cache)))
+                } else if cfg.cell == CellKind::GruResetBefore {
                     // W_hn reads r*h of every unit: its own loop (gru_reset_before.rs).
                     let (state, cache) =
                         gru_reset_before::forward(spec, &params.cells[idx], packed.map(|p| &p[idx]), inp, h0d, block, keep);
@@ -500,7 +572,7 @@ fn run_backward<F: Float>(
     dcn: Option<ArrayView3<F>>,
 ) -> (Array2<F>, Array3<F>, Option<Array3<F>>) {
     let (hs, nd) = (cfg.state_size(), cfg.num_directions());
-    let ForwardCache { layout, spans, layers, masks, .. } = cache;
+    let ForwardCache { layout, spans, layers, masks, gate_masks, .. } = cache;
     let valid = Validity::new(spans.as_deref());
     let is_lstm = cfg.cell == CellKind::Lstm;
     let mut dh0 = Array3::zeros((cfg.num_states(), layout.batch, hs));
@@ -526,6 +598,10 @@ fn run_backward<F: Float>(
             let d_out = d_out_view.map(|d| d.slice_move(s![.., cols]));
             let (dh, dc) = (dhn.map(|d| d.index_axis_move(Axis(0), idx)), dcn.map(|d| d.index_axis_move(Axis(0), idx)));
             match cache {
+                StepCache::Plain(c) if gate_masks.is_some() => {
+                    let m = &gate_masks.as_ref().expect("checked")[idx];
+                    masked::backward(spec, &params.cells[idx], g, m, input.view(), c, d_out, dh, dc)
+                }
                 StepCache::Plain(c) if cfg.cell == CellKind::GruResetBefore => {
                     gru_reset_before::backward(spec, &params.cells[idx], g, input.view(), c, d_out, dh)
                 }
@@ -546,7 +622,10 @@ fn run_backward<F: Float>(
         let mut d_input = recycle::zeros::<F>(input.nrows(), input.ncols());
         for (dir, r) in results.iter().enumerate() {
             let idx = layer * nd + dir;
-            gemm(r.d_gates.view(), params.cells[idx].weight_ih.view(), dir > 0, d_input.view_mut());
+            match gate_masks.as_ref().and_then(|m| m[idx].input.as_ref()) {
+                Some(m) => masked::add_input_grad(r.d_gates.view(), params.cells[idx].weight_ih.view(), m, layout, &mut d_input),
+                None => gemm(r.d_gates.view(), params.cells[idx].weight_ih.view(), dir > 0, d_input.view_mut()),
+            }
             dh0.index_axis_mut(Axis(0), idx).assign(&r.dh0);
             if let (Some(d), Some(r)) = (dc0.as_mut(), r.dc0.as_ref()) {
                 d.index_axis_mut(Axis(0), idx).assign(r);

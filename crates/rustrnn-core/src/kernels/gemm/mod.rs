@@ -135,13 +135,14 @@ unsafe fn drive<F: Float>(
     let in_place = panels.len() <= IN_PLACE_A_MAX_PANELS && a.strides()[1] == 1 && a.strides()[0] >= 0;
     let (rs, base) = (a.strides()[0].max(0) as usize, a.as_ptr());
     let mut abuf = Vec::new();
+    let mut a0 = 0;
     for kb in (0..k).step_by(F::KC) {
         let kc = F::KC.min(k - kb);
         let acc = accumulate || kb > 0;
         for mb in (0..m).step_by(F::MC) {
             let mc = F::MC.min(m - mb);
             if !in_place {
-                pack::pack_a(a.slice(s![mb..mb + mc, kb..kb + kc]), &mut abuf);
+                a0 = pack::pack_a(a.slice(s![mb..mb + mc, kb..kb + kc]), &mut abuf);
             }
             for p in panels.clone() {
                 let (col0, n_valid) = place(p);
@@ -154,7 +155,7 @@ unsafe fn drive<F: Float>(
                     let tile = if in_place {
                         ATile { ptr: base.add((mb + ib) * rs + kb), rs, cs: 1 }
                     } else {
-                        ATile { ptr: abuf.as_ptr().add(ib * kc), rs: 1, cs: mr }
+                        ATile { ptr: abuf.as_ptr().add(a0 + ib * kc), rs: 1, cs: mr }
                     };
                     F::kernel_on(b.isa(), mr, n_valid, kc, tile, bptr, c.add((mb + ib) * ldc + col0), ldc, acc);
                 }

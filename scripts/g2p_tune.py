@@ -1,0 +1,99 @@
+"""Chooses the g2p demo's recipe on a validation split carved from its TRAINING words (never the 5,000 test words).
+
+The demo's split (rustrnn.demos.g2p) with the first --val training words held out for validation; the model is
+trained on the rest. After each epoch: the greedy PER/WER on the first 1,000 validation words and the CPU time.
+At the end, beam --beam on all validation words for the last epoch's weights and for the average of the last
+k epochs' weights (checkpoint averaging), k in --average. Run it under nice, one at a time:
+    nice -n 10 python scripts/g2p_tune.py --epochs 10 --dropout 0.2 --tag d2
+"""
+import argparse
+import re
+import resource
+import time
+
+import numpy as np
+import rustrnn
+from rustrnn.demos import g2p
+
+p = argparse.ArgumentParser()
+p.add_argument("--tag", required=True)
+p.add_argument("--epochs", type=int, default=10)
+p.add_argument("--dropout", type=float, default=0.0)
+p.add_argument("--units", type=int, default=256, help="the decoder's units (the encoder has units/2 per direction)")
+p.add_argument("--emb", type=int, default=64)
+p.add_argument("--lr", type=float, default=5e-3)
+p.add_argument("--alpha", type=float, default=0.05)
+p.add_argument("--batch", type=int, default=128)
+p.add_argument("--attention", default="luong")
+p.add_argument("--val", type=int, default=3000)
+p.add_argument("--subset", type=int, default=0, help="train on this many words only (a faster proxy)")
+p.add_argument("--beam", type=int, default=4)
+p.add_argument("--average", default="1,2,3,4")
+p.add_argument("--length-penalty", default="0")
+p.add_argument("--seed", type=int, default=0)
+p.add_argument("--threads", type=int, default=2)
+a = p.parse_args()
+
+rustrnn.set_num_threads(a.threads)
+rustrnn.manual_seed(a.seed)
+pron = rustrnn.datasets.cmudict(stress=False)
+words = sorted(w for w in pron if re.fullmatch(r"[a-z]{3,10}", w))
+phonemes = sorted({q for w in words for pr in pron[w] for q in pr})
+bos, eos = 1, 2
+ph_id = {q: i + 3 for i, q in enumerate(phonemes)}
+order = np.random.default_rng(0).permutation(len(words))
+train = [words[i] for i in order[g2p.TEST_WORDS:]]  # the demo's training words; its test words are not touched
+val, train = train[:a.val], train[a.val:]
+if a.subset:
+    train = train[:a.subset]
+tgt_len = 1 + max(len(pron[w][0]) for w in words)
+
+
+def letters(ws):
+    x = np.zeros((len(ws), 10), np.int64)
+    for i, w in enumerate(ws):
+        x[i, :len(w)] = [ord(c) - 96 for c in w]
+    return x
+
+
+y = np.zeros((len(train), tgt_len), np.int64)
+for i, w in enumerate(train):
+    ids = [ph_id[q] for q in pron[w][0]] + [eos]
+    y[i, :len(ids)] = ids
+x = letters(train)
+model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=a.emb, units=a.units // 2, cell="lstm",
+                        bidirectional_encoder=True, attention=a.attention, bos_id=bos, eos_id=eos, dropout=a.dropout)
+buckets = rustrnn.utils.LengthBuckets(x, y, batch_size=a.batch, seed=a.seed)
+schedule = rustrnn.optimizers.CosineDecay(a.lr, a.epochs * len(buckets), alpha=a.alpha)
+model.compile(optimizer=rustrnn.optimizers.Adam(schedule, clipnorm=5.0))
+print(f"{a}\ntrain {len(train)} val {len(val)} params {model.count_params()}", flush=True)
+
+
+def score(ws, beam, penalty=0.0):
+    out = model.predict(letters(ws), max_length=tgt_len, beam_width=beam, length_penalty=penalty)
+    return g2p.error_rates([[phonemes[i - 3] for i in row if i > eos] for row in out], [pron[w] for w in ws])
+
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+train_cpu = 0.0
+history = []
+for e in range(a.epochs):
+    c0 = cpu()
+    model.fit(buckets, epochs=1, seed=a.seed * 1000 + e, verbose=0)
+    train_cpu += cpu() - c0
+    history.append(model.get_weights())
+    per, wer = score(val[:1000], 1)
+    print(f"{a.tag} epoch {e + 1}: greedy val-1000 PER {per:.4f} WER {wer:.4f}  train cpu {train_cpu:.0f}s", flush=True)
+for k in (int(v) for v in a.average.split(",")):
+    if k > len(history):
+        continue
+    model.set_weights([np.mean(ws, axis=0) for ws in zip(*history[-k:])])
+    for penalty in (float(v) for v in a.length_penalty.split(",")):
+        c0 = cpu()
+        per, wer = score(val, a.beam, penalty)
+        print(f"{a.tag} FINAL average of last {k}, beam {a.beam}, length penalty {penalty}: val PER {per:.4f} WER {wer:.4f} "
+              f"(eval cpu {cpu() - c0:.0f}s)", flush=True)
