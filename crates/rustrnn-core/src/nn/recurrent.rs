@@ -1,7 +1,8 @@
 //! `SimpleRNN`, `LSTM`, `GRU` as Keras layers over the exact recurrent stack:
 //! masks as spans, `return_sequences`, `return_state`, bidirectional
 //! `merge_mode`, `go_backwards`, Keras's `dropout` (on the inputs, one mask
-//! per sequence reused at every step) and `recurrent_dropout` (on the state
+//! per sequence and direction reused at every step; alone, the stack's
+//! `forward_input_masked`) and `recurrent_dropout` (on the state
 //! entering each step: with it, Keras's `implementation=1`, one mask per gate
 //! on the state and on the inputs, per layer and direction; the stack's
 //! `forward_masked`), `layer_dropout` between stacked layers
