@@ -1,4 +1,5 @@
-"""Keras's ``recurrent_dropout`` on SimpleRNN, LSTM and GRU.
+"""Keras's ``recurrent_dropout`` on SimpleRNN, LSTM and GRU (and ``dropout`` alone on a Bidirectional one:
+one input mask per direction).
 
 Keras 3 is the oracle (tests/fixtures/keras/recurrent_dropout, made by its
 make_recurrent_dropout_fixtures.py with Keras 3.15.1): with the same masks
@@ -28,7 +29,7 @@ T, F, H = 4, 3, 2
 
 
 def test_every_fixture_case_is_there():
-    assert CASES == ["bidirectional_lstm_dropout", "gru", "gru_dropout", "gru_reset_before", "gru_reset_before_dropout",
+    assert CASES == ["bidirectional_lstm_dropout", "bidirectional_lstm_input_dropout", "gru", "gru_dropout", "gru_reset_before", "gru_reset_before_dropout",
                      "lstm", "lstm_dropout", "masked_gru_dropout", "simple_rnn", "simple_rnn_dropout"]
 
 
@@ -36,7 +37,10 @@ def build(name, ref, dtype="float32"):
     """The fixture's model in rustrnn, its Keras starting weights set."""
     from rustrnn.interop.keras_in import keras_recurrent_to_torch
 
-    kw = {"recurrent_dropout": 0.3, "dropout": 0.4 if "in_mask" in ref.files else 0.0}
+    if "in_masks" in ref.files:  # `dropout` alone: one input mask per direction
+        kw = {"dropout": 0.4}
+    else:
+        kw = {"recurrent_dropout": 0.3, "dropout": 0.4 if "in_mask" in ref.files else 0.0}
     if name.startswith("lstm") or "lstm" in name:
         cls, kind = L.LSTM, "LSTM"
     elif "gru" in name:
@@ -76,6 +80,8 @@ def set_named(model, weights):
 
 def keras_masks(kind, ref, directions):
     """The fixture's masks, Keras's gate order (GRU z,r,h) turned into the weights' (r,z,n), per direction."""
+    if "in_masks" in ref.files:  # `dropout` alone: (no recurrent mask, one input mask (1, B, F)) per direction
+        return [(np.zeros((0,) + ref["in_masks"].shape[1:2] + (H,)), m[None]) for m in ref["in_masks"]]
     order = [1, 0, 2] if kind == "GRU" else slice(None)
     rec = np.ascontiguousarray(ref["rec_mask"][order])
     inp = np.ascontiguousarray(ref["in_mask"][order]) if "in_mask" in ref.files else None
@@ -129,6 +135,30 @@ def test_other_masks_train_differently():
     losses = train_as_keras(model, ref, ones)
     assert np.abs(np.array(losses) - ref["losses"]).max() > 1e-2
     assert np.abs(model.y_train - ref["y_train"]).max() > 1e-2
+
+
+def test_bidirectional_input_dropout_needs_a_mask_per_direction():
+    """Keras's Bidirectional copies the layer, masks and all: the forward mask in both directions (one shared
+    input mask, as rustrnn did before) trains differently from Keras."""
+    ref = np.load(os.path.join(HERE, "bidirectional_lstm_input_dropout.npz"))
+    model, kind, reset_after, start = build("bidirectional_lstm_input_dropout", ref)
+    set_named(model, {k: v.astype(np.float32) for k, v in named(kind, reset_after, start, 2).items()})
+    fwd = keras_masks(kind, ref, 2)[0]
+    losses = train_as_keras(model, ref, [(r.astype(np.float32), i.astype(np.float32)) for r, i in [fwd, fwd]])
+    assert np.abs(np.array(losses) - ref["losses"]).max() > 1e-3
+    assert np.abs(model.y_train - ref["y_train"]).max() > 1e-3
+
+
+def test_input_dropout_mask_hook_names_the_difference():
+    model = rustrnn.Sequential([keras.Input((T, F)), L.Bidirectional(L.GRU(H, dropout=0.2), name="rnn"),
+                                L.Dense(1, name="head")])
+    model.build()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((4, T, F), np.float32), np.zeros((4, 1), np.float32)
+    model._handle._set_gate_masks("rnn", [(np.ones((3, 4, H), np.float32), np.ones((3, 4, F), np.float32))] * 2)
+    with pytest.raises(rustrnn.ShapeError, match=r"masks\[0\]: with dropout alone, expected no recurrent mask \(0 gates\) "
+                                                 r"and an input mask of shape \(1, 4, 3\), got \(3, 4, 2\) and \(3, 4, 3\)"):
+        model.train_on_batch(x, y)
 
 
 def test_mask_hook_errors_name_the_argument():

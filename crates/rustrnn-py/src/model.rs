@@ -355,7 +355,8 @@ impl ModelHandle {
     }
 
     /// Test hook: fixed recurrent-dropout masks `[(recurrent (G, B, H), input (G, B, I) or None)]`, one per
-    /// layer and direction of the recurrent layer `layer`, gates in the weights' order; `None` draws again.
+    /// layer and direction of the recurrent layer `layer`, gates in the weights' order (with `dropout` alone:
+    /// `(empty (0, B, H), input (1, B, I))`, one input mask per direction); `None` draws again.
     #[pyo3(signature = (layer, masks=None))]
     fn _set_gate_masks(&self, py: Python<'_>, layer: &str, masks: Option<Vec<PyGateMasks<'_>>>) -> Result<()> {
         with_model!(self, s, T, {

@@ -222,9 +222,10 @@ pub trait Layer<F: Float>: Debug + Send + Sync {
         None
     }
 
-    /// Test hook: recurrent-dropout masks (one per layer and direction) that
-    /// a recurrent layer uses in training instead of drawing them; `None`
-    /// draws again. An error for any other layer.
+    /// Test hook: dropout masks (one per layer and direction) that a
+    /// recurrent layer uses in training instead of drawing them (with
+    /// `dropout` alone: no recurrent mask, 0 gates, and one input mask,
+    /// 1 gate); `None` draws again. An error for any other layer.
     fn set_gate_masks(&mut self, _masks: Option<Vec<GateMasks<F>>>) -> Result<()> {
         Err(RnnError::value(format!("{}: has no recurrent dropout masks (not a recurrent layer)", self.class())))
     }

@@ -1,7 +1,8 @@
 //! `SimpleRNN`, `LSTM`, `GRU` as Keras layers over the exact recurrent stack:
 //! masks as spans, `return_sequences`, `return_state`, bidirectional
 //! `merge_mode`, `go_backwards`, Keras's `dropout` (on the inputs, one mask
-//! per sequence reused at every step) and `recurrent_dropout` (on the state
+//! per sequence and direction reused at every step; alone, the stack's
+//! `forward_input_masked`) and `recurrent_dropout` (on the state
 //! entering each step: with it, Keras's `implementation=1`, one mask per gate
 //! on the state and on the inputs, per layer and direction; the stack's
 //! `forward_masked`), `layer_dropout` between stacked layers
@@ -22,7 +23,7 @@ use super::dropout::draw_mask;
 use super::initializer::{Distribution, FanMode, Init, Initializer};
 use super::layer::{Ctx, GradCtx, Layer, LayerInput, Mode, ParamVisitor, States};
 use super::tensor::{gather_rows, mul_assign, Mask, Tensor};
-use crate::error::{Result, RnnError};
+use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
 use crate::json::Obj;
 use crate::names::Names;
@@ -294,9 +295,6 @@ struct Cache<F> {
     empty: Vec<bool>,
     perm: Option<Vec<usize>>,
     dropout_masks: Vec<Array2<F>>,
-    /// Keras's input dropout, one row per sequence (B, I) (without recurrent
-    /// dropout; with it the stacks keep their per-gate masks).
-    input_mask: Option<Array2<F>>,
     /// Forward and reverse halves before a `mul` merge, `(rows, H)` each.
     halves: Option<(Array2<F>, Array2<F>)>,
 }
@@ -424,6 +422,34 @@ impl<F: Float> RecurrentLayer<F> {
         per_stack
     }
 
+    /// Keras's `dropout` without recurrent dropout: one input mask (B, I) per
+    /// direction (Keras's `Bidirectional` copies the layer, masks and all),
+    /// the same at every step. Fixed masks ([`Layer::set_gate_masks`]) give
+    /// each direction's as its `input` (1, B, I), with no recurrent mask.
+    fn input_masks(&self, batch: usize, rng: &mut SplitMix64) -> Result<Vec<Array2<F>>> {
+        let (cfg, d) = (self.cfg, self.cfg.directions());
+        let Some(fixed) = &self.fixed_masks else {
+            return Ok((0..d).map(|_| draw_mask::<F>(batch, cfg.input_size, cfg.dropout, rng)).collect());
+        };
+        let mut masks = Vec::with_capacity(d);
+        for (i, m) in fixed.iter().take(d).enumerate() {
+            let want = [1, batch, cfg.input_size];
+            match m.input.as_ref() {
+                Some(inp) if inp.shape() == want && m.recurrent.is_empty() => masks.push(inp.index_axis(Axis(0), 0).to_owned()),
+                _ => {
+                    return Err(RnnError::shape(format!(
+                        "masks[{i}]: with dropout alone, expected no recurrent mask (0 gates) and an input mask of shape {}, \
+                         got {} and {}",
+                        fmt_shape(&want),
+                        fmt_shape(m.recurrent.shape()),
+                        m.input.as_ref().map_or("None".to_string(), |a| fmt_shape(a.shape()))
+                    )))
+                }
+            }
+        }
+        Ok(masks)
+    }
+
     /// Runs the layer on `x` (B·T, I). `init` is the initial state of every
     /// layer and direction, `(L·D, B, H)` (zeros when absent).
     pub fn run(
@@ -460,11 +486,8 @@ impl<F: Float> RecurrentLayer<F> {
         };
         let keep = mode != Mode::Infer;
         let mut gate_masks = (mode == Mode::Train && cfg.recurrent_dropout > 0.0).then(|| self.gate_masks(batch, rng).into_iter());
-        let input_mask = (mode == Mode::Train && cfg.dropout > 0.0 && gate_masks.is_none()).then(|| {
-            let m = draw_mask::<F>(batch, cfg.input_size, cfg.dropout, rng);
-            scale_per_sequence(&mut inp, &m, steps);
-            m
-        });
+        let mut input_masks =
+            (mode == Mode::Train && cfg.dropout > 0.0 && gate_masks.is_none()).then(|| self.input_masks(batch, rng)).transpose()?;
         let per = self.layers_per_stack();
         let n_states = cfg.num_layers * d;
         let mut h_n = Array3::<F>::zeros((n_states, batch, h));
@@ -478,9 +501,10 @@ impl<F: Float> RecurrentLayer<F> {
             let c0 = init.as_ref().and_then(|(_, c0)| c0.as_ref().map(|c| c.slice(s![rows.clone(), .., ..])));
             let features = inp.ncols();
             let x3 = inp.view().into_shape_with_order((batch, steps, features)).expect("batch-major rows");
-            let out = match gate_masks.as_mut() {
-                Some(m) => stack.forward_masked(x3, h0, c0, spans.clone(), m.next().expect("one per stack"))?,
-                None => stack.forward_spans(x3, h0, c0, spans.clone())?,
+            let out = match (gate_masks.as_mut(), input_masks.take()) {
+                (Some(m), _) => stack.forward_masked(x3, h0, c0, spans.clone(), m.next().expect("one per stack"))?,
+                (None, Some(m)) => stack.forward_input_masked(x3, h0, c0, spans.clone(), m)?, // the first stack's input
+                (None, None) => stack.forward_spans(x3, h0, c0, spans.clone())?,
             };
             h_n.slice_mut(s![rows.clone(), .., ..]).assign(&out.h_n);
             if let (Some(cn), Some(c)) = (c_n.as_mut(), out.c_n.as_ref()) {
@@ -524,7 +548,7 @@ impl<F: Float> RecurrentLayer<F> {
             (last, None)
         };
         let (y, halves) = merge(cfg, both, keep);
-        self.cache = keep.then_some(Cache { batch, steps, empty, perm, dropout_masks, input_mask, halves });
+        self.cache = keep.then_some(Cache { batch, steps, empty, perm, dropout_masks, halves });
         Ok(RecurrentOut { y: Tensor::new(y, out_steps), h_n, c_n })
     }
 
@@ -542,7 +566,7 @@ impl<F: Float> RecurrentLayer<F> {
             .cache
             .take()
             .ok_or_else(|| RnnError::state(format!("{}.backward: no training forward to differentiate", cfg.cell.name())))?;
-        let Cache { batch, steps, empty, perm, mut dropout_masks, input_mask, halves } = cache;
+        let Cache { batch, steps, empty, perm, mut dropout_masks, halves } = cache;
         let (d, h) = (cfg.directions(), cfg.units);
         let per = self.layers_per_stack();
         let rows_out = if cfg.return_sequences { batch * steps } else { batch };
@@ -616,9 +640,6 @@ impl<F: Float> RecurrentLayer<F> {
         let mut dx = dout.expect("at least one stack");
         if let Some(p) = perm {
             dx = gather_rows(dx.view(), p.into_iter());
-        }
-        if let Some(m) = input_mask {
-            scale_per_sequence(&mut dx, &m, steps);
         }
         Ok((dx, dh0, dc0))
     }
@@ -756,13 +777,6 @@ pub fn final_states<F: Float>(d: usize, layers: usize, h_n: &Array3<F>, c_n: Opt
     v
 }
 
-/// Multiplies the rows of each sequence, `(B·T, I)` batch-major, by its row of `mask` (B, I).
-fn scale_per_sequence<F: Float>(rows: &mut Array2<F>, mask: &Array2<F>, steps: usize) {
-    for (r, mut row) in rows.rows_mut().into_iter().enumerate() {
-        row.zip_mut_with(&mask.row(r / steps), |v, m| *v = *v * *m);
-    }
-}
-
 /// Draws a stack's parameters with Keras's initializers, in Keras's layout
 /// (kernel `(input, gates·units)`, recurrent kernel `(units, gates·units)`)
 /// transposed into PyTorch's. Keras has one bias per gate (GRU with
@@ -897,10 +911,19 @@ mod tests {
         }
     }
 
-    /// Random masks, 0 or 1/(1-rate), for every layer and direction of `l`.
+    /// Random masks, 0 or 1/(1-rate), for every layer and direction of `l`
+    /// (with `dropout` alone: one input mask per direction, (1, B, I)).
     fn random_masks(l: &RecurrentLayer<f64>, batch: usize, rng: &mut SplitMix64) -> Vec<GateMasks<f64>> {
         let cfg = l.cfg;
-        let g = cfg.cell.gates();
+        let g = if cfg.recurrent_dropout > 0.0 { cfg.cell.gates() } else { 1 };
+        if cfg.recurrent_dropout == 0.0 {
+            let mut draw =
+                || Array3::from_shape_simple_fn((1, batch, cfg.input_size), || if rng.next_f64() < 0.3 { 0.0 } else { 1.0 / 0.7 });
+            let no_recurrent = Array3::zeros((0, batch, cfg.units));
+            return (0..cfg.num_layers * cfg.directions())
+                .map(|_| GateMasks { recurrent: no_recurrent.clone(), input: Some(draw()) })
+                .collect();
+        }
         let mut draw = |cols: usize| Array3::from_shape_simple_fn((g, batch, cols), || if rng.next_f64() < 0.3 { 0.0 } else { 1.0 / 0.7 });
         let mut v = Vec::new();
         for layer in 0..cfg.num_layers {
@@ -928,6 +951,14 @@ mod tests {
             ("GRU", json!({"units": 2, "num_layers": 2, "bidirectional": true, "dropout": 0.3, "recurrent_dropout": 0.4})),
             ("GRU", json!({"units": 2, "num_layers": 2, "layer_dropout": 0.2, "recurrent_dropout": 0.4, "return_sequences": true})),
             ("SimpleRNN", json!({"units": 3, "return_sequences": true, "dropout": 0.3, "recurrent_dropout": 0.4})),
+            // Keras's `dropout` alone: one input mask per direction.
+            ("LSTM", json!({"units": 2, "bidirectional": true, "dropout": 0.4, "return_sequences": true})),
+            ("GRU", json!({"units": 2, "bidirectional": true, "dropout": 0.4, "reset_after": false, "go_backwards": true})),
+            ("GRU", json!({"units": 2, "num_layers": 2, "bidirectional": true, "dropout": 0.4})),
+            (
+                "SimpleRNN",
+                json!({"units": 2, "num_layers": 2, "bidirectional": true, "dropout": 0.4, "layer_dropout": 0.2, "return_sequences": true}),
+            ),
         ];
         for (class, config) in cases {
             let mut l = layer(class, config.clone(), features);
@@ -986,6 +1017,59 @@ mod tests {
                 l.assign_param(i, base.view()).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn bidirectional_input_dropout_masks_each_direction_own_input() {
+        // Keras's `Bidirectional` copies the layer: direction k of the masked
+        // layer is direction k of the plain one run on x * m_k.
+        let (batch, steps, features) = (3, 4, 5);
+        let mut rng = SplitMix64::new(11);
+        let x = Array2::from_shape_simple_fn((batch * steps, features), || rng.uniform(-1.0, 1.0));
+        for class in ["LSTM", "GRU", "SimpleRNN"] {
+            let config = json!({"units": 3, "bidirectional": true, "return_sequences": true});
+            let mut plain = layer(class, config.clone(), features);
+            let mut masked = layer(class, json!({"units": 3, "bidirectional": true, "return_sequences": true, "dropout": 0.4}), features);
+            let masks = random_masks(&masked, batch, &mut rng);
+            masked.set_gate_masks(Some(masks.clone())).unwrap();
+            let y = run(&mut masked, &x, steps, Mode::Train);
+            for (dir, m) in masks.iter().enumerate() {
+                let m = m.input.as_ref().unwrap().index_axis(Axis(0), 0).to_owned();
+                let xm = Array2::from_shape_fn(x.raw_dim(), |(r, i)| x[[r, i]] * m[[r / steps, i]]);
+                let want = run(&mut plain, &xm, steps, Mode::Infer);
+                let cols = s![.., dir * 3..(dir + 1) * 3];
+                assert!((&y.slice(cols) - &want.slice(cols)).iter().all(|d| d.abs() < 1e-12), "{class} direction {dir}");
+            }
+        }
+    }
+
+    #[test]
+    fn bidirectional_input_dropout_draws_its_own_mask_per_direction() {
+        // Real masks: the gradient of one direction's outputs reaches only the
+        // features its mask kept, the same ones at every step of a sequence.
+        let (batch, steps, features, h) = (8, 3, 6, 4);
+        let mut rng = SplitMix64::new(12);
+        let x = Array2::from_shape_simple_fn((batch * steps, features), || rng.uniform(-1.0, 1.0));
+        let mut l = layer("LSTM", json!({"units": h, "bidirectional": true, "return_sequences": true, "dropout": 0.5}), features);
+        let kept = |l: &mut RecurrentLayer<f64>, dir: usize| {
+            let y = run(l, &x, steps, Mode::Train);
+            let dy = Array2::from_shape_fn(y.raw_dim(), |(_, c)| if c / h == dir { 1.0 } else { 0.0 });
+            let (dx, _, _) = l.run_backward(Some(dy), None).unwrap();
+            let per_step =
+                |t: usize| (0..batch * features).map(|k| dx[[(k / features) * steps + t, k % features]] != 0.0).collect::<Vec<_>>();
+            assert!((1..steps).all(|t| per_step(t) == per_step(0)), "direction {dir}: the mask changes within a sequence");
+            per_step(0)
+        };
+        let (fwd, rev) = (kept(&mut l, 0), kept(&mut l, 1));
+        for m in [&fwd, &rev] {
+            let share = m.iter().filter(|k| !**k).count() as f64 / m.len() as f64;
+            assert!((share - 0.5).abs() < 0.2, "dropped {share}");
+        }
+        assert_ne!(fwd, rev, "both directions drew the same mask");
+        let masks = l.input_masks(batch, &mut SplitMix64::new(1)).unwrap();
+        assert_eq!(masks.len(), 2);
+        assert!(masks.iter().all(|m| m.shape() == [batch, features] && m.iter().all(|v| *v == 0.0 || *v == 2.0)));
+        assert_ne!(masks[0], masks[1]);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::sequence::SeqLayout;
 use crate::float::Float;
 use crate::kernels::gemm::{gemm, gemm_prepacked, PackedB};
 use crate::kernels::{cells, cells_any_activation as any_act};
-use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayViewMut2, Axis, Zip};
+use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Zip};
 
 /// The dropout masks of one direction of one layer: 0 or 1/(1-rate) each.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,7 @@ fn row<F>(a: &Array2<F>, r: usize) -> &[F] {
 }
 
 /// `a` (N, C) with row (t, b) multiplied by `mask` row b (B, C).
-fn masked_rows<F: Float>(a: ArrayView2<F>, mask: ArrayView2<F>, layout: SeqLayout) -> Array2<F> {
+pub(super) fn masked_rows<F: Float>(a: ArrayView2<F>, mask: ArrayView2<F>, layout: SeqLayout) -> Array2<F> {
     let mut out = Array2::<F>::zeros(a.raw_dim());
     for t in 0..layout.seq_len {
         for b in 0..layout.batch {
@@ -334,7 +334,7 @@ pub fn backward<F: Float>(
 pub fn add_input_grad<F: Float>(
     d_gates: ArrayView2<F>,
     w_ih: ArrayView2<F>,
-    input_masks: &Array3<F>,
+    input_masks: ArrayView3<F>,
     layout: SeqLayout,
     d_input: &mut Array2<F>,
 ) {

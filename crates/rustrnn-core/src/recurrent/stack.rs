@@ -52,6 +52,8 @@ pub struct ForwardCache<F> {
     masks: Vec<Option<Array2<F>>>,
     /// Keras's recurrent dropout, per layer and direction (see [`Recurrent::forward_masked`]).
     gate_masks: Option<Vec<GateMasks<F>>>,
+    /// Keras's `dropout` alone, per direction (see [`Recurrent::forward_input_masked`]).
+    input_masks: Option<Vec<Array2<F>>>,
 }
 
 /// A recurrent stack with its parameters, accumulated gradients and the cache
@@ -270,7 +272,41 @@ impl<F: Float> Recurrent<F> {
         c0: Option<ArrayView3<F>>,
         spans: Option<Vec<(usize, usize)>>,
     ) -> Result<RnnOutput<F>> {
-        self.forward_with(x, h0, c0, spans, None)
+        self.forward_with(x, h0, c0, spans, None, None)
+    }
+
+    /// Like [`forward_spans`](Self::forward_spans) in training mode, with
+    /// Keras's `dropout` without recurrent dropout: `masks[direction]` (B, I)
+    /// scales the first layer's input of that direction at every step (each
+    /// direction its own, as Keras's `Bidirectional` copies the layer). The
+    /// fused loops run; only the first layer's input is masked.
+    pub fn forward_input_masked(
+        &mut self,
+        x: ArrayView3<F>,
+        h0: Option<ArrayView3<F>>,
+        c0: Option<ArrayView3<F>>,
+        spans: Option<Vec<(usize, usize)>>,
+        masks: Vec<Array2<F>>,
+    ) -> Result<RnnOutput<F>> {
+        let cfg = self.config;
+        if !self.training {
+            return Err(RnnError::state("dropout: input masks apply in training mode only"));
+        }
+        if masks.len() != cfg.num_directions() {
+            return Err(RnnError::shape(format!("masks: expected {} (one per direction), got {}", cfg.num_directions(), masks.len())));
+        }
+        let batch = if cfg.batch_first { x.dim().0 } else { x.dim().1 };
+        for (i, m) in masks.iter().enumerate() {
+            let want = [batch, cfg.input_size];
+            if m.shape() != want {
+                return Err(RnnError::shape(format!(
+                    "masks[{i}]: expected shape {} (batch, input_size), got {}",
+                    fmt_shape(&want),
+                    fmt_shape(m.shape())
+                )));
+            }
+        }
+        self.forward_with(x, h0, c0, spans, None, Some(masks))
     }
 
     /// Like [`forward_spans`](Self::forward_spans) in training mode, with
@@ -323,7 +359,7 @@ impl<F: Float> Recurrent<F> {
                 }
             }
         }
-        self.forward_with(x, h0, c0, spans, Some(masks))
+        self.forward_with(x, h0, c0, spans, Some(masks), None)
     }
 
     fn forward_with(
@@ -333,6 +369,7 @@ impl<F: Float> Recurrent<F> {
         c0: Option<ArrayView3<F>>,
         spans: Option<Vec<(usize, usize)>>,
         gate_masks: Option<Vec<GateMasks<F>>>,
+        input_masks: Option<Vec<Array2<F>>>,
     ) -> Result<RnnOutput<F>> {
         let cfg = self.config;
         let (d0, d1, features) = x.dim();
@@ -372,10 +409,11 @@ impl<F: Float> Recurrent<F> {
         };
         let dropout = (keep && self.dropout > 0.0 && cfg.num_layers > 1).then(|| (self.dropout, crate::rng::next_seed()));
         let (output, h_n, c_n, layers, masks) = threads::install(|| {
-            run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep, dropout, gate_masks.as_deref())
+            let masks = Masks { gates: gate_masks.as_deref(), input: input_masks.as_deref() };
+            run_forward(&cfg, params, packed, x2, layout, spans.as_deref(), h0, c0, keep, dropout, masks)
         });
         if keep {
-            self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers, masks, gate_masks });
+            self.cache = Some(ForwardCache { layout, spans, input_dims: x.dim(), layers, masks, gate_masks, input_masks });
         }
         let (a, b) = (x.dim().0, x.dim().1);
         let output = output.into_shape_with_order((a, b, cfg.output_size())).expect("row order kept");
@@ -436,6 +474,23 @@ enum StepCache<F> {
 
 type LayerCaches<F> = Vec<(Array2<F>, Vec<StepCache<F>>)>;
 
+/// Keras's dropout masks of a training forward, if any.
+#[derive(Clone, Copy)]
+struct Masks<'a, F> {
+    /// Recurrent dropout: per layer and direction.
+    gates: Option<&'a [GateMasks<F>]>,
+    /// `dropout` alone: per direction, on the first layer's input (B, I).
+    input: Option<&'a [Array2<F>]>,
+}
+
+impl<F: Float> Masks<'_, F> {
+    /// Direction `dir`'s own masked copy of the first layer's input (N, I), if it has a mask.
+    fn own_input(&self, layer: usize, dir: usize, input: ArrayView2<F>, layout: SeqLayout) -> Option<Array2<F>> {
+        let m = self.input.filter(|_| layer == 0)?;
+        Some(masked::masked_rows(input, m[dir].view(), layout))
+    }
+}
+
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn run_forward<F: Float>(
     cfg: &RnnConfig,
@@ -448,7 +503,7 @@ fn run_forward<F: Float>(
     c0: Option<ArrayView3<F>>,
     keep: bool,
     dropout: Option<(f64, u64)>,
-    gate_masks: Option<&[GateMasks<F>]>,
+    dropout_masks: Masks<'_, F>,
 ) -> (Array2<F>, Array3<F>, Option<Array3<F>>, LayerCaches<F>, Vec<Option<Array2<F>>>) {
     let (hs, nd) = (cfg.state_size(), cfg.num_directions());
     let is_lstm = cfg.cell == CellKind::Lstm;
@@ -482,7 +537,9 @@ fn run_forward<F: Float>(
                     (None, None) => unreachable!("zeros exist when h0 is absent"),
                 };
                 let c0d = c0.map(|c| c.index_axis_move(Axis(0), idx));
-                if let Some(m) = gate_masks {
+                let own = dropout_masks.own_input(layer, dir, inp, layout);
+                let inp = own.as_ref().map_or(inp, |a| a.view());
+                if let Some(m) = dropout_masks.gates {
                     let (state, cache) = masked::forward(spec, &params.cells[idx], &m[idx], inp, h0d, c0d, block);
                     (state, keep.then_some(StepCache::Plain(cache)))
                 } else if cfg.cell == CellKind::GruResetBefore {
@@ -572,7 +629,8 @@ fn run_backward<F: Float>(
     dcn: Option<ArrayView3<F>>,
 ) -> (Array2<F>, Array3<F>, Option<Array3<F>>) {
     let (hs, nd) = (cfg.state_size(), cfg.num_directions());
-    let ForwardCache { layout, spans, layers, masks, gate_masks, .. } = cache;
+    let ForwardCache { layout, spans, layers, masks, gate_masks, input_masks, .. } = cache;
+    let dropout_masks = Masks { gates: gate_masks.as_deref(), input: input_masks.as_deref() };
     let valid = Validity::new(spans.as_deref());
     let is_lstm = cfg.cell == CellKind::Lstm;
     let mut dh0 = Array3::zeros((cfg.num_states(), layout.batch, hs));
@@ -597,6 +655,8 @@ fn run_backward<F: Float>(
             let cols = dir * hs..(dir + 1) * hs;
             let d_out = d_out_view.map(|d| d.slice_move(s![.., cols]));
             let (dh, dc) = (dhn.map(|d| d.index_axis_move(Axis(0), idx)), dcn.map(|d| d.index_axis_move(Axis(0), idx)));
+            let own = dropout_masks.own_input(layer, dir, input.view(), layout);
+            let input = own.as_ref().unwrap_or(&input);
             match cache {
                 StepCache::Plain(c) if gate_masks.is_some() => {
                     let m = &gate_masks.as_ref().expect("checked")[idx];
@@ -622,7 +682,9 @@ fn run_backward<F: Float>(
         let mut d_input = recycle::zeros::<F>(input.nrows(), input.ncols());
         for (dir, r) in results.iter().enumerate() {
             let idx = layer * nd + dir;
-            match gate_masks.as_ref().and_then(|m| m[idx].input.as_ref()) {
+            let own_mask = input_masks.as_ref().filter(|_| layer == 0).map(|m| m[dir].view().insert_axis(Axis(0)));
+            match gate_masks.as_ref().and_then(|m| m[idx].input.as_ref()).map(|m| m.view()).or(own_mask) {
+                // One gate-wide mask (`dropout` alone) is one block of G·H columns.
                 Some(m) => masked::add_input_grad(r.d_gates.view(), params.cells[idx].weight_ih.view(), m, layout, &mut d_input),
                 None => gemm(r.d_gates.view(), params.cells[idx].weight_ih.view(), dir > 0, d_input.view_mut()),
             }
