@@ -564,9 +564,11 @@ def test_g2p_demo_with_attention_word_error_rate_at_most_31_percent():
 
 
 @pytest.mark.slow
-def test_train_classify_defaults_reach_77_5_percent_on_held_out_movie_reviews(tmp_path, capsys):
-    # Issue 13 asks for 78%: the defaults give 78.6% with this seed, 78.2% on average over seeds 0-2 but
-    # 77.2% with seed 2 (see the README), so this guards 77.5% (the former defaults' figure with this seed).
+def test_train_classify_defaults_reach_78_percent_on_held_out_movie_reviews(tmp_path, capsys):
+    # Issue 13's bar. The defaults (seed 0) give 1,328 of 1,690 = 78.58% on both the avx512 and the avx2
+    # kernel path (measured on Zen 4; a path gives the same results on any x86 CPU that has it, for any
+    # thread count, with the same libm: no approximate reciprocals, fixed GEMM blocking). Other seeds: 78.7%,
+    # 77.2% (README), so this guards the default seed, not every seed.
     # The sentiment demo's split: the CLI trains (with its defaults) on a CSV of the 80%, the 20% are never seen.
     texts, labels = rustrnn.datasets.movie_reviews()
     order = np.random.default_rng(0).permutation(len(texts))
@@ -583,4 +585,4 @@ def test_train_classify_defaults_reach_77_5_percent_on_held_out_movie_reviews(tm
     rows = list(csv.DictReader(open(tmp_path / "out.csv", newline="")))
     assert len(rows) == 1690
     accuracy = np.mean([r["prediction"] == r["label"] for r in rows])
-    assert accuracy >= 0.775, accuracy
+    assert accuracy >= 0.78, accuracy
