@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-python3}
 "$PY" -m pip install -q "maturin>=1.7,<2" "ziglang>=0.11" "auditwheel>=6"
+# maturin finds zig through `python3 -m ziglang` on PATH: make that PY's (a venv's python need not be active).
+PATH="$("$PY" -c 'import os, sys; print(os.path.dirname(sys.executable))'):$PATH"
+export PATH
 if [ -z "${CHECK_WHEEL_PREBUILT:-}" ]; then
   rm -rf dist
   # zig as the linker targets glibc 2.17 whatever this machine has.
