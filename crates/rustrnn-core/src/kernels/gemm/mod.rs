@@ -11,6 +11,7 @@
 
 pub mod microkernel;
 pub mod pack;
+mod row;
 
 pub use microkernel::{ATile, GemmElem, MR};
 pub use pack::PackedB;
@@ -129,6 +130,10 @@ unsafe fn drive<F: Float>(
     place: impl Fn(usize) -> (usize, usize),
 ) {
     let (m, k) = a.dim();
+    // One row (a batch-1 recurrent step): its own kernel, bound by reading B.
+    if m == 1 && (a.strides()[1] == 1 || k == 1) && row::product(a.as_ptr(), b, panels.clone(), accumulate, c, &place) {
+        return;
+    }
     // Packing A pays off when the packed block is reused across many panels
     // of B; a product over a few panels (a worker's share of one time step)
     // reads a row-major A in place instead.
