@@ -50,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how the decoder attends over the letters (default: luong)")
     p.add_argument("--dropout", type=float, default=DROPOUT, help=f"dropout rate in training (default: {DROPOUT})")
     p.add_argument("--units", type=int, default=None,
-                   help=f"the decoder's units; the bidirectional encoder has half as many per direction (default: {UNITS})")
+                   help=f"the decoder's units; with attention the bidirectional encoder has half as many per direction "
+                        f"(default: {UNITS})")
     p.add_argument("--embedding", type=int, default=None, help=f"letter and phoneme embedding size (default: {EMBEDDING})")
     p.add_argument("--layers", type=int, default=None,
                    help=f"recurrent layers in the encoder and in the decoder (default: {LAYERS})")
