@@ -98,6 +98,14 @@ def test_demo_g2p_quick(capsys):
     code, out, err = run_cli(capsys, "demo", "g2p", "--quick", "--epochs", "1", "--beam", "2")
     assert code == 0, err
     assert "phoneme error rate" in out and "word error rate" in out and "rustacean" in out
+    assert "embeddings 64, bidirectional LSTM(32) encoder" in out  # --quick's small model
+
+
+def test_demo_g2p_model_size_flags(capsys):
+    code, out, err = run_cli(capsys, "demo", "g2p", "--quick", "--beam", "1", "--units", "16", "--embedding", "8",
+                             "--layers", "2")
+    assert code == 0, err
+    assert "embeddings 8, 2 x bidirectional LSTM(8) encoder, luong attention, 2 x LSTM(16) decoder" in out
 
 
 def test_demo_layers_still_works(capsys):
@@ -111,6 +119,10 @@ def test_demo_bad_flag_values_are_one_line_errors(capsys):
     assert code == 2 and err.strip() == "rustrnn: error: --epochs: expected a positive integer, got 0"
     code, out, err = run_cli(capsys, "demo", "g2p", "--dropout", "1")
     assert code == 2 and err.strip() == "rustrnn: error: --dropout: expected a rate in [0, 1), got 1.0"
+    code, out, err = run_cli(capsys, "demo", "g2p", "--units", "7")
+    assert code == 2 and err.strip() == "rustrnn: error: --units: the bidirectional encoder halves it: expected an even number, got 7"
+    code, out, err = run_cli(capsys, "demo", "g2p", "--layers", "0")
+    assert code == 2 and err.strip() == "rustrnn: error: --layers: expected a positive integer, got 0"
 
 
 # ----- train / predict / info ------------------------------------------------------------------------

@@ -34,6 +34,9 @@ from . import _common
 HELP = "spelling to sound on CMUdict with a Seq2Seq LSTM and attention; held-out phoneme and word error rates"
 EPOCHS = 12
 DROPOUT = 0.25
+UNITS = 256  # the decoder's; a bidirectional encoder has half as many per direction
+LAYERS = 1  # recurrent layers in the encoder and in the decoder
+EMBEDDING = 64
 AVERAGE = 4  # the last epochs whose weights are averaged
 TEST_WORDS = 5000
 VALIDATION_WORDS = 3000  # of the training words: they choose how many epochs to average
@@ -46,6 +49,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attention", choices=("luong", "bahdanau", "none"), default="luong",
                    help="how the decoder attends over the letters (default: luong)")
     p.add_argument("--dropout", type=float, default=DROPOUT, help=f"dropout rate in training (default: {DROPOUT})")
+    p.add_argument("--units", type=int, default=None,
+                   help=f"the decoder's units; with attention the bidirectional encoder has half as many per direction "
+                        f"(default: {UNITS})")
+    p.add_argument("--embedding", type=int, default=None, help=f"letter and phoneme embedding size (default: {EMBEDDING})")
+    p.add_argument("--layers", type=int, default=None,
+                   help=f"recurrent layers in the encoder and in the decoder (default: {LAYERS})")
     p.add_argument("--average", type=int, default=AVERAGE,
                    help=f"average the weights of at most this many last epochs, as the validation words choose "
                         f"(1 = the last epoch's; default: {AVERAGE})")
@@ -53,7 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> dict:
     return run(epochs=args.epochs, seed=args.seed, quick=args.quick, beam=args.beam, threads=args.threads,
-               attention=args.attention, dropout=args.dropout, average=args.average)
+               attention=args.attention, dropout=args.dropout, average=args.average, units=args.units,
+               embedding=args.embedding, layers=args.layers)
 
 
 def edit_distance(a: list, b: list) -> int:
@@ -79,17 +89,23 @@ def error_rates(predicted: list, references: list) -> tuple:
 
 
 def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, threads: int = 0,
-        attention: str = "luong", dropout: float = DROPOUT, average: int = AVERAGE, say: Callable = _common.say) -> dict:
+        attention: str = "luong", dropout: float = DROPOUT, average: int = AVERAGE, units: int = None,
+        embedding: int = None, layers: int = None, say: Callable = _common.say) -> dict:
     import rustrnn
 
     clock = _common.Clock()
     epochs = _common.positive("epochs", epochs, 1 if quick else EPOCHS)
     beam = _common.positive("beam", beam, 4)
     average = min(_common.positive("average", average, AVERAGE), epochs)
-    if not 0.0 <= dropout < 1.0:
-        from ..cli.errors import UserError
+    units = _common.positive("units", units, 64 if quick else UNITS)
+    embedding = _common.positive("embedding", embedding, EMBEDDING)
+    layers = _common.positive("layers", layers, LAYERS)
+    from ..cli.errors import UserError
 
+    if not 0.0 <= dropout < 1.0:
         raise UserError(f"--dropout: expected a rate in [0, 1), got {dropout}")
+    if attention != "none" and units % 2:
+        raise UserError(f"--units: the bidirectional encoder halves it: expected an even number, got {units}")
     _common.setup(threads, seed)
     pron = rustrnn.datasets.cmudict(stress=False)
     words = sorted(w for w in pron if re.fullmatch(r"[a-z]{3,10}", w))
@@ -119,21 +135,23 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     x = letters(train)
     say(f"Spelling to sound: CMUdict words of 3-10 letters ({len(words):,}); training on {len(train):,} "
         f"(and {len(val):,} for validation), testing on {len(test):,} never used in training; {len(phonemes)} phonemes")
-    units = 64 if quick else 256
+    shape = dict(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=embedding, cell="lstm", num_layers=layers,
+                 bos_id=bos, eos_id=eos, dropout=dropout)
     if attend:  # a bidirectional encoder of units/2 per direction: the decoder keeps `units`
-        model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=64, units=units // 2, cell="lstm",
-                                bidirectional_encoder=True, attention=attend, bos_id=bos, eos_id=eos, dropout=dropout)
+        model = rustrnn.Seq2Seq(units=units // 2, bidirectional_encoder=True, attention=attend, **shape)
     else:
-        model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=64, units=units, cell="lstm",
-                                bos_id=bos, eos_id=eos, dropout=dropout)
+        model = rustrnn.Seq2Seq(units=units, **shape)
     # Batches of words of about the same length, cut to their longest: half the decoder's steps in a random
     # batch would be padding. Masking makes the cut exact; the same batches for every run with this seed.
     batches = rustrnn.utils.LengthBuckets(x, y, batch_size=128, seed=seed)
     steps = epochs * len(batches)
     schedule = rustrnn.optimizers.CosineDecay(5e-3, steps, alpha=0.05)
     model.compile(optimizer=rustrnn.optimizers.Adam(schedule, clipnorm=5.0), metrics=["accuracy"])
-    encoder = f"bidirectional LSTM({units // 2}) encoder, {attend} attention" if attend else f"LSTM({units}) encoder"
-    say(f"model: Seq2Seq, {encoder}, LSTM({units}) decoder, dropout {dropout}, {model.count_params():,} parameters")
+    stack = f"{layers} x " if layers > 1 else ""
+    encoder = (f"{stack}bidirectional LSTM({units // 2}) encoder, {attend} attention" if attend
+               else f"{stack}LSTM({units}) encoder")
+    say(f"model: Seq2Seq, embeddings {embedding}, {encoder}, {stack}LSTM({units}) decoder, dropout {dropout}, "
+        f"{model.count_params():,} parameters")
     last = []  # the weights after each of the last `average` epochs
 
     def keep(epoch: int, logs: dict) -> None:
@@ -171,5 +189,6 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     seconds = clock.seconds()
     say(f"time: {seconds:.0f} s ({rustrnn.get_num_threads()} threads)")
     return {"per": per, "wer": wer, "test_words": len(test), "train_words": len(train), "beam": beam, "epochs": epochs,
-            "attention": attend, "dropout": dropout, "average": chosen,
+            "attention": attend, "dropout": dropout, "average": chosen, "units": units, "embedding": embedding,
+            "layers": layers,
             "validation_wer": val_wer, "examples": examples, "seconds": seconds}
