@@ -7,11 +7,11 @@
 //! - cached per step: activated gates (N, G·H), the state before each step
 //!   `h_prev` (N, H), for LSTM `c_prev` (N, H), for GRU `gh_n` (N, H).
 //!
-//! The input projection of all steps is one GEMM before the loop. The
-//! recurrent weights are packed once, with each block of hidden units' gates
-//! side by side, so that inside the loop every worker owns a block of hidden
-//! units: it computes their gates for the whole batch with one product and
-//! applies the cell update right away. The threads run the whole loop in
+//! The input and recurrent weights are packed once, with each block of hidden
+//! units' gates side by side, so that inside the loop every worker owns a
+//! block of hidden units: it computes their gates for the whole batch (bias,
+//! then the input projection of the step, then `W_hh·h` into scratch) and
+//! applies the cell update right away, while the gates are in cache. The threads run the whole loop in
 //! lockstep ([`crate::lockstep`]): a spinning barrier between steps is the
 //! only synchronisation. Backward mirrors this, and the weight gradients are GEMMs
 //! over all steps after the loop.
@@ -214,8 +214,11 @@ pub fn forward<F: Float>(
     // h_bufs[s % 2] and writes h_bufs[(s + 1) % 2], so no step needs a copy.
     let mut h_bufs = [h0.to_owned(), Array2::<F>::zeros((batch, hs))]; // (B, H) each
     let mut c = (cell == CellKind::Lstm).then(|| c0.map_or_else(|| Array2::zeros((batch, hs)), |c0| c0.to_owned()));
-    let mut h_prev = keep_cache.then(|| recycle::zeros::<F>(n, hs));
-    let mut c_prev = (keep_cache && cell == CellKind::Lstm).then(|| recycle::zeros::<F>(n, hs));
+    // The loop writes the cached states of every valid row; with padding the
+    // other rows must hold zeros (finite: the weight gradients read them).
+    let cached_states = || if valid.all() { recycle::for_overwrite::<F>(n, hs) } else { recycle::zeros::<F>(n, hs) };
+    let mut h_prev = keep_cache.then(cached_states);
+    let mut c_prev = (keep_cache && cell == CellKind::Lstm).then(cached_states);
     let mut gh_n = (cell == CellKind::Gru).then(|| recycle::zeros::<F>(if keep_cache { n } else { batch }, hs));
 
     let s_gates = Shared::new(&mut gates.view_mut());
