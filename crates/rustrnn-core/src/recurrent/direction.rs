@@ -7,11 +7,11 @@
 //! - cached per step: activated gates (N, G·H), the state before each step
 //!   `h_prev` (N, H), for LSTM `c_prev` (N, H), for GRU `gh_n` (N, H).
 //!
-//! The input projection of all steps is one GEMM before the loop. The
-//! recurrent weights are packed once, with each block of hidden units' gates
-//! side by side, so that inside the loop every worker owns a block of hidden
-//! units: it computes their gates for the whole batch with one product and
-//! applies the cell update right away. The threads run the whole loop in
+//! The input and recurrent weights are packed once, with each block of hidden
+//! units' gates side by side, so that inside the loop every worker owns a
+//! block of hidden units: it computes their gates for the whole batch (bias,
+//! then the input projection of the step, then `W_hh·h` into scratch) and
+//! applies the cell update right away, while the gates are in cache. The threads run the whole loop in
 //! lockstep ([`crate::lockstep`]): a spinning barrier between steps is the
 //! only synchronisation. Backward mirrors this, and the weight gradients are GEMMs
 //! over all steps after the loop.
@@ -21,7 +21,7 @@ use super::packed::ForwardPack;
 use super::params::CellParams;
 use super::sequence::{SeqLayout, Validity};
 use crate::float::Float;
-use crate::kernels::gemm::{gemm, gemm_packed, gemm_prepacked, PackedB, PackedGates};
+use crate::kernels::gemm::{gemm, gemm_packed, PackedB, PackedGates};
 use crate::kernels::{cells, cells_any_activation as any_act, CellActivations};
 use crate::lockstep;
 use crate::recycle;
@@ -96,6 +96,11 @@ impl<F> Shared<F> {
         std::slice::from_raw_parts_mut(self.ptr.add(r * self.row_stride + cols.start), cols.len())
     }
 
+    /// Where row `r` starts (for products that write their own columns).
+    unsafe fn row_ptr(self, r: usize) -> *mut F {
+        self.ptr.add(r * self.row_stride)
+    }
+
     /// Columns from `start` to the end of row `r` (several gates of a row).
     #[allow(clippy::mut_from_ref)]
     unsafe fn row_from<'a>(self, r: usize, start: usize) -> &'a mut [F] {
@@ -168,50 +173,52 @@ pub fn forward<F: Float>(
     let g_count = cell.gates();
     let gs = g_count * hs;
 
-    // Input projection of every step at once: gates = input · W_ihᵀ + bias (N, G·H).
-    // Hidden-side biases are folded in here, except GRU's b_hn, which the
-    // reset gate scales.
-    let mut gates = recycle::for_overwrite::<F>(n, gs); // every element is set to the bias below
+    // The input projection, gates = input · W_ihᵀ + bias, is computed step by
+    // step inside the time loop, each worker for its own units right before
+    // their cell update: the gates are then still in cache when the update
+    // reads them, where one GEMM over all steps up front would leave them in
+    // memory (26 MB at N = 12800, H = 128), and the projection shares the
+    // loop's threads. Hidden-side biases are folded in here, except GRU's
+    // b_hn, which the reset gate scales.
     let mut bias = p.bias_ih.clone().unwrap_or_else(|| Array1::zeros(gs));
     if let Some(b_hh) = p.bias_hh.as_ref() {
         let folded = if cell == CellKind::Gru { 2 * hs } else { gs };
         let mut head = bias.slice_mut(s![..folded]);
         head += &b_hh.slice(s![..folded]);
     }
-    // Filled in parallel: a serial pass over (N, G·H) would be a large part
-    // of the forward's serial time at 2 threads (26 MB at N = 12800, H = 128).
-    gates.axis_chunks_iter_mut(Axis(0), ROWS_PER_TASK).into_par_iter().for_each(|mut rows| {
-        rows.rows_mut().into_iter().for_each(|mut r| r.assign(&bias));
-    });
-    // Without kept packs (training: the weights change every step) pack here,
-    // and let W_ihᵀ go before the time loop packs W_hh.
-    match packed {
-        Some(pk) => gemm_prepacked(input, &pk.w_ih_t, true, gates.view_mut()),
-        None => gemm(input, p.weight_ih.t(), true, gates.view_mut()),
-    }
-    let local_hh;
-    let hh_gates = match packed {
-        Some(pk) => &pk.hh_gates,
-        None => {
+    let bias = bias.as_slice().expect("contiguous");
+    // Without kept packs (training: the weights change every step) pack here.
+    let (local_ih, local_hh);
+    let (ih_gates, hh_gates) = match packed {
+        Some(ForwardPack { ih_gates: Some(ih), hh_gates, .. }) => (ih, hh_gates),
+        _ => {
+            local_ih = PackedGates::new(p.weight_ih.view(), g_count);
             local_hh = PackedGates::new(p.weight_hh.view(), g_count);
-            &local_hh
+            (&local_ih, &local_hh)
         }
     };
+    // Activated gates (kept for backward: a row per (t, b)), or without a
+    // cache one step's rows, reused. Every element is written (bias, then
+    // the projection) before it is read.
+    let mut gates = recycle::for_overwrite::<F>(if keep_cache { n } else { batch }, gs);
     let b_hn = match (cell, p.bias_hh.as_ref()) {
         (CellKind::Gru, Some(b)) => Some(b.slice(s![2 * hs..]).to_owned()),
         _ => None,
     };
 
     let nr = F::nr();
-    let chunks = plan_chunks(hh_gates.unit_panels(), 2 * batch * gs * hs);
+    let chunks = plan_chunks(hh_gates.unit_panels(), 2 * batch * gs * (hs + input.ncols()));
     let mut scratch: Vec<Array2<F>> = chunks.iter().map(|w| Array2::zeros((batch, g_count * w.len() * nr))).collect();
 
     // The state before and after each step, alternating: step s reads
     // h_bufs[s % 2] and writes h_bufs[(s + 1) % 2], so no step needs a copy.
     let mut h_bufs = [h0.to_owned(), Array2::<F>::zeros((batch, hs))]; // (B, H) each
     let mut c = (cell == CellKind::Lstm).then(|| c0.map_or_else(|| Array2::zeros((batch, hs)), |c0| c0.to_owned()));
-    let mut h_prev = keep_cache.then(|| recycle::zeros::<F>(n, hs));
-    let mut c_prev = (keep_cache && cell == CellKind::Lstm).then(|| recycle::zeros::<F>(n, hs));
+    // The loop writes the cached states of every valid row; with padding the
+    // other rows must hold zeros (finite: the weight gradients read them).
+    let cached_states = || if valid.all() { recycle::for_overwrite::<F>(n, hs) } else { recycle::zeros::<F>(n, hs) };
+    let mut h_prev = keep_cache.then(cached_states);
+    let mut c_prev = (keep_cache && cell == CellKind::Lstm).then(cached_states);
     let mut gh_n = (cell == CellKind::Gru).then(|| recycle::zeros::<F>(if keep_cache { n } else { batch }, hs));
 
     let s_gates = Shared::new(&mut gates.view_mut());
@@ -236,6 +243,17 @@ pub fn forward<F: Float>(
             let h_in = s_h[step % 2].block(0, batch, 1, 0..hs);
             let h_in = h_in.view();
             let s_h_next = s_h[(step + 1) % 2];
+            // This step's rows of `gates` (its rows of the cache, or the one
+            // step's buffer): bias, then + x_t · W_ihᵀ, for this chunk's units.
+            let (g_first, g_step) = if keep_cache { (layout.row(t, 0), layout.row(t, 1) - layout.row(t, 0)) } else { (0, 1) };
+            for b in 0..batch {
+                for g in 0..g_count {
+                    let cols = g * hs + units.start..g * hs + units.end;
+                    s_gates.row(g_first + b * g_step, cols.clone()).copy_from_slice(&bias[cols]);
+                }
+            }
+            let x_t = layout.step_rows(&input, t, 0..input.ncols());
+            ih_gates.product_at(x_t, panels.clone(), true, s_gates.row_ptr(g_first), s_gates.row_stride * g_step);
             // gh (B, G·U): this chunk's units' gates of W_hh·h for the whole batch.
             hh_gates.product(h_in, panels, gh.view_mut());
             for b in 0..batch {
@@ -250,7 +268,7 @@ pub fn forward<F: Float>(
                 if let Some(hp) = s_h_prev {
                     hp.row(r, units.clone()).copy_from_slice(h_old);
                 }
-                let x = s_gates.row_from(r, units.start);
+                let x = s_gates.row_from(g_first + b * g_step, units.start);
                 let ghb = gh.row(b).to_slice().expect("contiguous");
                 match (cell, acts) {
                     (CellKind::Rnn(act), None) => cells::rnn_forward(act, &mut x[..len], &ghb[..len], h_new),

@@ -69,6 +69,11 @@ impl<'a> Validity<'a> {
         Validity { spans }
     }
 
+    /// Whether every (t, b) holds real data (no spans given).
+    pub fn all(&self) -> bool {
+        self.spans.is_none()
+    }
+
     #[inline]
     pub fn is_valid(&self, t: usize, b: usize) -> bool {
         self.spans.is_none_or(|s| s[b].0 <= t && t < s[b].1)

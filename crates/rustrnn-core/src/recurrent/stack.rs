@@ -679,7 +679,14 @@ fn run_backward<F: Float>(
             vec![run(0, caches.next().expect("fwd"), &mut cell_grads[0])]
         };
         // d input (N, I_l) = Σ_dir dG_dir (N, G·H) · W_ih_dir (G·H, I_l)
-        let mut d_input = recycle::zeros::<F>(input.nrows(), input.ncols());
+        // The first direction's product overwrites it, unless a dropout mask
+        // makes every direction add its part.
+        let masked = gate_masks.is_some() || (layer == 0 && input_masks.is_some());
+        let mut d_input = if masked {
+            recycle::zeros::<F>(input.nrows(), input.ncols())
+        } else {
+            recycle::for_overwrite::<F>(input.nrows(), input.ncols())
+        };
         for (dir, r) in results.iter().enumerate() {
             let idx = layer * nd + dir;
             let own_mask = input_masks.as_ref().filter(|_| layer == 0).map(|m| m[dir].view().insert_axis(Axis(0)));

@@ -28,6 +28,11 @@ const PARALLEL_MIN_FLOPS: usize = 1 << 18;
 /// Products over at most this many panels of B read A in place (see `drive`).
 const IN_PLACE_A_MAX_PANELS: usize = 8;
 
+/// At most this many values of a transposed A are packed at once (a depth
+/// block of all its rows, up to this): 512 KiB of f32, half a Zen 4 L2
+/// (an LSTM's dGᵀ at H = 128 in one piece).
+const TRANSPOSED_A_PACK_MAX: usize = 1 << 17;
+
 /// `C = A·B` (or `C += A·B` with `accumulate`), A (m×k), B (k×n), C (m×n).
 /// Without `accumulate` the old contents of C are ignored (NaN included).
 pub fn gemm<F: Float>(a: ArrayView2<F>, b: ArrayView2<F>, accumulate: bool, c: ArrayViewMut2<F>) {
@@ -139,30 +144,45 @@ unsafe fn drive<F: Float>(
     // reads a row-major A in place instead.
     let in_place = panels.len() <= IN_PLACE_A_MAX_PANELS && a.strides()[1] == 1 && a.strides()[0] >= 0;
     let (rs, base) = (a.strides()[0].max(0) as usize, a.as_ptr());
+    // A transposed row-major A (the weight gradients' dGᵀ) holds each depth
+    // step's values of all rows side by side: packing many blocks of rows at
+    // once reads a depth block's memory front to back, where one block of MC
+    // rows at a time would read short runs a whole matrix row apart.
+    let span = if in_place || a.strides()[0] != 1 || m <= F::MC {
+        F::MC
+    } else if m * F::KC <= TRANSPOSED_A_PACK_MAX {
+        m
+    } else {
+        (TRANSPOSED_A_PACK_MAX / F::KC / F::MC).max(1) * F::MC
+    };
     let mut abuf = Vec::new();
     let mut a0 = 0;
     for kb in (0..k).step_by(F::KC) {
         let kc = F::KC.min(k - kb);
         let acc = accumulate || kb > 0;
-        for mb in (0..m).step_by(F::MC) {
-            let mc = F::MC.min(m - mb);
+        for sb in (0..m).step_by(span) {
+            let sc = span.min(m - sb);
             if !in_place {
-                a0 = pack::pack_a(a.slice(s![mb..mb + mc, kb..kb + kc]), &mut abuf);
+                a0 = pack::pack_a(a.slice(s![sb..sb + sc, kb..kb + kc]), &mut abuf);
             }
-            for p in panels.clone() {
-                let (col0, n_valid) = place(p);
-                let bptr = b.block_ptr(p, kb);
-                for ib in (0..mc).step_by(MR) {
-                    let mr = MR.min(mc - ib);
-                    // Packed: block ib starts at ib·kc in abuf (mc·kc values);
-                    // in place: rows mb+ib.. of A from column kb. The panel
-                    // block holds kc·NR values.
-                    let tile = if in_place {
-                        ATile { ptr: base.add((mb + ib) * rs + kb), rs, cs: 1 }
-                    } else {
-                        ATile { ptr: abuf.as_ptr().add(a0 + ib * kc), rs: 1, cs: mr }
-                    };
-                    F::kernel_on(b.isa(), mr, n_valid, kc, tile, bptr, c.add((mb + ib) * ldc + col0), ldc, acc);
+            for mb in (sb..sb + sc).step_by(F::MC) {
+                let mc = F::MC.min(sb + sc - mb);
+                for p in panels.clone() {
+                    let (col0, n_valid) = place(p);
+                    let bptr = b.block_ptr(p, kb);
+                    for ib in (0..mc).step_by(MR) {
+                        let mr = MR.min(mc - ib);
+                        // Packed: the block of row r (a multiple of MR, as
+                        // MC and the span are) starts at (r - sb)·kc in abuf;
+                        // in place: rows mb+ib.. of A from column kb. The
+                        // panel block holds kc·NR values.
+                        let tile = if in_place {
+                            ATile { ptr: base.add((mb + ib) * rs + kb), rs, cs: 1 }
+                        } else {
+                            ATile { ptr: abuf.as_ptr().add(a0 + (mb - sb + ib) * kc), rs: 1, cs: mr }
+                        };
+                        F::kernel_on(b.isa(), mr, n_valid, kc, tile, bptr, c.add((mb + ib) * ldc + col0), ldc, acc);
+                    }
                 }
             }
         }
@@ -225,6 +245,38 @@ impl<F: Float> PackedGates<F> {
         unsafe {
             drive(a, &self.packed, panels, false, c.as_mut_ptr(), ldc, |q| ((q % g_count) * u + (q / g_count - p0) * nr, nr));
         }
+    }
+    /// `C (+)= A·Wᵀ` for the units of panels `units`, written straight into
+    /// gate-major rows: gate `g` of unit `u` lands in column `g·H + u` of `c`.
+    /// Only the columns of these units (those below H) are touched, so
+    /// workers owning different units may fill the same rows at once.
+    ///
+    /// # Safety
+    /// `c` must point at an (m × G·H) block with row stride `ldc` and unit
+    /// column stride, and no one else may access those columns of it during
+    /// the call.
+    pub unsafe fn product_at(&self, a: ArrayView2<F>, units: Range<usize>, accumulate: bool, c: *mut F, ldc: usize) {
+        let (g_count, nr, hidden) = (self.gates, self.packed.nr(), self.hidden);
+        assert_eq!(a.ncols(), self.packed.k(), "gemm: inner dimensions differ");
+        assert!(units.end <= self.unit_panels(), "gemm: unit panels out of range");
+        let panels = units.start * g_count..units.end * g_count;
+        let place = |q: usize| {
+            let (p, g) = (q / g_count, q % g_count);
+            (g * hidden + p * nr, nr.min(hidden - p * nr))
+        };
+        if a.ncols() == 0 {
+            // No depth: the product is zero (drive would not touch C).
+            if !accumulate {
+                for q in panels {
+                    let (col0, n) = place(q);
+                    for i in 0..a.nrows() {
+                        std::slice::from_raw_parts_mut(c.add(i * ldc + col0), n).fill(F::zero());
+                    }
+                }
+            }
+            return;
+        }
+        drive(a, &self.packed, panels, accumulate, c, ldc, place);
     }
 }
 

@@ -163,6 +163,31 @@ impl<F: GemmElem + num_traits::Zero> PackedB<F> {
     }
 }
 
+/// Steps ahead that the transposed packing fetches: its runs lie a whole
+/// row of the transposed matrix apart, a pattern the hardware prefetchers do
+/// not follow, so without this every run waits for memory.
+const PREFETCH_ROWS: usize = 16;
+
+/// Asks for the cache lines of the `len` values from `p` (a hint only).
+#[inline(always)]
+fn prefetch_run<F>(p: *const F, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = len * std::mem::size_of::<F>();
+        let first = p as usize & !63;
+        let end = p as usize + bytes;
+        let mut line = first;
+        while line < end {
+            // SAFETY: a prefetch never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
+            line += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, len);
+}
+
 /// Packs `a` (mc × kc, any strides) into `buf` as consecutive blocks of `MR`
 /// rows (the last one shorter), each block `kc` steps of its row values.
 /// Written for the two layouts the layers pass: row-major A (the input
@@ -194,6 +219,9 @@ pub fn pack_a<F: GemmElem>(a: ArrayView2<F>, buf: &mut Vec<F>) -> usize {
             let tail = mc - full * MR;
             for kk in 0..kc {
                 let src = base.offset(kk as isize * cs);
+                if kk + PREFETCH_ROWS < kc {
+                    prefetch_run(base.offset((kk + PREFETCH_ROWS) as isize * cs), mc);
+                }
                 for ib in (0..full * MR).step_by(MR) {
                     std::ptr::copy_nonoverlapping(src.add(ib), out.add(ib * kc + kk * MR), MR);
                 }
