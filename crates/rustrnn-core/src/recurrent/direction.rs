@@ -21,12 +21,12 @@ use super::packed::ForwardPack;
 use super::params::CellParams;
 use super::sequence::{SeqLayout, Validity};
 use crate::float::Float;
-use crate::kernels::gemm::{gemm, gemm_packed, PackedB, PackedGates};
+use crate::kernels::gemm::{gemm, gemm_packed, gemm_prepacked, PackedB, PackedGates};
 use crate::kernels::{cells, cells_any_activation as any_act, CellActivations};
 use crate::lockstep;
 use crate::recycle;
 use ndarray::parallel::prelude::*;
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use std::ops::Range;
 
 /// What the backward pass needs from the forward pass of one direction.
@@ -120,6 +120,11 @@ impl<F> Shared<F> {
 /// that sums over rows are grouped the same way for any thread count.
 const ROWS_PER_TASK: usize = 1024;
 
+/// From this batch size on, the forward projects the inputs step by step
+/// inside the time loop; below it, once for all steps before the loop (see
+/// `forward`).
+const IN_LOOP_PROJECTION_MIN_BATCH: usize = 16;
+
 /// Σ over rows of `a` (N, C): partial sums of fixed blocks of rows in
 /// parallel, added in block order (bit-identical for any thread count).
 fn column_sums<F: Float>(a: ArrayView2<F>) -> Array1<F> {
@@ -173,13 +178,18 @@ pub fn forward<F: Float>(
     let g_count = cell.gates();
     let gs = g_count * hs;
 
-    // The input projection, gates = input · W_ihᵀ + bias, is computed step by
-    // step inside the time loop, each worker for its own units right before
-    // their cell update: the gates are then still in cache when the update
-    // reads them, where one GEMM over all steps up front would leave them in
-    // memory (26 MB at N = 12800, H = 128), and the projection shares the
-    // loop's threads. Hidden-side biases are folded in here, except GRU's
-    // b_hn, which the reset gate scales.
+    // The input projection, gates = input · W_ihᵀ + bias. From
+    // IN_LOOP_PROJECTION_MIN_BATCH rows on it is computed step by step inside
+    // the time loop, each worker for its own units right before their cell
+    // update: the gates are then still in cache when the update reads them,
+    // where one GEMM over all steps up front would leave them in memory
+    // (26 MB at N = 12800, H = 128), and the projection shares the loop's
+    // threads. Below that, a step's projection is a matrix-vector product
+    // that would stream all of W_ih from memory at every step (1 MiB at
+    // I = H = 256: batch 1 was 25-40% slower so), so one GEMM over all steps
+    // runs first, as it reads W_ih once. Hidden-side biases are folded in
+    // here, except GRU's b_hn, which the reset gate scales.
+    let in_loop = batch >= IN_LOOP_PROJECTION_MIN_BATCH;
     let mut bias = p.bias_ih.clone().unwrap_or_else(|| Array1::zeros(gs));
     if let Some(b_hh) = p.bias_hh.as_ref() {
         let folded = if cell == CellKind::Gru { 2 * hs } else { gs };
@@ -187,27 +197,48 @@ pub fn forward<F: Float>(
         head += &b_hh.slice(s![..folded]);
     }
     let bias = bias.as_slice().expect("contiguous");
+    // Activated gates (kept for backward, or projected up front: a row per
+    // (t, b)), or else one step's rows, reused. Every element is written
+    // (bias, then the projection) before it is read.
+    let all_rows = keep_cache || !in_loop;
+    let mut gates = recycle::for_overwrite::<F>(if all_rows { n } else { batch }, gs);
     // Without kept packs (training: the weights change every step) pack here.
     let (local_ih, local_hh);
-    let (ih_gates, hh_gates) = match packed {
-        Some(ForwardPack { ih_gates: Some(ih), hh_gates, .. }) => (ih, hh_gates),
-        _ => {
-            local_ih = PackedGates::new(p.weight_ih.view(), g_count);
+    let ih_gates = if in_loop {
+        Some(match packed {
+            Some(ForwardPack { ih_gates: Some(ih), .. }) => ih,
+            _ => {
+                local_ih = PackedGates::new(p.weight_ih.view(), g_count);
+                &local_ih
+            }
+        })
+    } else {
+        // Filled in parallel: a serial pass over (N, G·H) would be a large
+        // part of the forward's serial time at 2 threads.
+        gates.axis_chunks_iter_mut(Axis(0), ROWS_PER_TASK).into_par_iter().for_each(|mut rows| {
+            rows.rows_mut().into_iter().for_each(|mut r| r.assign(&ArrayView1::from(bias)));
+        });
+        match packed {
+            Some(pk) => gemm_prepacked(input, &pk.w_ih_t, true, gates.view_mut()),
+            None => gemm(input, p.weight_ih.t(), true, gates.view_mut()),
+        }
+        None
+    };
+    let hh_gates = match packed {
+        Some(pk) => &pk.hh_gates,
+        None => {
             local_hh = PackedGates::new(p.weight_hh.view(), g_count);
-            (&local_ih, &local_hh)
+            &local_hh
         }
     };
-    // Activated gates (kept for backward: a row per (t, b)), or without a
-    // cache one step's rows, reused. Every element is written (bias, then
-    // the projection) before it is read.
-    let mut gates = recycle::for_overwrite::<F>(if keep_cache { n } else { batch }, gs);
     let b_hn = match (cell, p.bias_hh.as_ref()) {
         (CellKind::Gru, Some(b)) => Some(b.slice(s![2 * hs..]).to_owned()),
         _ => None,
     };
 
     let nr = F::nr();
-    let chunks = plan_chunks(hh_gates.unit_panels(), 2 * batch * gs * (hs + input.ncols()));
+    let per_step_depth = if in_loop { hs + input.ncols() } else { hs };
+    let chunks = plan_chunks(hh_gates.unit_panels(), 2 * batch * gs * per_step_depth);
     let mut scratch: Vec<Array2<F>> = chunks.iter().map(|w| Array2::zeros((batch, g_count * w.len() * nr))).collect();
 
     // The state before and after each step, alternating: step s reads
@@ -243,17 +274,20 @@ pub fn forward<F: Float>(
             let h_in = s_h[step % 2].block(0, batch, 1, 0..hs);
             let h_in = h_in.view();
             let s_h_next = s_h[(step + 1) % 2];
-            // This step's rows of `gates` (its rows of the cache, or the one
-            // step's buffer): bias, then + x_t · W_ihᵀ, for this chunk's units.
-            let (g_first, g_step) = if keep_cache { (layout.row(t, 0), layout.row(t, 1) - layout.row(t, 0)) } else { (0, 1) };
-            for b in 0..batch {
-                for g in 0..g_count {
-                    let cols = g * hs + units.start..g * hs + units.end;
-                    s_gates.row(g_first + b * g_step, cols.clone()).copy_from_slice(&bias[cols]);
+            // This step's rows of `gates` (its rows of all steps', or the one
+            // step's buffer); in the loop: bias, then + x_t · W_ihᵀ, for this
+            // chunk's units.
+            let (g_first, g_step) = if all_rows { (layout.row(t, 0), layout.row(t, 1) - layout.row(t, 0)) } else { (0, 1) };
+            if let Some(ih_gates) = ih_gates {
+                for b in 0..batch {
+                    for g in 0..g_count {
+                        let cols = g * hs + units.start..g * hs + units.end;
+                        s_gates.row(g_first + b * g_step, cols.clone()).copy_from_slice(&bias[cols]);
+                    }
                 }
+                let x_t = layout.step_rows(&input, t, 0..input.ncols());
+                ih_gates.product_at(x_t, panels.clone(), true, s_gates.row_ptr(g_first), s_gates.row_stride * g_step);
             }
-            let x_t = layout.step_rows(&input, t, 0..input.ncols());
-            ih_gates.product_at(x_t, panels.clone(), true, s_gates.row_ptr(g_first), s_gates.row_stride * g_step);
             // gh (B, G·U): this chunk's units' gates of W_hh·h for the whole batch.
             hh_gates.product(h_in, panels, gh.view_mut());
             for b in 0..batch {

@@ -13,12 +13,14 @@ use crate::kernels::gemm::{PackedB, PackedGates};
 /// What the forward pass reads.
 #[derive(Debug, Clone)]
 pub struct ForwardPack<F> {
-    /// `W_ihᵀ` (I × G·H): the input projection of all steps at once, for
-    /// the reset-before GRU (`super::gru_reset_before`); empty for the others.
+    /// `W_ihᵀ` (I × G·H): the input projection of all steps at once (the
+    /// reset-before GRU, `super::gru_reset_before`, and every cell below
+    /// `direction`'s in-loop batch size).
     pub w_ih_t: PackedB<F>,
     /// `W_ihᵀ` with each unit block's gates side by side: the input
-    /// projection step by step inside the time loop (`super::direction`);
-    /// `None` for the reset-before GRU.
+    /// projection step by step inside the time loop (`super::direction`,
+    /// from its in-loop batch size on); `None` for the reset-before GRU.
+    /// Both are kept because the batch size is known only when a batch comes.
     pub ih_gates: Option<PackedGates<F>>,
     /// `W_hhᵀ` with each unit block's gates side by side: the forward step.
     pub hh_gates: PackedGates<F>,
@@ -28,7 +30,7 @@ impl<F: Float> ForwardPack<F> {
     pub fn new(cell: CellKind, p: &CellParams<F>) -> Self {
         let reset_before = cell == CellKind::GruResetBefore;
         ForwardPack {
-            w_ih_t: if reset_before { PackedB::new(p.weight_ih.t()) } else { PackedB::default() },
+            w_ih_t: PackedB::new(p.weight_ih.t()),
             ih_gates: (!reset_before).then(|| PackedGates::new(p.weight_ih.view(), cell.gates())),
             hh_gates: PackedGates::new(p.weight_hh.view(), cell.gates()),
         }
