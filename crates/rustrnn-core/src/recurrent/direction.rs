@@ -7,11 +7,12 @@
 //! - cached per step: activated gates (N, G·H), the state before each step
 //!   `h_prev` (N, H), for LSTM `c_prev` (N, H), for GRU `gh_n` (N, H).
 //!
-//! The input and recurrent weights are packed once, with each block of hidden
-//! units' gates side by side, so that inside the loop every worker owns a
-//! block of hidden units: it computes their gates for the whole batch (bias,
-//! then the input projection of the step, then `W_hh·h` into scratch) and
-//! applies the cell update right away, while the gates are in cache. The threads run the whole loop in
+//! The input projection of all steps is one GEMM before the loop (in
+//! inference from 16 rows on, each step's inside the loop instead: see
+//! `forward`). The recurrent weights are packed once, with each block of
+//! hidden units' gates side by side, so that inside the loop every worker
+//! owns a block of hidden units: it computes their gates for the whole batch
+//! with one product and applies the cell update right away. The threads run the whole loop in
 //! lockstep ([`crate::lockstep`]): a spinning barrier between steps is the
 //! only synchronisation. Backward mirrors this, and the weight gradients are GEMMs
 //! over all steps after the loop.
@@ -189,8 +190,9 @@ pub fn forward<F: Float>(
     // I = H = 256: batch 1 was 25-40% slower so), so one GEMM over all steps
     // runs first, as it reads W_ih once. In training, whose gates are kept
     // for backward anyway, the in-loop projection measured 6% slower on the
-    // whole step (LSTM T=200 B=64 H=128) and the GEMM up front stays. Hidden-side biases are folded in
-    // here, except GRU's b_hn, which the reset gate scales.
+    // whole step (LSTM T=200 B=64 H=128), so the GEMM up front stays there.
+    // Hidden-side biases are folded in here, except GRU's b_hn, which the
+    // reset gate scales.
     let in_loop = !keep_cache && batch >= IN_LOOP_PROJECTION_MIN_BATCH;
     let mut bias = p.bias_ih.clone().unwrap_or_else(|| Array1::zeros(gs));
     if let Some(b_hh) = p.bias_hh.as_ref() {
@@ -202,8 +204,7 @@ pub fn forward<F: Float>(
     // Activated gates (kept for backward, or projected up front: a row per
     // (t, b)), or else one step's rows, reused. Every element is written
     // (bias, then the projection) before it is read.
-    let all_rows = keep_cache || !in_loop;
-    let mut gates = recycle::for_overwrite::<F>(if all_rows { n } else { batch }, gs);
+    let mut gates = recycle::for_overwrite::<F>(if in_loop { batch } else { n }, gs);
     // Without kept packs (training: the weights change every step) pack here.
     let (local_ih, local_hh);
     let ih_gates = if in_loop {
@@ -279,7 +280,7 @@ pub fn forward<F: Float>(
             // This step's rows of `gates` (its rows of all steps', or the one
             // step's buffer); in the loop: bias, then + x_t · W_ihᵀ, for this
             // chunk's units.
-            let (g_first, g_step) = if all_rows { (layout.row(t, 0), layout.row(t, 1) - layout.row(t, 0)) } else { (0, 1) };
+            let (g_first, g_step) = if in_loop { (0, 1) } else { (layout.row(t, 0), layout.row(t, 1) - layout.row(t, 0)) };
             if let Some(ih_gates) = ih_gates {
                 for b in 0..batch {
                     for g in 0..g_count {
