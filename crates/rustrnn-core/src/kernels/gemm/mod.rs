@@ -302,7 +302,8 @@ mod tests {
         c
     }
 
-    fn filled(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+    /// A reproducible (rows × cols) matrix of values in [-0.5, 0.5) (also for `row`'s tests).
+    pub(super) fn filled(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         Array2::from_shape_fn((rows, cols), |_| {
             state ^= state << 13;

@@ -175,19 +175,10 @@ mod x86 {
 
 #[cfg(test)]
 mod tests {
+    use crate::kernels::gemm::tests::filled;
     use crate::kernels::gemm::{gemm_packed, GemmElem, PackedB, PackedGates};
     use crate::kernels::isa::{self, Isa};
     use ndarray::{s, Array2};
-
-    fn filled(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        Array2::from_shape_fn((rows, cols), |_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        })
-    }
 
     /// One row against a plain sum, on every path, for panel counts that
     /// leave every group size (1 to 4) and a last panel that is not full.
