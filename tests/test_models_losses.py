@@ -59,6 +59,51 @@ def test_loss_matches_numpy(activation, loss, y, expect):
     assert m.evaluate(Z, y, return_dict=True)["loss"] == pytest.approx(expect, rel=1e-10)
 
 
+S = 0.2  # label smoothing
+SMOOTH_HOT = ONE_HOT * (1 - S) + S / 3
+SMOOTH_BIN = Y_BIN * (1 - S) + S / 2
+
+
+@pytest.mark.parametrize("activation, loss, y, target", [
+    ("softmax", losses.SparseCategoricalCrossentropy(label_smoothing=S), LABELS, SMOOTH_HOT),
+    ("linear", losses.SparseCategoricalCrossentropy(from_logits=True, label_smoothing=S), LABELS, SMOOTH_HOT),
+    ("softmax", losses.CategoricalCrossentropy(label_smoothing=S), ONE_HOT, SMOOTH_HOT),
+    ("linear", losses.CategoricalCrossentropy(from_logits=True, label_smoothing=S), ONE_HOT, SMOOTH_HOT),
+    ("sigmoid", losses.BinaryCrossentropy(label_smoothing=S), Y_BIN, SMOOTH_BIN),
+    ("linear", losses.BinaryCrossentropy(from_logits=True, label_smoothing=S), Y_BIN, SMOOTH_BIN),
+])
+def test_label_smoothing_trains_on_the_smoothed_targets(activation, loss, y, target):
+    # Keras' formula (and PyTorch's CrossEntropyLoss(label_smoothing) for class indices): the loss and its
+    # gradient are those of the plain loss on the smoothed targets, against NumPy.
+    m = identity_model(activation, loss)
+    if "binary" in loss.name:
+        p = sigmoid(Z)
+        expect = bce(p, target)
+        dz = (p - target) / (Z.size)  # d mean(bce) / dz: (p - y) / (rows * outputs)
+    else:
+        p = softmax(Z)
+        expect = cce(p, target)
+        dz = (p - target) / len(Z)
+    assert m.evaluate(Z, y, return_dict=True)["loss"] == pytest.approx(expect, rel=1e-10)
+    loss_value, grads = m.loss_and_gradients(Z, y)
+    assert loss_value == pytest.approx(expect, rel=1e-10)
+    (kernel,) = grads.values()  # the identity Dense: out = Z @ W, so dL/dW = Zᵀ·dL/dz
+    np.testing.assert_allclose(kernel, Z.T @ dz, rtol=1e-9, atol=1e-12)
+
+
+def test_label_smoothing_round_trips_and_is_checked(tmp_path):
+    m = identity_model("softmax", losses.SparseCategoricalCrossentropy(label_smoothing=0.1))
+    m.save(tmp_path / "m.rnn")
+    loaded = rustrnn.load_model(tmp_path / "m.rnn")
+    assert loaded.loss.label_smoothing == 0.1 and "label_smoothing=0.1" in repr(loaded.loss)
+    assert loaded.evaluate(Z, LABELS) == m.evaluate(Z, LABELS)
+    for bad in (-0.1, 1.5, "0.1", True):
+        with pytest.raises(rustrnn.ArgumentError, match="label_smoothing"):
+            losses.CategoricalCrossentropy(label_smoothing=bad)
+    with pytest.raises(rustrnn.ArgumentError, match="label_smoothing.*mse"):
+        losses.get({"name": "mse", "label_smoothing": 0.1})
+
+
 def test_probability_losses_clip_like_keras_and_fused_ones_do_not_overflow():
     p = np.array([[0.0, 1.0, 0.5]])
     m = identity_model("relu", "binary_crossentropy")

@@ -57,15 +57,18 @@ def test_seq2seq_and_float64_round_trip(tmp_path, attention):
     assert loaded.dtype == np.float64 and loaded.optimizer is None and loaded.config["attention"] == attention
 
 
-def test_seq2seq_dropout_round_trips_and_acts_in_training_only(tmp_path):
-    # With one layer, dropout acts on the embeddings and the output layer's input (it used to be a no-op here).
+@pytest.mark.parametrize("kind", ["dropout", "recurrent_dropout"])
+def test_seq2seq_dropout_round_trips_and_acts_in_training_only(tmp_path, kind):
+    # With one layer, dropout acts on the embeddings and the output layer's input (it used to be a no-op here);
+    # recurrent_dropout on the state entering each step of the encoder and the decoder.
     rng = np.random.default_rng(0)
     src = rng.integers(1, 7, size=(16, 5))
     tgt = np.concatenate([rng.integers(3, 6, size=(16, 4)), np.full((16, 1), 2)], axis=1)
 
-    def build(dropout):
+    def build(rate):
         rustrnn.manual_seed(6)
-        s = rustrnn.Seq2Seq(src_vocab=7, tgt_vocab=6, embedding_dim=4, units=5, attention="luong", dropout=dropout)
+        s = rustrnn.Seq2Seq(src_vocab=7, tgt_vocab=6, embedding_dim=4, units=5, attention="luong",
+                            bidirectional_encoder=True, **{kind: rate})
         s.compile(optimizer="adam")
         return s
 
@@ -77,9 +80,11 @@ def test_seq2seq_dropout_round_trips_and_acts_in_training_only(tmp_path):
     path = tmp_path / "s2s.rnn"
     s.save(path)
     loaded = rustrnn.load_model(path)
-    assert loaded.config["dropout"] == 0.4
+    assert loaded.config[kind] == 0.4
     np.testing.assert_array_equal(loaded.predict(src, max_length=5, beam_width=2), s.predict(src, max_length=5, beam_width=2))
     assert loaded.fit(src, tgt, epochs=1, verbose=0, seed=4).history == s.fit(src, tgt, epochs=1, verbose=0, seed=4).history
+    with pytest.raises(rustrnn.ArgumentError, match=kind):
+        rustrnn.Seq2Seq(src_vocab=7, tgt_vocab=6, **{kind: 1.0})
 
 
 def test_truncated_corrupted_and_foreign_files_are_clear_errors(tmp_path):

@@ -23,7 +23,7 @@ from .generation import generate
 from .models import Model, Sequential
 from .functional import Functional, Input
 from .saving import load_model, save_model
-from .seq2seq import Seq2Seq
+from .seq2seq import Seq2Seq, Seq2SeqEnsemble
 
 __all__ = [
     "nn",
@@ -43,6 +43,7 @@ __all__ = [
     "Functional",
     "Input",
     "Seq2Seq",
+    "Seq2SeqEnsemble",
     "generate",
     "load_model",
     "save_model",

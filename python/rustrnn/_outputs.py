@@ -33,7 +33,7 @@ class OutputLoss:
     metrics: list = field(default_factory=list)
 
     def native(self) -> tuple:
-        return (self.loss.name, self.loss.from_logits, self.weight, list(self.metrics))
+        return (self.loss.name, self.loss.from_logits, self.loss.label_smoothing, self.weight, list(self.metrics))
 
     def spec(self) -> dict:
         return {"loss": self.loss.spec(), "loss_weight": self.weight, "metrics": list(self.metrics)}

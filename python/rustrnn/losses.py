@@ -26,26 +26,49 @@ ALIASES = {
 
 class Loss:
     name = ""
+    label_smoothing = 0.0
 
     def __init__(self, from_logits: bool = False) -> None:
         self.from_logits = as_bool("from_logits", from_logits)
 
     def spec(self) -> dict:
-        return {"name": self.name, "from_logits": self.from_logits}
+        spec = {"name": self.name, "from_logits": self.from_logits}
+        if self.label_smoothing:
+            spec["label_smoothing"] = self.label_smoothing
+        return spec
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(from_logits={self.from_logits})"
+        smoothing = f", label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
+        return f"{type(self).__name__}(from_logits={self.from_logits}{smoothing})"
 
 
-class BinaryCrossentropy(Loss):
+class _Smoothed(Loss):
+    """A cross-entropy whose targets may be smoothed toward the uniform distribution."""
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0) -> None:
+        super().__init__(from_logits)
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing <= 1:
+            raise ArgumentError(f"label_smoothing: expected a number in [0, 1], got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
+
+
+class BinaryCrossentropy(_Smoothed):
+    """Keras' ``BinaryCrossentropy``; ``label_smoothing=s`` trains on ``y·(1 - s) + s/2``."""
+
     name = "binary_crossentropy"
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_Smoothed):
+    """Keras' ``CategoricalCrossentropy``; ``label_smoothing=s`` trains on ``y·(1 - s) + s/C`` for C classes."""
+
     name = "categorical_crossentropy"
 
 
-class SparseCategoricalCrossentropy(Loss):
+class SparseCategoricalCrossentropy(_Smoothed):
+    """Keras' ``SparseCategoricalCrossentropy`` (class indices). ``label_smoothing=s``, which Keras' sparse
+    loss lacks, is PyTorch's ``CrossEntropyLoss(label_smoothing=s)``: the one-hot target becomes
+    ``onehot·(1 - s) + s/C`` for C classes."""
+
     name = "sparse_categorical_crossentropy"
 
 
@@ -87,6 +110,11 @@ def get(identifier: Any) -> Loss:
         return identifier
     if isinstance(identifier, dict):
         loss = get(identifier.get("name"))
+        smoothing = identifier.get("label_smoothing", 0.0)
+        if smoothing:
+            if not isinstance(loss, _Smoothed):
+                raise ArgumentError(f"label_smoothing: only cross-entropy losses smooth their labels, not {loss.name}")
+            return type(loss)(from_logits=bool(identifier.get("from_logits")), label_smoothing=smoothing)
         if identifier.get("from_logits"):
             loss = type(loss)(from_logits=True)
         return loss

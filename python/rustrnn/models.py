@@ -256,7 +256,7 @@ class Model:
 
     def _compile_native(self) -> None:
         heads = [h.native() for h in self._heads] if self._heads else [
-            (self.loss.name, self.loss.from_logits, self._loss_weight, self.metrics_names)]
+            (self.loss.name, self.loss.from_logits, self.loss.label_smoothing, self._loss_weight, self.metrics_names)]
         self._handle.compile_outputs(heads, json.dumps(self.optimizer.native_config()))
         self.optimizer._bind(self)
 

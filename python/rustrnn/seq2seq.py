@@ -28,7 +28,7 @@ from .models import Model, _batch_size
 CELLS = ("lstm", "gru", "simple_rnn")
 ATTENTIONS = ("luong", "bahdanau")
 
-__all__ = ["Seq2Seq"]
+__all__ = ["Seq2Seq", "Seq2SeqEnsemble"]
 
 
 def _indices(name: str, value: Any) -> np.ndarray:
@@ -41,6 +41,19 @@ def _indices(name: str, value: Any) -> np.ndarray:
     if arr.ndim != 2:
         raise ShapeError(f"{name}: expected token ids of shape (batch, time), got shape {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _decode(decode: Any, x: Any, max_length: Optional[int], beam_width: int, length_penalty: float, batch_size: int) -> np.ndarray:
+    """``decode(src, max_length, beam_width, length_penalty)`` over ``x`` in batches of ``batch_size``."""
+    src = _indices("x", x)
+    max_length = 2 * src.shape[1] + 2 if max_length is None else operator.index(max_length)
+    if max_length <= 0:
+        raise ArgumentError(f"max_length: expected a positive integer, got {max_length}")
+    beam_width = positive_int("beam_width", beam_width)
+    batch_size = _batch_size(batch_size)
+    parts = [decode(np.ascontiguousarray(src[i:i + batch_size]), max_length, beam_width, float(length_penalty))
+             for i in range(0, len(src), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, max_length), np.int64)
 
 
 @register_model
@@ -60,11 +73,14 @@ class Seq2Seq(Model):
     ``dropout`` (training only) drops that fraction of both embeddings'
     outputs and of the features the output layer reads, and with
     ``num_layers > 1`` of the values between stacked recurrent layers.
+    ``recurrent_dropout`` (training only, as Keras's) drops that fraction of
+    the state entering each step of the encoder and the decoder, one mask per
+    gate and sequence.
     """
 
     def __init__(self, src_vocab: int, tgt_vocab: int, embedding_dim: int = 64, units: int = 128, cell: str = "lstm",
                  num_layers: int = 1, bidirectional_encoder: bool = False, dropout: float = 0.0, bos_id: int = 1,
-                 eos_id: int = 2, attention: Optional[str] = None, dtype: Any = np.float32, name: Optional[str] = None) -> None:
+                 eos_id: int = 2, attention: Optional[str] = None, recurrent_dropout: float = 0.0, dtype: Any = np.float32, name: Optional[str] = None) -> None:
         super().__init__(dtype, name or "seq2seq")
         self.config = {
             "src_vocab": positive_int("src_vocab", src_vocab),
@@ -75,6 +91,7 @@ class Seq2Seq(Model):
             "num_layers": positive_int("num_layers", num_layers),
             "bidirectional_encoder": as_bool("bidirectional_encoder", bidirectional_encoder),
             "dropout": check_rate("dropout", dropout),
+            "recurrent_dropout": check_rate("recurrent_dropout", recurrent_dropout),
             "bos_id": positive_int("bos_id", bos_id),
             "eos_id": positive_int("eos_id", eos_id),
             "attention": None if attention is None else check_choice("attention", attention, ATTENTIONS),
@@ -118,15 +135,7 @@ class Seq2Seq(Model):
                 batch_size: int = 64, verbose: int = 0) -> np.ndarray:
         """Decoded token ids ``(N, max_length)``: each row ends with ``eos_id``
         (when produced) and is 0 after it. ``beam_width > 1`` uses beam search."""
-        src = _indices("x", x)
-        max_length = 2 * src.shape[1] + 2 if max_length is None else operator.index(max_length)
-        if max_length <= 0:
-            raise ArgumentError(f"max_length: expected a positive integer, got {max_length}")
-        beam_width = positive_int("beam_width", beam_width)
-        batch_size = _batch_size(batch_size)
-        parts = [self._handle.decode(np.ascontiguousarray(src[i:i + batch_size]), max_length, beam_width, float(length_penalty))
-                 for i in range(0, len(src), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, max_length), np.int64)
+        return _decode(lambda src, *a: self._handle.decode(src, *a), x, max_length, beam_width, length_penalty, batch_size)
 
     def get_config(self) -> dict:
         return {"class": "Seq2Seq", "name": self.name, "dtype": self.dtype.name, **self.config}
@@ -147,3 +156,53 @@ class Seq2Seq(Model):
         total, trainable = self._handle.num_params()
         lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}"]
         print_fn("\n".join(lines))
+
+
+class Seq2SeqEnsemble:
+    """Several trained :class:`Seq2Seq` models that decode together.
+
+    At every step the next token is chosen from the mean of the models'
+    next-token probabilities, and every model is then fed that token (as
+    fairseq's and OpenNMT's ensembles decode). Models trained from different
+    seeds make different mistakes, so their mean makes fewer. The members
+    must share ``tgt_vocab``, ``bos_id``, ``eos_id`` and dtype; their sizes,
+    cells and attention may differ. The members are used as they are when
+    :meth:`predict` runs (train them first; later training shows).
+
+    >>> ensemble = Seq2SeqEnsemble([model_a, model_b, model_c])
+    >>> ensemble.predict(src, max_length=10, beam_width=4)
+    """
+
+    def __init__(self, models: Iterable) -> None:
+        from ._streams import reject_stream
+
+        reject_stream("models", models, "Seq2SeqEnsemble")
+        self.models = list(models)
+        if not self.models:
+            raise ArgumentError("models: expected at least one Seq2Seq model, got none")
+        first = self.models[0]
+        for i, m in enumerate(self.models):
+            if not isinstance(m, Seq2Seq):
+                raise ArgumentError(f"models[{i}]: expected a rustrnn.Seq2Seq, got {type(m).__name__}")
+            for key in ("tgt_vocab", "bos_id", "eos_id"):
+                if m.config[key] != first.config[key]:
+                    raise ArgumentError(f"models[{i}]: the members must share {key}: expected {first.config[key]} "
+                                        f"(models[0]'s), got {m.config[key]}")
+            if m.dtype != first.dtype:
+                raise DTypeError(f"models[{i}]: the members must share one dtype: expected {first.dtype} (models[0]'s), "
+                                 f"got {m.dtype}")
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def __repr__(self) -> str:
+        return f"Seq2SeqEnsemble({len(self.models)} models)"
+
+    def predict(self, x: Any, max_length: Optional[int] = None, beam_width: int = 1, length_penalty: float = 0.0,
+                batch_size: int = 64) -> np.ndarray:
+        """Decoded token ids ``(N, max_length)`` as :meth:`Seq2Seq.predict`
+        returns them, from the members' mean probabilities."""
+        first, *others = [m._handle for m in self.models]
+        others = list(others)
+        return _decode(lambda src, *a: first.decode_ensemble(others, src, *a), x, max_length, beam_width, length_penalty,
+                       batch_size)

@@ -223,6 +223,7 @@ class Seq2SeqConfig(_Seq2SeqConfigRequired, total=False):
     num_layers: int
     bidirectional_encoder: bool
     dropout: float
+    recurrent_dropout: float
     bos_id: int
     eos_id: int
     attention: Optional[Literal["luong", "bahdanau"]]

@@ -6,7 +6,7 @@
 
 use crate::error::{fmt_shape, Result, RnnError};
 use crate::float::Float;
-use crate::infer::{Sampling, StepModel};
+use crate::infer::{decode, Sampling, StepModel};
 use crate::models::{Forward, Functional, GraphSpec, Input, LayerInfo, ModelSpec, Network, Seq2Seq, Seq2SeqConfig, Sequential};
 use crate::nn::{all_param_names, find_folded, find_param, NamedLayer};
 use crate::recurrent::GateMasks;
@@ -302,13 +302,30 @@ impl<F: Float> Model<F> {
 
     /// Seq2Seq decoding: greedy when `beam_width == 1`, else beam search.
     pub fn decode(&mut self, src: ArrayView2<i64>, max_length: usize, beam_width: usize, length_penalty: f64) -> Result<Array2<i64>> {
-        let Network::Seq2Seq(s) = &mut self.trainer.net else {
-            return Err(RnnError::value("decode: only a Seq2Seq model decodes; use generate() for a Sequential"));
-        };
+        Model::decode_ensemble(&mut [self], src, max_length, beam_width, length_penalty)
+    }
+
+    /// Seq2Seq decoding by an ensemble: every step chooses from the mean of
+    /// the models' next-token probabilities (see [`crate::infer::decode`]).
+    pub fn decode_ensemble(
+        models: &mut [&mut Model<F>],
+        src: ArrayView2<i64>,
+        max_length: usize,
+        beam_width: usize,
+        length_penalty: f64,
+    ) -> Result<Array2<i64>> {
+        let mut members = Vec::with_capacity(models.len());
+        for (i, m) in models.iter_mut().enumerate() {
+            let Network::Seq2Seq(s) = &mut m.trainer.net else {
+                let what = if i == 0 { "decode".to_string() } else { format!("models[{i}]") };
+                return Err(RnnError::value(format!("{what}: only a Seq2Seq model decodes; use generate() for a Sequential")));
+            };
+            members.push(s);
+        }
         if beam_width == 1 {
-            s.greedy(src, max_length)
+            decode::greedy(&mut members, src, max_length)
         } else {
-            s.beam_search(src, max_length, beam_width, length_penalty)
+            decode::beam_search(&mut members, src, max_length, beam_width, length_penalty)
         }
     }
 }

@@ -200,18 +200,30 @@ impl ModelHandle {
     }
 
     /// Sets the loss, metrics and optimizer (a JSON config); resets the optimizer state.
-    fn compile(&self, py: Python<'_>, loss: &str, from_logits: bool, metrics: Vec<String>, optimizer: &str) -> Result<()> {
-        let loss = Loss::parse(loss, from_logits)?;
+    #[pyo3(signature = (loss, from_logits, metrics, optimizer, label_smoothing=0.0))]
+    fn compile(
+        &self,
+        py: Python<'_>,
+        loss: &str,
+        from_logits: bool,
+        metrics: Vec<String>,
+        optimizer: &str,
+        label_smoothing: f64,
+    ) -> Result<()> {
+        let loss = Loss::parse(loss, from_logits)?.with_label_smoothing(label_smoothing)?;
         let v = serde_json::from_str(optimizer).map_err(|e| RnnError::value(format!("optimizer: not valid JSON ({e})")))?;
         let opt = OptimizerConfig::parse(&v)?;
         with_model!(self, s, T, { compute(py, || s.write(|m| m.compile(loss, metrics, opt))) })
     }
 
-    /// `compile` with `(loss, from_logits, weight, metrics)` per model output, in output order.
-    fn compile_outputs(&self, py: Python<'_>, losses: Vec<(String, bool, f64, Vec<String>)>, optimizer: &str) -> Result<()> {
+    /// `compile` with `(loss, from_logits, label_smoothing, weight, metrics)` per model output, in output order.
+    #[allow(clippy::type_complexity)]
+    fn compile_outputs(&self, py: Python<'_>, losses: Vec<(String, bool, f64, f64, Vec<String>)>, optimizer: &str) -> Result<()> {
         let losses = losses
             .into_iter()
-            .map(|(name, from_logits, weight, metrics)| Ok(OutputLoss { loss: Loss::parse(&name, from_logits)?, weight, metrics }))
+            .map(|(name, from_logits, smoothing, weight, metrics)| {
+                Ok(OutputLoss { loss: Loss::parse(&name, from_logits)?.with_label_smoothing(smoothing)?, weight, metrics })
+            })
             .collect::<Result<Vec<_>>>()?;
         let v = serde_json::from_str(optimizer).map_err(|e| RnnError::value(format!("optimizer: not valid JSON ({e})")))?;
         let opt = OptimizerConfig::parse(&v)?;
@@ -439,6 +451,45 @@ impl ModelHandle {
             let v = src.as_array();
             Ok(compute(py, || s.with_replica(|m| m.decode(v, max_length, beam_width, length_penalty)))?.into_pyarray(py).into_any())
         })
+    }
+
+    /// Seq2Seq decoding by this model and `others` together: each step
+    /// chooses from the mean of their next-token probabilities.
+    #[pyo3(signature = (others, src, max_length, beam_width=1, length_penalty=0.0))]
+    fn decode_ensemble<'py>(
+        &self,
+        py: Python<'py>,
+        others: Vec<PyRef<'py, ModelHandle>>,
+        src: &Bound<'py, PyAny>,
+        max_length: usize,
+        beam_width: usize,
+        length_penalty: f64,
+    ) -> Result<Bound<'py, PyAny>> {
+        let src = indices("x", src)?;
+        let v = src.as_array();
+        let mixed = || dtype_error("models: an ensemble's members must share one dtype (float32 or float64)".into());
+        match &self.inner {
+            Inner::F32(s) => {
+                let mut all = vec![s];
+                for o in &others {
+                    all.push(if let Inner::F32(m) = &o.inner { m } else { return Err(mixed()) });
+                }
+                let run = |ms: &mut [&mut rustrnn_core::Model<f32>]| {
+                    rustrnn_core::Model::decode_ensemble(ms, v, max_length, beam_width, length_penalty)
+                };
+                Ok(compute(py, || Shared::with_replicas(&all, run))?.into_pyarray(py).into_any())
+            }
+            Inner::F64(s) => {
+                let mut all = vec![s];
+                for o in &others {
+                    all.push(if let Inner::F64(m) = &o.inner { m } else { return Err(mixed()) });
+                }
+                let run = |ms: &mut [&mut rustrnn_core::Model<f64>]| {
+                    rustrnn_core::Model::decode_ensemble(ms, v, max_length, beam_width, length_penalty)
+                };
+                Ok(compute(py, || Shared::with_replicas(&all, run))?.into_pyarray(py).into_any())
+            }
+        }
     }
 
     /// `(all, trainable)` parameter counts.

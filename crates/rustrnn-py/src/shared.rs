@@ -80,23 +80,47 @@ impl<F: Float> Shared<F> {
         if self.stateful {
             return self.write_same(f);
         }
+        let (version, mut replica) = self.checkout()?;
+        let out = f(&mut replica);
+        self.checkin(version, replica);
+        out
+    }
+
+    /// `f` on private replicas of several models at once (an ensemble
+    /// decoding); none may be stateful.
+    pub fn with_replicas<R>(all: &[&Shared<F>], f: impl FnOnce(&mut [&mut Model<F>]) -> CoreResult<R>) -> CoreResult<R> {
+        if all.iter().any(|s| s.stateful) {
+            return Err(RnnError::value("models: a model with stateful layers cannot be one of an ensemble"));
+        }
+        let mut taken = all.iter().map(|s| s.checkout()).collect::<CoreResult<Vec<_>>>()?;
+        let out = f(&mut taken.iter_mut().map(|(_, m)| m).collect::<Vec<_>>());
+        for (s, (version, m)) in all.iter().zip(taken) {
+            s.checkin(version, m);
+        }
+        out
+    }
+
+    /// An idle replica of the current weights, or a new one, and its version.
+    fn checkout(&self) -> CoreResult<(u64, Model<F>)> {
         let now = self.version.load(Ordering::SeqCst);
         let idle = {
             let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
             spares.retain(|(v, _)| *v == now);
             spares.pop()
         };
-        let (version, mut replica) = match idle {
-            Some(r) => r,
-            None => self.replicate()?,
-        };
-        let out = f(&mut replica);
+        match idle {
+            Some(r) => Ok(r),
+            None => self.replicate(),
+        }
+    }
+
+    /// Keeps a replica for later calls unless the weights changed meanwhile.
+    fn checkin(&self, version: u64, replica: Model<F>) {
         if version == self.version.load(Ordering::SeqCst) {
             let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
             if spares.len() < MAX_SPARES {
                 spares.push((version, replica));
             }
         }
-        out
     }
 }

@@ -1,7 +1,9 @@
-//! Step-by-step generation: a `Sequential` language model compiled into
-//! single-token matrix-vector steps that sample its own output.
-//! (Seq2Seq's greedy and beam-search decoding live with the model.)
+//! Step-by-step inference: a `Sequential` language model compiled into
+//! single-token matrix-vector steps that sample its own output
+//! ([`generate`]), and Seq2Seq decoding, greedy or by beam search, by one
+//! model or an ensemble ([`decode`]).
 
+pub mod decode;
 pub mod generate;
 
 pub use generate::{Sampling, StepModel};

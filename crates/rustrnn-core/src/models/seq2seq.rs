@@ -1,7 +1,8 @@
 //! An encoder-decoder (sequence to sequence) model: the encoder RNN reads the
 //! source, its final state initialises the decoder RNN, which is trained with
-//! teacher forcing (it reads the target shifted right behind a BOS token)
-//! and decodes greedily or with beam search, step by step in Rust.
+//! teacher forcing (it reads the target shifted right behind a BOS token).
+//! Decoding, greedy or by beam search, one step at a time, lives in
+//! [`crate::infer::decode`]: it drives [`Seq2Seq::encode`] and [`Seq2Seq::step`].
 //!
 //! Layers: `encoder_embedding`, `encoder`, `decoder_embedding`, `decoder`,
 //! with `attention="luong"` or `"bahdanau"` an `attention` over the
@@ -13,11 +14,13 @@
 //! `dropout` (training only) drops a fraction of both embeddings' outputs,
 //! of the features the output layer reads, and, with `num_layers > 1`, of
 //! the values between stacked recurrent layers: with one layer the first two
-//! are what regularizes the model.
+//! are what regularizes the model. `recurrent_dropout` (Keras's: one mask per
+//! gate on the state entering each step, drawn once per sequence) regularizes
+//! the recurrence itself, in the encoder and the decoder.
 
 use super::io::{Forward, Input, OutGrad};
 use crate::error::{Result, RnnError};
-use crate::float::{argmax, to_f64, Float};
+use crate::float::Float;
 use crate::json::Obj;
 use crate::nn::activation::log_sum_exp;
 use crate::nn::attention::{AttentionConfig, AttentionKind};
@@ -42,6 +45,8 @@ pub struct Seq2SeqConfig {
     pub num_layers: usize,
     pub bidirectional_encoder: bool,
     pub dropout: f64,
+    /// Keras's `recurrent_dropout` inside the encoder and the decoder (training only).
+    pub recurrent_dropout: f64,
     pub bos_id: usize,
     pub eos_id: usize,
     /// The decoder attends over the encoder's outputs with this score.
@@ -61,6 +66,7 @@ impl Seq2SeqConfig {
             num_layers: o.positive("num_layers", Some(1))?,
             bidirectional_encoder: o.bool("bidirectional_encoder", false)?,
             dropout: o.f64("dropout", Some(0.0))?,
+            recurrent_dropout: o.f64("recurrent_dropout", Some(0.0))?,
             bos_id: o.usize("bos_id", Some(1))?,
             eos_id: o.usize("eos_id", Some(2))?,
             attention: match o.value("attention") {
@@ -74,8 +80,10 @@ impl Seq2SeqConfig {
                 return Err(RnnError::value(format!("seq2seq.{name}: expected a token in 1..{} (0 is padding), got {id}", cfg.tgt_vocab)));
             }
         }
-        if !(0.0..1.0).contains(&cfg.dropout) {
-            return Err(RnnError::value(format!("seq2seq.dropout: expected a rate in [0, 1), got {}", cfg.dropout)));
+        for (name, rate) in [("dropout", cfg.dropout), ("recurrent_dropout", cfg.recurrent_dropout)] {
+            if !(0.0..1.0).contains(&rate) {
+                return Err(RnnError::value(format!("seq2seq.{name}: expected a rate in [0, 1), got {rate}")));
+            }
         }
         Ok(cfg)
     }
@@ -127,7 +135,7 @@ impl<F: Float> Seq2Seq<F> {
             return_state: !return_sequences,
             go_backwards: false,
             dropout: 0.0,
-            recurrent_dropout: 0.0,
+            recurrent_dropout: cfg.recurrent_dropout,
             layer_dropout: cfg.dropout,
             stateful: false,
             activations: CellActivations::DEFAULT,
@@ -188,7 +196,7 @@ impl<F: Float> Seq2Seq<F> {
 
     /// Runs the encoder; returns the decoder's initial states and, with
     /// attention, the encoder's outputs to attend over.
-    fn encode(&mut self, src: ArrayView2<i64>, mode: Mode) -> Result<(States<F>, Option<Memory<F>>)> {
+    pub fn encode(&mut self, src: ArrayView2<i64>, mode: Mode) -> Result<(States<F>, Option<Memory<F>>)> {
         let mut rng = self.rng.clone();
         let mut ctx = Ctx::new(mode, &mut rng);
         let x = self.layers[SRC_EMB].layer.forward(LayerInput::Indices(src), &mut ctx)?;
@@ -261,7 +269,7 @@ impl<F: Float> Seq2Seq<F> {
     /// One decoder step for `tokens` (n,) from states `(L, n, H')`; returns
     /// the log-probabilities (n, V) and the new states.
     #[allow(clippy::type_complexity)]
-    fn step(
+    pub fn step(
         &mut self,
         tokens: &[i64],
         h: &Array3<F>,
@@ -290,132 +298,5 @@ impl<F: Float> Seq2Seq<F> {
             row.mapv_inplace(|v| v - lse);
         }
         Ok((z, states.h, states.c))
-    }
-
-    fn check_src(&self, src: ArrayView2<i64>, max_length: usize) -> Result<()> {
-        if max_length == 0 {
-            return Err(RnnError::value("max_length: expected a positive number of tokens, got 0"));
-        }
-        if src.nrows() == 0 || src.ncols() == 0 {
-            return Err(RnnError::shape("x: expected a non-empty (batch, time) array of source indices"));
-        }
-        crate::memory::ensure::<i64>("max_length (batch x max_length tokens)", &[src.nrows(), max_length])
-    }
-
-    /// Greedy decoding: `(B, max_length)` token ids, each sequence ending
-    /// with EOS (when produced) and padded with 0 after it.
-    pub fn greedy(&mut self, src: ArrayView2<i64>, max_length: usize) -> Result<Array2<i64>> {
-        self.check_src(src, max_length)?;
-        crate::threads::install(|| {
-            let (States { mut h, mut c }, memory) = self.encode(src, Mode::Infer)?;
-            let b = src.nrows();
-            let eos = self.cfg.eos_id as i64;
-            let mut out = Array2::<i64>::zeros((b, max_length));
-            let mut tokens = vec![self.cfg.bos_id as i64; b];
-            let mut done = vec![false; b];
-            for t in 0..max_length {
-                let (lp, h2, c2) = self.step(&tokens, &h, c.as_ref(), memory.clone())?;
-                (h, c) = (h2, c2);
-                for i in 0..b {
-                    if done[i] {
-                        continue;
-                    }
-                    let best = argmax(lp.row(i).iter().copied()) as i64;
-                    out[[i, t]] = best;
-                    tokens[i] = best;
-                    done[i] = best == eos;
-                }
-                if done.iter().all(|d| *d) {
-                    break;
-                }
-            }
-            Ok(out)
-        })
-    }
-
-    /// Beam search with `beam_width` hypotheses per source; the score is the
-    /// sum of log-probabilities divided by `((5 + len) / 6)^length_penalty`.
-    pub fn beam_search(&mut self, src: ArrayView2<i64>, max_length: usize, beam_width: usize, length_penalty: f64) -> Result<Array2<i64>> {
-        self.check_src(src, max_length)?;
-        if beam_width == 0 {
-            return Err(RnnError::value("beam_width: expected a positive integer, got 0"));
-        }
-        let per_beam = self.cfg.tgt_vocab.saturating_add(self.cfg.decoder_units().saturating_mul(8)).saturating_add(max_length);
-        crate::memory::ensure::<F>("beam_width (its candidates and states)", &[beam_width, per_beam])?;
-        crate::threads::install(|| {
-            let (States { h: h_all, c: c_all }, memory) = self.encode(src, Mode::Infer)?;
-            let mut out = Array2::<i64>::zeros((src.nrows(), max_length));
-            for i in 0..src.nrows() {
-                let pick = |a: &Array3<F>| a.slice(s![.., i..i + 1, ..]).to_owned();
-                let mem = memory.as_ref().map(|m| m.select(&[i]));
-                let best = self.beam_one(pick(&h_all), c_all.as_ref().map(pick), mem, max_length, beam_width, length_penalty)?;
-                for (t, v) in best.into_iter().enumerate() {
-                    out[[i, t]] = v;
-                }
-            }
-            Ok(out)
-        })
-    }
-
-    /// `memory`: the one source's encoder outputs, with attention.
-    fn beam_one(
-        &mut self,
-        h0: Array3<F>,
-        c0: Option<Array3<F>>,
-        memory: Option<Memory<F>>,
-        max_length: usize,
-        k: usize,
-        alpha: f64,
-    ) -> Result<Vec<i64>> {
-        let eos = self.cfg.eos_id as i64;
-        let norm = |score: f64, len: usize| score / ((5.0 + len as f64) / 6.0).powf(alpha);
-        // Live hypotheses: (tokens, score); their states are rows of h, c.
-        let mut beams: Vec<(Vec<i64>, f64)> = vec![(Vec::new(), 0.0)];
-        let (mut h, mut c) = (h0, c0);
-        let mut finished: Vec<(Vec<i64>, f64)> = Vec::new();
-        for _ in 0..max_length {
-            let tokens: Vec<i64> = beams.iter().map(|(t, _)| *t.last().unwrap_or(&(self.cfg.bos_id as i64))).collect();
-            let mem = memory.as_ref().map(|m| m.select(&vec![0; tokens.len()]));
-            let (lp, h2, c2) = self.step(&tokens, &h, c.as_ref(), mem)?;
-            let mut cand: Vec<(f64, usize, i64)> = Vec::with_capacity(beams.len() * lp.ncols());
-            for (bi, (_, score)) in beams.iter().enumerate() {
-                for (v, &l) in lp.row(bi).iter().enumerate() {
-                    cand.push((score + to_f64(l), bi, v as i64));
-                }
-            }
-            cand.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let mut next = Vec::with_capacity(k);
-            let mut parents = Vec::with_capacity(k);
-            for (score, bi, v) in cand.into_iter().take(2 * k) {
-                let mut seq = beams[bi].0.clone();
-                seq.push(v);
-                if v == eos {
-                    let len = seq.len();
-                    finished.push((seq, norm(score, len)));
-                } else if next.len() < k {
-                    next.push((seq, score));
-                    parents.push(bi);
-                }
-                if next.len() == k {
-                    break;
-                }
-            }
-            // Stop once the best finished hypothesis beats every live one.
-            let best_done = finished.iter().map(|f| f.1).fold(f64::NEG_INFINITY, f64::max);
-            let best_live = next.iter().map(|(s, sc)| norm(*sc, s.len())).fold(f64::NEG_INFINITY, f64::max);
-            if next.is_empty() || (finished.len() >= k && best_done >= best_live) {
-                beams.clear();
-                break;
-            }
-            h = h2.select(Axis(1), &parents);
-            c = c2.map(|c| c.select(Axis(1), &parents));
-            beams = next;
-        }
-        for (seq, score) in beams {
-            let len = seq.len();
-            finished.push((seq, norm(score, len)));
-        }
-        let best = finished.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|b| b.0).unwrap_or_default();
-        Ok(best)
     }
 }

@@ -266,7 +266,7 @@ fn seq2seq_with_attention_decodes_what_its_forward_pass_scores() {
         let mut t = trainer(&spec, "sparse_categorical_crossentropy");
         let src = indices(&[&[3, 4, 5, 6, 0], &[0, 2, 5, 3, 1]]);
         let Network::Seq2Seq(s) = &mut t.net else { unreachable!() };
-        let out = s.greedy(src.view(), 4).unwrap();
+        let out = crate::infer::decode::greedy(&mut [&mut *s], src.view(), 4).unwrap();
         for b in 0..2 {
             let mut dec = vec![1i64];
             for step in 0..4 {
@@ -282,7 +282,7 @@ fn seq2seq_with_attention_decodes_what_its_forward_pass_scores() {
                 dec.push(best);
             }
         }
-        let beam = s.beam_search(src.view(), 4, 1, 0.0).unwrap();
+        let beam = crate::infer::decode::beam_search(&mut [&mut *s], src.view(), 4, 1, 0.0).unwrap();
         assert_eq!(beam, out, "{attention}: a beam of one is greedy");
     }
 }

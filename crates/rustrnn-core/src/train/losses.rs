@@ -31,11 +31,16 @@ pub enum LossKind {
 /// Keras' default Huber `delta`: quadratic within it, linear beyond.
 pub const HUBER_DELTA: f64 = 1.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Loss {
     pub kind: LossKind,
     /// Outputs are logits rather than probabilities.
     pub from_logits: bool,
+    /// Cross-entropies only: the targets are mixed with the uniform
+    /// distribution, `y·(1 - s) + s/C` (Keras' `label_smoothing`, and
+    /// PyTorch's `CrossEntropyLoss(label_smoothing=s)` for class indices);
+    /// binary: `y·(1 - s) + s/2`.
+    pub label_smoothing: f64,
 }
 
 /// What a loss reads from the model output.
@@ -64,7 +69,19 @@ crate::from_str_by_names!(LossKind);
 
 impl Loss {
     pub fn parse(name: &str, from_logits: bool) -> Result<Self> {
-        Ok(Loss { kind: LossKind::from_name(name)?, from_logits })
+        Ok(Loss { kind: LossKind::from_name(name)?, from_logits, label_smoothing: 0.0 })
+    }
+
+    /// The loss with its targets smoothed by `s` in [0, 1] (cross-entropies only).
+    pub fn with_label_smoothing(self, s: f64) -> Result<Self> {
+        use LossKind::*;
+        if !(0.0..=1.0).contains(&s) {
+            return Err(RnnError::value(format!("label_smoothing: expected a number in [0, 1], got {s}")));
+        }
+        if s != 0.0 && !matches!(self.kind, BinaryCrossentropy | CategoricalCrossentropy | SparseCategoricalCrossentropy) {
+            return Err(RnnError::value(format!("label_smoothing: only cross-entropy losses smooth their labels, not {:?}", self.kind)));
+        }
+        Ok(Loss { label_smoothing: s, ..self })
     }
 
     pub fn is_sparse(&self) -> bool {
@@ -142,7 +159,7 @@ impl Loss {
             _ => (y, self.from_logits),
         };
         let scale = if count > 0.0 { 1.0 / count } else { 0.0 };
-        let kind = self.kind;
+        let (kind, smoothing) = (self.kind, self.label_smoothing);
         let mut grad = Array2::<F>::zeros((rows, c));
         let mut losses = vec![0.0f64; rows];
         grad.axis_iter_mut(Axis(0)).into_par_iter().zip(losses.par_iter_mut()).enumerate().with_min_len(64).for_each(|(r, (mut g, l))| {
@@ -154,7 +171,7 @@ impl Loss {
             let p = pred.row(r);
             let p = p.as_slice().expect("contiguous");
             let t = target.row(r);
-            let loss = row_loss(kind, fused, p, t.as_slice().expect("contiguous"), g);
+            let loss = row_loss(kind, fused, smoothing, p, t.as_slice().expect("contiguous"), g);
             let k = F::from_f64(scale) * w;
             g.iter_mut().for_each(|v| *v = *v * k);
             *l = loss * to_f64(w);
@@ -175,17 +192,20 @@ fn check_labels<F: Float>(t: ArrayView2<F>, classes: usize) -> Result<()> {
     Ok(())
 }
 
-/// One row's loss; writes the unscaled gradient into `g`.
-fn row_loss<F: Float>(kind: LossKind, logits: bool, p: &[F], t: &[F], g: &mut [F]) -> f64 {
+/// One row's loss; writes the unscaled gradient into `g`. `smoothing`: see
+/// [`Loss::label_smoothing`].
+fn row_loss<F: Float>(kind: LossKind, logits: bool, smoothing: f64, p: &[F], t: &[F], g: &mut [F]) -> f64 {
     let c = p.len();
+    let keep = F::from_f64(1.0 - smoothing);
     let inv_c = F::from_f64(1.0 / c as f64);
     let eps = F::from_f64(EPSILON);
     let one = F::one();
     let mut loss = 0.0;
     match kind {
         LossKind::BinaryCrossentropy => {
+            let half = F::from_f64(0.5 * smoothing);
             for k in 0..c {
-                let (z, y) = (p[k], t[k]);
+                let (z, y) = (p[k], t[k] * keep + half);
                 if logits {
                     // max(z, 0) - z·y + log(1 + exp(-|z|))
                     let l = z.max(F::zero()) - z * y + (-z.abs()).exp().ln_1p();
@@ -201,10 +221,18 @@ fn row_loss<F: Float>(kind: LossKind, logits: bool, p: &[F], t: &[F], g: &mut [F
         }
         LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy => {
             let sparse = kind == LossKind::SparseCategoricalCrossentropy;
-            let label = |k: usize| match sparse {
-                true if to_f64(t[0]) as usize == k => one,
-                true => F::zero(),
-                false => t[k],
+            let uniform = F::from_f64(smoothing / c as f64);
+            let label = |k: usize| {
+                let y = match sparse {
+                    true if to_f64(t[0]) as usize == k => one,
+                    true => F::zero(),
+                    false => t[k],
+                };
+                if smoothing == 0.0 {
+                    y
+                } else {
+                    y * keep + uniform
+                }
             };
             if logits {
                 let lse = log_sum_exp(p);
