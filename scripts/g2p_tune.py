@@ -32,6 +32,12 @@ p.add_argument("--average", default="1,2,3,4")
 p.add_argument("--length-penalty", default="0")
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--threads", type=int, default=2)
+p.add_argument("--layers", type=int, default=1)
+p.add_argument("--all-prons", action="store_true", help="one training pair per dictionary pronunciation, not the main one only")
+p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay (0: Adam)")
+p.add_argument("--recurrent-dropout", type=float, default=0.0)
+p.add_argument("--label-smoothing", type=float, default=0.0)
+p.add_argument("--save", default="", help="save the last epochs' weights (npz) under this prefix")
 a = p.parse_args()
 
 rustrnn.set_num_threads(a.threads)
@@ -56,17 +62,21 @@ def letters(ws):
     return x
 
 
-y = np.zeros((len(train), tgt_len), np.int64)
-for i, w in enumerate(train):
-    ids = [ph_id[q] for q in pron[w][0]] + [eos]
+pairs = [(w, pr) for w in train for pr in (pron[w] if a.all_prons else pron[w][:1])]
+y = np.zeros((len(pairs), tgt_len), np.int64)
+for i, (w, pr) in enumerate(pairs):
+    ids = [ph_id[q] for q in pr] + [eos]
     y[i, :len(ids)] = ids
-x = letters(train)
+x = letters([w for w, _ in pairs])
 model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=a.emb, units=a.units // 2, cell="lstm",
-                        bidirectional_encoder=True, attention=a.attention, bos_id=bos, eos_id=eos, dropout=a.dropout)
+                        bidirectional_encoder=True, attention=a.attention, bos_id=bos, eos_id=eos, dropout=a.dropout, num_layers=a.layers,
+                        **({"recurrent_dropout": a.recurrent_dropout} if a.recurrent_dropout else {}))
 buckets = rustrnn.utils.LengthBuckets(x, y, batch_size=a.batch, seed=a.seed)
 schedule = rustrnn.optimizers.CosineDecay(a.lr, a.epochs * len(buckets), alpha=a.alpha)
-model.compile(optimizer=rustrnn.optimizers.Adam(schedule, clipnorm=5.0))
-print(f"{a}\ntrain {len(train)} val {len(val)} params {model.count_params()}", flush=True)
+optimizer = (rustrnn.optimizers.AdamW(schedule, weight_decay=a.weight_decay, clipnorm=5.0) if a.weight_decay
+             else rustrnn.optimizers.Adam(schedule, clipnorm=5.0))
+model.compile(optimizer=optimizer, loss=rustrnn.losses.SparseCategoricalCrossentropy(label_smoothing=a.label_smoothing))
+print(f"{a}\ntrain {len(train)} ({len(pairs)} pairs) val {len(val)} params {model.count_params()}", flush=True)
 
 
 def score(ws, beam, penalty=0.0):
@@ -86,6 +96,8 @@ for e in range(a.epochs):
     model.fit(buckets, epochs=1, seed=a.seed * 1000 + e, verbose=0)
     train_cpu += cpu() - c0
     history.append(model.get_weights())
+    if a.save and e >= a.epochs - 4:
+        np.savez(f"{a.save}-e{e + 1}.npz", *history[-1])
     per, wer = score(val[:1000], 1)
     print(f"{a.tag} epoch {e + 1}: greedy val-1000 PER {per:.4f} WER {wer:.4f}  train cpu {train_cpu:.0f}s", flush=True)
 for k in (int(v) for v in a.average.split(",")):

@@ -44,3 +44,30 @@ def test_rustrnn_model_predicts_what_the_torch_model_computes(cell, layer, bidir
     m32.build()
     load_torch_weights(m32, path)
     np.testing.assert_allclose(m32.predict(tokens), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.35])
+def test_sparse_label_smoothing_is_torchs_cross_entropy_on_a_masked_sequence(smoothing):
+    # The loss and the gradient of a Seq2Seq-like head: per step CrossEntropyLoss(label_smoothing) over the
+    # unpadded steps (ignore_index=0 plays rustrnn's mask), against torch in float64.
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((4, 5, 6))  # (B, T, C) logits
+    labels = rng.integers(1, 6, size=(4, 5))
+    labels[1, 3:] = 0
+    labels[3, 1:] = 0
+    model = rustrnn.Sequential([layers.Masking(mask_value=0.0), layers.Dense(6, use_bias=False)], dtype="float64")
+    model.compile(optimizer="sgd", loss=rustrnn.losses.SparseCategoricalCrossentropy(from_logits=True,
+                                                                                     label_smoothing=smoothing))
+    x = z.copy()
+    x[labels == 0] = 0.0  # masked steps: rustrnn skips them, torch ignores their label
+    model.build((5, 6))
+    model.set_weights([np.eye(6)])
+    loss, grads = model.loss_and_gradients(x, labels)
+    tz = torch.tensor(x, requires_grad=True)
+    tw = torch.eye(6, dtype=torch.float64, requires_grad=True)
+    ref = torch.nn.CrossEntropyLoss(label_smoothing=smoothing, ignore_index=0)((tz @ tw).reshape(-1, 6),
+                                                                            torch.tensor(labels).reshape(-1))
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    (kernel,) = grads.values()
+    np.testing.assert_allclose(kernel, tw.grad.numpy(), rtol=1e-10, atol=1e-13)
