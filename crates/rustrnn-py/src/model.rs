@@ -65,6 +65,25 @@ impl<T: Element + Float> PyInput<'_, T> {
     }
 }
 
+/// Decodes with `first` and `others` (`None`: a member of another dtype) as one ensemble.
+fn decode_members<'py, 'a, T: Element + Float>(
+    py: Python<'py>,
+    first: &'a Shared<T>,
+    others: impl Iterator<Item = Option<&'a Shared<T>>>,
+    src: ndarray::ArrayView2<'_, i64>,
+    max_length: usize,
+    beam_width: usize,
+    length_penalty: f64,
+) -> Result<Bound<'py, PyAny>> {
+    let mut all = vec![first];
+    for o in others {
+        all.push(o.ok_or_else(|| dtype_error("models: an ensemble's members must share one dtype (float32 or float64)".into()))?);
+    }
+    let run =
+        |ms: &mut [&mut rustrnn_core::Model<T>]| rustrnn_core::Model::decode_ensemble(ms, src, max_length, beam_width, length_penalty);
+    Ok(compute(py, || Shared::with_replicas(&all, run))?.into_pyarray(py).into_any())
+}
+
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
 }
@@ -467,27 +486,14 @@ impl ModelHandle {
     ) -> Result<Bound<'py, PyAny>> {
         let src = indices("x", src)?;
         let v = src.as_array();
-        let mixed = || dtype_error("models: an ensemble's members must share one dtype (float32 or float64)".into());
         match &self.inner {
             Inner::F32(s) => {
-                let mut all = vec![s];
-                for o in &others {
-                    all.push(if let Inner::F32(m) = &o.inner { m } else { return Err(mixed()) });
-                }
-                let run = |ms: &mut [&mut rustrnn_core::Model<f32>]| {
-                    rustrnn_core::Model::decode_ensemble(ms, v, max_length, beam_width, length_penalty)
-                };
-                Ok(compute(py, || Shared::with_replicas(&all, run))?.into_pyarray(py).into_any())
+                let others = others.iter().map(|o| if let Inner::F32(m) = &o.inner { Some(m) } else { None });
+                decode_members(py, s, others, v, max_length, beam_width, length_penalty)
             }
             Inner::F64(s) => {
-                let mut all = vec![s];
-                for o in &others {
-                    all.push(if let Inner::F64(m) = &o.inner { m } else { return Err(mixed()) });
-                }
-                let run = |ms: &mut [&mut rustrnn_core::Model<f64>]| {
-                    rustrnn_core::Model::decode_ensemble(ms, v, max_length, beam_width, length_penalty)
-                };
-                Ok(compute(py, || Shared::with_replicas(&all, run))?.into_pyarray(py).into_any())
+                let others = others.iter().map(|o| if let Inner::F64(m) = &o.inner { Some(m) } else { None });
+                decode_members(py, s, others, v, max_length, beam_width, length_penalty)
             }
         }
     }
