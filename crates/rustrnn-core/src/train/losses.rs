@@ -228,11 +228,7 @@ fn row_loss<F: Float>(kind: LossKind, logits: bool, smoothing: f64, p: &[F], t: 
                     true => F::zero(),
                     false => t[k],
                 };
-                if smoothing == 0.0 {
-                    y
-                } else {
-                    y * keep + uniform
-                }
+                y * keep + uniform // exactly y without smoothing
             };
             if logits {
                 let lse = log_sum_exp(p);
