@@ -3,7 +3,8 @@
 
 use super::activation::Activation;
 use super::config::{Flow, LayerConfig};
-use super::layer::{Ctx, GradCtx, Layer, LayerInput, ParamVisitor};
+use super::layer::{Ctx, GradCtx, Layer, LayerInput};
+use super::param_fields::param_fields;
 use super::tensor::Tensor;
 use crate::error::{Result, RnnError};
 use crate::float::Float;
@@ -11,7 +12,7 @@ use crate::json::Obj;
 use crate::kernels::gemm::gemm;
 use crate::names::Names;
 use crate::rng::SplitMix64;
-use ndarray::{Array1, Array2, ArrayViewD, ArrayViewMutD, Axis};
+use ndarray::{Array1, Array2, Axis};
 use serde_json::{json, Value};
 use std::any::Any;
 
@@ -140,14 +141,6 @@ impl<F: Float> Dense<F> {
     pub fn kernel(&self) -> (&Array2<F>, &Array1<F>) {
         (&self.kernel, &self.bias)
     }
-
-    fn param_mut(&mut self, i: usize) -> ArrayViewMutD<'_, F> {
-        if i == 0 {
-            self.kernel.view_mut().into_dyn()
-        } else {
-            self.bias.view_mut().into_dyn()
-        }
-    }
 }
 
 impl<F: Float> Layer<F> for Dense<F> {
@@ -175,46 +168,7 @@ impl<F: Float> Layer<F> for Dense<F> {
         self.backward_rows(dy, is_logits).map(Some)
     }
 
-    fn param_names(&self) -> Vec<String> {
-        if self.use_bias {
-            vec!["kernel".into(), "bias".into()]
-        } else {
-            vec!["kernel".into()]
-        }
-    }
-
-    fn param(&self, i: usize) -> ArrayViewD<'_, F> {
-        if i == 0 {
-            self.kernel.view().into_dyn()
-        } else {
-            self.bias.view().into_dyn()
-        }
-    }
-
-    fn grad(&self, i: usize) -> ArrayViewD<'_, F> {
-        if i == 0 {
-            self.dkernel.view().into_dyn()
-        } else {
-            self.dbias.view().into_dyn()
-        }
-    }
-
-    fn assign_param(&mut self, i: usize, value: ArrayViewD<F>) -> Result<()> {
-        self.param_mut(i).assign(&value);
-        Ok(())
-    }
-
-    fn visit_params(&mut self, f: &mut ParamVisitor<'_, F>) {
-        f(0, self.kernel.view_mut().into_dyn(), self.dkernel.view().into_dyn());
-        if self.use_bias {
-            f(1, self.bias.view_mut().into_dyn(), self.dbias.view().into_dyn());
-        }
-    }
-
-    fn zero_grad(&mut self) {
-        self.dkernel.fill(F::zero());
-        self.dbias.fill(F::zero());
-    }
+    param_fields!(|s| [("kernel", kernel, dkernel, true), ("bias", bias, dbias, s.use_bias)]);
 
     fn trainable(&self) -> bool {
         self.trainable

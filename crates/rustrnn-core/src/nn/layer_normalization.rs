@@ -4,12 +4,13 @@
 //! drops beta, `scale=False` gamma. The mask passes through.
 
 use super::config::{Flow, LayerConfig};
-use super::layer::{Ctx, GradCtx, Layer, LayerInput, ParamVisitor};
+use super::layer::{Ctx, GradCtx, Layer, LayerInput};
+use super::param_fields::param_fields;
 use super::tensor::Tensor;
 use crate::error::{Result, RnnError};
 use crate::float::Float;
 use crate::json::Obj;
-use ndarray::{Array1, Array2, ArrayViewD, Axis, Zip};
+use ndarray::{Array1, Array2, Axis, Zip};
 use serde_json::{json, Value};
 use std::any::Any;
 
@@ -72,20 +73,6 @@ pub struct LayerNormalization<F> {
     dbeta: Array1<F>,
     /// The normalized input `x̂` and `1 / σ` of each row.
     cache: Option<(Array2<F>, Array1<F>)>,
-}
-
-impl<F: Float> LayerNormalization<F> {
-    /// `(gamma or beta, its gradient)` by parameter index.
-    fn slots(&self) -> Vec<(&'static str, usize)> {
-        let mut v = Vec::new();
-        if self.config.scale {
-            v.push(("gamma", 0));
-        }
-        if self.config.center {
-            v.push(("beta", 1));
-        }
-        v
-    }
 }
 
 impl<F: Float> Layer<F> for LayerNormalization<F> {
@@ -153,47 +140,7 @@ impl<F: Float> Layer<F> for LayerNormalization<F> {
         Ok(Some(g))
     }
 
-    fn param_names(&self) -> Vec<String> {
-        self.slots().into_iter().map(|(n, _)| n.to_string()).collect()
-    }
-
-    fn param(&self, i: usize) -> ArrayViewD<'_, F> {
-        match self.slots()[i].1 {
-            0 => self.gamma.view().into_dyn(),
-            _ => self.beta.view().into_dyn(),
-        }
-    }
-
-    fn grad(&self, i: usize) -> ArrayViewD<'_, F> {
-        match self.slots()[i].1 {
-            0 => self.dgamma.view().into_dyn(),
-            _ => self.dbeta.view().into_dyn(),
-        }
-    }
-
-    fn assign_param(&mut self, i: usize, value: ArrayViewD<F>) -> Result<()> {
-        match self.slots()[i].1 {
-            0 => self.gamma.view_mut().into_dyn().assign(&value),
-            _ => self.beta.view_mut().into_dyn().assign(&value),
-        }
-        Ok(())
-    }
-
-    fn visit_params(&mut self, f: &mut ParamVisitor<'_, F>) {
-        let slots = self.slots();
-        for (i, (_, which)) in slots.into_iter().enumerate() {
-            if which == 0 {
-                f(i, self.gamma.view_mut().into_dyn(), self.dgamma.view().into_dyn());
-            } else {
-                f(i, self.beta.view_mut().into_dyn(), self.dbeta.view().into_dyn());
-            }
-        }
-    }
-
-    fn zero_grad(&mut self) {
-        self.dgamma.fill(F::zero());
-        self.dbeta.fill(F::zero());
-    }
+    param_fields!(|s| [("gamma", gamma, dgamma, s.config.scale), ("beta", beta, dbeta, s.config.center)]);
 
     fn trainable(&self) -> bool {
         self.config.trainable

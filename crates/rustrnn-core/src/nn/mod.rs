@@ -23,6 +23,7 @@ pub mod layer;
 pub mod layer_normalization;
 pub mod masking;
 pub mod merge;
+mod param_fields;
 pub mod pooling;
 pub mod recurrent;
 pub mod registry;
