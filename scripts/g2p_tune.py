@@ -7,9 +7,7 @@ k epochs' weights (checkpoint averaging), k in --average. Run it under nice, one
     nice -n 10 python scripts/g2p_tune.py --epochs 10 --dropout 0.2 --tag d2
 """
 import argparse
-import re
 import resource
-import time
 
 import numpy as np
 import rustrnn
@@ -42,34 +40,16 @@ a = p.parse_args()
 
 rustrnn.set_num_threads(a.threads)
 rustrnn.manual_seed(a.seed)
-pron = rustrnn.datasets.cmudict(stress=False)
-words = sorted(w for w in pron if re.fullmatch(r"[a-z]{3,10}", w))
-phonemes = sorted({q for w in words for pr in pron[w] for q in pr})
-bos, eos = 1, 2
-ph_id = {q: i + 3 for i, q in enumerate(phonemes)}
-order = np.random.default_rng(0).permutation(len(words))
-train = [words[i] for i in order[g2p.TEST_WORDS:]]  # the demo's training words; its test words are not touched
-val, train = train[:a.val], train[a.val:]
+data = g2p.load(validation=a.val)  # the demo's split; its test words are not touched
+pron, phonemes, val, train, tgt_len = data.pron, data.phonemes, data.val, data.train, data.tgt_len
 if a.subset:
     train = train[:a.subset]
-tgt_len = 1 + max(len(pron[w][0]) for w in words)
-
-
-def letters(ws):
-    x = np.zeros((len(ws), 10), np.int64)
-    for i, w in enumerate(ws):
-        x[i, :len(w)] = [ord(c) - 96 for c in w]
-    return x
-
-
+letters = g2p.spellings
 pairs = [(w, pr) for w in train for pr in (pron[w] if a.all_prons else pron[w][:1])]
-y = np.zeros((len(pairs), tgt_len), np.int64)
-for i, (w, pr) in enumerate(pairs):
-    ids = [ph_id[q] for q in pr] + [eos]
-    y[i, :len(ids)] = ids
 x = letters([w for w, _ in pairs])
+y = g2p.pronunciations(data, train, (lambda prons: prons) if a.all_prons else (lambda prons: prons[:1]))
 model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=a.emb, units=a.units // 2, cell="lstm",
-                        bidirectional_encoder=True, attention=a.attention, bos_id=bos, eos_id=eos, dropout=a.dropout, num_layers=a.layers,
+                        bidirectional_encoder=True, attention=a.attention, bos_id=g2p.BOS, eos_id=g2p.EOS, dropout=a.dropout, num_layers=a.layers,
                         **({"recurrent_dropout": a.recurrent_dropout} if a.recurrent_dropout else {}))
 buckets = rustrnn.utils.LengthBuckets(x, y, batch_size=a.batch, seed=a.seed)
 schedule = rustrnn.optimizers.CosineDecay(a.lr, a.epochs * len(buckets), alpha=a.alpha)
@@ -81,7 +61,7 @@ print(f"{a}\ntrain {len(train)} ({len(pairs)} pairs) val {len(val)} params {mode
 
 def score(ws, beam, penalty=0.0):
     out = model.predict(letters(ws), max_length=tgt_len, beam_width=beam, length_penalty=penalty)
-    return g2p.error_rates([[phonemes[i - 3] for i in row if i > eos] for row in out], [pron[w] for w in ws])
+    return g2p.error_rates(g2p.phoneme_lists(data, out), [pron[w] for w in ws])
 
 
 def cpu():

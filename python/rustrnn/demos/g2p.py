@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -99,6 +99,64 @@ def error_rates(predicted: list, references: list) -> tuple:
     return errors / length, wrong / len(predicted)
 
 
+BOS, EOS = 1, 2  # phoneme ids; 0 is padding, phoneme i of `phonemes` is i + 3
+
+
+class Data(NamedTuple):
+    """The demo's words and their split (the same for every ``--seed``)."""
+
+    pron: dict  # word -> its pronunciations (lists of phonemes), the main one first
+    words: list  # the words of 3 to 10 letters a-z, sorted
+    phonemes: list  # the 39 phonemes, sorted
+    test: list  # the held-out words, never used in training
+    train: list
+    val: list  # carved from the training words: they choose the recipe and the epochs to average
+    tgt_len: int  # the longest main pronunciation, plus its end token
+
+
+def load(quick: bool = False, validation: int = VALIDATION_WORDS) -> Data:
+    """CMUdict without stress marks, split into test, training and ``validation`` validation words
+    (300, 3,000 and a proportional share with ``quick``)."""
+    import rustrnn
+
+    pron = rustrnn.datasets.cmudict(stress=False)
+    words = sorted(w for w in pron if re.fullmatch(r"[a-z]{3,10}", w))
+    phonemes = sorted({p for w in words for pr in pron[w] for p in pr})
+    order = np.random.default_rng(0).permutation(len(words))  # the same held-out words for every --seed
+    test = [words[i] for i in order[:TEST_WORDS]]
+    train = [words[i] for i in order[TEST_WORDS:]]
+    if quick:
+        test, train = test[:300], train[:3000]
+    n_val = len(train) * validation // (len(words) - TEST_WORDS)
+    val, train = train[:n_val], train[n_val:]
+    tgt_len = 1 + max(len(pron[w][0]) for w in words)
+    return Data(pron, words, phonemes, test, train, val, tgt_len)
+
+
+def spellings(words: list, backwards: bool = False) -> np.ndarray:
+    """Letter ids (a=1 ... z=26, 0 pads), (len(words), 10); ``backwards`` reverses each word."""
+    x = np.zeros((len(words), 10), np.int64)
+    for i, w in enumerate(words):
+        x[i, :len(w)] = [ord(c) - 96 for c in (reversed(w) if backwards else w)]
+    return x
+
+
+def pronunciations(data: Data, words: list, which: Callable = lambda prons: prons[:1]) -> np.ndarray:
+    """Decoder targets: phoneme ids and the end token, padded to ``tgt_len`` (or the longest row): for
+    each word the pronunciations ``which`` picks (by default the main one), one row each, in word order."""
+    ids = {p: i + 3 for i, p in enumerate(data.phonemes)}
+    rows = [[ids[p] for p in pr] + [EOS] for w in words for pr in which(data.pron[w])]
+    y = np.zeros((len(rows), max([data.tgt_len] + [len(r) for r in rows])), np.int64)
+    for i, r in enumerate(rows):
+        y[i, :len(r)] = r
+    return y
+
+
+def phoneme_lists(data: Data, out: np.ndarray) -> list:
+    """Decoded ids (n, steps) to phoneme lists, up to the end token."""
+    return [[data.phonemes[i - 3] for i in row if i > EOS] for row in out]
+
+
 def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, threads: int = 0,
         attention: str = "luong", dropout: float = DROPOUT, average: int = AVERAGE, units: int = None,
         embedding: int = None, layers: int = None, members: int = MEMBERS, label_smoothing: float = LABEL_SMOOTHING,
@@ -122,43 +180,25 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     if attention != "none" and units % 2:
         raise UserError(f"--units: the bidirectional encoder halves it: expected an even number, got {units}")
     _common.setup(threads, seed)
-    pron = rustrnn.datasets.cmudict(stress=False)
-    words = sorted(w for w in pron if re.fullmatch(r"[a-z]{3,10}", w))
-    phonemes = sorted({p for w in words for pr in pron[w] for p in pr})
-    bos, eos = 1, 2  # 0 is padding
-    ph_id = {p: i + 3 for i, p in enumerate(phonemes)}
-    order = np.random.default_rng(0).permutation(len(words))  # the same held-out words for every --seed
-    test = [words[i] for i in order[:TEST_WORDS]]
-    train = [words[i] for i in order[TEST_WORDS:]]
-    if quick:
-        test, train = test[:300], train[:3000]
-    n_val = len(train) * VALIDATION_WORDS // (len(words) - TEST_WORDS)
-    val, train = train[:n_val], train[n_val:]
-    tgt_len = 1 + max(len(pron[w][0]) for w in words)
+    data = load(quick)
+    pron, phonemes, test, train, val, tgt_len = data.pron, data.phonemes, data.test, data.train, data.val, data.tgt_len
     attend = None if attention == "none" else attention
 
     def letters(ws: list) -> np.ndarray:
-        x = np.zeros((len(ws), 10), np.int64)
-        for i, w in enumerate(ws):
-            x[i, :len(w)] = [ord(c) - 96 for c in (w if attend else reversed(w))]  # a=1 ... z=26
-        return x
+        return spellings(ws, backwards=not attend)
 
-    y = np.zeros((len(train), tgt_len), np.int64)
-    for i, w in enumerate(train):
-        ids = [ph_id[p] for p in pron[w][0]] + [eos]  # the main pronunciation
-        y[i, :len(ids)] = ids
-    x = letters(train)
-    say(f"Spelling to sound: CMUdict words of 3-10 letters ({len(words):,}); training on {len(train):,} "
+    x, y = letters(train), pronunciations(data, train)
+    say(f"Spelling to sound: CMUdict words of 3-10 letters ({len(data.words):,}); training on {len(train):,} "
         f"(and {len(val):,} for validation), testing on {len(test):,} never used in training; {len(phonemes)} phonemes")
     shape = dict(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=embedding, cell="lstm", num_layers=layers,
-                 bos_id=bos, eos_id=eos, dropout=dropout)
+                 bos_id=BOS, eos_id=EOS, dropout=dropout)
     stack = f"{layers} x " if layers > 1 else ""
     encoder = (f"{stack}bidirectional LSTM({units // 2}) encoder, {attend} attention" if attend
                else f"{stack}LSTM({units}) encoder")
 
     def spell(m: object, ws: list, beam: int = beam) -> list:
         out = m.predict(letters(ws), max_length=tgt_len, beam_width=beam)
-        return [[phonemes[i - 3] for i in row if i > eos] for row in out]
+        return phoneme_lists(data, out)
 
     def train_member(member_seed: int) -> tuple:
         rustrnn.manual_seed(member_seed)

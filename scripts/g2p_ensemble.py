@@ -1,0 +1,54 @@
+"""Scores g2p models saved by scripts/g2p_tune.py --save on the validation words, alone and as an ensemble
+(rustrnn.Seq2SeqEnsemble: each step chooses from the mean of the members' next-token probabilities).
+
+Each member is TAG[:UNITS[:LAYERS]] (defaults 256 and 1): the weights of its last K saved epochs
+(TAG-e{E}.npz in --dir, E = --epochs-K+1 .. --epochs) are averaged first. Example:
+    python scripts/g2p_ensemble.py L2:256:2 L2s1:256:2 --beams 1 4
+"""
+import argparse
+import time
+
+import numpy as np
+import rustrnn
+from rustrnn.demos import g2p
+
+p = argparse.ArgumentParser()
+p.add_argument("members", nargs="+", help="TAG[:UNITS[:LAYERS]]")
+p.add_argument("--dir", default="/tmp/g2p")
+p.add_argument("--epochs", type=int, default=12, help="the epochs the members were trained for")
+p.add_argument("--average", type=int, default=4, help="average the last K saved epochs (at most 4 are saved)")
+p.add_argument("--beams", type=int, nargs="+", default=[1])
+p.add_argument("--threads", type=int, default=1)
+p.add_argument("--val", type=int, default=3000)
+a = p.parse_args()
+
+rustrnn.set_num_threads(a.threads)
+data = g2p.load(validation=a.val)
+x = g2p.spellings(data.val)
+refs = [data.pron[w] for w in data.val]
+models = []
+for member in a.members:
+    tag, *size = member.split(":")
+    units = int(size[0]) if size else 256
+    layers = int(size[1]) if len(size) > 1 else 1
+    m = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(data.phonemes) + 3, embedding_dim=64, units=units // 2, cell="lstm",
+                        bidirectional_encoder=True, attention="luong", bos_id=g2p.BOS, eos_id=g2p.EOS, num_layers=layers)
+    saved = [np.load(f"{a.dir}/{tag}-e{e}.npz") for e in range(a.epochs - a.average + 1, a.epochs + 1)]
+    weights = [[f[f"arr_{i}"] for i in range(len(f.files))] for f in saved]
+    m.set_weights([np.mean(ws, axis=0) for ws in zip(*weights)])
+    models.append(m)
+
+
+def score(model, beam):
+    return g2p.error_rates(g2p.phoneme_lists(data, model.predict(x, max_length=data.tgt_len, beam_width=beam)), refs)
+
+
+for beam in a.beams:
+    for member, m in zip(a.members, models):
+        per, wer = score(m, beam)
+        print(f"{member} beam {beam}: PER {per:.4f} WER {wer:.4f}", flush=True)
+    if len(models) > 1:
+        t = time.time()
+        per, wer = score(rustrnn.Seq2SeqEnsemble(models), beam)
+        print(f"ENSEMBLE {' '.join(a.members)}, last {a.average} epochs averaged, beam {beam}: PER {per:.4f} WER {wer:.4f} "
+              f"({time.time() - t:.0f} s)", flush=True)
