@@ -65,11 +65,11 @@ impl<F: Float> Model<F> {
     /// One training step on `y` (and `sample_weight`) per model output.
     pub fn train_batch(&mut self, x: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
         self.step = None;
-        self.trainer.train_targets(x, targets)
+        self.trainer.train_batch(x, targets)
     }
 
     pub fn test_batch(&mut self, x: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
-        self.trainer.test_targets(x, targets)
+        self.trainer.test_batch(x, targets)
     }
 
     pub fn predict(&mut self, x: Input<'_, F>) -> Result<Forward<F>> {
@@ -77,7 +77,7 @@ impl<F: Float> Model<F> {
     }
 
     pub fn gradients(&mut self, x: Input<'_, F>, targets: Targets<'_, F>) -> Result<(f64, NamedArrays<F>)> {
-        self.trainer.gradients_targets(x, targets)
+        self.trainer.gradients(x, targets)
     }
 
     /// Values in the flat gradient layout: every parameter of every layer, in model order.
@@ -94,7 +94,7 @@ impl<F: Float> Model<F> {
         if out.len() != want {
             return Err(RnnError::shape(format!("out: expected a flat array of {want} values, got {}", out.len())));
         }
-        let stats = self.trainer.accumulate_targets(x, targets)?;
+        let stats = self.trainer.accumulate(x, targets)?;
         self.trainer.gradients_into(out, if summed { stats.count } else { 1.0 })?;
         Ok(stats)
     }

@@ -6,6 +6,7 @@ use super::io::Input;
 use super::tests::{fd_check, indices, leak, trainer};
 use super::{Functional, GraphSpec};
 use crate::nn::Mode;
+use crate::train::Targets;
 use ndarray::{Array2, Array3, ArrayD, IxDyn};
 
 fn floats(shape: &[usize], seed: u64) -> &'static ArrayD<f64> {
@@ -76,7 +77,8 @@ fn several_outputs_predict_and_need_a_loss_each() {
     assert_eq!(out.outputs[1].data.slice(ndarray::s![.., 3..]), h_bw);
     let mut t = trainer(BI_GRU, "binary_crossentropy");
     let y = ArrayD::<f64>::zeros(IxDyn(&[2]));
-    let err = t.gradients(Input::Many(vec![Input::Features(x.view()), Input::Features(c.view())]), y.view(), None).unwrap_err();
+    let err =
+        t.gradients(Input::Many(vec![Input::Features(x.view()), Input::Features(c.view())]), Targets::one(y.view(), None)).unwrap_err();
     assert!(err.to_string().contains("the model has 3 output(s) but was compiled with 1 loss(es)"), "{err}");
     // A wrong number of arrays names the inputs.
     let err = f.forward(Input::Features(x.view()), Mode::Infer).unwrap_err().to_string();
@@ -207,7 +209,7 @@ fn attention_masks_the_value_steps_and_the_query_steps() {
 /// every output's gradient flows back through the shared layers.
 #[test]
 fn several_outputs_trained_together_match_finite_differences() {
-    use crate::train::{Loss, OptimizerConfig, OutputLoss, Targets};
+    use crate::train::{Loss, OptimizerConfig, OutputLoss};
     let mut t = trainer(BI_GRU, "binary_crossentropy");
     let head = |loss: &str, weight: f64| OutputLoss { loss: Loss::parse(loss, false).unwrap(), weight, metrics: vec![] };
     let opt = OptimizerConfig::parse(&serde_json::json!({"name": "sgd"})).unwrap();
@@ -220,9 +222,9 @@ fn several_outputs_trained_together_match_finite_differences() {
     let sw = leak(ArrayD::from_shape_vec(IxDyn(&[4]), vec![0.5, 1.0, 2.0, 0.0]).unwrap());
     let input = || Input::Many(vec![Input::Features(x.view()), Input::Features(c.view())]);
     let targets = || Targets { y: vec![y0.view(), y1.view(), y2.view()], sample_weight: vec![Some(sw.view()), None, None] };
-    let (loss, grads) = t.gradients_targets(input(), targets()).unwrap();
+    let (loss, grads) = t.gradients(input(), targets()).unwrap();
     let total = |t: &mut crate::train::Trainer<f64>| {
-        let s = t.test_targets(input(), targets()).unwrap();
+        let s = t.test_batch(input(), targets()).unwrap();
         assert_eq!(s.outputs.len(), 3);
         s.loss_sum / s.count
     };
@@ -244,7 +246,7 @@ fn several_outputs_trained_together_match_finite_differences() {
         }
         t.net.layers_mut()[l].set_param(p, base.view()).unwrap();
     }
-    let err = t.test_targets(input(), Targets { y: vec![y0.view()], sample_weight: vec![None] }).unwrap_err();
+    let err = t.test_batch(input(), Targets { y: vec![y0.view()], sample_weight: vec![None] }).unwrap_err();
     assert!(err.to_string().contains("expected 3 target array(s), got 1"), "{err}");
 }
 

@@ -7,7 +7,7 @@ use super::seq2seq::{Seq2Seq, Seq2SeqConfig};
 use super::sequential::Sequential;
 use super::spec::ModelSpec;
 use crate::rng::SplitMix64;
-use crate::train::{Loss, OptimizerConfig, Trainer};
+use crate::train::{Loss, OptimizerConfig, Targets, Trainer};
 use ndarray::{Array2, ArrayD, IxDyn};
 
 pub(super) fn trainer(spec: &str, loss: &str) -> Trainer<f64> {
@@ -28,7 +28,7 @@ pub(super) fn trainer(spec: &str, loss: &str) -> Trainer<f64> {
 /// Checks every gradient entry (or a spread-out sample of large tensors)
 /// against central differences of the loss.
 pub(super) fn fd_check(t: &mut Trainer<f64>, input: impl Fn() -> Input<'static, f64>, y: &ArrayD<f64>) {
-    let (_, grads) = t.gradients(input(), y.view(), None).unwrap();
+    let (_, grads) = t.gradients(input(), Targets::one(y.view(), None)).unwrap();
     let eps = 1e-6;
     let mut worst = 0.0f64;
     let largest = grads.iter().flat_map(|(_, g)| g.iter()).fold(0.0f64, |m, v| m.max(v.abs()));
@@ -44,7 +44,7 @@ pub(super) fn fd_check(t: &mut Trainer<f64>, input: impl Fn() -> Input<'static, 
                 let mut w = base.clone();
                 w.as_slice_mut().unwrap()[k] += d;
                 t.net.layers_mut()[l].set_param(p, w.view()).unwrap();
-                let s = t.test_batch(input(), y.view(), None).unwrap();
+                let s = t.test_batch(input(), Targets::one(y.view(), None)).unwrap();
                 s.loss_sum / s.count
             };
             let num = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
@@ -300,13 +300,13 @@ fn adam_matches_its_update_rule_and_state_round_trips() {
     let (mut m, mut v2) = (ArrayD::<f64>::zeros(IxDyn(&[2, 1])), ArrayD::<f64>::zeros(IxDyn(&[2, 1])));
     for step in 1..=3 {
         let w0 = t.net.layers()[0].param(0).to_owned();
-        let (_, grads) = t.gradients(Input::Features(x.view()), y.view(), None).unwrap();
+        let (_, grads) = t.gradients(Input::Features(x.view()), Targets::one(y.view(), None)).unwrap();
         let g = grads[0].1.mapv(|v| v.clamp(-0.5, 0.5));
         m = &m + &((&g - &m) * 0.1);
         v2 = &v2 + &((&g * &g - &v2) * 0.001);
         let lr_t = 0.1 * (1.0 - 0.999f64.powi(step)).sqrt() / (1.0 - 0.9f64.powi(step));
         let expect = &w0 - &(&m * lr_t / (v2.mapv(f64::sqrt) + 1e-7));
-        t.train_batch(Input::Features(x.view()), y.view(), None).unwrap();
+        t.train_batch(Input::Features(x.view()), Targets::one(y.view(), None)).unwrap();
         let got = t.net.layers()[0].param(0).to_owned();
         assert!((&got - &expect).iter().all(|d| d.abs() < 1e-12), "step {step}: {got} vs {expect}");
     }
@@ -359,14 +359,14 @@ fn summed_flat_gradients_of_shards_apply_as_one_training_step() {
     let w = ArrayD::from_shape_vec(IxDyn(&[5]), vec![1.0, 0.0, 2.0, 0.5, 1.5]).unwrap();
     let n = crate::train::optim::flat_len(parts.net.layers());
     for _ in 0..3 {
-        whole.train_batch(Input::Indices(x.view()), y.view(), Some(w.view())).unwrap();
+        whole.train_batch(Input::Indices(x.view()), Targets::one(y.view(), Some(w.view()))).unwrap();
         let mut sum = vec![0.0f64; n];
         let mut count = 0.0;
         for rows in [0..2, 2..5] {
             let xs = x.slice(ndarray::s![rows.clone(), ..]);
             let ys = y.slice(ndarray::s![rows.clone()]);
             let ws = w.slice(ndarray::s![rows]);
-            let st = parts.accumulate(Input::Indices(xs), ys.into_dyn(), Some(ws.into_dyn())).unwrap();
+            let st = parts.accumulate(Input::Indices(xs), Targets::one(ys.into_dyn(), Some(ws.into_dyn()))).unwrap();
             let mut g = vec![0.0f64; n];
             parts.gradients_into(&mut g, st.count).unwrap();
             sum.iter_mut().zip(&g).for_each(|(s, v)| *s += v);

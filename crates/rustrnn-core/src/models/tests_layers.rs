@@ -6,6 +6,7 @@ use super::io::Input;
 use super::spec::ModelSpec;
 use super::tests::{fd_check, indices, leak, trainer};
 use crate::rng::SplitMix64;
+use crate::train::Targets;
 use ndarray::{ArrayD, IxDyn};
 
 #[test]
@@ -64,10 +65,10 @@ fn time_distributed_keeps_the_mask_for_the_sequence_loss() {
     let y = ArrayD::from_shape_fn(IxDyn(&[3, 4, 2]), |i| ((i[0] * 3 + i[1] + i[2]) % 5) as f64 / 5.0 - 0.4);
     fd_check(&mut t, || Input::Indices(x.view()), &y);
     // A padded step's target does not count: changing it leaves the loss as it is.
-    let base = t.test_batch(Input::Indices(x.view()), y.view(), None).unwrap().loss_sum;
+    let base = t.test_batch(Input::Indices(x.view()), Targets::one(y.view(), None)).unwrap().loss_sum;
     let mut y2 = y.clone();
     y2[[1, 3, 0]] = 100.0;
-    let again = t.test_batch(Input::Indices(x.view()), y2.view(), None).unwrap().loss_sum;
+    let again = t.test_batch(Input::Indices(x.view()), Targets::one(y2.view(), None)).unwrap().loss_sum;
     assert_eq!(base, again);
 }
 
@@ -123,6 +124,6 @@ fn conv1d_too_short_sequences_are_an_error_not_a_panic() {
     let mut t = trainer(spec, "mse");
     let x = leak(ArrayD::zeros(IxDyn(&[1, 3, 1])));
     let y = ArrayD::zeros(IxDyn(&[1, 1, 1]));
-    let err = t.test_batch(Input::Features(x.view()), y.view(), None).unwrap_err().to_string();
+    let err = t.test_batch(Input::Features(x.view()), Targets::one(y.view(), None)).unwrap_err().to_string();
     assert!(err.contains("fewer than the kernel's span of 4 steps"), "{err}");
 }

@@ -8,6 +8,7 @@ use super::tests::{fd_check, indices, leak, trainer};
 use super::{Functional, GraphSpec};
 use crate::nn::Mode;
 use crate::rng::SplitMix64;
+use crate::train::Targets;
 use ndarray::{ArrayD, IxDyn};
 
 fn floats(shape: &[usize], seed: u64) -> &'static ArrayD<f64> {
@@ -179,8 +180,8 @@ fn merges_intersect_masks_and_slices_drop_them() {
     let y = ArrayD::from_shape_fn(IxDyn(&[2, 4, 2]), |i| (i[1] as f64) / 4.0);
     let input = || Input::Many(vec![Input::Indices(a.view()), Input::Indices(b.view())]);
     fd_check(&mut t, input, &y);
-    let base = t.test_batch(input(), y.view(), None).unwrap().loss_sum;
+    let base = t.test_batch(input(), Targets::one(y.view(), None)).unwrap().loss_sum;
     let mut y2 = y.clone();
     y2[[0, 2, 0]] = 50.0; // masked by b only
-    assert_eq!(base, t.test_batch(input(), y2.view(), None).unwrap().loss_sum);
+    assert_eq!(base, t.test_batch(input(), Targets::one(y2.view(), None)).unwrap().loss_sum);
 }

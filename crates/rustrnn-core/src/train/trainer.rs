@@ -96,16 +96,11 @@ impl<F: Float> Trainer<F> {
         self.compiled.as_ref().ok_or_else(|| RnnError::state("the model is not compiled; call compile(optimizer, loss) first"))
     }
 
-    /// One training step; returns the batch's loss and metric sums.
-    pub fn train_batch(&mut self, input: Input<'_, F>, y: ArrayViewD<F>, sample_weight: Option<ArrayViewD<F>>) -> Result<BatchStats> {
-        self.train_targets(input, Targets::one(y, sample_weight))
-    }
-
-    /// [`train_batch`](Self::train_batch) with targets per output.
-    pub fn train_targets(&mut self, input: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
+    /// One training step (targets per model output); returns the batch's loss and metric sums.
+    pub fn train_batch(&mut self, input: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
         self.compiled()?;
         threads::install(|| {
-            let stats = self.accumulate_targets(input, targets)?;
+            let stats = self.accumulate(input, targets)?;
             let c = self.compiled.as_mut().expect("checked");
             c.optimizer.apply(self.net.layers_mut());
             Ok(stats)
@@ -115,12 +110,7 @@ impl<F: Float> Trainer<F> {
     /// The training step without the update: forward (dropout on), loss and
     /// backward, leaving each parameter's gradient of the batch's mean loss
     /// in the layers. Data-parallel training sums these across processes.
-    pub fn accumulate(&mut self, input: Input<'_, F>, y: ArrayViewD<F>, sample_weight: Option<ArrayViewD<F>>) -> Result<BatchStats> {
-        self.accumulate_targets(input, Targets::one(y, sample_weight))
-    }
-
-    /// [`accumulate`](Self::accumulate) with targets per output.
-    pub fn accumulate_targets(&mut self, input: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
+    pub fn accumulate(&mut self, input: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
         self.compiled()?;
         threads::install(|| {
             self.net.zero_grad();
@@ -160,29 +150,14 @@ impl<F: Float> Trainer<F> {
     }
 
     /// Loss and metrics without updating anything.
-    pub fn test_batch(&mut self, input: Input<'_, F>, y: ArrayViewD<F>, sample_weight: Option<ArrayViewD<F>>) -> Result<BatchStats> {
-        self.test_targets(input, Targets::one(y, sample_weight))
-    }
-
-    /// [`test_batch`](Self::test_batch) with targets per output.
-    pub fn test_targets(&mut self, input: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
+    pub fn test_batch(&mut self, input: Input<'_, F>, targets: Targets<'_, F>) -> Result<BatchStats> {
         self.compiled()?;
         threads::install(|| Ok(self.loss_and_grad(input, targets, Mode::Infer)?.0))
     }
 
     /// The loss and the gradient of every parameter, dropout off, nothing
     /// updated (for gradient checks and debugging).
-    pub fn gradients(
-        &mut self,
-        input: Input<'_, F>,
-        y: ArrayViewD<F>,
-        sample_weight: Option<ArrayViewD<F>>,
-    ) -> Result<(f64, NamedArrays<F>)> {
-        self.gradients_targets(input, Targets::one(y, sample_weight))
-    }
-
-    /// [`gradients`](Self::gradients) with targets per output.
-    pub fn gradients_targets(&mut self, input: Input<'_, F>, targets: Targets<'_, F>) -> Result<(f64, NamedArrays<F>)> {
+    pub fn gradients(&mut self, input: Input<'_, F>, targets: Targets<'_, F>) -> Result<(f64, NamedArrays<F>)> {
         self.compiled()?;
         threads::install(|| {
             self.net.zero_grad();
