@@ -7,6 +7,7 @@ Needs PyTorch (skipped without it): ``make test-torch TORCH_PY=...``.
 import copy
 import io
 import itertools
+import os
 import warnings
 
 import numpy as np
@@ -386,3 +387,45 @@ def test_rustrnn_nn_takes_torch_tensors_and_state_dicts():
     from rustrnn._convert import as_float_array
     t = torch.randn(4, 3, dtype=torch.float64)
     assert np.shares_memory(as_float_array("x", t, np.dtype(np.float64)), t.numpy())
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="counts threads through Linux's /proc")
+def test_idle_openmp_workers_are_put_away_before_a_multithreaded_layer_call():
+    # After a parallel torch op, torch's OpenMP worker busy-waits on a core that rustrnn's threads need;
+    # a converted layer large enough to share its steps among threads ends it first (omp_pause_resource_all),
+    # and torch starts it again at its next parallel op. The results stay torch.nn's.
+    from rustrnn.torch import _openmp
+
+    if _openmp._find_pause() is None:
+        pytest.skip("this torch build's OpenMP runtime has no omp_pause_resource_all")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        def threads() -> int:
+            return len(os.listdir("/proc/self/task"))
+
+        torch.manual_seed(0)
+        ref = torch.nn.LSTM(32, 64)
+        layer = copy.deepcopy(ref)
+        rt.convert(layer)
+        x = torch.randn(20, 16, 32)  # 2·B·4H·H = 524,288 multiply-adds per step: shared by 2 threads
+        a = torch.randn(512, 512)
+        layer(x)  # rustrnn's pool started
+        a @ a  # a parallel torch op: its OpenMP worker now exists
+        with_worker = threads()
+        out, (hn, cn) = layer(x)
+        assert threads() == with_worker - 1, "the idle OpenMP worker was not ended"
+        a @ a
+        assert threads() == with_worker, "torch's next parallel op starts its worker again"
+        want, (hw, cw) = ref(x)
+        torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(cn, cw, rtol=1e-5, atol=1e-5)
+        # A small layer runs its steps on one thread: torch's workers are left alone.
+        small = rt.LSTM(4, 8)
+        small(torch.randn(5, 2, 4))
+        a @ a
+        n = threads()
+        small(torch.randn(5, 2, 4))
+        assert threads() == n
+    finally:
+        torch.set_num_threads(before)

@@ -23,6 +23,7 @@ import torch
 
 from .. import _native
 from ..errors import DTypeError
+from . import _openmp
 
 _CELLS = {"LSTM": ("lstm", "tanh"), "GRU": ("gru", "tanh"), "RNN_TANH": ("rnn", "tanh"), "RNN_RELU": ("rnn", "relu")}
 
@@ -36,11 +37,18 @@ def as_numpy(name: str, t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
     return t.detach().contiguous().numpy()
 
 
-def sync_threads() -> None:
-    """rustrnn computes with as many threads as torch is set to use."""
+# From this many multiply-adds per step (2·B·G·H·H) rustrnn's time loop shares a step among its threads.
+_PARALLEL_STEP_MIN_FLOPS = 1 << 18
+
+
+def sync_threads(step_flops: int = 0) -> None:
+    """rustrnn computes with as many threads as torch is set to use; before a call whose steps its
+    threads share, torch's idle OpenMP workers are put away so that they do not spin on those cores."""
     n = torch.get_num_threads()
     if _native.get_num_threads() != n:
         _native.set_num_threads(n)
+    if n > 1 and step_flops >= _PARALLEL_STEP_MIN_FLOPS:
+        _openmp.release_workers()
 
 
 class NativeLayer:
@@ -55,6 +63,7 @@ class NativeLayer:
         cell, act = _CELLS[mode]
         np_dtype = "float64" if dtype == torch.float64 else "float32"
         self.dtype = dtype
+        self.batch_first = batch_first
         self.handle = _native.RecurrentHandle(cell, input_size, hidden_size, 1, bidirectional, bias, batch_first,
                                               act, np_dtype, 0, proj_size)
         self.native_names = list(self.handle.param_names())
@@ -62,6 +71,12 @@ class NativeLayer:
             raise AssertionError(f"parameter lists differ: {self.native_names} vs {list(names)}")
         self.names = list(names)
         self.has_cell_state = cell == "lstm"
+        self.gates = {"lstm": 4, "gru": 3}.get(cell, 1)
+        self.hidden_size = hidden_size
+
+    def step_flops(self, x: torch.Tensor) -> int:
+        """Multiply-adds of one step's recurrent product, ×2 (what decides rustrnn's threading); x is 3-D."""
+        return 2 * x.shape[0 if self.batch_first else 1] * self.gates * self.hidden_size * self.hidden_size
 
     def load(self, weights: Sequence[torch.Tensor]) -> None:
         """Writes the current parameter values into the handle."""
@@ -70,7 +85,7 @@ class NativeLayer:
 
     def run(self, weights, x, h0, c0, lengths, keep_tape: bool):
         """Forward; returns ``(out, hn, cn or None, tape or None)`` as tensors."""
-        sync_threads()
+        sync_threads(self.step_flops(x))
         self.load(weights)
         self.handle.training = keep_tape
         out, hn, cn = self.handle.forward(as_numpy("input", x), as_numpy("hx", h0), as_numpy("hx", c0), lengths)
@@ -78,9 +93,9 @@ class NativeLayer:
         cn = None if cn is None else torch.from_numpy(cn)
         return torch.from_numpy(out), torch.from_numpy(hn), cn, tape
 
-    def grad(self, weights, tape, dout, dhn, dcn, want_weights: bool):
+    def grad(self, weights, tape, dout, dhn, dcn, want_weights: bool, step_flops: int = 0):
         """BPTT for the forward that recorded ``tape``; returns ``(dx, dh0, dc0, [dW...])``."""
-        sync_threads()
+        sync_threads(step_flops)
         self.load(weights)
         self.handle.put_tape(tape)
         self.handle.zero_grad()
@@ -117,7 +132,7 @@ class LayerFunction(torch.autograd.Function):
             tape = ctx.layer.run(weights, x, h0, c0, ctx.lengths, keep_tape=True)[3]
         need = ctx.needs_input_grad
         want_w = any(need[5:])
-        dx, dh0, dc0, dws = ctx.layer.grad(weights, tape, dout, dhn, dcn, want_w)
+        dx, dh0, dc0, dws = ctx.layer.grad(weights, tape, dout, dhn, dcn, want_w, ctx.layer.step_flops(x))
         return (None, None, dx if need[2] else None,
                 dh0 if h0 is not None and need[3] else None,
                 dc0 if c0 is not None and need[4] else None,
