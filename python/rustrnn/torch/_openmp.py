@@ -5,9 +5,9 @@ before they sleep (libgomp's default: ~300,000 spin rounds, milliseconds), in
 case another parallel region follows at once. When rustrnn's layer runs right
 after such an operation (the embedding lookup before the forward, the head's
 backward before BPTT), a spinning worker holds a core that rustrnn's threads
-need: on two cores the converted LSTM then ran 10-25% slower than with
-``OMP_WAIT_POLICY=passive``, a setting that slows torch's own operations by
-30-40%. OpenMP 5.0's ``omp_pause_resource_all(omp_pause_soft)`` releases the
+need (on two AMD Zen 4 cores a converted training step took 6-8% more time
+for the LSTM, 13-15% for the GRU). ``OMP_WAIT_POLICY=passive`` would stop the
+spinning too, but slows torch's own operations by 30-40%. OpenMP 5.0's ``omp_pause_resource_all(omp_pause_soft)`` releases the
 calling thread's idle workers at once (libgomp ends them; LLVM's libomp and
 Intel's put them to sleep); the next parallel torch operation starts them
 again, tens of microseconds per worker. rustrnn calls it before a layer call
