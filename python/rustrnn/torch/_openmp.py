@@ -7,11 +7,13 @@ after such an operation (the embedding lookup before the forward, the head's
 backward before BPTT), a spinning worker holds a core that rustrnn's threads
 need (on two AMD Zen 4 cores a converted training step took 6-8% more time
 for the LSTM, 13-15% for the GRU). ``OMP_WAIT_POLICY=passive`` would stop the
-spinning too, but slows torch's own operations by 30-40%. OpenMP 5.0's ``omp_pause_resource_all(omp_pause_soft)`` releases the
-calling thread's idle workers at once (libgomp ends them; LLVM's libomp and
-Intel's put them to sleep); the next parallel torch operation starts them
-again, tens of microseconds per worker. rustrnn calls it before a layer call
-large enough to use several threads, so its threads find the cores free.
+spinning too, but slows torch's own operations by 30-40%.
+
+OpenMP 5.0's ``omp_pause_resource_all(omp_pause_soft)`` releases the calling
+thread's idle workers at once (libgomp ends them; LLVM's and Intel's runtimes
+put them to sleep); torch's next parallel operation starts them again, tens of
+microseconds per worker. rustrnn calls it before a layer call large enough to
+share its steps among several threads, so that its threads find the cores free.
 
 Linux only (the runtime is found among the process's mapped libraries); elsewhere,
 or if the runtime lacks the function, nothing is done.
