@@ -52,6 +52,21 @@ def test_sampling_follows_the_distribution_and_top_k():
         rustrnn.Sequential([layers.Embedding(4, 3), layers.GRU(4, return_sequences=True)]).generate([1], 2)
 
 
+def _native_stacks(pid: int) -> str:
+    """Every thread's native stack of process `pid` (gdb's backtraces, the last 12,000 characters), or why not:
+    a hang inside rustrnn's compiled code shows there and not in Python's faulthandler."""
+    import shutil
+
+    if shutil.which("gdb") is None:
+        return "(gdb not installed)"
+    try:
+        r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 30"],
+                           capture_output=True, text=True, timeout=60)
+    except (subprocess.TimeoutExpired, OSError) as e:
+        return f"(gdb failed: {e})"
+    return (r.stdout + r.stderr)[-12000:]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_real_sigint_during_fit_stops_cleanly():
     script = textwrap.dedent("""
@@ -78,8 +93,10 @@ def test_a_real_sigint_during_fit_stops_cleanly():
     except subprocess.TimeoutExpired:  # say where the child is, not just that it did not stop
         proc.send_signal(signal.SIGUSR1)
         time.sleep(2)
+        native = _native_stacks(proc.pid)
         proc.kill()
         out, err = proc.communicate()
-        pytest.fail(f"fit did not stop within 60 s of SIGINT; stdout {out!r}; the child's stacks:\n{err[-6000:]}")
+        pytest.fail(f"fit did not stop within 60 s of SIGINT; stdout {out!r}; the child's Python stacks:\n{err[-6000:]}"
+                    f"\nits native stacks:\n{native}")
     assert proc.returncode == 0, err
     assert out.strip() == "interrupted True (2, 1)", (out, err)
