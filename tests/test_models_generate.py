@@ -82,7 +82,10 @@ def test_a_real_sigint_during_fit_stops_cleanly():
         h = m.fit(x, y, batch_size=32, epochs=50, verbose=0)
         print("interrupted" if h.interrupted else "finished", m.optimizer.iterations > 0, m.predict(x[:2]).shape, flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The child starts with SIGINT's default action, as from a terminal: a shell runs background jobs with SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler (how a fresh-clone run in the background failed).
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == "start"
     import time
 
