@@ -45,9 +45,13 @@ pron, phonemes, val, train, tgt_len = data.pron, data.phonemes, data.val, data.t
 if a.subset:
     train = train[:a.subset]
 letters = g2p.spellings
-pairs = [(w, pr) for w in train for pr in (pron[w] if a.all_prons else pron[w][:1])]
+def which(prons):  # the pronunciations trained on: every one, or the main one
+    return prons if a.all_prons else prons[:1]
+
+
+pairs = [(w, pr) for w in train for pr in which(pron[w])]
 x = letters([w for w, _ in pairs])
-y = g2p.pronunciations(data, train, (lambda prons: prons) if a.all_prons else (lambda prons: prons[:1]))
+y = g2p.pronunciations(data, train, which)
 model = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=a.emb, units=a.units // 2, cell="lstm",
                         bidirectional_encoder=True, attention=a.attention, bos_id=g2p.BOS, eos_id=g2p.EOS, dropout=a.dropout, num_layers=a.layers,
                         **({"recurrent_dropout": a.recurrent_dropout} if a.recurrent_dropout else {}))
