@@ -1,9 +1,11 @@
 """Scores g2p models saved by scripts/g2p_tune.py --save on the validation words, alone and as an ensemble
-(rustrnn.Seq2SeqEnsemble: each step chooses from the mean of the members' next-token probabilities).
+(rustrnn.Seq2SeqEnsemble: each step chooses from the mean of the members' next-token probabilities), and with
+--right-to-left (models saved by g2p_tune.py --reverse) as a rustrnn.Seq2SeqReranker of both directions.
 
 Each member is TAG[:UNITS[:LAYERS]] (defaults 256 and 1): the weights of its last K saved epochs
 (TAG-e{E}.npz in --dir, E = --epochs-K+1 .. --epochs) are averaged first. Example:
     python scripts/g2p_ensemble.py L2:256:2 L2s1:256:2 --beams 1 4
+    python scripts/g2p_ensemble.py L2:256:2 L2s1:256:2 --right-to-left r2l:256:2 r2ls2:256:2 --beams 4
 """
 import argparse
 import time
@@ -14,6 +16,8 @@ from rustrnn.demos import g2p
 
 p = argparse.ArgumentParser()
 p.add_argument("members", nargs="+", help="TAG[:UNITS[:LAYERS]]")
+p.add_argument("--right-to-left", nargs="*", default=[], help="TAG[:UNITS[:LAYERS]] of right-to-left models")
+p.add_argument("--weight", type=float, default=0.5, help="the right-to-left models' weight in the reranking")
 p.add_argument("--dir", default="/tmp/g2p")
 p.add_argument("--epochs", type=int, default=12, help="the epochs the members were trained for")
 p.add_argument("--average", type=int, default=4, help="average the last K saved epochs (at most 4 are saved)")
@@ -26,8 +30,9 @@ rustrnn.set_num_threads(a.threads)
 data = g2p.load(validation=a.val)
 x = g2p.spellings(data.val)
 refs = [data.pron[w] for w in data.val]
-models = []
-for member in a.members:
+
+
+def load(member):
     tag, *size = member.split(":")
     units = int(size[0]) if size else 256
     layers = int(size[1]) if len(size) > 1 else 1
@@ -36,7 +41,11 @@ for member in a.members:
     saved = [np.load(f"{a.dir}/{tag}-e{e}.npz") for e in range(a.epochs - a.average + 1, a.epochs + 1)]
     weights = [[f[f"arr_{i}"] for i in range(len(f.files))] for f in saved]
     m.set_weights([np.mean(ws, axis=0) for ws in zip(*weights)])
-    models.append(m)
+    return m
+
+
+models = [load(member) for member in a.members]
+backwards = [load(member) for member in a.right_to_left]
 
 
 def score(model, beam):
@@ -52,3 +61,8 @@ for beam in a.beams:
         per, wer = score(rustrnn.Seq2SeqEnsemble(models), beam)
         print(f"ENSEMBLE {' '.join(a.members)}, last {a.average} epochs averaged, beam {beam}: PER {per:.4f} WER {wer:.4f} "
               f"({time.time() - t:.0f} s)", flush=True)
+    if backwards:
+        t = time.time()
+        per, wer = score(rustrnn.Seq2SeqReranker(models, backwards, a.weight), beam)
+        print(f"RERANKED {' '.join(a.members)} | right to left {' '.join(a.right_to_left)}, weight {a.weight}, beam {beam}: "
+              f"PER {per:.4f} WER {wer:.4f} ({time.time() - t:.0f} s)", flush=True)

@@ -35,6 +35,7 @@ p.add_argument("--all-prons", action="store_true", help="one training pair per d
 p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay (0: Adam)")
 p.add_argument("--recurrent-dropout", type=float, default=0.0)
 p.add_argument("--label-smoothing", type=float, default=0.0)
+p.add_argument("--reverse", action="store_true", help="train on the pronunciations written backwards (a right-to-left model)")
 p.add_argument("--save", default="", help="save the last epochs' weights (npz) under this prefix")
 a = p.parse_args()
 
@@ -45,8 +46,9 @@ pron, phonemes, val, train, tgt_len = data.pron, data.phonemes, data.val, data.t
 if a.subset:
     train = train[:a.subset]
 letters = g2p.spellings
-def which(prons):  # the pronunciations trained on: every one, or the main one
-    return prons if a.all_prons else prons[:1]
+def which(prons):  # the pronunciations trained on: every one, or the main one; backwards with --reverse
+    chosen = prons if a.all_prons else prons[:1]
+    return [pr[::-1] for pr in chosen] if a.reverse else chosen
 
 
 pairs = [(w, pr) for w in train for pr in which(pron[w])]
@@ -65,7 +67,8 @@ print(f"{a}\ntrain {len(train)} ({len(pairs)} pairs) val {len(val)} params {mode
 
 def score(ws, beam, penalty=0.0):
     out = model.predict(letters(ws), max_length=tgt_len, beam_width=beam, length_penalty=penalty)
-    return g2p.error_rates(g2p.phoneme_lists(data, out), [pron[w] for w in ws])
+    lists = g2p.phoneme_lists(data, out)
+    return g2p.error_rates([ph[::-1] for ph in lists] if a.reverse else lists, [pron[w] for w in ws])
 
 
 def cpu():

@@ -272,3 +272,15 @@ def glove_text_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("glove") / "glove.6B.50d.top20k.txt"
     path.write_bytes(lzma.decompress(packed.read_bytes()))
     return path
+
+
+def reversal_task(n=1500, t=5, seed=4):
+    """A Seq2Seq task: sources of 2 to t tokens in 3..10, each target the source backwards, then EOS (2)."""
+    rng = np.random.default_rng(seed)
+    src = np.zeros((n, t), np.int64)
+    tgt = np.zeros((n, t + 1), np.int64)
+    for i in range(n):
+        length = rng.integers(2, t + 1)
+        s = rng.integers(3, 11, size=length)
+        src[i, :length], tgt[i, :length], tgt[i, length] = s, s[::-1], 2
+    return src, tgt

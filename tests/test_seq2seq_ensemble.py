@@ -5,6 +5,7 @@ infer::decode tests); here the Python surface, batching and errors."""
 import numpy as np
 import pytest
 import rustrnn
+from conftest import reversal_task
 
 SRC = np.array([[3, 4, 5, 6, 0], [6, 2, 5, 3, 1], [6, 6, 1, 0, 0]])
 
@@ -40,14 +41,8 @@ def test_members_of_different_sizes_and_attention_and_batches_of_any_size():
 
 
 def test_an_ensemble_of_trained_models_is_at_least_as_good_on_a_learned_task():
-    rng = np.random.default_rng(4)
-    n, t = 1500, 5
-    src = np.zeros((n, t), np.int64)
-    tgt = np.zeros((n, t + 1), np.int64)
-    for i in range(n):
-        length = rng.integers(2, t + 1)
-        s = rng.integers(3, 11, size=length)
-        src[i, :length], tgt[i, :length], tgt[i, length] = s, s[::-1], 2
+    src, tgt = reversal_task()
+    t = src.shape[1]
     members = []
     for seed in range(3):
         m = model(seed, src_vocab=11, tgt_vocab=11, units=16, embedding_dim=8)

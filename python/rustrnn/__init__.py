@@ -23,7 +23,7 @@ from .generation import generate
 from .models import Model, Sequential
 from .functional import Functional, Input
 from .saving import load_model, save_model
-from .seq2seq import Seq2Seq, Seq2SeqEnsemble
+from .seq2seq import Seq2Seq, Seq2SeqEnsemble, Seq2SeqReranker
 
 __all__ = [
     "nn",
@@ -44,6 +44,7 @@ __all__ = [
     "Input",
     "Seq2Seq",
     "Seq2SeqEnsemble",
+    "Seq2SeqReranker",
     "generate",
     "load_model",
     "save_model",

@@ -11,7 +11,7 @@ use crate::models::{Forward, Functional, GraphSpec, Input, LayerInfo, ModelSpec,
 use crate::nn::{all_param_names, find_folded, find_param, NamedLayer};
 use crate::recurrent::GateMasks;
 use crate::train::{BatchStats, Loss, NamedArrays, OptimizerConfig, OutputLoss, Schedule, Targets, Trainer};
-use ndarray::{Array2, ArrayD, ArrayView2};
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -314,18 +314,46 @@ impl<F: Float> Model<F> {
         beam_width: usize,
         length_penalty: f64,
     ) -> Result<Array2<i64>> {
-        let mut members = Vec::with_capacity(models.len());
-        for (i, m) in models.iter_mut().enumerate() {
-            let Network::Seq2Seq(s) = &mut m.trainer.net else {
-                let what = if i == 0 { "decode".to_string() } else { format!("models[{i}]") };
-                return Err(RnnError::value(format!("{what}: only a Seq2Seq model decodes; use generate() for a Sequential")));
-            };
-            members.push(s);
-        }
+        let mut members = seq2seq_members(models)?;
         if beam_width == 1 {
             decode::greedy(&mut members, src, max_length)
         } else {
             decode::beam_search(&mut members, src, max_length, beam_width, length_penalty)
         }
     }
+
+    /// A Seq2Seq model's `log p(tgt | src)` per sequence (see
+    /// [`Seq2Seq::log_likelihood`]).
+    pub fn log_likelihood(&mut self, src: ArrayView2<i64>, tgt: ArrayView2<i64>) -> Result<Array1<f64>> {
+        let Network::Seq2Seq(s) = &mut self.trainer.net else {
+            return Err(RnnError::value("log_likelihood: only a Seq2Seq model scores target sequences"));
+        };
+        crate::threads::install(|| s.log_likelihood(src, tgt))
+    }
+
+    /// The `n` best hypotheses of an ensemble's beam search per source and
+    /// their scores (see [`decode::n_best`]).
+    pub fn decode_n_best(
+        models: &mut [&mut Model<F>],
+        src: ArrayView2<i64>,
+        max_length: usize,
+        beam_width: usize,
+        length_penalty: f64,
+        n: usize,
+    ) -> Result<(Array3<i64>, Array2<f64>)> {
+        decode::n_best(&mut seq2seq_members(models)?, src, max_length, beam_width, length_penalty, n)
+    }
+}
+
+/// The Seq2Seq networks of `models`, or an error naming the first that is not one.
+fn seq2seq_members<'a, F: Float>(models: &'a mut [&mut Model<F>]) -> Result<Vec<&'a mut Seq2Seq<F>>> {
+    let mut members = Vec::with_capacity(models.len());
+    for (i, m) in models.iter_mut().enumerate() {
+        let Network::Seq2Seq(s) = &mut m.trainer.net else {
+            let what = if i == 0 { "decode".to_string() } else { format!("models[{i}]") };
+            return Err(RnnError::value(format!("{what}: only a Seq2Seq model decodes; use generate() for a Sequential")));
+        };
+        members.push(s);
+    }
+    Ok(members)
 }

@@ -41,6 +41,23 @@ macro_rules! with_model {
     };
 }
 
+/// `$body` with `$first` this handle's model and `$rest` the other
+/// handles' models of the same dtype (`None` for one of another dtype).
+macro_rules! with_ensemble {
+    ($self:expr, $others:expr, $first:ident, $rest:ident, $body:block) => {
+        match &$self.inner {
+            Inner::F32($first) => {
+                let $rest = $others.iter().map(|o| if let Inner::F32(m) = &o.inner { Some(m) } else { None });
+                $body
+            }
+            Inner::F64($first) => {
+                let $rest = $others.iter().map(|o| if let Inner::F64(m) = &o.inner { Some(m) } else { None });
+                $body
+            }
+        }
+    };
+}
+
 #[pyclass(module = "rustrnn._native")]
 pub struct ModelHandle {
     inner: Inner,
@@ -65,23 +82,18 @@ impl<T: Element + Float> PyInput<'_, T> {
     }
 }
 
-/// Decodes with `first` and `others` (`None`: a member of another dtype) as one ensemble.
-fn decode_members<'py, 'a, T: Element + Float>(
-    py: Python<'py>,
+/// Runs `run` on `first` and `others` (`None`: a member of another dtype) as one ensemble, the GIL released.
+fn with_members<'a, T: Element + Float, R: Send>(
+    py: Python<'_>,
     first: &'a Shared<T>,
     others: impl Iterator<Item = Option<&'a Shared<T>>>,
-    src: ndarray::ArrayView2<'_, i64>,
-    max_length: usize,
-    beam_width: usize,
-    length_penalty: f64,
-) -> Result<Bound<'py, PyAny>> {
+    run: impl FnOnce(&mut [&mut rustrnn_core::Model<T>]) -> rustrnn_core::Result<R> + Send,
+) -> Result<R> {
     let mut all = vec![first];
     for o in others {
         all.push(o.ok_or_else(|| dtype_error("models: an ensemble's members must share one dtype (float32 or float64)".into()))?);
     }
-    let run =
-        |ms: &mut [&mut rustrnn_core::Model<T>]| rustrnn_core::Model::decode_ensemble(ms, src, max_length, beam_width, length_penalty);
-    Ok(compute(py, || Shared::with_replicas(&all, run))?.into_pyarray(py).into_any())
+    compute(py, || Shared::with_replicas(&all, run))
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -486,16 +498,46 @@ impl ModelHandle {
     ) -> Result<Bound<'py, PyAny>> {
         let src = indices("x", src)?;
         let v = src.as_array();
-        match &self.inner {
-            Inner::F32(s) => {
-                let others = others.iter().map(|o| if let Inner::F32(m) = &o.inner { Some(m) } else { None });
-                decode_members(py, s, others, v, max_length, beam_width, length_penalty)
-            }
-            Inner::F64(s) => {
-                let others = others.iter().map(|o| if let Inner::F64(m) = &o.inner { Some(m) } else { None });
-                decode_members(py, s, others, v, max_length, beam_width, length_penalty)
-            }
-        }
+        with_ensemble!(self, others, s, rest, {
+            let run = |ms: &mut [&mut rustrnn_core::Model<_>]| {
+                rustrnn_core::Model::decode_ensemble(ms, v, max_length, beam_width, length_penalty)
+            };
+            Ok(with_members(py, s, rest, run)?.into_pyarray(py).into_any())
+        })
+    }
+
+    /// A Seq2Seq model's `log p(tgt | src)` per sequence, `(B,)` float64.
+    fn log_likelihood<'py>(&self, py: Python<'py>, src: &Bound<'py, PyAny>, tgt: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>> {
+        let (src, tgt) = (indices("x", src)?, indices("y", tgt)?);
+        with_model!(self, s, T, {
+            let (src, tgt) = (src.as_array(), tgt.as_array());
+            Ok(compute(py, || s.with_replica(|m| m.log_likelihood(src, tgt)))?.into_pyarray(py).into_any())
+        })
+    }
+
+    /// The `n` best hypotheses of a beam search by this model and `others`
+    /// together, per source: tokens `(B, n, max_length)` and scores `(B, n)`.
+    #[pyo3(signature = (others, src, max_length, beam_width, length_penalty, n))]
+    #[allow(clippy::too_many_arguments)] // Python's arguments, one each
+    fn decode_n_best<'py>(
+        &self,
+        py: Python<'py>,
+        others: Vec<PyRef<'py, ModelHandle>>,
+        src: &Bound<'py, PyAny>,
+        max_length: usize,
+        beam_width: usize,
+        length_penalty: f64,
+        n: usize,
+    ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let src = indices("x", src)?;
+        let v = src.as_array();
+        with_ensemble!(self, others, s, rest, {
+            let run = |ms: &mut [&mut rustrnn_core::Model<_>]| {
+                rustrnn_core::Model::decode_n_best(ms, v, max_length, beam_width, length_penalty, n)
+            };
+            let (tokens, scores) = with_members(py, s, rest, run)?;
+            Ok((tokens.into_pyarray(py).into_any(), scores.into_pyarray(py).into_any()))
+        })
     }
 
     /// `(all, trainable)` parameter counts.

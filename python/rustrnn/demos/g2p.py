@@ -14,11 +14,19 @@ output layer's input. The weights of the last epochs are averaged
 (checkpoint averaging: the average lies nearer the middle of the valley the
 last epochs circle in); how many, 1 to ``--average``, is chosen by the
 greedy word error rate on 3,000 validation words carved from the training
-words (never the test words). Beam search decodes. The encoder and the decoder
-are two layers deep by default (one layer: about 2 points more word errors).
-``--members N`` trains N models from consecutive seeds and decodes with
-their ensemble (:class:`rustrnn.Seq2SeqEnsemble`: each step chooses from the
-mean of their next-token probabilities), N times the training time.
+words (never the test words). The encoder and the decoder are two layers deep
+by default (one layer: about 2 points more word errors).
+
+Four models decode together, each trained as above from its own seed: two
+left to right (``--members``) and two on the pronunciations written
+backwards (``--reverse-members``), which say a word's last sound first and so
+make other mistakes. Each side's beam search (its two models as an
+ensemble, :class:`rustrnn.Seq2SeqEnsemble`: each step chooses from the mean
+of their next-token probabilities) proposes its 4 best pronunciations, and
+:class:`rustrnn.Seq2SeqReranker` picks the one with the best mean of the
+two sides' log-likelihoods. One model alone (``--members 1
+--reverse-members 0``) makes about 2.5 points more word errors in a quarter
+of the time.
 
 Scores on the held-out words: the phoneme error rate (edit distance to the
 closest dictionary pronunciation, over its length) and the word error rate
@@ -42,7 +50,8 @@ UNITS = 256  # the decoder's; a bidirectional encoder has half as many per direc
 LAYERS = 2  # recurrent layers in the encoder and in the decoder
 EMBEDDING = 64
 AVERAGE = 4  # the last epochs whose weights are averaged
-MEMBERS = 1  # models trained (seeds seed, seed+1, ...) that decode together as an ensemble
+MEMBERS = 2  # left-to-right models trained (seeds seed, seed+1, ...) that decode together as an ensemble
+REVERSE_MEMBERS = 2  # right-to-left models (the next seeds) whose scores rerank the candidates of both sides
 LABEL_SMOOTHING = 0.0
 TEST_WORDS = 5000
 VALIDATION_WORDS = 3000  # of the training words: they choose how many epochs to average
@@ -62,8 +71,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", type=int, default=None,
                    help=f"recurrent layers in the encoder and in the decoder (default: {LAYERS})")
     p.add_argument("--members", type=int, default=MEMBERS,
-                   help=f"train this many models from consecutive seeds and decode with their ensemble "
+                   help=f"train this many left-to-right models from consecutive seeds and decode with their ensemble "
                         f"(rustrnn.Seq2SeqEnsemble; default: {MEMBERS})")
+    p.add_argument("--reverse-members", type=int, default=REVERSE_MEMBERS,
+                   help=f"also train this many models on the pronunciations written backwards; both sides' best "
+                        f"candidates are reranked by all the models (rustrnn.Seq2SeqReranker; 0: none; "
+                        f"default: {REVERSE_MEMBERS})")
     p.add_argument("--label-smoothing", type=float, default=LABEL_SMOOTHING,
                    help=f"label smoothing of the training targets (default: {LABEL_SMOOTHING})")
     p.add_argument("--average", type=int, default=AVERAGE,
@@ -74,7 +87,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> dict:
     return run(epochs=args.epochs, seed=args.seed, quick=args.quick, beam=args.beam, threads=args.threads,
                attention=args.attention, dropout=args.dropout, average=args.average, units=args.units,
-               embedding=args.embedding, layers=args.layers, members=args.members, label_smoothing=args.label_smoothing)
+               embedding=args.embedding, layers=args.layers, members=args.members, reverse_members=args.reverse_members,
+               label_smoothing=args.label_smoothing)
 
 
 def edit_distance(a: list, b: list) -> int:
@@ -159,8 +173,8 @@ def phoneme_lists(data: Data, out: np.ndarray) -> list:
 
 def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, threads: int = 0,
         attention: str = "luong", dropout: float = DROPOUT, average: int = AVERAGE, units: int = None,
-        embedding: int = None, layers: int = None, members: int = MEMBERS, label_smoothing: float = LABEL_SMOOTHING,
-        say: Callable = _common.say) -> dict:
+        embedding: int = None, layers: int = None, members: int = MEMBERS, reverse_members: int = REVERSE_MEMBERS,
+        label_smoothing: float = LABEL_SMOOTHING, say: Callable = _common.say) -> dict:
     import rustrnn
 
     clock = _common.Clock()
@@ -173,6 +187,8 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     members = _common.positive("members", members, MEMBERS)
     from ..cli.errors import UserError
 
+    if reverse_members is None or reverse_members < 0:
+        raise UserError(f"--reverse-members: expected 0 or more models, got {reverse_members}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise UserError(f"--label-smoothing: expected a number in [0, 1], got {label_smoothing}")
     if not 0.0 <= dropout < 1.0:
@@ -187,7 +203,7 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     def letters(ws: list) -> np.ndarray:
         return spellings(ws, backwards=not attend)
 
-    x, y = letters(train), pronunciations(data, train)
+    x = letters(train)
     say(f"Spelling to sound: CMUdict words of 3-10 letters ({len(data.words):,}); training on {len(train):,} "
         f"(and {len(val):,} for validation), testing on {len(test):,} never used in training; {len(phonemes)} phonemes")
     shape = dict(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=embedding, cell="lstm", num_layers=layers,
@@ -200,20 +216,26 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
         out = m.predict(letters(ws), max_length=tgt_len, beam_width=beam)
         return phoneme_lists(data, out)
 
-    def train_member(member_seed: int) -> tuple:
+    def train_member(number: int, backwards: bool) -> tuple:
+        """Model `number` (0-based; seed `seed + number`), trained on the pronunciations written `backwards` or not."""
+        member_seed = seed + number
         rustrnn.manual_seed(member_seed)
         if attend:  # a bidirectional encoder of units/2 per direction: the decoder keeps `units`
             model = rustrnn.Seq2Seq(units=units // 2, bidirectional_encoder=True, attention=attend, **shape)
         else:
             model = rustrnn.Seq2Seq(units=units, **shape)
+        y = pronunciations(data, train)
+        if backwards:
+            y = rustrnn.seq2seq.reverse_targets(y, EOS)
         # Batches of words of about the same length, cut to their longest: half the decoder's steps in a random
         # batch would be padding. Masking makes the cut exact; the same batches for every run with this seed.
         batches = rustrnn.utils.LengthBuckets(x, y, batch_size=128, seed=member_seed)
         schedule = rustrnn.optimizers.CosineDecay(5e-3, epochs * len(batches), alpha=0.05)
         loss = rustrnn.losses.SparseCategoricalCrossentropy(label_smoothing=label_smoothing)
         model.compile(optimizer=rustrnn.optimizers.Adam(schedule, clipnorm=5.0), loss=loss, metrics=["accuracy"])
-        say(f"model{f' {member_seed - seed + 1} of {members}' if members > 1 else ''}: Seq2Seq, embeddings {embedding}, "
-            f"{encoder}, {stack}LSTM({units}) decoder, dropout {dropout}"
+        total = members + reverse_members
+        say(f"model{f' {number + 1} of {total}' if total > 1 else ''}{' (right to left)' if backwards else ''}: Seq2Seq, "
+            f"embeddings {embedding}, {encoder}, {stack}LSTM({units}) decoder, dropout {dropout}"
             f"{f', label smoothing {label_smoothing}' if label_smoothing else ''}, {model.count_params():,} parameters")
         last = []  # the weights after each of the last `average` epochs
 
@@ -227,23 +249,33 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
         def averaged(k: int) -> list:
             return [np.mean(ws, axis=0) for ws in zip(*last[-k:])]
 
+        def val_spelled() -> list:
+            out = model.predict(letters(val), max_length=tgt_len)
+            return phoneme_lists(data, rustrnn.seq2seq.reverse_targets(out, EOS) if backwards else out)
+
         val_wer = {}
         for k in range(1, average + 1):
             model.set_weights(averaged(k))
-            val_wer[k] = error_rates(spell(model, val, 1), [pron[w] for w in val])[1]
+            val_wer[k] = error_rates(val_spelled(), [pron[w] for w in val])[1]
         chosen = min(val_wer, key=lambda k: (val_wer[k], -k))
         model.set_weights(averaged(chosen))
         say("validation word error rate (greedy) of the weights averaged over the last k epochs: "
             + ", ".join(f"k={k} {v:.1%}" for k, v in val_wer.items()) + f"; using k={chosen}")
         return model, val_wer, chosen
 
-    trained = [train_member(seed + i) for i in range(members)]
+    trained = [train_member(i, backwards=False) for i in range(members)]
+    reverse = [train_member(members + i, backwards=True) for i in range(reverse_members)]
     val_wer, chosen = trained[0][1], trained[0][2]
-    model = trained[0][0] if members == 1 else rustrnn.Seq2SeqEnsemble([m for m, _, _ in trained])
-    if members > 1:
-        val_wer = error_rates(spell(model, val, 1), [pron[w] for w in val])[1]
-        say(f"validation word error rate (greedy) of the ensemble of {members}: {val_wer:.1%}")
-        chosen = [c for _, _, c in trained]
+    forward = [m for m, _, _ in trained]
+    model = forward[0] if members == 1 else rustrnn.Seq2SeqEnsemble(forward)
+    if reverse:
+        model = rustrnn.Seq2SeqReranker(forward, [m for m, _, _ in reverse])
+    if members + reverse_members > 1:
+        val_wer = error_rates(spell(model, val, beam if reverse else 1), [pron[w] for w in val])[1]
+        what = (f"of {members} left-to-right and {reverse_members} right-to-left models, reranked (beam {beam})" if reverse
+                else f"(greedy) of the ensemble of {members}")
+        say(f"validation word error rate {what}: {val_wer:.1%}")
+        chosen = [c for _, _, c in trained + reverse]
 
     predicted = spell(model, test)
     per, wer = error_rates(predicted, [pron[w] for w in test])
@@ -259,5 +291,5 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     say(f"time: {seconds:.0f} s ({rustrnn.get_num_threads()} threads)")
     return {"per": per, "wer": wer, "test_words": len(test), "train_words": len(train), "beam": beam, "epochs": epochs,
             "attention": attend, "dropout": dropout, "average": chosen, "units": units, "embedding": embedding,
-            "layers": layers, "members": members, "label_smoothing": label_smoothing,
+            "layers": layers, "members": members, "reverse_members": reverse_members, "label_smoothing": label_smoothing,
             "validation_wer": val_wer, "examples": examples, "seconds": seconds}

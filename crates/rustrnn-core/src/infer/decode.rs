@@ -122,41 +122,67 @@ pub fn beam_search<F: Float>(
     beam_width: usize,
     length_penalty: f64,
 ) -> Result<Array2<i64>> {
+    let (best, _) = n_best(members, src, max_length, beam_width, length_penalty, 1)?;
+    Ok(best.index_axis_move(Axis(1), 0))
+}
+
+/// The `n` best hypotheses of a beam search per source, best first:
+/// tokens `(B, n, max_length)` (each ending with EOS when produced, 0 after
+/// it) and their scores `(B, n)` as [`beam_search`] ranks them (with
+/// `length_penalty` 0, the sum of the tokens' log-probabilities). A source
+/// with fewer than `n` hypotheses fills the rest with zeros scored -inf.
+pub fn n_best<F: Float>(
+    members: &mut [&mut Seq2Seq<F>],
+    src: ArrayView2<i64>,
+    max_length: usize,
+    beam_width: usize,
+    length_penalty: f64,
+    n: usize,
+) -> Result<(Array3<i64>, Array2<f64>)> {
     check_members(members)?;
     check_src(src, max_length)?;
     if beam_width == 0 {
         return Err(RnnError::value("beam_width: expected a positive integer, got 0"));
     }
+    if n == 0 || n > beam_width {
+        return Err(RnnError::value(format!("n: expected 1 to beam_width={beam_width} hypotheses per source, got {n}")));
+    }
     let state_size = members.iter().fold(0usize, |acc, m| acc.saturating_add(m.cfg.decoder_units().saturating_mul(8)));
     let per_beam = members[0].cfg.tgt_vocab.saturating_add(state_size).saturating_add(max_length);
     crate::memory::ensure::<F>("beam_width (its candidates and states)", &[beam_width, per_beam])?;
+    crate::memory::ensure::<i64>("n (batch x n x max_length tokens)", &[src.nrows(), n, max_length])?;
     crate::threads::install(|| {
         let all = encode_all(members, src)?;
-        let mut out = Array2::<i64>::zeros((src.nrows(), max_length));
+        let mut out = Array3::<i64>::zeros((src.nrows(), n, max_length));
+        let mut scores = Array2::<f64>::from_elem((src.nrows(), n), f64::NEG_INFINITY);
         for i in 0..src.nrows() {
             let pick = |a: &Array3<F>| a.slice(s![.., i..i + 1, ..]).to_owned();
             let states = all
                 .iter()
                 .map(|st| MemberState { h: pick(&st.h), c: st.c.as_ref().map(pick), memory: st.memory.as_ref().map(|m| m.select(&[i])) })
                 .collect();
-            let best = beam_one(members, states, max_length, beam_width, length_penalty)?;
-            for (t, v) in best.into_iter().enumerate() {
-                out[[i, t]] = v;
+            let ranked = beam_one(members, states, max_length, beam_width, length_penalty)?;
+            for (j, (seq, score)) in ranked.into_iter().take(n).enumerate() {
+                for (t, v) in seq.into_iter().enumerate() {
+                    out[[i, j, t]] = v;
+                }
+                scores[[i, j]] = score;
             }
         }
-        Ok(out)
+        Ok((out, scores))
     })
 }
 
-/// The best hypothesis for one source; `states` hold its one row per member
-/// (and the one source's encoder outputs, with attention).
+/// The hypotheses for one source with their scores, best first (of equal
+/// scores, the one found last); `states` hold its one row per member (and
+/// the one source's encoder outputs, with attention).
 fn beam_one<F: Float>(
     members: &mut [&mut Seq2Seq<F>],
     mut states: Vec<MemberState<F>>,
     max_length: usize,
     k: usize,
     alpha: f64,
-) -> Result<Vec<i64>> {
+) -> Result<Vec<(Vec<i64>, f64)>> {
     let (bos, eos) = (members[0].cfg.bos_id as i64, members[0].cfg.eos_id as i64);
     let norm = |score: f64, len: usize| score / ((5.0 + len as f64) / 6.0).powf(alpha);
     // The one source's memory, kept to be repeated once per live hypothesis.
@@ -210,7 +236,9 @@ fn beam_one<F: Float>(
         let len = seq.len();
         finished.push((seq, norm(score, len)));
     }
-    Ok(finished.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|b| b.0).unwrap_or_default())
+    finished.reverse(); // a stable sort then ranks the later of equal scores first
+    finished.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(finished)
 }
 
 #[cfg(test)]
@@ -285,5 +313,27 @@ mod tests {
         assert!(err.contains("models[1]") && err.contains("tgt_vocab") && err.contains("6, 1, 2") && err.contains("9, 1, 2"), "{err}");
         let err = beam_search::<f64>(&mut [], src().view(), 3, 2, 0.0).unwrap_err().to_string();
         assert!(err.contains("at least one"), "{err}");
+    }
+
+    #[test]
+    fn the_n_best_come_best_first_scored_by_their_log_likelihood() {
+        let mut m = model(5, "luong", 4);
+        let src = src();
+        let (tokens, scores) = n_best(&mut [&mut m], src.view(), 5, 4, 0.0, 4).unwrap();
+        assert_eq!(tokens.index_axis(Axis(1), 0), beam_search(&mut [&mut m], src.view(), 5, 4, 0.0).unwrap());
+        for i in 0..src.nrows() {
+            let row = scores.row(i);
+            assert!(row.windows(2).into_iter().all(|w| w[0] >= w[1]), "best first: {row}");
+            assert!(row.iter().all(|s| s.is_finite()), "every source has 4 hypotheses: {row}");
+            // The oracle: the teacher-forced forward pass over each hypothesis.
+            let hyps = tokens.index_axis(Axis(0), i).to_owned();
+            let repeated = src.select(Axis(0), &[i; 4]);
+            let ll = m.log_likelihood(repeated.view(), hyps.view()).unwrap();
+            for (a, b) in ll.iter().zip(row) {
+                assert!((a - b).abs() < 1e-12, "{ll} vs {row}");
+            }
+        }
+        let err = n_best(&mut [&mut m], src.view(), 5, 2, 0.0, 3).unwrap_err().to_string();
+        assert!(err.contains("n: expected 1 to beam_width=2") && err.contains("got 3"), "{err}");
     }
 }

@@ -20,7 +20,7 @@
 
 use super::io::{Forward, Input, OutGrad};
 use crate::error::{Result, RnnError};
-use crate::float::Float;
+use crate::float::{to_f64, Float};
 use crate::json::Obj;
 use crate::nn::activation::log_sum_exp;
 use crate::nn::attention::{AttentionConfig, AttentionKind};
@@ -32,7 +32,7 @@ use crate::nn::{
 };
 use crate::recurrent::{CellActivations, CellKind};
 use crate::rng::SplitMix64;
-use ndarray::{s, Array2, Array3, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, Array3, ArrayView2, Axis};
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +264,40 @@ impl<F: Float> Seq2Seq<F> {
         let dx = self.drop_src.backward(dx, &mut g)?.expect(rows);
         self.layers[SRC_EMB].layer.backward(dx, &mut g)?;
         Ok(())
+    }
+
+    /// The log-probability of each target sequence given its source,
+    /// `log p(tgt | src)` (B,): the sum over its tokens up to the first 0
+    /// (padding) of the teacher-forced decoder's log-softmax. Targets end with
+    /// EOS as in training; with `length_penalty` 0 a beam search scores its
+    /// hypotheses the same way.
+    pub fn log_likelihood(&mut self, src: ArrayView2<i64>, tgt: ArrayView2<i64>) -> Result<Array1<f64>> {
+        if src.nrows() != tgt.nrows() {
+            return Err(RnnError::shape(format!("y: expected {} target sequences (one per source), got {}", src.nrows(), tgt.nrows())));
+        }
+        let vocab = self.cfg.tgt_vocab;
+        if let Some(bad) = tgt.iter().find(|&&v| v < 0 || v as usize >= vocab) {
+            return Err(RnnError::value(format!("y: expected token ids in 0..{}, got {bad}", vocab - 1)));
+        }
+        // Teacher forcing: BOS, then the targets shifted right; padding stays 0.
+        let mut dec_in = Array2::<i64>::zeros(tgt.raw_dim());
+        for ((b, t), &v) in tgt.indexed_iter() {
+            if v != 0 {
+                dec_in[[b, t]] = if t == 0 { self.cfg.bos_id as i64 } else { tgt[[b, t - 1]] };
+            }
+        }
+        let f = self.forward(Input::Pair(src, dec_in.view()), Mode::Infer)?;
+        let logits = f.logits.expect("a last softmax Dense reports its logits");
+        let steps = tgt.ncols();
+        let mut out = Array1::<f64>::zeros(tgt.nrows());
+        for (b, row) in tgt.outer_iter().enumerate() {
+            for (t, &v) in row.iter().enumerate().take_while(|(_, &v)| v != 0) {
+                let z = logits.row(b * steps + t);
+                let z = z.as_slice().expect("contiguous");
+                out[b] += to_f64(z[v as usize]) - to_f64(log_sum_exp(z));
+            }
+        }
+        Ok(out)
     }
 
     /// One decoder step for `tokens` (n,) from states `(L, n, H')`; returns

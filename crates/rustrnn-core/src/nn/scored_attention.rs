@@ -12,17 +12,30 @@ use super::layer::{Ctx, GradCtx, Layer, LayerInput, ParamVisitor};
 use super::tensor::{Mask, Tensor};
 use crate::error::{Result, RnnError};
 use crate::float::Float;
+use crate::json::Obj;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMut2};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::any::Any;
 use std::fmt::Debug;
 
-/// How a layer scores queries against keys, (Tq, D) x (Tv, D) -> (Tq, Tv), for one batch element.
-pub trait Score<F: Float>: Debug + Send + Sync {
-    fn scores(&self, scale: &Array1<F>, q: ArrayView2<F>, k: ArrayView2<F>) -> Array2<F>;
+/// How a layer of the family scores queries against keys, (Tq, D) x (Tv, D)
+/// -> (Tq, Tv), for one batch element; with the Keras class it is and what
+/// that class's config holds beyond `use_scale`, `dropout` and `trainable`.
+pub trait Score: Debug + Clone + Copy + PartialEq + Send + Sync + 'static {
+    /// Keras's class name.
+    const CLASS: &'static str;
+    /// Keras's default of `use_scale`.
+    const USE_SCALE: bool;
+    /// Reads (and checks) the config keys only this class has.
+    fn parse(c: &mut Obj) -> Result<Self>;
+    /// Writes them.
+    fn write_json(&self, config: &mut Map<String, Value>);
+    /// The initial `scale` for keys of `dim` features (its values when `use_scale` is off).
+    fn initial_scale<F: Float>(use_scale: bool, dim: usize, seed: u64) -> Array1<F>;
+    fn scores<F: Float>(&self, scale: &Array1<F>, q: ArrayView2<F>, k: ArrayView2<F>) -> Array2<F>;
     /// From `ds` (Tq, Tv), adds the gradient of `scale` to `dscale` and writes `dq`, `dk`.
     #[allow(clippy::too_many_arguments)]
-    fn backward(
+    fn backward<F: Float>(
         &self,
         scale: &Array1<F>,
         dscale: &mut Array1<F>,
@@ -34,12 +47,52 @@ pub trait Score<F: Float>: Debug + Send + Sync {
     );
 }
 
-/// What the configs of `Attention` and `AdditiveAttention` tell their layer.
-pub trait AttentionConfig: LayerConfig + Copy {
-    /// Whether `scale` is a trainable parameter (else fixed).
-    fn use_scale(&self) -> bool;
-    fn trainable(&self) -> bool;
-    fn set_trainable(&mut self, trainable: bool);
+/// The config of `Attention` and `AdditiveAttention`: the score, whether
+/// `scale` is a trainable parameter (else fixed), and `trainable`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredAttentionConfig<S> {
+    pub score: S,
+    pub use_scale: bool,
+    pub trainable: bool,
+}
+
+impl<S: Score> LayerConfig for ScoredAttentionConfig<S> {
+    fn parse(_class: &str, c: &mut Obj) -> Result<Self> {
+        let dropout = c.f64("dropout", Some(0.0))?;
+        if dropout != 0.0 {
+            return Err(RnnError::value(format!("{}.dropout: attention dropout is not supported, got {dropout}", c.what())));
+        }
+        Ok(ScoredAttentionConfig {
+            score: S::parse(c)?,
+            use_scale: c.bool("use_scale", S::USE_SCALE)?,
+            trainable: c.bool("trainable", true)?,
+        })
+    }
+
+    fn class(&self) -> &'static str {
+        S::CLASS
+    }
+
+    fn output(&self, _input: Flow, _last: bool) -> std::result::Result<Flow, String> {
+        Err("takes a list [query, value] or [query, value, key]".into())
+    }
+
+    fn node_outputs(&self, inputs: &[Flow]) -> std::result::Result<Vec<Flow>, String> {
+        node_outputs(S::CLASS, inputs)
+    }
+
+    /// `input` is the query's flow: its features are the key's (checked by `node_outputs`).
+    fn build<F: Float>(&self, input: Flow, seed: u64) -> Result<Box<dyn Layer<F>>> {
+        Ok(Box::new(ScoredAttention::new(*self, S::initial_scale(self.use_scale, input.features(), seed))))
+    }
+
+    fn to_json(&self) -> Value {
+        let mut config = Map::new();
+        config.insert("use_scale".into(), Value::Bool(self.use_scale));
+        self.score.write_json(&mut config);
+        config.insert("trainable".into(), Value::Bool(self.trainable));
+        Value::Object(config)
+    }
 }
 
 /// The output flows of `[query, value(, key)]`, or why not.
@@ -74,7 +127,7 @@ pub struct Cache<F> {
 }
 
 /// The forward of the shared part; `ctx.mask` becomes the query's mask.
-fn forward<F: Float, S: Score<F>>(
+fn forward<F: Float, S: Score>(
     score: &S,
     scale: &Array1<F>,
     class: &str,
@@ -146,7 +199,7 @@ fn check_generic<F: Float>(xs: &[Tensor<F>], class: &str) -> Result<(usize, usiz
 }
 
 /// Gradients of `[query, value(, key)]` from the output's; the score adds its parameters'.
-fn backward<F: Float, S: Score<F>>(
+fn backward<F: Float, S: Score>(
     score: &S,
     scale: &Array1<F>,
     dscale: &mut Array1<F>,
@@ -204,24 +257,23 @@ fn backward<F: Float, S: Score<F>>(
 /// `Attention` and `AdditiveAttention`: the score `S`, its learned `scale` (a parameter named
 /// `scale` with `use_scale`), and the shared forward and backward above.
 #[derive(Debug)]
-pub struct ScoredAttention<F, S, C> {
-    cfg: C,
-    score: S,
+pub struct ScoredAttention<F, S> {
+    cfg: ScoredAttentionConfig<S>,
     scale: Array1<F>,
     dscale: Array1<F>,
     cache: Option<Cache<F>>,
 }
 
-impl<F: Float, S, C> ScoredAttention<F, S, C> {
-    pub fn new(cfg: C, score: S, scale: Array1<F>) -> Self {
+impl<F: Float, S> ScoredAttention<F, S> {
+    pub fn new(cfg: ScoredAttentionConfig<S>, scale: Array1<F>) -> Self {
         let dscale = Array1::zeros(scale.len());
-        ScoredAttention { cfg, score, scale, dscale, cache: None }
+        ScoredAttention { cfg, scale, dscale, cache: None }
     }
 }
 
-impl<F: Float, S: Score<F> + 'static, C: AttentionConfig> Layer<F> for ScoredAttention<F, S, C> {
+impl<F: Float, S: Score> Layer<F> for ScoredAttention<F, S> {
     fn class(&self) -> &'static str {
-        self.cfg.class()
+        S::CLASS
     }
 
     fn config(&self) -> Value {
@@ -229,25 +281,25 @@ impl<F: Float, S: Score<F> + 'static, C: AttentionConfig> Layer<F> for ScoredAtt
     }
 
     fn forward(&mut self, _x: LayerInput<'_, F>, _ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
-        Err(RnnError::value(format!("{}: takes a list [query, value] or [query, value, key]", self.cfg.class())))
+        Err(RnnError::value(format!("{}: takes a list [query, value] or [query, value, key]", S::CLASS)))
     }
 
     fn backward(&mut self, _dy: Array2<F>, _ctx: &mut GradCtx<F>) -> Result<Option<Array2<F>>> {
-        Err(RnnError::state(format!("{}: takes a list of inputs; use backward_many", self.cfg.class())))
+        Err(RnnError::state(format!("{}: takes a list of inputs; use backward_many", S::CLASS)))
     }
 
     fn forward_many(&mut self, xs: Vec<Tensor<F>>, masks: &[Option<Mask>], ctx: &mut Ctx<'_, F>) -> Result<Tensor<F>> {
-        let (y, cache) = forward(&self.score, &self.scale, self.cfg.class(), xs, masks, ctx)?;
+        let (y, cache) = forward(&self.cfg.score, &self.scale, S::CLASS, xs, masks, ctx)?;
         self.cache = cache;
         Ok(y)
     }
 
     fn backward_many(&mut self, dy: Array2<F>, ctx: &mut GradCtx<F>) -> Result<Vec<Array2<F>>> {
-        backward(&self.score, &self.scale, &mut self.dscale, self.cfg.class(), self.cache.take(), dy, ctx)
+        backward(&self.cfg.score, &self.scale, &mut self.dscale, S::CLASS, self.cache.take(), dy, ctx)
     }
 
     fn param_names(&self) -> Vec<String> {
-        if self.cfg.use_scale() {
+        if self.cfg.use_scale {
             vec!["scale".into()]
         } else {
             Vec::new()
@@ -268,7 +320,7 @@ impl<F: Float, S: Score<F> + 'static, C: AttentionConfig> Layer<F> for ScoredAtt
     }
 
     fn visit_params(&mut self, f: &mut ParamVisitor<'_, F>) {
-        if self.cfg.use_scale() {
+        if self.cfg.use_scale {
             f(0, self.scale.view_mut().into_dyn(), self.dscale.view().into_dyn());
         }
     }
@@ -278,11 +330,11 @@ impl<F: Float, S: Score<F> + 'static, C: AttentionConfig> Layer<F> for ScoredAtt
     }
 
     fn trainable(&self) -> bool {
-        self.cfg.trainable()
+        self.cfg.trainable
     }
 
     fn set_trainable(&mut self, trainable: bool) {
-        self.cfg.set_trainable(trainable);
+        self.cfg.trainable = trainable;
     }
 
     fn as_any(&self) -> &dyn Any {
