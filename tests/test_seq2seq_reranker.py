@@ -36,6 +36,18 @@ def test_log_likelihood_is_minus_the_cross_entropy_of_the_targets_tokens():
         m.log_likelihood(SRC, tgt + 3)
 
 
+def test_decoder_inputs_are_bos_then_the_targets_shifted_right_with_padding_kept():
+    m = model(1, bos_id=1)
+    tgt = np.array([[3, 4, 2, 0, 0], [5, 5, 5, 3, 2], [2, 0, 0, 0, 0]], dtype=np.int32)
+    want = np.array([[1, 3, 4, 0, 0], [1, 5, 5, 5, 3], [1, 0, 0, 0, 0]])
+    got = m.decoder_inputs(tgt)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
+    assert m.decoder_inputs(np.zeros((2, 0), np.int64)).shape == (2, 0)
+    with pytest.raises(rustrnn.errors.DTypeError, match="targets: expected integer token ids"):
+        m.decoder_inputs(tgt.astype(np.float32))
+
+
 @pytest.mark.parametrize("ensemble", [False, True])
 def test_n_best_come_best_first_with_their_log_likelihood_and_the_first_is_predicts(ensemble):
     decoder = rustrnn.Seq2SeqEnsemble([model(1), model(2, units=3)]) if ensemble else model(1)

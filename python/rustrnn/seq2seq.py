@@ -18,6 +18,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from . import _native
 from ._checks import as_bool
 from ._registry import register_model
 from .errors import ArgumentError, DTypeError, ShapeError
@@ -141,12 +142,7 @@ class Seq2Seq(Model):
 
     def decoder_inputs(self, targets: Any) -> np.ndarray:
         """Teacher forcing: BOS followed by the targets shifted right; padding stays 0."""
-        tgt = _indices("targets", targets)
-        dec = np.zeros_like(tgt)
-        dec[:, 0] = self.config["bos_id"]
-        dec[:, 1:] = tgt[:, :-1]
-        dec[tgt == 0] = 0
-        return dec
+        return _native.seq2seq_decoder_inputs(_indices("targets", targets), self.config["bos_id"])
 
     def _native_spec(self, x: Any) -> dict:
         return {"type": "seq2seq", "config": self.config}

@@ -115,6 +115,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::deserialize_model, m)?)?;
     m.add_function(wrap_pyfunction!(model::next_seed, m)?)?;
     m.add_function(wrap_pyfunction!(model::schedule_rate, m)?)?;
+    m.add_function(wrap_pyfunction!(model::seq2seq_decoder_inputs, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;

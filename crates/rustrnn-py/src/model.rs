@@ -643,6 +643,16 @@ pub fn schedule_rate(spec: &str, step: u64) -> Result<f64> {
     Ok(Schedule::parse(&v)?.rate(step))
 }
 
+/// Teacher forcing's decoder input for Seq2Seq targets `(B, T)`: BOS, then
+/// the targets shifted right; padding stays 0 (the core's, which training and
+/// `log_likelihood` share).
+#[pyfunction]
+pub fn seq2seq_decoder_inputs<'py>(py: Python<'py>, tgt: &Bound<'py, PyAny>, bos_id: i64) -> Result<Bound<'py, PyAny>> {
+    let tgt = indices("y", tgt)?;
+    let v = tgt.as_array();
+    Ok(compute(py, || Ok(rustrnn_core::models::decoder_inputs(v, bos_id)))?.into_pyarray(py).into_any())
+}
+
 /// The next seed of the `manual_seed` sequence (for shuffling and sampling).
 #[pyfunction]
 pub fn next_seed() -> u64 {

@@ -15,7 +15,7 @@ pub use functional::Functional;
 pub use graph_spec::GraphSpec;
 pub use io::{Forward, Input, OutGrad};
 pub use network::Network;
-pub use seq2seq::{Seq2Seq, Seq2SeqConfig};
+pub use seq2seq::{decoder_inputs, Seq2Seq, Seq2SeqConfig};
 pub use sequential::Sequential;
 pub use spec::{LayerEntry, LayerInfo, ModelSpec};
 

@@ -279,13 +279,7 @@ impl<F: Float> Seq2Seq<F> {
         if let Some(bad) = tgt.iter().find(|&&v| v < 0 || v as usize >= vocab) {
             return Err(RnnError::value(format!("y: expected token ids in 0..{}, got {bad}", vocab - 1)));
         }
-        // Teacher forcing: BOS, then the targets shifted right; padding stays 0.
-        let mut dec_in = Array2::<i64>::zeros(tgt.raw_dim());
-        for ((b, t), &v) in tgt.indexed_iter() {
-            if v != 0 {
-                dec_in[[b, t]] = if t == 0 { self.cfg.bos_id as i64 } else { tgt[[b, t - 1]] };
-            }
-        }
+        let dec_in = decoder_inputs(tgt, self.cfg.bos_id as i64);
         let f = self.forward(Input::Pair(src, dec_in.view()), Mode::Infer)?;
         let logits = f.logits.expect("a last softmax Dense reports its logits");
         let steps = tgt.ncols();
@@ -333,4 +327,18 @@ impl<F: Float> Seq2Seq<F> {
         }
         Ok((z, states.h, states.c))
     }
+}
+
+/// Teacher forcing's decoder input for targets `(B, T)`: BOS, then the
+/// targets shifted right by one step; where a target is padding (0) the input
+/// is too, so the masks of both sides agree. Training and
+/// [`Seq2Seq::log_likelihood`] both read it.
+pub fn decoder_inputs(tgt: ArrayView2<i64>, bos_id: i64) -> Array2<i64> {
+    let mut dec_in = Array2::<i64>::zeros(tgt.raw_dim());
+    for ((b, t), &v) in tgt.indexed_iter() {
+        if v != 0 {
+            dec_in[[b, t]] = if t == 0 { bos_id } else { tgt[[b, t - 1]] };
+        }
+    }
+    dec_in
 }
