@@ -237,7 +237,7 @@ impl<F: Float> Attention<F> {
         let bias = self.params[k + 1].view().into_dimensionality::<Ix1>().expect("1-D bias");
         y.rows_mut().into_iter().for_each(|mut r| r.assign(&bias));
         gemm(cq.view(), self.m2(k), true, y.view_mut());
-        F::tanh_inplace(y.as_slice_mut().expect("a fresh array is contiguous"));
+        y.mapv_inplace(|v| v.tanh());
         if keep {
             self.cache = Some(Cache { batch, steps, src_steps, q, e: e.clone(), keys, hidden, a, cq, y: y.clone() });
         } else {
