@@ -10,8 +10,8 @@ Each member is TAG[:UNITS[:LAYERS]] (defaults 256 and 1): the weights of its las
 import argparse
 import time
 
-import numpy as np
 import rustrnn
+from g2p_saved import saved_model
 from rustrnn.demos import g2p
 
 p = argparse.ArgumentParser()
@@ -36,12 +36,7 @@ def load(member):
     tag, *size = member.split(":")
     units = int(size[0]) if size else 256
     layers = int(size[1]) if len(size) > 1 else 1
-    m = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(data.phonemes) + 3, embedding_dim=64, units=units // 2, cell="lstm",
-                        bidirectional_encoder=True, attention="luong", bos_id=g2p.BOS, eos_id=g2p.EOS, num_layers=layers)
-    saved = [np.load(f"{a.dir}/{tag}-e{e}.npz") for e in range(a.epochs - a.average + 1, a.epochs + 1)]
-    weights = [[f[f"arr_{i}"] for i in range(len(f.files))] for f in saved]
-    m.set_weights([np.mean(ws, axis=0) for ws in zip(*weights)])
-    return m
+    return saved_model(data, a.dir, tag, a.epochs, a.average, units, layers)
 
 
 models = [load(member) for member in a.members]

@@ -12,11 +12,13 @@ of its last --average saved epochs (TAG-e{E}.npz in --dir) are averaged. Example
     python scripts/g2p_rescore.py --left L2:12 L2s1:12 --right r2l:12 r2ls2:12 --also-right bR:12:bahdanau
 """
 import argparse
+import functools
 import hashlib
 import os
 
 import numpy as np
 import rustrnn
+from g2p_saved import saved_model
 from rustrnn.demos import g2p
 from rustrnn.seq2seq import reverse_targets
 
@@ -39,18 +41,12 @@ os.makedirs(a.cache, exist_ok=True)
 data = g2p.load()
 
 
+@functools.lru_cache(maxsize=None)  # the proposing models also score
 def load(spec: str) -> rustrnn.Seq2Seq:
     tag, epochs, *rest = spec.split(":")
     attention = "bahdanau" if "bahdanau" in rest else "luong"
     units = next((int(r) for r in rest if r.isdigit()), 256)
-    m = rustrnn.Seq2Seq(src_vocab=27, tgt_vocab=len(data.phonemes) + 3, embedding_dim=64, units=units // 2,
-                        cell="lstm", bidirectional_encoder=True, attention=attention, bos_id=g2p.BOS, eos_id=g2p.EOS,
-                        num_layers=2)
-    last = int(epochs)
-    saved = [np.load(f"{a.dir}/{tag}-e{e}.npz") for e in range(last - a.average + 1, last + 1)]
-    weights = [[f[f"arr_{i}"] for i in range(len(f.files))] for f in saved]
-    m.set_weights([np.mean(ws, axis=0) for ws in zip(*weights)])
-    return m
+    return saved_model(data, a.dir, tag, int(epochs), a.average, units, attention=attention)
 
 
 def candidates(words: list) -> tuple:
