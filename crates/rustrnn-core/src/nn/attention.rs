@@ -25,7 +25,8 @@ use crate::json::Obj;
 use crate::kernels::gemm::gemm;
 use crate::names::Names;
 use crate::rng::SplitMix64;
-use ndarray::{s, Array1, Array2, Array3, ArrayD, ArrayView2, ArrayViewD, Axis, Ix1, Ix2};
+use ndarray::{s, Array1, Array2, Array3, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix1, Ix2};
+use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::any::Any;
 
@@ -199,21 +200,26 @@ impl<F: Float> Attention<F> {
         let mut hidden = qproj.as_ref().map(|_| Array2::<F>::zeros((batch * steps * src_steps, h)));
         let mut a = Array3::<F>::zeros((batch, steps, src_steps));
         let mut cq = Array2::<F>::zeros((batch * steps, 2 * h));
-        for b in 0..batch {
+        // Each batch element in its own task: its rows of `a`, `cq` and `hidden` are its alone, and it is
+        // computed the same way on any thread, so the result does not depend on the thread count.
+        let per = steps * src_steps * h;
+        let hid: Vec<Option<&mut [F]>> = match hidden.as_mut() {
+            Some(hd) if per > 0 => hd.as_slice_mut().expect("contiguous").chunks_mut(per).map(Some).collect(),
+            Some(_) => (0..batch).map(|_| Some(&mut [][..])).collect(),
+            None => (0..batch).map(|_| None).collect(),
+        };
+        let work: Vec<_> = a.axis_iter_mut(Axis(0)).zip(cq.axis_chunks_iter_mut(Axis(0), steps.max(1))).zip(hid).enumerate().collect();
+        let this = &*self;
+        work.into_par_iter().with_min_len(4).for_each(|(b, ((mut ab, mut cqb), hid))| {
             let rows = b * steps..(b + 1) * steps;
             let srcs = b * src_steps..(b + 1) * src_steps;
-            let hid = hidden.as_mut().map(|hd| {
-                let per = steps * src_steps * h;
-                &mut hd.as_slice_mut().expect("contiguous")[b * per..(b + 1) * per]
-            });
-            let sc = self.scores(
+            let sc = this.scores(
                 q.slice(s![rows.clone(), ..]),
                 keys.slice(s![srcs.clone(), ..]),
                 qproj.as_ref().map(|p| p.slice(s![rows.clone(), ..])),
                 hid,
             );
             let (start, end) = memory.spans[b];
-            let mut ab = a.index_axis_mut(Axis(0), b);
             if start < end {
                 for (mut arow, srow) in ab.rows_mut().into_iter().zip(sc.rows()) {
                     let valid = srow.slice(s![start..end]);
@@ -229,9 +235,9 @@ impl<F: Float> Attention<F> {
             }
             // An all-padding source has no context: its weights stay zero.
             let ctxt = ab.dot(&e.slice(s![srcs, ..]));
-            cq.slice_mut(s![rows.clone(), ..h]).assign(&ctxt);
-            cq.slice_mut(s![rows.clone(), h..]).assign(&q.slice(s![rows, ..]));
-        }
+            cqb.slice_mut(s![.., ..h]).assign(&ctxt);
+            cqb.slice_mut(s![.., h..]).assign(&q.slice(s![rows, ..]));
+        });
         let k = self.combine();
         let mut y = Array2::<F>::zeros((batch * steps, h));
         let bias = self.params[k + 1].view().into_dimensionality::<Ix1>().expect("1-D bias");
@@ -266,19 +272,36 @@ impl<F: Float> Attention<F> {
         let mut de = Array2::<F>::zeros((batch * src_steps, h));
         let mut dkeys = Array2::<F>::zeros((batch * src_steps, h));
         let mut dqproj = (self.kind == AttentionKind::Bahdanau).then(|| Array2::<F>::zeros((batch * steps, h)));
-        let mut dv = Array1::<F>::zeros(h);
-        let v = (self.kind == AttentionKind::Bahdanau).then(|| self.params[2].view().into_dimensionality::<Ix1>().expect("1-D").to_owned());
-        for b in 0..batch {
+        let bahdanau = self.kind == AttentionKind::Bahdanau;
+        let v = bahdanau.then(|| self.params[2].view().into_dimensionality::<Ix1>().expect("1-D").to_owned());
+        // Bahdanau's score-softmax gradients, kept for dv, which sums over every batch element.
+        let mut ds_all = bahdanau.then(|| Array3::<F>::zeros((batch, steps, src_steps)));
+        // One task per batch element, as in the forward: the rows each one writes are its alone.
+        let (sb, tb) = (src_steps.max(1), steps.max(1));
+        let dqp_rows: Vec<Option<ArrayViewMut2<F>>> = match dqproj.as_mut() {
+            Some(p) => p.axis_chunks_iter_mut(Axis(0), tb).map(Some).collect(),
+            None => (0..batch).map(|_| None).collect(),
+        };
+        let ds_rows: Vec<Option<ArrayViewMut2<F>>> = match ds_all.as_mut() {
+            Some(d) => d.axis_iter_mut(Axis(0)).map(Some).collect(),
+            None => (0..batch).map(|_| None).collect(),
+        };
+        let work: Vec<_> = de
+            .axis_chunks_iter_mut(Axis(0), sb)
+            .zip(dkeys.axis_chunks_iter_mut(Axis(0), sb))
+            .zip(dq.axis_chunks_iter_mut(Axis(0), tb))
+            .zip(dqp_rows.into_iter().zip(ds_rows))
+            .enumerate()
+            .collect();
+        let kind = self.kind;
+        work.into_par_iter().with_min_len(4).for_each(|(b, (((mut deb, mut dkb), mut dqb), (dqp, ds_keep)))| {
             let rows = b * steps..(b + 1) * steps;
             let srcs = b * src_steps..(b + 1) * src_steps;
             let ab = c.a.index_axis(Axis(0), b);
             let dc = dcq.slice(s![rows.clone(), ..h]);
             let eb = c.e.slice(s![srcs.clone(), ..]);
             let da = dc.dot(&eb.t());
-            {
-                let mut deb = de.slice_mut(s![srcs.clone(), ..]);
-                deb += &ab.t().dot(&dc);
-            }
+            deb += &ab.t().dot(&dc);
             // Softmax backward; padded steps have a = 0 and get nothing.
             let mut ds = Array2::<F>::zeros((steps, src_steps));
             for ((mut drow, arow), darow) in ds.rows_mut().into_iter().zip(ab.rows()).zip(da.rows()) {
@@ -287,18 +310,16 @@ impl<F: Float> Attention<F> {
                     *d = x * (y - dot);
                 }
             }
-            match self.kind {
+            match kind {
                 AttentionKind::Luong => {
-                    let kb = c.keys.slice(s![srcs.clone(), ..]);
-                    let mut dqb = dq.slice_mut(s![rows.clone(), ..]);
+                    let kb = c.keys.slice(s![srcs, ..]);
                     dqb += &ds.dot(&kb);
-                    let mut dkb = dkeys.slice_mut(s![srcs, ..]);
                     dkb += &ds.t().dot(&c.q.slice(s![rows, ..]));
                 }
                 AttentionKind::Bahdanau => {
                     let hidden = c.hidden.as_ref().expect("kept for Bahdanau");
                     let v = v.as_ref().expect("Bahdanau has v");
-                    let dqp = dqproj.as_mut().expect("Bahdanau");
+                    let mut dqp = dqp.expect("Bahdanau");
                     for t in 0..steps {
                         for s_ in 0..src_steps {
                             let g = ds[[t, s_]];
@@ -306,15 +327,26 @@ impl<F: Float> Attention<F> {
                                 continue;
                             }
                             let u = hidden.row((b * steps + t) * src_steps + s_);
-                            let mut dqrow = dqp.row_mut(b * steps + t);
                             for (i, &ui) in u.iter().enumerate() {
-                                dv[i] += g * ui;
                                 let dpre = g * v[i] * (F::one() - ui * ui);
-                                dqrow[i] += dpre;
-                                dkeys[[b * src_steps + s_, i]] += dpre;
+                                dqp[[t, i]] += dpre;
+                                dkb[[s_, i]] += dpre;
                             }
                         }
                     }
+                    ds_keep.expect("Bahdanau").assign(&ds);
+                }
+            }
+        });
+        // dv = Σ over batch, steps and sources, in that order (one order for any thread count).
+        let mut dv = Array1::<F>::zeros(h);
+        if let (Some(ds_all), Some(hidden)) = (&ds_all, &c.hidden) {
+            for ((b, t, s_), &g) in ds_all.indexed_iter() {
+                if g == F::zero() {
+                    continue;
+                }
+                for (d, &ui) in dv.iter_mut().zip(hidden.row((b * steps + t) * src_steps + s_)) {
+                    *d += g * ui;
                 }
             }
         }
@@ -397,5 +429,43 @@ impl<F: Float> Layer<F> for Attention<F> {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Forward output, query and memory gradients, and parameter gradients of one pass.
+    fn pass(kind: AttentionKind, threads: usize) -> Vec<Vec<f32>> {
+        let (batch, steps, src, h) = (37, 3, 5, 6);
+        let mut rng = SplitMix64::new(11);
+        let mut draw = |rows, cols| Array2::from_shape_simple_fn((rows, cols), || rng.uniform(-1.0, 1.0) as f32);
+        let q = draw(batch * steps, h);
+        let values = draw(batch * src, h);
+        let dy = draw(batch * steps, h);
+        // Left and right padding, none, and all-padding sources.
+        let spans = (0..batch).map(|b| [(0, src), (2, src), (0, 3), (0, 0)][b % 4]).collect();
+        let memory = Memory { values, steps: src, spans };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut layer = Attention::<f32>::new(kind, h, true, 3).unwrap();
+            let y = layer.run(Tensor::new(q, Some(steps)), &memory, true).unwrap();
+            let (dq, de) = layer.run_backward(dy).unwrap();
+            let mut out = vec![y.data.into_raw_vec(), dq.into_raw_vec(), de.into_raw_vec()];
+            out.extend(layer.grads.iter().map(|g| g.iter().copied().collect()));
+            out
+        })
+    }
+
+    #[test]
+    fn attention_gives_the_same_bits_for_any_thread_count() {
+        for kind in [AttentionKind::Luong, AttentionKind::Bahdanau] {
+            let one = pass(kind, 1);
+            assert!(one.iter().all(|v| v.iter().all(|x| x.is_finite())) && one[2].iter().any(|&x| x != 0.0));
+            for threads in [2, 3] {
+                assert_eq!(pass(kind, threads), one, "{kind:?}, {threads} threads");
+            }
+        }
     }
 }
