@@ -38,7 +38,7 @@ a = p.parse_args()
 
 rustrnn.set_num_threads(a.threads)
 os.makedirs(a.cache, exist_ok=True)
-data = g2p.load()
+data = g2p.load(validation=g2p.VALIDATION_WORDS)  # the tuning split
 
 
 @functools.lru_cache(maxsize=None)  # the proposing models also score

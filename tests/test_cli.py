@@ -104,7 +104,7 @@ def test_demo_g2p_quick(capsys):
 def test_demo_g2p_ensemble_and_label_smoothing_flags(capsys):
     code, out, err = run_cli(capsys, "demo", "g2p", "--quick", "--epochs", "1", "--beam", "1", "--units", "16",
                              "--layers", "1", "--members", "2", "--reverse-members", "0", "--label-smoothing", "0.1",
-                             "--average", "1")
+                             "--average", "1", "--validation", "3000")
     assert code == 0, err
     assert out.count("label smoothing 0.1") == 2 and "model 2 of 2" in out, out
     assert "of the ensemble of 2" in out and "word error rate" in out
@@ -112,10 +112,32 @@ def test_demo_g2p_ensemble_and_label_smoothing_flags(capsys):
 
 def test_demo_g2p_right_to_left_members_rerank(capsys):
     code, out, err = run_cli(capsys, "demo", "g2p", "--quick", "--epochs", "1", "--beam", "2", "--units", "16",
-                             "--layers", "1", "--members", "1", "--reverse-members", "1", "--average", "1")
+                             "--layers", "1", "--members", "1", "--reverse-members", "1", "--average", "1", "--validation", "3000")
     assert code == 0, err
     assert "model 1 of 2: Seq2Seq" in out and "model 2 of 2 (right to left): Seq2Seq" in out, out
     assert "of 1 left-to-right and 1 right-to-left models, reranked (beam 2)" in out and "word error rate" in out
+
+
+def test_demo_g2p_members_alternate_luong_and_bahdanau_attention_on_each_side(capsys):
+    code, out, err = run_cli(capsys, "demo", "g2p", "--quick", "--epochs", "1", "--beam", "1", "--units", "8",
+                             "--layers", "1", "--members", "2", "--reverse-members", "2", "--average", "1")
+    assert code == 0, err
+    kinds = re.findall(r"model (\d) of 4.*?(luong|bahdanau) attention", out)
+    assert kinds == [("1", "luong"), ("2", "bahdanau"), ("3", "luong"), ("4", "bahdanau")], out
+    # No --validation: every training word is trained on, and --average epochs are averaged.
+    assert "training on 3,000, testing on 300" in out and out.count("weights averaged over the last 1 epoch\n") == 4, out
+    code, out, err = run_cli(capsys, "demo", "g2p", "--quick", "--epochs", "1", "--beam", "1", "--units", "8",
+                             "--layers", "1", "--members", "2", "--reverse-members", "0", "--attention", "bahdanau")
+    assert code == 0, err
+    assert out.count("bahdanau attention") == 2 and "luong" not in out, out
+
+
+def test_g2p_run_rejects_an_unknown_attention():
+    from rustrnn.cli.errors import UserError
+    from rustrnn.demos import g2p
+
+    with pytest.raises(UserError, match=r"--attention: expected one of luong, bahdanau, luong\+bahdanau, none, got 'dot'"):
+        g2p.run(quick=True, attention="dot")
 
 
 def test_demo_g2p_model_size_flags(capsys):

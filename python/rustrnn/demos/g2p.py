@@ -4,23 +4,28 @@ The CMU Pronouncing Dictionary (:func:`rustrnn.datasets.cmudict`, without
 stress marks: 39 ARPAbet phonemes) gives the pairs; words of 3 to 10 letters
 a-z are used, 5,000 of them held out (never used in training). A
 bidirectional encoder reads the letters; at each step the decoder attends
-over them (Luong attention), so it can look at the letters it is spelling
-out. Without attention (``--attention none``) the encoder reads the letters
+over them, so it can look at the letters it is spelling out. Without attention (``--attention none``) the encoder reads the letters
 backwards, so that the first letters, which the decoder needs first, are
 the last it read. Training reads batches of words of about the same length
 (:class:`rustrnn.utils.LengthBuckets`), cut to their longest, under a cosine
 learning-rate decay over all epochs, with dropout on the embeddings and on the
-output layer's input. The weights of the last epochs are averaged
-(checkpoint averaging: the average lies nearer the middle of the valley the
-last epochs circle in); how many, 1 to ``--average``, is chosen by the
-greedy word error rate on 3,000 validation words carved from the training
-words (never the test words). The encoder and the decoder are two layers deep
+output layer's input. The weights of the last 4 epochs (``--average``) are
+averaged (checkpoint averaging: the average lies nearer the middle of the
+valley the last epochs circle in). The recipe was chosen on 3,000
+validation words carved from the training words (``scripts/g2p_tune.py``,
+never the test words); the demo then trains on all of them. With
+``--validation N``, N training words are held out instead, and the greedy
+word error rate on them chooses how many epochs, 1 to ``--average``, to
+average. The encoder and the decoder are two layers deep
 by default (one layer: about 2 points more word errors).
 
 Four models decode together, each trained as above from its own seed: two
 left to right (``--members``) and two on the pronunciations written
 backwards (``--reverse-members``), which say a word's last sound first and so
-make other mistakes. Each side's beam search (its two models as an
+make other mistakes. On each side the first model uses Luong attention
+(multiplicative) and the second Bahdanau attention (additive), whose
+mistakes differ more than two seeds of one kind (``--attention
+luong+bahdanau``, the default; ``luong`` or ``bahdanau`` for one kind). Each side's beam search (its two models as an
 ensemble, :class:`rustrnn.Seq2SeqEnsemble`: each step chooses from the mean
 of their next-token probabilities) proposes its 4 best pronunciations, and
 :class:`rustrnn.Seq2SeqReranker` picks the one with the best mean of the
@@ -53,16 +58,20 @@ AVERAGE = 4  # the last epochs whose weights are averaged
 MEMBERS = 2  # left-to-right models trained (seeds seed, seed+1, ...) that decode together as an ensemble
 REVERSE_MEMBERS = 2  # right-to-left models (the next seeds) whose scores rerank the candidates of both sides
 LABEL_SMOOTHING = 0.0
+MIXED = "luong+bahdanau"
+ATTENTIONS = ("luong", "bahdanau", MIXED, "none")
+ATTENTION = MIXED  # two kinds of attention make more different mistakes than two seeds of one
 TEST_WORDS = 5000
-VALIDATION_WORDS = 3000  # of the training words: they choose how many epochs to average
+VALIDATION_WORDS = 3000  # of the training words, held out by load(): they chose the recipe (scripts/g2p_tune.py)
 NEW_WORDS = ("rustacean", "quizzify", "snorklet")  # not in the dictionary
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     _common.add_common(p, EPOCHS)
     p.add_argument("--beam", type=int, default=4, help="beam width of the decoding (1 = greedy; default: 4)")
-    p.add_argument("--attention", choices=("luong", "bahdanau", "none"), default="luong",
-                   help="how the decoder attends over the letters (default: luong)")
+    p.add_argument("--attention", choices=ATTENTIONS, default=ATTENTION,
+                   help=f"how the decoder attends over the letters; {MIXED}: each side's models alternate the two, "
+                        f"starting with Luong (default: {ATTENTION})")
     p.add_argument("--dropout", type=float, default=DROPOUT, help=f"dropout rate in training (default: {DROPOUT})")
     p.add_argument("--units", type=int, default=None,
                    help=f"the decoder's units; with attention the bidirectional encoder has half as many per direction "
@@ -80,15 +89,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-smoothing", type=float, default=LABEL_SMOOTHING,
                    help=f"label smoothing of the training targets (default: {LABEL_SMOOTHING})")
     p.add_argument("--average", type=int, default=AVERAGE,
-                   help=f"average the weights of at most this many last epochs, as the validation words choose "
-                        f"(1 = the last epoch's; default: {AVERAGE})")
+                   help=f"average the weights of this many last epochs; with --validation, of at most this many, as "
+                        f"the validation words choose (1 = the last epoch's; default: {AVERAGE})")
+    p.add_argument("--validation", type=int, default=0,
+                   help="hold out this many training words to choose how many epochs to average and to report a "
+                        "validation error rate (default: 0, train on all; the recipe was chosen on 3,000 such words)")
 
 
 def main(args: argparse.Namespace) -> dict:
     return run(epochs=args.epochs, seed=args.seed, quick=args.quick, beam=args.beam, threads=args.threads,
                attention=args.attention, dropout=args.dropout, average=args.average, units=args.units,
                embedding=args.embedding, layers=args.layers, members=args.members, reverse_members=args.reverse_members,
-               label_smoothing=args.label_smoothing)
+               label_smoothing=args.label_smoothing, validation=args.validation)
 
 
 def edit_distance(a: list, b: list) -> int:
@@ -172,9 +184,9 @@ def phoneme_lists(data: Data, out: np.ndarray) -> list:
 
 
 def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, threads: int = 0,
-        attention: str = "luong", dropout: float = DROPOUT, average: int = AVERAGE, units: int = None,
+        attention: str = ATTENTION, dropout: float = DROPOUT, average: int = AVERAGE, units: int = None,
         embedding: int = None, layers: int = None, members: int = MEMBERS, reverse_members: int = REVERSE_MEMBERS,
-        label_smoothing: float = LABEL_SMOOTHING, say: Callable = _common.say) -> dict:
+        label_smoothing: float = LABEL_SMOOTHING, validation: int = 0, say: Callable = _common.say) -> dict:
     import rustrnn
 
     clock = _common.Clock()
@@ -191,37 +203,45 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
         raise UserError(f"--reverse-members: expected 0 or more models, got {reverse_members}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise UserError(f"--label-smoothing: expected a number in [0, 1], got {label_smoothing}")
+    if validation is None or not 0 <= validation <= 50000:
+        raise UserError(f"--validation: expected 0 to 50,000 training words, got {validation}")
     if not 0.0 <= dropout < 1.0:
         raise UserError(f"--dropout: expected a rate in [0, 1), got {dropout}")
+    if attention not in ATTENTIONS:
+        raise UserError(f"--attention: expected one of {', '.join(ATTENTIONS)}, got {attention!r}")
     if attention != "none" and units % 2:
         raise UserError(f"--units: the bidirectional encoder halves it: expected an even number, got {units}")
     _common.setup(threads, seed)
-    data = load(quick)
+    data = load(quick, validation)
     pron, phonemes, test, train, val, tgt_len = data.pron, data.phonemes, data.test, data.train, data.val, data.tgt_len
     attend = None if attention == "none" else attention
+    kinds = ("luong", "bahdanau") if attention == MIXED else (attend,)  # member i of a side uses kinds[i % len]
 
     def letters(ws: list) -> np.ndarray:
         return spellings(ws, backwards=not attend)
 
     x = letters(train)
-    say(f"Spelling to sound: CMUdict words of 3-10 letters ({len(data.words):,}); training on {len(train):,} "
-        f"(and {len(val):,} for validation), testing on {len(test):,} never used in training; {len(phonemes)} phonemes")
+    say(f"Spelling to sound: CMUdict words of 3-10 letters ({len(data.words):,}); training on {len(train):,}"
+        f"{f' (and {len(val):,} for validation)' if val else ''}, testing on {len(test):,} never used in training; {len(phonemes)} phonemes")
     shape = dict(src_vocab=27, tgt_vocab=len(phonemes) + 3, embedding_dim=embedding, cell="lstm", num_layers=layers,
                  bos_id=BOS, eos_id=EOS, dropout=dropout)
     stack = f"{layers} x " if layers > 1 else ""
-    encoder = (f"{stack}bidirectional LSTM({units // 2}) encoder, {attend} attention" if attend
-               else f"{stack}LSTM({units}) encoder")
+
+    def encoder(kind: str) -> str:
+        return (f"{stack}bidirectional LSTM({units // 2}) encoder, {kind} attention" if kind
+                else f"{stack}LSTM({units}) encoder")
 
     def spell(m: object, ws: list, beam: int = beam) -> list:
         out = m.predict(letters(ws), max_length=tgt_len, beam_width=beam)
         return phoneme_lists(data, out)
 
-    def train_member(number: int, backwards: bool) -> tuple:
-        """Model `number` (0-based; seed `seed + number`), trained on the pronunciations written `backwards` or not."""
+    def train_member(number: int, backwards: bool, kind: str) -> tuple:
+        """Model `number` (0-based; seed `seed + number`) with `kind` of attention, trained on the pronunciations
+        written `backwards` or not."""
         member_seed = seed + number
         rustrnn.manual_seed(member_seed)
-        if attend:  # a bidirectional encoder of units/2 per direction: the decoder keeps `units`
-            model = rustrnn.Seq2Seq(units=units // 2, bidirectional_encoder=True, attention=attend, **shape)
+        if kind:  # a bidirectional encoder of units/2 per direction: the decoder keeps `units`
+            model = rustrnn.Seq2Seq(units=units // 2, bidirectional_encoder=True, attention=kind, **shape)
         else:
             model = rustrnn.Seq2Seq(units=units, **shape)
         y = pronunciations(data, train)
@@ -235,7 +255,7 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
         model.compile(optimizer=rustrnn.optimizers.Adam(schedule, clipnorm=5.0), loss=loss, metrics=["accuracy"])
         total = members + reverse_members
         say(f"model{f' {number + 1} of {total}' if total > 1 else ''}{' (right to left)' if backwards else ''}: Seq2Seq, "
-            f"embeddings {embedding}, {encoder}, {stack}LSTM({units}) decoder, dropout {dropout}"
+            f"embeddings {embedding}, {encoder(kind)}, {stack}LSTM({units}) decoder, dropout {dropout}"
             f"{f', label smoothing {label_smoothing}' if label_smoothing else ''}, {model.count_params():,} parameters")
         last = []  # the weights after each of the last `average` epochs
 
@@ -253,6 +273,10 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
             out = model.predict(letters(val), max_length=tgt_len)
             return phoneme_lists(data, rustrnn.seq2seq.reverse_targets(out, EOS) if backwards else out)
 
+        if not val:
+            model.set_weights(averaged(average))
+            say(f"weights averaged over the last {average} epoch{'s' if average > 1 else ''}")
+            return model, None, average
         val_wer = {}
         for k in range(1, average + 1):
             model.set_weights(averaged(k))
@@ -263,18 +287,19 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
             + ", ".join(f"k={k} {v:.1%}" for k, v in val_wer.items()) + f"; using k={chosen}")
         return model, val_wer, chosen
 
-    trained = [train_member(i, backwards=False) for i in range(members)]
-    reverse = [train_member(members + i, backwards=True) for i in range(reverse_members)]
+    trained = [train_member(i, False, kinds[i % len(kinds)]) for i in range(members)]
+    reverse = [train_member(members + i, True, kinds[i % len(kinds)]) for i in range(reverse_members)]
     val_wer, chosen = trained[0][1], trained[0][2]
     forward = [m for m, _, _ in trained]
     model = forward[0] if members == 1 else rustrnn.Seq2SeqEnsemble(forward)
     if reverse:
         model = rustrnn.Seq2SeqReranker(forward, [m for m, _, _ in reverse])
-    if members + reverse_members > 1:
+    if members + reverse_members > 1 and val:
         val_wer = error_rates(spell(model, val, beam if reverse else 1), [pron[w] for w in val])[1]
         what = (f"of {members} left-to-right and {reverse_members} right-to-left models, reranked (beam {beam})" if reverse
                 else f"(greedy) of the ensemble of {members}")
         say(f"validation word error rate {what}: {val_wer:.1%}")
+    if members + reverse_members > 1:
         chosen = [c for _, _, c in trained + reverse]
 
     predicted = spell(model, test)
@@ -290,6 +315,6 @@ def run(epochs: int = None, seed: int = 0, quick: bool = False, beam: int = 4, t
     seconds = clock.seconds()
     say(f"time: {seconds:.0f} s ({rustrnn.get_num_threads()} threads)")
     return {"per": per, "wer": wer, "test_words": len(test), "train_words": len(train), "beam": beam, "epochs": epochs,
-            "attention": attend, "dropout": dropout, "average": chosen, "units": units, "embedding": embedding,
+            "attention": attention, "dropout": dropout, "average": chosen, "units": units, "embedding": embedding,
             "layers": layers, "members": members, "reverse_members": reverse_members, "label_smoothing": label_smoothing,
             "validation_wer": val_wer, "examples": examples, "seconds": seconds}
