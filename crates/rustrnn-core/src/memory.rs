@@ -43,7 +43,10 @@ pub fn ensure_bytes(what: &str, bytes: usize) -> Result<()> {
         return Ok(());
     }
     let mut probe: Vec<u8> = Vec::new();
-    probe.try_reserve_exact(bytes).map_err(|_| cannot_allocate(what, bytes))
+    let reserved = probe.try_reserve_exact(bytes);
+    // An allocation never used may be optimised away (and then "succeed"): the probe must be seen.
+    std::hint::black_box(&mut probe);
+    reserved.map_err(|_| cannot_allocate(what, bytes))
 }
 
 /// [`bytes`] then [`ensure_bytes`] for `dims` elements of `T`.

@@ -452,7 +452,7 @@ mod tests {
             let mut layer = Attention::<f32>::new(kind, h, true, 3).unwrap();
             let y = layer.run(Tensor::new(q, Some(steps)), &memory, true).unwrap();
             let (dq, de) = layer.run_backward(dy).unwrap();
-            let mut out = vec![y.data.into_raw_vec(), dq.into_raw_vec(), de.into_raw_vec()];
+            let mut out: Vec<Vec<f32>> = [y.data, dq, de].iter().map(|a| a.iter().copied().collect()).collect();
             out.extend(layer.grads.iter().map(|g| g.iter().copied().collect()));
             out
         })
