@@ -6,7 +6,8 @@ a-z are used, 5,000 of them held out (never used in training). A
 bidirectional encoder reads the letters; at each step the decoder attends
 over them, so it can look at the letters it is spelling out. Without
 attention (``--attention none``) the encoder reads the letters backwards, so
-that the first letters, which the decoder needs first, are the last it read. Training reads batches of words of about the same length
+that the first letters, which the decoder needs first, are the last it read.
+Training reads batches of words of about the same length
 (:class:`rustrnn.utils.LengthBuckets`), cut to their longest, under a cosine
 learning-rate decay over all epochs, with dropout on the embeddings and on the
 output layer's input. The weights of the last 4 epochs (``--average``) are
@@ -26,8 +27,9 @@ make other mistakes. On each side the first model uses Luong attention
 (multiplicative) and the second Bahdanau attention (additive), whose
 mistakes differ more than two seeds of one kind (``--attention
 luong+bahdanau``, the default; ``luong`` or ``bahdanau`` for one kind).
-Each side's beam search (its two models as an ensemble, :class:`rustrnn.Seq2SeqEnsemble`: each step chooses from the mean
-of their next-token probabilities) proposes its 4 best pronunciations, and
+Each side's beam search (its two models as an ensemble,
+:class:`rustrnn.Seq2SeqEnsemble`: each step chooses from the mean of their
+next-token probabilities) proposes its 4 best pronunciations, and
 :class:`rustrnn.Seq2SeqReranker` picks the one with the best mean of the
 two sides' log-likelihoods. One model alone (``--members 1
 --reverse-members 0``) makes about 2.5 points more word errors in a quarter
